@@ -1,0 +1,308 @@
+"""Fixture ladder: backend → settings → app → client/runner → factories → api clients → live server.
+
+Every database test runs on SQLite and on PostgreSQL. PostgreSQL comes from
+ZIPSHORT_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test); a fresh
+database is created for the run. Locally an unreachable server skips those tests with the
+reason; under CI (CI=true) it is an error, because CI has PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from zipshort import create_app
+from zipshort.config import load_settings
+
+POSTGRES_ADMIN_URL = os.environ.get("ZIPSHORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ZIPSHORT_TEST_REDIS", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TEST_SECRET = "test-secret-" + "x" * 40
+FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost": 8, "argon2_parallelism": 1}
+BACKENDS = [b.strip() for b in os.environ.get("ZIPSHORT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+
+
+def service_missing(what: str, error: Exception) -> None:
+    """Skip locally, fail under CI, when a service the test needs is unreachable."""
+    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    if IN_CI:
+        pytest.fail(message + " — CI must provide it")
+    pytest.skip(message)
+
+
+def base_overrides(instance: Path, database_url: str = "", **extra: Any) -> dict[str, Any]:
+    """Settings overrides every test app starts from."""
+    overrides: dict[str, Any] = {
+        "core": {"secret": TEST_SECRET, "testing": True},
+        "database": {"url": database_url},
+        "security": dict(FAST_ARGON2),
+        "ratelimit": {"storage_uri": "memory://"},
+    }
+    for section, values in extra.items():
+        if isinstance(values, dict):
+            overrides.setdefault(section, {}).update(values)
+        else:
+            overrides[section] = values
+    return overrides
+
+
+def migrate(app) -> None:
+    """Apply every migration to the app's database."""
+    from zipshort.cli import apply_migrations
+
+    with app.app_context():
+        apply_migrations()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite database, copied for each test."""
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    app = create_app(load_settings(base_overrides(folder), environ={}, instance_path=folder))
+    migrate(app)
+    with app.app_context():
+        from zipshort.extensions import db
+
+        db.engine.dispose()
+    return folder / "zipshort.db"
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A fresh, migrated PostgreSQL database for this run."""
+    name = f"zipshort_test_{uuid.uuid4().hex[:8]}"
+    admin_url = sa.make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg")
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # any connection failure
+        service_missing("PostgreSQL", exc)
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    folder = tmp_path_factory.mktemp("pg-template")
+    app = create_app(load_settings(base_overrides(folder, url), environ={}, instance_path=folder))
+    migrate(app)
+    with app.app_context():
+        from zipshort.extensions import db
+
+        db.engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """The database backend of this test run."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend, request, tmp_path) -> str:
+    """An empty, migrated database for one test."""
+    if backend == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "zipshort.db")
+        return ""
+    url = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("TRUNCATE links, api_keys, users CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def overrides() -> dict[str, Any]:
+    """Per-test settings overrides (tests override this fixture or mutate it)."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path, database_url, overrides):
+    """Validated settings for one test: its own instance folder and database."""
+    return load_settings(base_overrides(tmp_path, database_url, **overrides), environ={}, instance_path=tmp_path)
+
+
+@pytest.fixture
+def app(settings) -> Iterator[Any]:
+    """The application, with an app context pushed."""
+    application = create_app(settings)
+    with application.app_context():
+        yield application
+        from zipshort.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def rt(app):
+    """The app's Runtime."""
+    return app.extensions["zipshort"]
+
+
+@pytest.fixture
+def client(app):
+    """Flask test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """Click runner bound to the app."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_user(rt):
+    """Create users: make_user("alice", role=Role.ADMIN, password="pw")."""
+    from zipshort.models import Role
+    from zipshort.services import accounts
+
+    counter = iter(range(10_000))
+
+    def factory(username: str | None = None, password: str = "correct horse", role: Role = Role.USER):
+        return accounts.create_user(rt, username or f"user{next(counter)}", password, role)
+
+    return factory
+
+
+@pytest.fixture
+def make_key(rt):
+    """Mint API keys: make_key(user, scopes=[...]) → plaintext."""
+    from zipshort.services import apikeys
+
+    def factory(user, scopes=None, name: str = "test", expires_at=None) -> str:
+        return apikeys.create_key(user, name, scopes, expires_at)[1]
+
+    return factory
+
+
+@pytest.fixture
+def make_link(rt):
+    """Create links through the service: make_link(user, destination=..., vanity=...)."""
+    from zipshort.services import links
+
+    def factory(user, destination: str = "https://example.com/", **fields):
+        return links.create_link(rt, user, links.NewLink(destination=destination, **fields))
+
+    return factory
+
+
+class Api:
+    """A test client that sends one API key in the Zipline header style by default."""
+
+    def __init__(self, client, key: str, style: str = "raw") -> None:
+        self.client = client
+        self.key = key
+        self.style = style
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        header = {"raw": ("Authorization", self.key), "token": ("Authorization", f"Token {self.key}"),
+                  "bearer": ("Authorization", f"Bearer {self.key}"), "x-api-key": ("x-api-key", self.key)}[self.style]
+        return {header[0]: header[1], **(extra or {})}
+
+    def __getattr__(self, method: str):
+        def call(path: str, headers: dict[str, str] | None = None, **kwargs):
+            return getattr(self.client, method)(path, headers=self.headers(headers), **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def user(make_user):
+    """A plain user."""
+    return make_user("alice")
+
+
+@pytest.fixture
+def api(client, user, make_key):
+    """An API client for ``user`` with a key holding every scope but admin."""
+    return Api(client, make_key(user))
+
+
+class LiveServer:
+    """The app served by waitress on a free loopback port, in a thread."""
+
+    def __init__(self, app, threads: int = 16) -> None:
+        from waitress.server import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="zipshort-test")
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[LiveServer]:
+    """A real waitress server around the test app."""
+    from zipshort.extensions import db
+
+    db.session.remove()  # the test's own transaction must not hold SQLite's write lock
+    server = LiveServer(app)
+    yield server
+    server.close()
+
+
+def burst(n: int, fn, workers: int = 32) -> list[Any]:
+    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(min(workers, n))
+
+    def run(i: int):
+        if i < workers:
+            try:
+                barrier.wait(timeout=10)
+            except threading.BrokenBarrierError:
+                pass
+        return fn(i)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, range(n)))
+
+
+@pytest.fixture
+def http():
+    """A requests session that never follows redirects."""
+    session = requests.Session()
+    yield session
+    session.close()
+
+
+def count(model) -> int:
+    """Rows in ``model``'s table, read fresh."""
+    from zipshort.extensions import db
+
+    db.session.rollback()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def fresh(model, ident: str):
+    """``model`` row ``ident`` re-read from the database."""
+    from zipshort.extensions import db
+
+    db.session.rollback()
+    return db.session.get(model, ident, populate_existing=True)
+
+
+def only_link():
+    """The single link row, read fresh."""
+    from zipshort.extensions import db
+    from zipshort.models import Link
+
+    db.session.rollback()
+    return db.session.scalars(sa.select(Link)).one()

@@ -1,0 +1,116 @@
+"""zipshort: a self-hosted file and URL host that Zipline's clients work against unchanged.
+
+``create_app`` is a short list of steps: settings → Flask → extensions → blueprints → errors.
+It has no side effects beyond creating the instance folder: no migrations, no network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import Flask, Response, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from zipshort.config import REPO_ROOT, Settings, load_settings
+
+__all__ = ["create_app"]
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the WSGI application for ``settings`` (loaded from the environment when omitted)."""
+    settings = settings or load_settings()
+    Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
+    app = Flask("zipshort", instance_path=settings.instance_path, root_path=str(REPO_ROOT / "zipshort"),
+                template_folder=str(REPO_ROOT / "templates"), static_folder=str(REPO_ROOT / "static"))
+    _configure(app, settings)
+    _register_extensions(app, settings)
+    _register_blueprints(app, settings)
+    _register_errors(app)
+    _register_headers(app)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    https = settings.core.return_https_urls
+    app.config.update(
+        SECRET_KEY=settings.core.secret,
+        TESTING=settings.core.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        SESSION_COOKIE_NAME="zipshort_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=https,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(days=14),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=https,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=64,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=https,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    if settings.core.trust_proxy:
+        n = settings.core.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+
+def _engine_options(settings: Settings) -> dict:
+    if settings.database_url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False, "timeout": settings.database.sqlite_busy_timeout_ms / 1000}}
+    return {"pool_size": settings.database.pool_size, "max_overflow": settings.server.threads,
+            "pool_pre_ping": True, "connect_args": {"connect_timeout": 5}}
+
+
+def _register_extensions(app: Flask, settings: Settings) -> None:
+    from zipshort import models  # noqa: F401  (registers the tables)
+    from zipshort.database import install_engine_hooks
+    from zipshort.extensions import csrf, db, login_manager, migrate
+    from zipshort.runtime import Runtime
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        install_engine_hooks(db.engine, settings.database.sqlite_busy_timeout_ms)
+    app.extensions["zipshort"] = Runtime.build(settings)
+
+
+def _register_blueprints(app: Flask, settings: Settings) -> None:
+    from zipshort import auth  # noqa: F401  (user loader)
+    from zipshort.api.zipline import bp as zipline_bp
+    from zipshort.extensions import csrf
+    from zipshort.public import make_blueprint
+    from zipshort.web import bp as web_bp
+
+    csrf.exempt(zipline_bp)  # programs authenticate with keys; session calls are checked in auth.py
+    app.register_blueprint(zipline_bp)
+    app.register_blueprint(make_blueprint(settings))
+    app.register_blueprint(web_bp)
+
+
+def _register_errors(app: Flask) -> None:
+    from zipshort.errorhandlers import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def _register_headers(app: Flask) -> None:
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", CSP)
+            headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/api/"):
+            headers.setdefault("Cache-Control", "no-store")
+        return response

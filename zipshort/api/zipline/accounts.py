@@ -1,0 +1,159 @@
+"""Zipline's auth and self-service API: login, logout, setup, /api/user, the token, API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g, jsonify, request, session
+from flask_login import login_user, logout_user
+
+from zipshort.api.zipline import bp, json_body
+from zipshort.api.zipline.schemas import iso, user_json
+from zipshort.auth import client_address, require_user, runtime
+from zipshort.errors import Forbidden, ValidationError
+from zipshort.services import accounts, apikeys
+
+
+def _start_session(user) -> None:
+    session.clear()  # nothing from before login survives it (fixation)
+    login_user(user)
+    session.permanent = True
+
+
+@bp.post("/auth/login")
+def login():
+    if request.mimetype != "application/json":
+        raise ValidationError("Request body must be JSON", code="invalid_body")
+    body = json_body()
+    user = accounts.authenticate(runtime(), body.get("username"), body.get("password"), client_address())
+    _start_session(user)
+    return jsonify({"user": user_json(user)})
+
+
+@bp.get("/auth/logout")
+@require_user()
+def logout():
+    logout_user()
+    session.clear()
+    return jsonify({"loggedOut": True})
+
+
+@bp.get("/setup")
+def setup_state():
+    if accounts.count_users():
+        raise Forbidden("Setup has already been completed", code="setup_done")
+    return jsonify({"firstSetup": True})
+
+
+@bp.post("/setup")
+def setup():
+    if accounts.count_users():
+        raise Forbidden("Setup has already been completed", code="setup_done")
+    body = json_body()
+    user = accounts.setup_first_user(runtime(), body.get("username"), body.get("password"))
+    _start_session(user)
+    return jsonify({"firstSetup": False, "user": user_json(user)})
+
+
+@bp.get("/user")
+@require_user()
+def get_self():
+    return jsonify({"user": user_json(g.user)})
+
+
+@bp.patch("/user")
+@require_user()
+def update_self():
+    body = json_body()
+    view = body.get("view")
+    if view is not None and not isinstance(view, dict):
+        raise ValidationError("view must be an object", field="view")
+    changes = accounts.UserChanges(
+        username=_optional_str(body, "username"),
+        password=_optional_str(body, "password"),
+        view=view,
+    )
+    user = accounts.update_user(runtime(), g.user, changes, actor=g.user)
+    if changes.password is not None and g.api_key is None:
+        _start_session(user)  # this session survives its own password change; every other one ends
+    return jsonify({"user": user_json(user)})
+
+
+def _optional_str(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{key} must be a string", field=key)
+    return value
+
+
+@bp.get("/user/token")
+@require_user()
+def get_token():
+    return jsonify({"token": apikeys.get_token(runtime(), g.user)})
+
+
+@bp.patch("/user/token")
+@require_user()
+def reset_token():
+    rt = runtime()
+    rt.limiter.hit(rt.settings.ratelimit.token_reset, "token-reset", g.user.id)
+    token = apikeys.reset_token(rt, g.user)
+    return jsonify({"user": user_json(g.user), "token": token})
+
+
+def key_json(key, plaintext: str | None = None) -> dict:
+    """An API key as JSON; the plaintext only at creation."""
+    data = {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": key.scopes.split(),
+        "createdAt": iso(key.created_at),
+        "expiresAt": iso(key.expires_at),
+        "lastUsedAt": iso(key.last_used_at),
+        "revokedAt": iso(key.revoked_at),
+    }
+    if plaintext is not None:
+        data["key"] = plaintext
+    return data
+
+
+@bp.get("/user/keys")
+@require_user()
+def list_keys():
+    return jsonify([key_json(k) for k in apikeys.list_keys(g.user)])
+
+
+@bp.post("/user/keys")
+@require_user()
+def create_key():
+    body = json_body()
+    scopes = apikeys.parse_scopes(body.get("scopes"))
+    if "admin" in scopes.split() and not g.user.is_administrator:
+        raise Forbidden("Only administrators may create keys with the admin scope", code="missing_scope")
+    if g.api_key is not None and not set(scopes.split()) <= g.api_key.scope_set:
+        raise Forbidden("A key cannot create a key with more scopes than it has", code="missing_scope")
+    expires_at = _parse_datetime(body.get("expiresAt"), "expiresAt")
+    key, plaintext = apikeys.create_key(g.user, body.get("name"), scopes, expires_at)
+    return jsonify(key_json(key, plaintext)), 201
+
+
+@bp.delete("/user/keys/<key_id>")
+@require_user()
+def revoke_key(key_id: str):
+    return jsonify(key_json(apikeys.revoke_key(g.user, key_id)))
+
+
+def _parse_datetime(value: object, field: str) -> dt.datetime | None:
+    """An ISO 8601 timestamp (a Z or offset; naive means UTC), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be an ISO 8601 date-time", field=field)
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"{field} must be an ISO 8601 date-time", field=field) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

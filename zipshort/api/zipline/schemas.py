@@ -1,0 +1,135 @@
+"""Zipline v4 response shapes (every key Zipline returns) and request field parsing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+from typing import Any
+
+from zipshort.config import Settings
+from zipshort.errors import ValidationError
+from zipshort.models import Link, User
+
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$", re.IGNORECASE)
+SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4, "pb": 1024 ** 5}
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with milliseconds and a Z, as JavaScript's toISOString."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def quota_json(user: User) -> dict[str, Any] | None:
+    """Zipline's UserQuota object, or None when the user has no limits."""
+    if not user.has_quota:
+        return None
+    return {
+        "id": user.id,
+        "createdAt": iso(user.quota_updated_at or user.created_at),
+        "updatedAt": iso(user.quota_updated_at or user.updated_at),
+        "filesQuota": user.quota_files_type or "NONE",
+        "maxBytes": user.quota_max_bytes_text,
+        "maxFiles": user.quota_max_files,
+        "maxUrls": user.quota_max_urls,
+        "userId": user.id,
+    }
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """Zipline v4's User object. Secrets (password, TOTP secret, session ids) are never included."""
+    return {
+        "id": user.id,
+        "username": user.username,
+        "createdAt": iso(user.created_at),
+        "updatedAt": iso(user.updated_at),
+        "role": user.role,
+        "view": user.view or {},
+        "avatar": user.avatar,
+        "totpSecret": None,
+        "sessions": [],
+        "quota": quota_json(user),
+        "oauthProviders": [],
+        "passkeys": [],
+        "disabled": user.disabled,
+    }
+
+
+def link_url(settings: Settings, link: Link, host: str) -> str:
+    """``<proto>://<host><urls.route>/<vanity or code>``."""
+    proto = "https" if settings.core.return_https_urls else "http"
+    return f"{proto}://{host}{settings.urls.route}/{link.slug}"
+
+
+def url_json(link: Link, url: str | None = None) -> dict[str, Any]:
+    """Zipline v4's Url object (``password`` as a boolean) plus ``url`` when known."""
+    data: dict[str, Any] = {
+        "id": link.id,
+        "createdAt": iso(link.created_at),
+        "updatedAt": iso(link.updated_at),
+        "code": link.code,
+        "vanity": link.vanity,
+        "destination": link.destination,
+        "views": link.views,
+        "maxViews": link.max_views,
+        "password": link.password_hash is not None,
+        "enabled": link.enabled,
+        "userId": link.user_id,
+        "expiresAt": iso(link.expires_at),
+        "domain": link.domain or None,
+    }
+    if url is not None:
+        data["url"] = url
+    return data
+
+
+def pick_domain(settings: Settings, header: str | None, request_host: str) -> str:
+    """The host for returned URLs: a random allowed entry of ``header``, else the default domain, else Host.
+
+    Raises:
+        ValidationError: a requested domain is not in DOMAINS / core.default_domain.
+    """
+    if header is not None and header.strip():
+        wanted = [d.strip().lower() for d in header.split(",") if d.strip()]
+        allowed = settings.allowed_domains
+        bad = [d for d in wanted if d not in allowed]
+        if bad or not wanted:
+            raise ValidationError(f"Domain {bad[0] if bad else header!r} is not in the allowed domains",
+                                  code="invalid_domain", field="domain")
+        return random.choice(wanted)
+    return settings.core.default_domain or request_host
+
+
+def parse_max_views(raw: str | None, nan: str, negative: str) -> int | None:
+    """A max-views header: absent or 0 = no limit; digits only; Zipline's two error texts."""
+    if raw is None:
+        return None
+    text = raw.strip()
+    if re.fullmatch(r"-\d+", text):
+        raise ValidationError(negative, code="invalid_max_views", field="maxViews")
+    if not re.fullmatch(r"\+?\d{1,10}", text):
+        raise ValidationError(nan, code="invalid_max_views", field="maxViews")
+    value = int(text)
+    if value > 1_000_000_000:
+        raise ValidationError("Max views must be at most 1000000000", code="invalid_max_views", field="maxViews")
+    return value or None
+
+
+def parse_size(value: Any) -> int:
+    """A human size (``10gb``, ``512mb``, ``1024``) in bytes.
+
+    Raises:
+        ValueError: not a size.
+    """
+    if isinstance(value, bool):
+        raise ValueError("not a size")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("negative")
+        return int(value)
+    match = SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError("not a size")
+    return int(float(match.group(1)) * SIZE_UNITS[(match.group(2) or "b").lower()])

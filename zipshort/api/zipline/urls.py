@@ -1,0 +1,151 @@
+"""Zipline v4 URL API: /api/user/urls (create, list, get, edit, delete) and the password check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, request
+
+from zipshort.api.zipline import bp, json_body
+from zipshort.api.zipline.accounts import _parse_datetime
+from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
+from zipshort.auth import client_address, require_user, runtime
+from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
+from zipshort.services import links
+
+
+def _string_or_none(body: dict[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{key} must be a string", field=key)
+    return value
+
+
+def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise ValidationError(f"{key} must be a boolean", field=key)
+    return value
+
+
+def _host_for(link) -> str:
+    return link.domain or runtime().settings.core.default_domain or request.host
+
+
+@bp.post("/user/urls")
+@require_user(scope="links:write")
+def create_url():
+    rt = runtime()
+    body = json_body(required=False)
+    max_views = parse_max_views(request.headers.get("x-zipline-max-views"), "Max views must be a number",
+                                "Max views must be greater than 0")
+    destination = body.get("destination")
+    if destination is None or destination == "":
+        raise ValidationError("Destination is required", code="invalid_url", field="destination")
+    spec = links.NewLink(
+        destination=destination,
+        vanity=_string_or_none(body, "vanity"),
+        enabled=_bool(body, "enabled", True),
+        max_views=max_views,
+        password=request.headers.get("x-zipline-password") or None,
+        expires_at=_parse_datetime(body.get("expiresAt"), "expiresAt"),
+    )
+    host = pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
+    try:
+        link = links.create_link(rt, g.user, spec)
+    except VanityTaken as exc:
+        raise exc.with_message("Vanity already taken", 400) from None
+    url = link_url(rt.settings, link, host)
+    if "x-zipline-no-json" in request.headers:
+        return Response(url, mimetype="text/plain")
+    return jsonify(url_json(link, url))
+
+
+@bp.get("/user/urls")
+@require_user(scope="links:read")
+def list_urls():
+    field = request.args.get("searchField")
+    query = request.args.get("searchQuery")
+    result = links.list_links(g.user, field if (field or query) else None, query)
+    settings = runtime().settings
+    return jsonify([url_json(link, link_url(settings, link, _host_for(link))) for link in result])
+
+
+@bp.delete("/user/urls")
+@require_user(scope="links:write")
+def delete_url_v3():
+    """v3 style: the id in the body."""
+    link_id = json_body().get("id")
+    if not isinstance(link_id, str):
+        raise ValidationError("id is required", field="id")
+    return delete_url(link_id)
+
+
+@bp.get("/user/urls/<link_id>")
+@require_user(scope="links:read")
+def get_url(link_id: str):
+    link = links.get_owned_link(g.user, link_id)
+    return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
+
+
+def _changes(body: dict[str, Any]) -> links.LinkChanges:
+    values: dict[str, Any] = {}
+    if "destination" in body:
+        values["destination"] = body["destination"]
+    if "vanity" in body:
+        vanity = body["vanity"]
+        if vanity is not None and not isinstance(vanity, str):
+            raise ValidationError("vanity must be a string", field="vanity")
+        values["vanity"] = vanity or None
+    if "enabled" in body:
+        values["enabled"] = _bool(body, "enabled", True)
+    if "maxViews" in body:
+        max_views = body["maxViews"]
+        if max_views is not None and (isinstance(max_views, bool) or not isinstance(max_views, int)):
+            raise ValidationError("maxViews must be a number", code="invalid_max_views", field="maxViews")
+        if max_views is not None and max_views < 0:
+            raise ValidationError("maxViews must be >= 0", code="invalid_max_views", field="maxViews")
+        values["max_views"] = max_views
+    if "password" in body:
+        password = body["password"]
+        if password is not None and not isinstance(password, str):
+            raise ValidationError("password must be a string", field="password")
+        values["password"] = password or None
+    if "expiresAt" in body:
+        values["expires_at"] = _parse_datetime(body["expiresAt"], "expiresAt")
+    return links.LinkChanges(**values)
+
+
+@bp.patch("/user/urls/<link_id>")
+@require_user(scope="links:write")
+def update_url(link_id: str):
+    changes = _changes(json_body())
+    try:
+        link = links.update_link(runtime(), g.user, link_id, changes)
+    except VanityTaken as exc:
+        raise exc.with_message("vanity already exists", 400) from None
+    return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
+
+
+@bp.delete("/user/urls/<link_id>")
+@require_user(scope="links:write")
+def delete_url(link_id: str):
+    link = links.delete_link(g.user, link_id)
+    return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
+
+
+@bp.post("/user/urls/<ident>/password")
+def check_url_password(ident: str):
+    """Zipline's password check (id, code or vanity). No cookie is set: zipshort never stores passwords there."""
+    body = json_body()
+    try:
+        link = links.find_link_for_password(None, ident)
+    except NotFound:
+        raise NotFound("URL not found", code="url_not_found") from None
+    try:
+        links.check_password(runtime(), link.id, link.password_hash, body.get("password"), client_address())
+    except Forbidden as exc:
+        raise exc.with_message("Incorrect password") from None
+    return jsonify({"success": True})

@@ -1,0 +1,51 @@
+"""Zipline v3's POST /api/shorten, with its headers, body and error texts (reference §3.2)."""
+
+from __future__ import annotations
+
+from flask import Response, g, jsonify, request
+
+from zipshort.api.zipline import bp
+from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain
+from zipshort.auth import runtime
+from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
+from zipshort.services import links
+
+
+def _v3_caller():
+    if request.headers.get("Authorization") is None and request.headers.get("x-api-key") is None:
+        raise Forbidden("no authorization", code="no_authorization")
+    if g.user is None:
+        raise Unauthorized("authorization incorect", code="invalid_token")
+    if g.api_key is not None and "links:write" not in g.api_key.scope_set:
+        raise Forbidden("This API key lacks the links:write scope", code="missing_scope")
+    return g.user
+
+
+@bp.post("/shorten")
+def shorten():
+    g.dialect = "zipline-v3"
+    user = _v3_caller()
+    rt = runtime()
+    body = request.get_json(silent=True, force=True)
+    if not isinstance(body, dict) or not body:
+        raise ValidationError("no body", code="invalid_body")
+    url = body.get("url")
+    if not url or not isinstance(url, str):
+        raise ValidationError("no url", code="invalid_url")
+    vanity = body.get("vanity")
+    if vanity is not None and not isinstance(vanity, str):
+        raise ValidationError("vanity must be a string", code="invalid_vanity")
+    if isinstance(vanity, str) and vanity and not vanity.strip():
+        raise ValidationError("vanity is empty", code="invalid_vanity")
+    max_views = parse_max_views(request.headers.get("Max-Views"), "invalid max views (invalid number)",
+                                "invalid max views (max views < 0)")
+    host = pick_domain(rt.settings, request.headers.get("Override-Domain"), request.host)
+    spec = links.NewLink(destination=url, vanity=vanity or None, max_views=max_views)
+    try:
+        link = links.create_link(rt, user, spec)
+    except VanityTaken as exc:
+        raise exc.with_message("vanity already exists", 400) from None
+    short = link_url(rt.settings, link, host)
+    if "No-JSON" in request.headers:
+        return Response(short, mimetype="text/plain")
+    return jsonify({"url": short})

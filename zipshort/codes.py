@@ -1,0 +1,41 @@
+"""Short codes: random generation, vanity rules and reserved words."""
+
+from __future__ import annotations
+
+import re
+
+from zipshort.errors import ValidationError
+from zipshort.security import random_string
+
+VANITY_CHARS = "letters A–Z and a–z, digits, '-', '_' and '.' (not first or last, never '..')"
+_VANITY_RE = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?")
+
+# Words that could collide with a route, a file or a well-known path if a route were mounted at the root.
+RESERVED = frozenset({
+    "api", "static", "login", "logout", "register", "auth", "dashboard", "setup", "invite", "folder",
+    "view", "u", "r", "raw", "go", "s", "admin", "health", "healthcheck", "metrics", "robots.txt",
+    "favicon.ico", "sitemap.xml", ".well-known", "manifest.json", "short-link",
+})
+
+
+def random_code(length: int, alphabet: str) -> str:
+    """A random code of ``length`` characters from ``alphabet``."""
+    return random_string(length, alphabet)
+
+
+def normalise_vanity(value: str, max_length: int, reserved: frozenset[str] = frozenset()) -> str:
+    """Validate a vanity code and return it unchanged (case is kept; uniqueness ignores it).
+
+    Raises:
+        ValidationError: empty, too long, outside the character set, or reserved.
+    """
+    if not value:
+        raise ValidationError("Vanity must not be empty", code="invalid_vanity", field="vanity")
+    if len(value) > max_length:
+        raise ValidationError(f"Vanity must be at most {max_length} characters", code="invalid_vanity",
+                              field="vanity")
+    if not _VANITY_RE.fullmatch(value) or ".." in value:
+        raise ValidationError(f"Vanity may only contain {VANITY_CHARS}", code="invalid_vanity", field="vanity")
+    if value.lower() in RESERVED or value.lower() in reserved:
+        raise ValidationError(f"Vanity '{value}' is reserved", code="invalid_vanity", field="vanity")
+    return value

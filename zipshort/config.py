@@ -1,0 +1,350 @@
+"""Typed, frozen settings: defaults ← instance/config.toml ← ZIPSHORT_* env ← Zipline env names ← overrides.
+
+Every default lives in the dataclasses below and is mirrored, with its meaning, in
+``config.example.toml``. Unknown keys are an error; validation happens once, here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = REPO_ROOT / "instance"
+WEAK_SECRETS = {"changethis", "secret", "changeme", "zipline", "zipshort"}
+MIN_SECRET_LENGTH = 32
+RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+# Environment variables that are not settings keys.
+SPECIAL_ENV = {"ZIPSHORT_INSTANCE", "ZIPSHORT_ADMIN_USERNAME", "ZIPSHORT_ADMIN_PASSWORD"}
+SPECIAL_ENV_PREFIXES = ("ZIPSHORT_TEST_",)
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Secret, URL building and proxy trust."""
+
+    secret: str = ""
+    return_https_urls: bool = False
+    default_domain: str = ""
+    trust_proxy: int = 0
+    testing: bool = False
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The waitress front end."""
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    threads: int = 8
+    max_request_body_size: int = 1024 * 1024 * 1024
+    channel_timeout: int = 60
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where rows live; empty url means SQLite in the instance folder."""
+
+    url: str = ""
+    pool_size: int = 10
+    sqlite_busy_timeout_ms: int = 5000
+
+
+@dataclass(frozen=True)
+class UrlsSettings:
+    """Short links: route, random codes, vanity rules, what gone links answer."""
+
+    route: str = "/go"
+    length: int = 6
+    alphabet: str = RANDOM_ALPHABET
+    vanity_max_length: int = 100
+    destination_max_length: int = 2048
+    gone_status: int = 404
+
+
+@dataclass(frozen=True)
+class FilesSettings:
+    """File routes (serving arrives with the files feature)."""
+
+    route: str = "/u"
+    length: int = 6
+
+
+@dataclass(frozen=True)
+class RatelimitSettings:
+    """Shared rate limits; storage is memory:// or redis://host:port."""
+
+    storage_uri: str = "memory://"
+    login: str = "10/minute"
+    link_password: str = "10/minute"
+    token_reset: str = "5/minute"
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """argon2id parameters (RFC 9106 second recommendation by default)."""
+
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration tree; build it with :func:`load_settings`."""
+
+    instance_path: str = str(DEFAULT_INSTANCE)
+    domains: tuple[str, ...] = ()
+    core: CoreSettings = field(default_factory=CoreSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    urls: UrlsSettings = field(default_factory=UrlsSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
+    ratelimit: RatelimitSettings = field(default_factory=RatelimitSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the instance folder."""
+        if self.database.url:
+            url = self.database.url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://"):]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        return "sqlite:///" + str(Path(self.instance_path) / "zipshort.db")
+
+    @property
+    def allowed_domains(self) -> tuple[str, ...]:
+        """Hosts a client may ask for in returned URLs (DOMAINS plus the default domain)."""
+        extra = (self.core.default_domain,) if self.core.default_domain else ()
+        return tuple(dict.fromkeys(d.lower() for d in self.domains + extra))
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("instance_path", "domains")}
+
+# Zipline's environment names that mean the same as ours: name -> (section, key).
+ZIPLINE_ENV = {
+    "CORE_SECRET": ("core", "secret"),
+    "CORE_RETURN_HTTPS_URLS": ("core", "return_https_urls"),
+    "CORE_DEFAULT_DOMAIN": ("core", "default_domain"),
+    "CORE_TRUST_PROXY": ("core", "trust_proxy"),
+    "CORE_PORT": ("server", "port"),
+    "CORE_HOSTNAME": ("server", "host"),
+    "DATABASE_URL": ("database", "url"),
+    "URLS_ROUTE": ("urls", "route"),
+    "URLS_LENGTH": ("urls", "length"),
+    "FILES_ROUTE": ("files", "route"),
+    "FILES_LENGTH": ("files", "length"),
+    "DOMAINS": (None, "domains"),
+}
+
+
+def _section_class(name: str) -> type:
+    return {f.name: f.default_factory for f in dataclasses.fields(Settings) if f.name == name}[name]  # type: ignore[return-value]
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(where: str, kind: Any, value: Any) -> Any:
+    """Convert a TOML or environment value to the declared type, or raise ConfigError."""
+    origin = typing.get_origin(kind)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return 1 if value.strip().lower() == "true" else 0
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if kind is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return str(value)
+    if origin is tuple or kind == tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(v.strip() for v in value if v.strip())
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    if origin is types.UnionType:  # pragma: no cover - no optional fields yet
+        return value
+    raise ConfigError(f"{where}: unsupported type {kind!r}")  # pragma: no cover
+
+
+def _merge(tree: dict[str, dict[str, Any]], top: dict[str, Any], source: Mapping[str, Any], label: str) -> None:
+    """Fold a nested mapping (TOML shape) into tree/top, refusing unknown keys."""
+    for key, value in source.items():
+        if key == "domains":
+            top["domains"] = _coerce(f"{label}: domains", tuple[str, ...], value)
+            continue
+        if key not in SECTIONS:
+            raise ConfigError(f"{label}: unknown key {key!r}")
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{label}: [{key}] must be a table")
+        types_ = _field_types(_section_class(key))
+        for sub, subvalue in value.items():
+            if sub not in types_:
+                raise ConfigError(f"{label}: unknown key {key}.{sub}")
+            tree.setdefault(key, {})[sub] = _coerce(f"{label}: {key}.{sub}", types_[sub], subvalue)
+
+
+def _env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """ZIPSHORT_<SECTION>_<KEY> variables as a nested mapping."""
+    layer: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith("ZIPSHORT_") or name in SPECIAL_ENV or name.startswith(SPECIAL_ENV_PREFIXES):
+            continue
+        rest = name[len("ZIPSHORT_"):].lower()
+        if rest == "domains":
+            layer["domains"] = value
+            continue
+        section = next((s for s in SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(f"environment: unknown variable {name}")
+        layer.setdefault(section, {})[rest[len(section) + 1:]] = value
+    return layer
+
+
+def _zipline_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Zipline's environment names (see ZIPLINE_ENV), also read from <NAME>_FILE."""
+    layer: dict[str, Any] = {}
+    for name, (section, key) in ZIPLINE_ENV.items():
+        value = environ.get(name)
+        if value is None and environ.get(name + "_FILE"):
+            value = Path(environ[name + "_FILE"]).read_text().strip()
+        if value is None:
+            continue
+        if section is None:
+            layer[key] = value
+        else:
+            layer.setdefault(section, {})[key] = value
+    return layer
+
+
+def _route(where: str, value: str) -> str:
+    value = "/" + value.strip("/")
+    if value == "/" or any(c in value for c in "<>?#% "):
+        raise ConfigError(f"{where}: route must be a path like /go, got {value!r}")
+    return value
+
+
+def _validate(settings: Settings) -> Settings:
+    """Check cross-field rules once; return a normalised copy."""
+    urls = settings.urls
+    if not 3 <= urls.length <= 64:
+        raise ConfigError("urls.length: must be between 3 and 64")
+    if len(set(urls.alphabet)) < 10 or not urls.alphabet.isascii() or not urls.alphabet.isalnum():
+        raise ConfigError("urls.alphabet: needs at least 10 distinct ASCII letters or digits")
+    if urls.gone_status not in (404, 410):
+        raise ConfigError("urls.gone_status: must be 404 or 410")
+    if not 1 <= urls.vanity_max_length <= 255:
+        raise ConfigError("urls.vanity_max_length: must be between 1 and 255")
+    if not 64 <= urls.destination_max_length <= 65536:
+        raise ConfigError("urls.destination_max_length: must be between 64 and 65536")
+    route = _route("urls.route", urls.route)
+    files_route = _route("files.route", settings.files.route)
+    if route.lower() in (files_route.lower(), "/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
+        raise ConfigError(f"urls.route: {route} is taken by another route")
+    if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
+        raise ConfigError(f"files.route: {files_route} is taken by another route")
+    if not 1 <= settings.server.threads <= 256:
+        raise ConfigError("server.threads: must be between 1 and 256")
+    if not 0 <= settings.server.port <= 65535:
+        raise ConfigError("server.port: must be between 0 and 65535")
+    if settings.core.trust_proxy < 0:
+        raise ConfigError("core.trust_proxy: must be 0 (no proxy) or the number of proxies")
+    scheme = settings.ratelimit.storage_uri.split("://", 1)[0]
+    if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
+        raise ConfigError("ratelimit.storage_uri: must be memory:// or a redis:// URL")
+    domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
+    return dataclasses.replace(
+        settings,
+        domains=domains,
+        urls=dataclasses.replace(urls, route=route),
+        files=dataclasses.replace(settings.files, route=files_route),
+        core=dataclasses.replace(settings.core, default_domain=settings.core.default_domain.lower().strip()),
+    )
+
+
+def _resolve_secret(settings: Settings) -> Settings:
+    """Refuse a weak explicit secret; generate and keep one in the instance folder when none is set."""
+    secret = settings.core.secret
+    if secret:
+        if not settings.core.testing and (len(secret) < MIN_SECRET_LENGTH or secret.lower() in WEAK_SECRETS):
+            raise ConfigError(
+                f"core.secret (CORE_SECRET): must be at least {MIN_SECRET_LENGTH} characters and not a "
+                "known placeholder; unset it to let zipshort generate one in the instance folder"
+            )
+        return settings
+    path = Path(settings.instance_path) / "secret_key"
+    if path.exists():
+        secret = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+    return dataclasses.replace(settings, core=dataclasses.replace(settings.core, secret=secret))
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    instance_path: str | os.PathLike[str] | None = None,
+) -> Settings:
+    """Build the settings from every layer, validate them, and resolve the secret.
+
+    Args:
+        overrides: nested mapping in TOML shape applied last (tests, embedding).
+        environ: environment to read (defaults to ``os.environ``).
+        instance_path: instance folder; else ``ZIPSHORT_INSTANCE``; else the repository's ``instance/``.
+
+    Raises:
+        ConfigError: a key is unknown or a value is invalid; the message names it.
+    """
+    environ = os.environ if environ is None else environ
+    instance = Path(instance_path or environ.get("ZIPSHORT_INSTANCE") or DEFAULT_INSTANCE).resolve()
+    tree: dict[str, dict[str, Any]] = {}
+    top: dict[str, Any] = {}
+    config_file = instance / "config.toml"
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{config_file}: {exc}") from None
+        _merge(tree, top, data, str(config_file))
+    _merge(tree, top, _env_layer(environ), "environment (ZIPSHORT_*)")
+    _merge(tree, top, _zipline_layer(environ), "environment (Zipline names)")
+    if overrides:
+        _merge(tree, top, overrides, "overrides")
+    sections = {name: _section_class(name)() for name in SECTIONS}
+    sections = {name: dataclasses.replace(obj, **tree.get(name, {})) for name, obj in sections.items()}
+    settings = Settings(instance_path=str(instance), **top, **sections)
+    return _resolve_secret(_validate(settings))

@@ -1,0 +1,68 @@
+"""The one place errors are rendered: per dialect for programs, as a page for people."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from zipshort.errors import ZipshortError
+
+log = logging.getLogger("zipshort.errors")
+
+def dialect() -> str:
+    """The error dialect of this request: set by the view (``g.dialect``), else by path."""
+    chosen = g.get("dialect")
+    if chosen:
+        return chosen
+    path = request.path
+    if path.startswith("/api/shorten"):
+        return "zipline-v3"
+    if path == "/api" or path.startswith("/api/"):
+        return "zipline"
+    return "html"
+
+
+def render_error(status: int, message: str, code: str, retry_after: int | None = None) -> Response:
+    """Render one error in the caller's dialect."""
+    kind = dialect()
+    if kind == "zipline":
+        response = jsonify({"error": message, "statusCode": status, "code": code})
+    elif kind == "zipline-v3":
+        response = jsonify({"error": message, "code": status})
+    else:
+        response = Response(render_template("error.html", status=status, message=message), mimetype="text/html")
+    response.status_code = status
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _handle_zipshort(error: ZipshortError) -> Response:
+    return render_error(error.status, error.message, error.code, error.retry_after)
+
+
+def _handle_http(error: HTTPException) -> Response:
+    status = error.code or 500
+    if dialect() == "zipline" and status in (404, 405):
+        response = jsonify({"message": f"Route {request.method}:{request.path} not found",
+                            "error": "Not Found" if status == 404 else "Method Not Allowed", "statusCode": status})
+        response.status_code = status
+        return response
+    if isinstance(error, RequestEntityTooLarge):
+        return render_error(413, "Request body too large", "too_large")
+    return render_error(status, error.description or error.name, error.name.lower().replace(" ", "_"))
+
+
+def _handle_unexpected(error: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_error(500, "Internal Server Error", "internal_error")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install the handlers on ``app``."""
+    app.register_error_handler(ZipshortError, _handle_zipshort)
+    app.register_error_handler(HTTPException, _handle_http)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,8 @@
+"""Persistence: one module per concept. Importing this package registers every table."""
+
+from zipshort.models.apikey import ApiKey
+from zipshort.models.base import new_id, utcnow
+from zipshort.models.link import Link
+from zipshort.models.user import FilesQuota, Role, User
+
+__all__ = ["ApiKey", "FilesQuota", "Link", "Role", "User", "new_id", "utcnow"]

@@ -1,0 +1,39 @@
+"""API keys: named, scoped, optionally expiring, revocable; only a SHA-256 digest is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from zipshort.extensions import db
+from zipshort.models.base import IdMixin, utcnow
+from zipshort.models.user import User
+
+
+class ApiKey(IdMixin, db.Model):
+    """One credential for the API; ``is_token`` marks the user's Zipline token (every scope)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (Index("ix_api_keys_user_id", "user_id"),)
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))  # first characters, shown in listings
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(255))  # space separated
+    is_token: Mapped[bool] = mapped_column(default=False)
+    # For the Zipline token: the nonce its value is derived from (with the server secret).
+    token_nonce: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """Scopes as a set."""
+        return frozenset(self.scopes.split())

@@ -1,0 +1,62 @@
+"""Short links: one row per link, designed for every dialect (PRODUCT.md §2).
+
+``slug`` is the public code (the vanity when one was given, else the random ``code``);
+``slug_key`` is its lower-cased form and is unique per ``domain`` ('' = every host), so
+random codes and vanities share one case-insensitive namespace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zipshort.extensions import db
+from zipshort.models.base import IdMixin, TimestampMixin
+
+
+class Link(IdMixin, TimestampMixin, db.Model):
+    """A short link and everything the four dialects attach to it."""
+
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("domain", "slug_key", name="uq_links_domain_slug_key"),
+        UniqueConstraint("user_id", "external_id", name="uq_links_user_id_external_id"),
+        Index("ix_links_slug_key", "slug_key"),
+        Index("ix_links_user_id_created_at", "user_id", "created_at"),
+        CheckConstraint("views >= 0", name="views_nonnegative"),
+        CheckConstraint("max_views IS NULL OR max_views > 0", name="max_views_positive"),
+    )
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(253), default="")
+    slug: Mapped[str] = mapped_column(String(255))
+    slug_key: Mapped[str] = mapped_column(String(255))
+    code: Mapped[str] = mapped_column(String(64))
+    vanity: Mapped[str | None] = mapped_column(String(255))
+    destination: Mapped[str] = mapped_column(Text)
+    destination_type: Mapped[str] = mapped_column(String(8), default="link")  # link | email | phone
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    max_views: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime | None] = mapped_column()
+    title: Mapped[str | None] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(Text)
+    utm: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    tenant_id: Mapped[str | None] = mapped_column(String(255))
+    partner_id: Mapped[str | None] = mapped_column(String(255))
+    folder_id: Mapped[str | None] = mapped_column(String(36))
+    cloaking: Mapped[bool] = mapped_column(default=False)
+    deep_linking: Mapped[bool] = mapped_column(default=False)
+    qr_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+    @property
+    def has_password(self) -> bool:
+        """Whether visitors must enter a password."""
+        return self.password_hash is not None

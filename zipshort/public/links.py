@@ -1,0 +1,45 @@
+"""GET <urls.route>/<code>: 302 to the destination, counting one view; the password page and its POST."""
+
+from __future__ import annotations
+
+from flask import make_response, redirect, render_template, request
+
+from zipshort.auth import client_address, runtime
+from zipshort.errors import Forbidden, PasswordRequired, RateLimited
+from zipshort.services import links
+
+
+def _password_page(code: str, status: int = 200, error: str | None = None, retry_after: int | None = None):
+    response = make_response(render_template("link_password.html", code=code, error=error), status)
+    response.headers["Cache-Control"] = "no-store"
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _redirect(result: links.Followed, head: bool = False):
+    response = redirect(result.destination, 302)
+    if result.limited or result.protected:
+        response.headers["Cache-Control"] = "no-store"
+        if head:
+            del response.headers["Location"]  # HEAD does not count, so it does not reveal a limited destination
+    return response
+
+
+def follow_link(code: str):
+    head = request.method == "HEAD"
+    try:
+        result = links.follow(runtime(), code, request.host, count=not head)
+    except PasswordRequired:
+        return _password_page(code)
+    return _redirect(result, head)
+
+
+def unlock_link(code: str):
+    try:
+        result = links.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
+    except Forbidden:
+        return _password_page(code, 403, "Incorrect password")
+    except RateLimited as exc:
+        return _password_page(code, 429, exc.message, exc.retry_after)
+    return _redirect(result)

@@ -1,0 +1,37 @@
+"""Rate limits on the ``limits`` library: in memory for one process, Redis when processes share them."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from zipshort.errors import RateLimited
+
+
+class RateLimiter:
+    """Named limits like ``10/minute`` applied to a tuple of keys (route, client, account …)."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self._storage = storage_from_string(storage_uri)
+        self._strategy = MovingWindowRateLimiter(self._storage)
+
+    def hit(self, limit: str, *keys: str, message: str = "Too many requests") -> None:
+        """Count one attempt; raise RateLimited (with retry_after seconds) when over ``limit``.
+
+        An empty ``limit`` disables the check.
+        """
+        if not limit:
+            return
+        item = parse(limit)
+        if self._strategy.hit(item, *keys):
+            return
+        reset = self._strategy.get_window_stats(item, *keys).reset_time
+        raise RateLimited(message, retry_after=max(1, math.ceil(reset - time.time())))
+
+    def reset(self) -> None:
+        """Forget every counter (tests, CLI maintenance)."""
+        self._storage.reset()

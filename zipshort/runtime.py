@@ -1,0 +1,28 @@
+"""The objects every service needs, built once per app: settings, password hasher, rate limiter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zipshort.config import Settings
+from zipshort.ratelimit import RateLimiter
+from zipshort.security import Passwords
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Explicit dependencies handed to services (no hidden globals)."""
+
+    settings: Settings
+    passwords: Passwords
+    limiter: RateLimiter
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Runtime":
+        """Create the runtime for ``settings``."""
+        sec = settings.security
+        return cls(
+            settings=settings,
+            passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),
+            limiter=RateLimiter(settings.ratelimit.storage_uri),
+        )

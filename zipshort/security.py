@@ -1,0 +1,73 @@
+"""Password hashing (argon2id), API key minting and digests, constant-time comparison."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+KEY_PREFIX = "zs_"
+KEY_ALPHABET = string.ascii_letters + string.digits
+KEY_LENGTH = 43  # ≈ 256 bits of base62
+
+
+class Passwords:
+    """argon2id hashing with the configured cost; a dummy verify keeps unknown users as slow as known ones."""
+
+    def __init__(self, time_cost: int, memory_cost: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost,
+                                      parallelism=parallelism, type=Type.ID)
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        """A fresh argon2id hash of ``password``."""
+        return self._hasher.hash(password)
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """True when ``password`` matches ``stored``; a None hash still costs one verification."""
+        try:
+            return self._hasher.verify(stored or self._dummy, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, stored: str) -> bool:
+        """Whether ``stored`` was made with other parameters than the current ones."""
+        try:
+            return self._hasher.check_needs_rehash(stored)
+        except InvalidHashError:
+            return True
+
+
+def mint_key() -> str:
+    """A new random API key (shown once, never stored)."""
+    return KEY_PREFIX + "".join(secrets.choice(KEY_ALPHABET) for _ in range(KEY_LENGTH))
+
+
+def key_digest(key: str) -> str:
+    """The stored form of a key: SHA-256 hex (keys carry 256 random bits, so no salt or stretching)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def digests_equal(a: str, b: str) -> bool:
+    """Constant-time comparison of two digests."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def derive_token(secret: str, user_id: str, nonce: str) -> str:
+    """The user's Zipline token, recomputable from the server secret so only its digest is stored."""
+    mac = hmac.new(secret.encode(), f"zipline-token:{user_id}:{nonce}".encode(), hashlib.sha256).digest()
+    number = int.from_bytes(mac, "big")
+    chars = []
+    while len(chars) < KEY_LENGTH:
+        number, rem = divmod(number, len(KEY_ALPHABET))
+        chars.append(KEY_ALPHABET[rem])
+    return KEY_PREFIX + "".join(chars)
+
+
+def random_string(length: int, alphabet: str) -> str:
+    """``length`` characters drawn uniformly from ``alphabet`` with the system CSPRNG."""
+    return "".join(secrets.choice(alphabet) for _ in range(length))

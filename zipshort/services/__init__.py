@@ -1,0 +1,1 @@
+"""Services: every rule and state change, one module per concept."""

@@ -1,0 +1,280 @@
+"""Accounts: creation, login, roles (Zipline's who-may-act-on-whom), quotas, disable, delete."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zipshort.database import lock_key, write_transaction
+from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from zipshort.extensions import db
+from zipshort.models import FilesQuota, Role, User, new_id, utcnow
+from zipshort.runtime import Runtime
+
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_PASSWORD_LENGTH = 1024
+INVALID_LOGIN = "Invalid username or password"
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A user's limits; None fields mean unlimited. files_type NONE clears the file limits."""
+
+    files_type: str = FilesQuota.NONE.value
+    max_bytes: int | None = None
+    max_bytes_text: str | None = None
+    max_files: int | None = None
+    max_urls: int | None = None
+
+
+@dataclass(frozen=True)
+class UserChanges:
+    """A partial update of a user; fields left as None are unchanged."""
+
+    username: str | None = None
+    password: str | None = None
+    role: Role | None = None
+    quota: Quota | None = None
+    clear_quota: bool = False
+    disabled: bool | None = None
+    avatar: str | None = None
+    view: dict[str, Any] | None = None
+
+
+def validate_username(username: object) -> str:
+    """Return a valid username or raise ValidationError."""
+    if not isinstance(username, str) or not username.strip():
+        raise ValidationError("Username is required", field="username")
+    username = username.strip()
+    if not USERNAME_RE.fullmatch(username):
+        raise ValidationError("Username must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+                              field="username")
+    return username
+
+
+def validate_password(password: object) -> str:
+    """Return a usable password or raise ValidationError."""
+    if not isinstance(password, str) or not password:
+        raise ValidationError("Password is required", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password")
+    return password
+
+
+def can_interact(actor: User, target: User) -> bool:
+    """Zipline's rule: SUPERADMIN acts on USER and ADMIN, ADMIN on USER, nobody else on anyone."""
+    if actor.role == Role.SUPERADMIN.value:
+        return target.role in (Role.USER.value, Role.ADMIN.value)
+    if actor.role == Role.ADMIN.value:
+        return target.role == Role.USER.value
+    return False
+
+
+def can_grant(actor: User | None, role: Role) -> bool:
+    """Whether ``actor`` may give ``role`` (None = the operator's CLI, who may give any)."""
+    if actor is None:
+        return True
+    if role == Role.USER:
+        return actor.is_administrator
+    if role == Role.ADMIN:
+        return actor.role == Role.SUPERADMIN.value
+    return False
+
+
+def _insert_user(rt: Runtime, username: str, password: str | None, role: Role) -> User:
+    user = User(id=new_id(), username=username, username_key=username.lower(),
+                password_hash=rt.passwords.hash(password) if password is not None else None, role=role.value,
+                view={}, session_version=1, url_count=0, file_count=0, used_bytes=0, disabled=False)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict("Username is taken", code="username_taken", field="username") from None
+    return user
+
+
+def create_user(rt: Runtime, username: object, password: object, role: Role = Role.USER,
+                actor: User | None = None) -> User:
+    """Create a user; ``actor`` (None for the CLI) must be allowed to grant ``role``.
+
+    Raises:
+        ValidationError, Conflict (username taken), Forbidden (role not grantable).
+    """
+    username = validate_username(username)
+    password = validate_password(password)
+    if not can_grant(actor, role):
+        raise Forbidden("You cannot create this role", code="role_forbidden")
+    with write_transaction(db.session):
+        return _insert_user(rt, username, password, role)
+
+
+def count_users() -> int:
+    """How many users exist."""
+    return db.session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def setup_first_user(rt: Runtime, username: object, password: object) -> User:
+    """Create the first user as SUPERADMIN; refused once any user exists (race-safe).
+
+    Raises:
+        Forbidden: a user already exists.
+    """
+    username = validate_username(username)
+    password = validate_password(password)
+    with write_transaction(db.session):
+        lock_key(db.session, "setup")
+        if db.session.scalar(select(exists(select(User.id)))):
+            raise Forbidden("Setup has already been completed", code="setup_done")
+        return _insert_user(rt, username, password, Role.SUPERADMIN)
+
+
+def bootstrap_admin(rt: Runtime, username: str | None, password: str | None) -> tuple[User, str | None] | None:
+    """On first start with no users, create a SUPERADMIN; return it and the generated password (if any)."""
+    if count_users():
+        return None
+    generated = None
+    if not password:
+        generated = password = secrets.token_urlsafe(18)
+    try:
+        user = setup_first_user(rt, username or "admin", password)
+    except Forbidden:
+        return None
+    return user, generated
+
+
+def authenticate(rt: Runtime, username: object, password: object, client: str) -> User:
+    """Check a username and password; the same error for unknown users and wrong passwords.
+
+    Rate limited per client and per (client, username). Rehashes the password when the
+    argon2 parameters changed.
+
+    Raises:
+        ValidationError: a field is missing. Unauthorized: bad credentials. RateLimited.
+    """
+    if not isinstance(username, str) or not username:
+        raise ValidationError("Username is required", field="username")
+    if not isinstance(password, str) or not password:
+        raise ValidationError("Password is required", field="password")
+    limit = rt.settings.ratelimit.login
+    rt.limiter.hit(limit, "login", client)
+    user = db.session.scalar(select(User).where(User.username_key == username.strip().lower()))
+    ok = rt.passwords.verify(user.password_hash if user else None, password[:MAX_PASSWORD_LENGTH])
+    if not ok or user is None or user.disabled:
+        raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
+    if rt.passwords.needs_rehash(user.password_hash or ""):
+        with write_transaction(db.session):
+            db.session.execute(update(User).where(User.id == user.id)
+                               .values(password_hash=rt.passwords.hash(password)))
+    return user
+
+
+def get_user(user_id: str) -> User:
+    """The user with ``user_id``, or NotFound."""
+    user = db.session.get(User, user_id) if isinstance(user_id, str) else None
+    if user is None:
+        raise NotFound("User not found", code="user_not_found")
+    return user
+
+
+def find_user(username: str) -> User:
+    """The user called ``username`` (case-insensitive), or NotFound."""
+    user = db.session.scalar(select(User).where(User.username_key == username.lower()))
+    if user is None:
+        raise NotFound(f"No user named {username!r}", code="user_not_found")
+    return user
+
+
+def list_users(exclude: User | None = None) -> list[User]:
+    """Every user, oldest first, optionally without ``exclude``."""
+    stmt = select(User).order_by(User.created_at, User.id)
+    if exclude is not None:
+        stmt = stmt.where(User.id != exclude.id)
+    return list(db.session.scalars(stmt))
+
+
+def _apply_quota(user: User, quota: Quota | None, clear: bool) -> None:
+    if clear:
+        quota = Quota()
+    if quota is None:
+        return
+    user.quota_files_type = quota.files_type
+    user.quota_max_bytes = quota.max_bytes if quota.files_type == FilesQuota.BY_BYTES.value else None
+    user.quota_max_bytes_text = quota.max_bytes_text if quota.files_type == FilesQuota.BY_BYTES.value else None
+    user.quota_max_files = quota.max_files if quota.files_type == FilesQuota.BY_FILES.value else None
+    user.quota_max_urls = quota.max_urls if quota.max_urls and quota.max_urls > 0 else None
+    user.quota_updated_at = utcnow()
+
+
+def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | None = None) -> User:
+    """Apply ``changes`` to ``target`` as ``actor`` (None = CLI, self-service when actor is target).
+
+    A password change or disable ends every session of the target.
+
+    Raises:
+        Forbidden: the actor may not act on the target or grant the role. Conflict: username taken.
+    """
+    self_service = actor is not None and actor.id == target.id
+    if actor is not None and not self_service and not can_interact(actor, target):
+        raise Forbidden("You cannot edit this user", code="cannot_interact")
+    if changes.role is not None and actor is not None and (self_service or not can_grant(actor, changes.role)):
+        raise Forbidden("You cannot assign this role", code="role_forbidden")
+    if (changes.quota or changes.clear_quota or changes.disabled is not None) and self_service:
+        raise Forbidden("You cannot change this for yourself", code="self_forbidden")
+    username = validate_username(changes.username) if changes.username is not None else None
+    password_hash = rt.passwords.hash(validate_password(changes.password)) if changes.password is not None else None
+    with write_transaction(db.session):
+        user = db.session.get(User, target.id, populate_existing=True)
+        if user is None:
+            raise NotFound("User not found", code="user_not_found")
+        if username is not None:
+            user.username, user.username_key = username, username.lower()
+        if password_hash is not None:
+            user.password_hash = password_hash
+            user.session_version += 1
+        if changes.role is not None:
+            user.role = changes.role.value
+        if changes.disabled is not None and changes.disabled != user.disabled:
+            user.disabled = changes.disabled
+            user.session_version += 1
+        if changes.view is not None:
+            user.view = dict(changes.view)
+        if changes.avatar is not None:
+            user.avatar = changes.avatar or None
+        _apply_quota(user, changes.quota, changes.clear_quota)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise Conflict("Username already exists", code="username_taken", field="username") from None
+    return user
+
+
+def end_sessions(user: User) -> User:
+    """Invalidate every session of ``user`` (logout everywhere)."""
+    with write_transaction(db.session):
+        db.session.execute(update(User).where(User.id == user.id)
+                           .values(session_version=User.session_version + 1))
+    db.session.refresh(user)
+    return user
+
+
+def delete_user(target: User, actor: User | None = None) -> User:
+    """Delete ``target`` and everything it owns.
+
+    Raises:
+        Forbidden: deleting yourself, or a user you may not act on.
+    """
+    if actor is not None and actor.id == target.id:
+        raise Forbidden("You cannot delete yourself", code="delete_self")
+    if actor is not None and not can_interact(actor, target):
+        raise Forbidden("You cannot delete this user", code="cannot_interact")
+    with write_transaction(db.session):
+        user = db.session.get(User, target.id)
+        if user is None:
+            raise NotFound("User not found", code="user_not_found")
+        db.session.delete(user)
+    return target

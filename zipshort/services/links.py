@@ -1,0 +1,389 @@
+"""Short links: create, list, edit, delete, and the redirect's atomic view counting.
+
+Rules enforced by the database (DESIGN.md §5): the URL quota is one conditional UPDATE of
+the owner's counter; a code is unique per domain by constraint, and the cross-domain rule
+(a domain-less link answers on every host) is checked under a per-code lock; a view is
+counted by one ``UPDATE … WHERE views < max_views RETURNING`` that is also the lookup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zipshort.codes import normalise_vanity, random_code
+from zipshort.database import lock_key, sqlite_write_lock, write_transaction
+from zipshort.destinations import validate_web_url
+from zipshort.errors import (Forbidden, Gone, NotFound, PasswordRequired, QuotaExceeded, Unavailable,
+                             ValidationError, VanityTaken)
+from zipshort.extensions import db
+from zipshort.models import Link, User, new_id, utcnow
+from zipshort.runtime import Runtime
+
+MAX_PASSWORD_LENGTH = 1024
+MAX_VIEWS_LIMIT = 1_000_000_000
+RANDOM_ATTEMPTS = 10
+SEARCH_FIELDS = ("destination", "vanity", "code")
+UNSET: Any = object()
+
+_links = Link.__table__
+_users = User.__table__
+
+
+@dataclass(frozen=True)
+class NewLink:
+    """What a caller asks for; dialects translate their fields into this."""
+
+    destination: str
+    vanity: str | None = None
+    enabled: bool = True
+    max_views: int | None = None
+    password: str | None = None
+    domain: str = ""
+    expires_at: dt.datetime | None = None
+    title: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkChanges:
+    """A partial edit; UNSET fields are left alone, None clears where that makes sense."""
+
+    destination: Any = UNSET
+    vanity: Any = UNSET
+    enabled: Any = UNSET
+    max_views: Any = UNSET
+    password: Any = UNSET
+    expires_at: Any = UNSET
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The outcome of a counted visit."""
+
+    destination: str
+    limited: bool
+    protected: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def validate_max_views(value: int | None) -> int | None:
+    """None or 0 mean no limit; otherwise a positive integer up to one billion."""
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_VIEWS_LIMIT:
+        raise ValidationError(f"Max views must be an integer between 0 and {MAX_VIEWS_LIMIT}",
+                              code="invalid_max_views", field="maxViews")
+    return value
+
+
+def _validate_password(password: str | None) -> str | None:
+    if password is None or password == "":
+        return None
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError("password must be a string of at most 1024 characters", code="invalid_password",
+                              field="password")
+    return password
+
+
+def _slug_taken(domain: str, key: str, exclude_id: str | None = None) -> bool:
+    """Whether ``key`` is used on ``domain`` (a domain-less code conflicts with every domain)."""
+    cond = [Link.slug_key == key]
+    if domain:
+        cond.append(Link.domain.in_(("", domain)))
+    if exclude_id:
+        cond.append(Link.id != exclude_id)
+    return bool(db.session.scalar(select(exists().where(*cond))))
+
+
+def _claim_slug(rt: Runtime, domain: str, vanity: str | None, exclude_id: str | None = None) -> tuple[str, str]:
+    """Inside a write transaction: lock and check a code; return (slug, random code).
+
+    Raises:
+        VanityTaken: the vanity is used. Unavailable: no free random code after several tries.
+    """
+    urls = rt.settings.urls
+    if vanity is not None:
+        key = vanity.lower()
+        lock_key(db.session, f"slug:{key}")
+        if _slug_taken(domain, key, exclude_id):
+            raise VanityTaken()
+        return vanity, random_code(urls.length, urls.alphabet)
+    for _ in range(RANDOM_ATTEMPTS):
+        code = random_code(urls.length, urls.alphabet)
+        lock_key(db.session, f"slug:{code.lower()}")
+        if not _slug_taken(domain, code.lower(), exclude_id):
+            return code, code
+    raise Unavailable("Could not find a free random code; raise urls.length", code="codes_exhausted")
+
+
+def _reserve_url_quota(owner_id: str) -> None:
+    """Atomically count one more link against the owner's quota, or raise QuotaExceeded."""
+    result = db.session.execute(
+        update(User).where(User.id == owner_id,
+                           or_(User.quota_max_urls.is_(None), User.url_count < User.quota_max_urls))
+        .values(url_count=User.url_count + 1)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        limit = db.session.scalar(select(User.quota_max_urls).where(User.id == owner_id))
+        raise QuotaExceeded(f"Shortening this URL would exceed your quota of {limit} URLs.")
+
+
+def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None) -> Link:
+    """Create a link for ``owner``.
+
+    Raises:
+        ValidationError: destination, vanity, max views, password or expiry invalid.
+        QuotaExceeded: the URL quota is used up. VanityTaken: the code is used.
+    """
+    urls = rt.settings.urls
+    now = now or utcnow()
+    destination = validate_web_url(spec.destination, urls.destination_max_length)
+    vanity = normalise_vanity(spec.vanity, urls.vanity_max_length) if spec.vanity else None
+    max_views = validate_max_views(spec.max_views)
+    password = _validate_password(spec.password)
+    if spec.expires_at is not None and spec.expires_at <= now:
+        raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    password_hash = rt.passwords.hash(password) if password else None
+    with write_transaction(db.session):
+        _reserve_url_quota(owner.id)
+        slug, code = _claim_slug(rt, spec.domain, vanity)
+        link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
+                    vanity=vanity, destination=destination, destination_type="link", views=0, max_views=max_views,
+                    enabled=bool(spec.enabled), password_hash=password_hash, expires_at=spec.expires_at,
+                    title=spec.title, description=spec.description, created_at=now, updated_at=now)
+        db.session.add(link)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise VanityTaken() from None
+    return link
+
+
+def list_links(owner: User, search_field: str | None = None, search_query: str | None = None) -> list[Link]:
+    """The owner's links, newest first, optionally filtered by a case-insensitive substring.
+
+    Raises:
+        ValidationError: unknown search field.
+    """
+    stmt = select(Link).where(Link.user_id == owner.id).order_by(Link.created_at.desc(), Link.id.desc())
+    if search_field is not None or search_query:
+        if search_field not in SEARCH_FIELDS:
+            raise ValidationError("Invalid searchField value", code="invalid_search_field", field="searchField")
+        column = {"destination": Link.destination, "vanity": Link.vanity, "code": Link.slug}[search_field]
+        query = (search_query or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(func.lower(column).like(f"%{query}%", escape="\\"))
+    return list(db.session.scalars(stmt))
+
+
+def get_owned_link(owner: User, link_id: str) -> Link:
+    """The link ``link_id`` if ``owner`` owns it.
+
+    Raises:
+        NotFound: no such link. Forbidden: it belongs to someone else.
+    """
+    link = db.session.get(Link, link_id, populate_existing=True) if isinstance(link_id, str) else None
+    if link is None:
+        raise NotFound("URL not found", code="url_not_found")
+    if link.user_id != owner.id:
+        raise Forbidden("You don't own this URL", code="not_owner")
+    return link
+
+
+def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
+                now: dt.datetime | None = None) -> Link:
+    """Apply ``changes`` to one of the owner's links.
+
+    Raises:
+        NotFound, Forbidden, ValidationError, VanityTaken.
+    """
+    urls = rt.settings.urls
+    now = now or utcnow()
+    if changes.destination is not UNSET:
+        validate_web_url(changes.destination, urls.destination_max_length)
+    vanity = changes.vanity
+    if vanity not in (UNSET, None, ""):
+        normalise_vanity(vanity, urls.vanity_max_length)
+    max_views = validate_max_views(changes.max_views) if changes.max_views is not UNSET else UNSET
+    if changes.password is not UNSET:
+        password = _validate_password(changes.password)
+        password_hash = rt.passwords.hash(password) if password else None
+    if changes.expires_at not in (UNSET, None) and changes.expires_at <= now:
+        raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    with write_transaction(db.session):
+        link = get_owned_link(owner, link_id)
+        if vanity is not UNSET and (vanity or None) != link.vanity:
+            slug, code = _claim_slug(rt, link.domain, vanity or None, exclude_id=link.id)
+            link.vanity = vanity or None
+            link.slug, link.slug_key = slug, slug.lower()
+            if not vanity:
+                link.code = code
+        if changes.destination is not UNSET:
+            link.destination = changes.destination
+        if changes.enabled is not UNSET:
+            link.enabled = bool(changes.enabled)
+        if max_views is not UNSET:
+            link.max_views = max_views
+        if changes.password is not UNSET:
+            link.password_hash = password_hash
+        if changes.expires_at is not UNSET:
+            link.expires_at = changes.expires_at
+        link.updated_at = now
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise VanityTaken() from None
+    return link
+
+
+def delete_link(owner: User, link_id: str) -> Link:
+    """Delete one of the owner's links and give its quota back.
+
+    Raises:
+        NotFound: no such link, or not the owner's (no existence oracle).
+    """
+    with write_transaction(db.session):
+        link = db.session.get(Link, link_id) if isinstance(link_id, str) else None
+        if link is None or link.user_id != owner.id:
+            raise NotFound("URL not found", code="url_not_found")
+        db.session.execute(delete(Link).where(Link.id == link.id))
+        db.session.execute(update(User).where(User.id == owner.id, User.url_count > 0)
+                           .values(url_count=User.url_count - 1).execution_options(synchronize_session=False))
+    return link
+
+
+# --- the redirect -------------------------------------------------------------------------------
+
+def _live_conditions(now_param: Any) -> list[Any]:
+    return [
+        _links.c.enabled.is_(True),
+        or_(_links.c.expires_at.is_(None), _links.c.expires_at > now_param),
+        or_(_links.c.max_views.is_(None), _links.c.views < _links.c.max_views),
+        exists().where(_users.c.id == _links.c.user_id, _users.c.disabled.is_(False)),
+    ]
+
+
+_MATCH = and_(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
+_COUNT_VIEW = (
+    update(_links)
+    .where(_MATCH, _links.c.password_hash.is_(None), *_live_conditions(bindparam("now")))
+    .values(views=_links.c.views + 1)
+    .returning(_links.c.destination, _links.c.max_views)
+)
+_PEEK = select(_links.c.destination, _links.c.max_views).where(
+    _MATCH, _links.c.password_hash.is_(None), *_live_conditions(bindparam("now")))
+_CLASSIFY = select(_links.c.id, _links.c.password_hash, and_(*_live_conditions(bindparam("now"))).label("live")) \
+    .where(_MATCH)
+_COUNT_UNLOCKED = (
+    update(_links)
+    .where(_links.c.id == bindparam("link_id"), _links.c.password_hash == bindparam("pw_hash"),
+           *_live_conditions(bindparam("now")))
+    .values(views=_links.c.views + 1)
+    .returning(_links.c.destination, _links.c.max_views)
+)
+
+
+@contextlib.contextmanager
+def _hot_connection() -> Iterator[Any]:
+    """A connection for one hot-path statement: autocommit on PostgreSQL, serialised writers on SQLite."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite":
+        with sqlite_write_lock, engine.connect() as conn:
+            yield conn
+            conn.commit()
+    else:
+        with engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _gone(rt: Runtime) -> Gone:
+    return Gone("This link is no longer available", status=rt.settings.urls.gone_status)
+
+
+def _classify_miss(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
+    row = db.session.execute(_CLASSIFY, {"key": key, "host": host, "now": now}).first()
+    db.session.rollback()  # end the read transaction at once
+    if row is None:
+        return NotFound("Not found", code="not_found")
+    if row.password_hash is not None and row.live:
+        return PasswordRequired(code="password_required")
+    return _gone(rt)
+
+
+def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True) -> Followed:
+    """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
+
+    Raises:
+        NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
+        PasswordRequired: the link needs its password (use :func:`unlock`).
+    """
+    now = now or utcnow()
+    key = code.lower()
+    params = {"key": key, "host": host.lower(), "now": now}
+    if count:
+        with _hot_connection() as conn:
+            row = conn.execute(_COUNT_VIEW, params).first()
+    else:
+        row = db.session.execute(_PEEK, params).first()
+    if row is not None:
+        return Followed(destination=row.destination, limited=row.max_views is not None)
+    raise _classify_miss(rt, key, host.lower(), now)
+
+
+def _protected_link(rt: Runtime, code: str, host: str, now: dt.datetime) -> tuple[str, str]:
+    row = db.session.execute(_CLASSIFY, {"key": code.lower(), "host": host.lower(), "now": now}).first()
+    if row is None:
+        raise NotFound("Not found", code="not_found")
+    if not row.live:
+        raise _gone(rt)
+    if row.password_hash is None:
+        raise NotFound("This link has no password", code="no_password")
+    return row.id, row.password_hash
+
+
+def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
+    """Verify a link password, rate limited per link and client.
+
+    Raises:
+        RateLimited: too many attempts. Forbidden: wrong password.
+    """
+    rt.limiter.hit(rt.settings.ratelimit.link_password, "link-password", link_id, client,
+                   message="Too many password attempts, try again later")
+    if not isinstance(password, str) or not rt.passwords.verify(password_hash, password[:MAX_PASSWORD_LENGTH]):
+        raise Forbidden("Incorrect password", code="wrong_password")
+
+
+def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
+           now: dt.datetime | None = None) -> Followed:
+    """Check the password of a protected link and count the view; return where to go.
+
+    Raises:
+        NotFound, Gone, RateLimited, Forbidden (wrong password).
+    """
+    now = now or utcnow()
+    link_id, password_hash = _protected_link(rt, code, host, now)
+    db.session.rollback()
+    check_password(rt, link_id, password_hash, password, client)
+    with _hot_connection() as conn:
+        row = conn.execute(_COUNT_UNLOCKED, {"link_id": link_id, "pw_hash": password_hash, "now": now}).first()
+    if row is None:
+        raise _gone(rt)
+    return Followed(destination=row.destination, limited=row.max_views is not None, protected=True)
+
+
+def find_link_for_password(owner_or_none: User | None, ident: str) -> Link:
+    """A link by id, code or vanity (Zipline's password endpoint accepts all three).
+
+    Raises:
+        NotFound: no such link or it has no password.
+    """
+    stmt = select(Link).where(or_(Link.id == ident, Link.slug_key == ident.lower(), Link.code == ident))
+    link = db.session.scalars(stmt.limit(1)).first()
+    if link is None or link.password_hash is None:
+        raise NotFound("URL not found", code="url_not_found")
+    return link
