@@ -8,6 +8,7 @@ reason; under CI (CI=true) it is an error, because CI has PostgreSQL.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import threading
@@ -18,6 +19,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from zipshort import create_app
 from zipshort.config import load_settings
@@ -132,10 +134,22 @@ def settings(tmp_path, database_url, overrides):
     return load_settings(base_overrides(tmp_path, database_url, **overrides), environ={}, instance_path=tmp_path)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run in their own context, as on a real server.
+
+    Without this, a request would reuse the test's app context, and so its ``g`` (Flask-Login's
+    cached user) and its database session, which hides bugs a real server would show.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(settings) -> Iterator[Any]:
-    """The application, with an app context pushed."""
+    """The application, with an app context pushed for the test's own use."""
     application = create_app(settings)
+    application.test_client_class = IsolatedClient
     with application.app_context():
         yield application
         from zipshort.extensions import db

@@ -32,7 +32,7 @@ def client_address() -> str:
 @login_manager.user_loader
 def _load_session_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, populate_existing=True)
     if user is None or user.disabled or str(user.session_version) != version:
         return None
     return user

@@ -90,7 +90,8 @@ def authenticate_key(presented: str, now: dt.datetime | None = None) -> ApiKey |
     if not presented or len(presented) > 512:
         return None
     digest = key_digest(presented)
-    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
+    key = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest)
+                            .execution_options(populate_existing=True))
     if key is None or not digests_equal(key.key_hash, digest):
         return None
     now = now or utcnow()

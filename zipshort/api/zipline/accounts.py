@@ -10,7 +10,7 @@ from flask_login import login_user, logout_user
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso, user_json
 from zipshort.auth import client_address, require_user, runtime
-from zipshort.errors import Forbidden, ValidationError
+from zipshort.errors import Conflict, Forbidden, ValidationError
 from zipshort.services import accounts, apikeys
 
 
@@ -73,7 +73,10 @@ def update_self():
         password=_optional_str(body, "password"),
         view=view,
     )
-    user = accounts.update_user(runtime(), g.user, changes, actor=g.user)
+    try:
+        user = accounts.update_user(runtime(), g.user, changes, actor=g.user)
+    except Conflict as exc:
+        raise exc.with_message("Username already exists", 400) from None
     if changes.password is not None and g.api_key is None:
         _start_session(user)  # this session survives its own password change; every other one ends
     return jsonify({"user": user_json(user)})

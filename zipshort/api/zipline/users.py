@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import parse_size, user_json
 from zipshort.auth import require_user, runtime
-from zipshort.errors import Forbidden, NotFound, ValidationError
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.models import FilesQuota, Role
 from zipshort.services import accounts
 
@@ -84,7 +84,10 @@ def create_user():
     role = _role(body.get("role")) or Role.USER
     if role == Role.SUPERADMIN:
         raise ValidationError("Invalid role (USER, ADMIN)", code="invalid_role", field="role")
-    user = accounts.create_user(runtime(), body.get("username"), body.get("password"), role, actor=g.user)
+    try:
+        user = accounts.create_user(runtime(), body.get("username"), body.get("password"), role, actor=g.user)
+    except Conflict as exc:
+        raise exc.with_message("Username is taken", 400) from None
     if body.get("quota") is not None:
         user = accounts.update_user(runtime(), user, accounts.UserChanges(quota=parse_quota(body["quota"])),
                                     actor=g.user)
@@ -118,7 +121,10 @@ def update_user(user_id: str):
     )
     if changes.role == Role.SUPERADMIN:
         raise Forbidden("You cannot assign this role", code="role_forbidden")
-    return jsonify(user_json(accounts.update_user(runtime(), target, changes, actor=g.user)))
+    try:
+        return jsonify(user_json(accounts.update_user(runtime(), target, changes, actor=g.user)))
+    except Conflict as exc:
+        raise exc.with_message("Username already exists", 400) from None
 
 
 @bp.delete("/users/<user_id>")
