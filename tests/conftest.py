@@ -250,14 +250,24 @@ class LiveServer:
     def __init__(self, app, threads: int = 16) -> None:
         from waitress.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="zipshort-test")
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="zipshort-test",
+                                    connection_limit=1000)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
-    def close(self) -> None:
+    def _serve(self) -> None:
+        from waitress import wasyncore
+
+        # Poll in short rounds so the loop can stop and close its sockets in its own thread.
+        while not self._stop.is_set():
+            wasyncore.loop(timeout=0.05, map=self.server._map, use_poll=True, count=1)
         self.server.close()
-        self.thread.join(timeout=5)
+
+    def close(self) -> None:
+        self._stop.set()
+        self.thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -289,12 +299,21 @@ def burst(n: int, fn, workers: int = 32) -> list[Any]:
         return list(pool.map(run, range(n)))
 
 
-@pytest.fixture
-def http():
-    """A requests session that never follows redirects."""
-    session = requests.Session()
-    yield session
-    session.close()
+def fetch(method: str, url: str, cookies: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+    """One request on its own connection, never following redirects; body read and socket closed.
+
+    Returning open responses from many threads would keep their sockets open (they close only
+    when garbage collected) and fill waitress's connection limit, which real clients never do.
+    """
+    kwargs.setdefault("allow_redirects", False)
+    kwargs.setdefault("timeout", 30)
+    with requests.Session() as session:
+        if cookies:
+            session.cookies.update(cookies)
+        response = session.request(method, url, **kwargs)
+        response.content  # noqa: B018 - read the body before closing
+        response.close()
+    return response
 
 
 def count(model) -> int:
