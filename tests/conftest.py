@@ -9,6 +9,7 @@ reason; under CI (CI=true) it is an error, because CI has PostgreSQL.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import shutil
 import threading
@@ -23,6 +24,9 @@ from flask.testing import FlaskClient
 
 from zipshort import create_app
 from zipshort.config import load_settings
+
+# Bursts deliberately queue more requests than waitress has threads; its queue-depth warnings are noise here.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 POSTGRES_ADMIN_URL = os.environ.get("ZIPSHORT_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ZIPSHORT_TEST_REDIS", "redis://127.0.0.1:6379/15")

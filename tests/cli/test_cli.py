@@ -1,0 +1,158 @@
+"""The zipshort command: user and key groups in-process; serve, first admin and db upgrade as real processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import TEST_SECRET, Api
+from zipshort.cli import main
+from zipshort.models import Role, User
+from zipshort.services import accounts
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(runner, *args, input=None):
+    return runner.invoke(main, list(args), input=input)
+
+
+def test_user_create_list_set_role_set_password_disable(runner, app, client):
+    result = run(runner, "user", "create", "carol", "--password", "pw-123456", "--role", "ADMIN")
+    assert result.exit_code == 0, result.output
+    assert "carol" in run(runner, "user", "list").output
+    assert run(runner, "user", "set-role", "carol", "USER").exit_code == 0
+    assert accounts.find_user("carol").role == Role.USER.value
+    assert run(runner, "user", "set-password", "carol", "--password", "new-pass-1").exit_code == 0
+    login = client.post("/api/auth/login", json={"username": "carol", "password": "new-pass-1"})
+    assert login.status_code == 200
+    assert run(runner, "user", "disable", "carol").exit_code == 0
+    assert client.get("/api/user").status_code == 401
+    assert run(runner, "user", "disable", "carol", "--enable").exit_code == 0
+
+
+def test_user_create_duplicate_fails_cleanly(runner, user):
+    result = run(runner, "user", "create", "alice", "--password", "x")
+    assert result.exit_code != 0 and "Username is taken" in result.output
+
+
+def test_user_commands_for_unknown_user_fail_cleanly(runner):
+    result = run(runner, "user", "set-role", "ghost", "ADMIN")
+    assert result.exit_code != 0 and "ghost" in result.output
+
+
+def test_key_create_prints_only_the_key_and_it_works(runner, user, client):
+    result = run(runner, "key", "create", "alice", "--name", "laptop", "--scope", "links:read")
+    assert result.exit_code == 0
+    key = result.output.strip()
+    assert result.output == key + "\n" and key.startswith("zs_")
+    assert Api(client, key).get("/api/user/urls").status_code == 200
+    assert Api(client, key).post("/api/user/urls", json={"destination": "https://e.com/"}).status_code == 403
+
+
+def test_key_list_and_revoke(runner, user, client):
+    key = run(runner, "key", "create", "alice").output.strip()
+    listing = run(runner, "key", "list", "alice").output
+    key_id = listing.split()[0]
+    assert key not in listing and "active" in listing
+    assert run(runner, "key", "revoke", "alice", key_id).exit_code == 0
+    assert "revoked" in run(runner, "key", "list", "alice").output
+    assert Api(client, key).get("/api/user").status_code == 401
+
+
+def test_key_create_admin_scope_for_a_user_is_refused(runner, user):
+    assert run(runner, "key", "create", "alice", "--scope", "admin").exit_code != 0
+
+
+def test_key_create_unknown_scope_is_refused(runner, user):
+    assert run(runner, "key", "create", "alice", "--scope", "root").exit_code != 0
+
+
+# --- real processes -------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(instance: Path, env_extra: dict[str, str] | None = None, module: bool = False):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_", "DATABASE_URL"))}
+    env.update({"ZIPSHORT_INSTANCE": str(instance), "CORE_SECRET": TEST_SECRET,
+                "ZIPSHORT_SECURITY_ARGON2_MEMORY_COST": "8", "ZIPSHORT_SECURITY_ARGON2_TIME_COST": "1",
+                "ZIPSHORT_SECURITY_ARGON2_PARALLELISM": "1", **(env_extra or {})})
+    command = [sys.executable, "-m", "zipshort"] if module else [str(Path(sys.executable).parent / "zipshort"), "serve"]
+    proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/api/healthcheck", timeout=1).json() == {"pass": True}:
+                return proc, url
+        except requests.RequestException:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start: " + proc.communicate()[0])
+
+
+def stop(proc) -> str:
+    proc.terminate()
+    return proc.communicate(timeout=10)[0]
+
+
+def test_first_start_creates_admin_with_printed_password(tmp_path):
+    proc, url = start_server(tmp_path)
+    try:
+        time.sleep(0.2)
+    finally:
+        output = stop(proc)
+    line = next(line for line in output.splitlines() if "first administrator" in line)
+    password = line.split("password '")[1].split("'")[0]
+    proc, url = start_server(tmp_path)  # second start: no new admin, the password still works
+    try:
+        res = requests.post(url + "/api/auth/login", json={"username": "admin", "password": password}, timeout=10)
+        assert res.status_code == 200 and res.json()["user"]["role"] == "SUPERADMIN"
+    finally:
+        assert "first administrator" not in stop(proc)
+
+
+def test_first_start_uses_admin_credentials_from_environment(tmp_path):
+    proc, url = start_server(tmp_path, {"ZIPSHORT_ADMIN_USERNAME": "boss", "ZIPSHORT_ADMIN_PASSWORD": "pw-from-env"},
+                             module=True)
+    try:
+        res = requests.post(url + "/api/auth/login", json={"username": "boss", "password": "pw-from-env"}, timeout=10)
+        assert res.status_code == 200
+    finally:
+        output = stop(proc)
+    assert "pw-from-env" not in output
+
+
+def test_db_upgrade_on_an_empty_instance(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_", "DATABASE_URL"))}
+    env.update({"ZIPSHORT_INSTANCE": str(tmp_path), "CORE_SECRET": TEST_SECRET})
+    exe = str(Path(sys.executable).parent / "zipshort")
+    result = subprocess.run([exe, "db", "upgrade"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "zipshort.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"users", "links", "api_keys", "alembic_version"} <= tables
+
+
+def test_bad_configuration_is_a_clear_error(tmp_path):
+    (tmp_path / "config.toml").write_text("[urls]\nlength = 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_", "DATABASE_URL"))}
+    env.update({"ZIPSHORT_INSTANCE": str(tmp_path), "CORE_SECRET": TEST_SECRET})
+    exe = str(Path(sys.executable).parent / "zipshort")
+    result = subprocess.run([exe, "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0 and "urls.length" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,97 @@
+"""Settings: layering, Zipline names, validation messages, the generated secret."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from zipshort.config import ConfigError, load_settings
+
+SECRET = "s" * 40
+
+
+def load(tmp_path, env=None, toml=None, **kwargs):
+    if toml is not None:
+        (tmp_path / "config.toml").write_text(toml)
+    return load_settings(environ={"CORE_SECRET": SECRET, **(env or {})}, instance_path=tmp_path, **kwargs)
+
+
+def test_defaults_are_zipline_defaults(tmp_path):
+    settings = load(tmp_path)
+    assert (settings.urls.route, settings.urls.length, settings.files.route, settings.server.port) == \
+        ("/go", 6, "/u", 3000)
+    assert settings.database_url == f"sqlite:///{tmp_path}/zipshort.db"
+
+
+def test_toml_then_zipshort_env_then_zipline_env(tmp_path):
+    toml = '[urls]\nroute = "/toml"\nlength = 7\n[server]\nport = 1111\n'
+    settings = load(tmp_path, {"ZIPSHORT_URLS_ROUTE": "/env", "URLS_LENGTH": "9", "ZIPSHORT_URLS_LENGTH": "8"}, toml)
+    assert settings.urls.route == "/env"  # ZIPSHORT_* beats the file
+    assert settings.urls.length == 9  # Zipline's name beats ZIPSHORT_* (DESIGN.md order)
+    assert settings.server.port == 1111
+
+
+def test_zipline_names_are_understood(tmp_path):
+    settings = load(tmp_path, {"CORE_RETURN_HTTPS_URLS": "true", "CORE_DEFAULT_DOMAIN": "S.Example",
+                               "DOMAINS": "a.example, b.example", "FILES_ROUTE": "/i", "FILES_LENGTH": "8",
+                               "DATABASE_URL": "postgres://u@h/db", "URLS_ROUTE": "/l/"})
+    assert settings.core.return_https_urls and settings.core.default_domain == "s.example"
+    assert settings.domains == ("a.example", "b.example")
+    assert settings.allowed_domains == ("a.example", "b.example", "s.example")
+    assert (settings.files.route, settings.files.length, settings.urls.route) == ("/i", 8, "/l")
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_zipline_file_variant_is_read(tmp_path):
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("f" * 40 + "\n")
+    settings = load_settings(environ={"CORE_SECRET_FILE": str(secret_file)}, instance_path=tmp_path)
+    assert settings.core.secret == "f" * 40
+
+
+def test_overrides_win(tmp_path):
+    assert load(tmp_path, overrides={"urls": {"length": 12}}).urls.length == 12
+
+
+@pytest.mark.parametrize("toml,fragment", [
+    ("[urls]\nnope = 1\n", "unknown key urls.nope"),
+    ("[nope]\na = 1\n", "unknown key 'nope'"),
+    ("[urls]\nlength = 'six'\n", "urls.length: expected an integer"),
+    ("[urls]\nlength = 2\n", "urls.length: must be between 3 and 64"),
+    ("[urls]\ngone_status = 500\n", "urls.gone_status"),
+    ("[urls]\nroute = '/api'\n", "urls.route"),
+    ("[urls]\nroute = '/u'\n", "urls.route"),
+    ("[core]\nreturn_https_urls = 'maybe'\n", "core.return_https_urls"),
+    ("[ratelimit]\nstorage_uri = 'mongodb://x'\n", "ratelimit.storage_uri"),
+    ("not toml = = 1", "config.toml"),
+])
+def test_invalid_config_names_the_key(tmp_path, toml, fragment):
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, toml=toml)
+    assert fragment in str(info.value)
+
+
+def test_unknown_zipshort_env_variable_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="ZIPSHORT_NOPE_X"):
+        load(tmp_path, {"ZIPSHORT_NOPE_X": "1"})
+
+
+@pytest.mark.parametrize("secret", ["changethis", "short", "x" * 31])
+def test_weak_secret_is_refused(tmp_path, secret):
+    with pytest.raises(ConfigError, match="core.secret"):
+        load_settings(environ={"CORE_SECRET": secret}, instance_path=tmp_path)
+
+
+def test_missing_secret_is_generated_once_and_kept_private(tmp_path):
+    first = load_settings(environ={}, instance_path=tmp_path).core.secret
+    second = load_settings(environ={}, instance_path=tmp_path).core.secret
+    assert first == second and len(first) >= 32
+    mode = stat.S_IMODE(os.stat(tmp_path / "secret_key").st_mode)
+    assert mode == 0o600
+
+
+def test_instance_folder_from_environment(tmp_path):
+    settings = load_settings(environ={"ZIPSHORT_INSTANCE": str(tmp_path / "inst"), "CORE_SECRET": SECRET})
+    assert settings.instance_path == str(tmp_path / "inst")
