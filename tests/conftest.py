@@ -51,6 +51,8 @@ def base_overrides(instance: Path, database_url: str = "", **extra: Any) -> dict
         "database": {"url": database_url},
         "security": dict(FAST_ARGON2),
         "ratelimit": {"storage_uri": "memory://"},
+        # Count every view inside its request, so tests read exact counts; batching has its own tests.
+        "urls": {"view_flush_seconds": 0},
     }
     for section, values in extra.items():
         if isinstance(values, dict):

@@ -103,14 +103,20 @@ def _register_errors(app: Flask) -> None:
 
 
 def _register_headers(app: Flask) -> None:
+    from zipshort.auth import CachedSerializerSessionInterface
+
+    app.session_interface = CachedSerializerSessionInterface()
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         headers = response.headers
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if response.mimetype == "text/html":
-            headers.setdefault("Content-Security-Policy", CSP)
-            headers.setdefault("X-Frame-Options", "DENY")
-        if request.path.startswith("/api/"):
-            headers.setdefault("Cache-Control", "no-store")
+        headers["X-Content-Type-Options"] = "nosniff"
+        if 300 <= response.status_code < 400:
+            return response  # a redirect has no body to protect; keep the hot path short
+        headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        if (response.content_type or "").startswith("text/html") and "Content-Security-Policy" not in headers:
+            headers["Content-Security-Policy"] = CSP
+            headers["X-Frame-Options"] = "DENY"
+        if request.path.startswith("/api/") and "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-store"
         return response

@@ -6,6 +6,7 @@ import functools
 from typing import Any, Callable
 
 from flask import current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
@@ -106,3 +107,19 @@ def require_user(scope: str | None = None, admin: bool = False,
         return wrapper
 
     return decorator
+
+
+class CachedSerializerSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, building the signing serializer once per key set.
+
+    Flask makes a new serializer (and derives its key) on every request; the redirect path
+    cannot afford that.
+    """
+
+    def get_signing_serializer(self, app):  # type: ignore[override]
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = getattr(self, "_cached", None)
+        if cached is None or cached[0] != keys:
+            cached = (keys, super().get_signing_serializer(app))
+            self._cached = cached
+        return cached[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
 
 import click
@@ -81,11 +82,30 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     port = settings.server.port if port is None else port
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
     sys.stdout.flush()
-    waitress.serve(current_app._get_current_object(), host=host, port=port,
-                   threads=threads or settings.server.threads,
-                   max_request_body_size=settings.server.max_request_body_size,
-                   channel_timeout=settings.server.channel_timeout,
-                   max_request_header_size=64 * 1024, expose_tracebacks=False, ident="zipshort")
+    flusher = _start_view_flusher()
+    # Worker threads hand the GIL back and forth around every database call; Python's default
+    # 5 ms switch interval turns each hand-back into a wait (reference/performance.md).
+    sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind, so pending view counts are written
+    try:
+        waitress.serve(current_app._get_current_object(), host=host, port=port,
+                       threads=threads or settings.server.threads,
+                       max_request_body_size=settings.server.max_request_body_size,
+                       channel_timeout=settings.server.channel_timeout,
+                       max_request_header_size=64 * 1024, expose_tracebacks=False, ident="zipshort")
+    finally:
+        if flusher is not None:
+            flusher.stop()
+
+
+def _start_view_flusher():
+    """Write batched view counts in the background (urls.view_flush_seconds; 0 counts in the request)."""
+    from zipshort.extensions import db
+    from zipshort.services.visits import ViewFlusher
+
+    rt = current_app.extensions["zipshort"]
+    interval = rt.settings.urls.view_flush_seconds
+    return ViewFlusher(db.engine, rt.views, interval).start() if interval > 0 else None
 
 
 # --- users --------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class ServerSettings:
     threads: int = 8
     max_request_body_size: int = 1024 * 1024 * 1024
     channel_timeout: int = 60
+    gil_switch_interval_ms: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,8 @@ class UrlsSettings:
     vanity_max_length: int = 100
     destination_max_length: int = 2048
     gone_status: int = 404
+    view_flush_seconds: float = 1.0
+    cache_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,13 @@ def _coerce(where: str, kind: Any, value: Any) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if kind is str:
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
@@ -265,6 +275,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("urls.gone_status: must be 404 or 410")
     if not 1 <= urls.vanity_max_length <= 255:
         raise ConfigError("urls.vanity_max_length: must be between 1 and 255")
+    if not 0 <= urls.view_flush_seconds <= 3600:
+        raise ConfigError("urls.view_flush_seconds: must be between 0 (count in the request) and 3600")
+    if not 0 <= urls.cache_seconds <= 3600:
+        raise ConfigError("urls.cache_seconds: must be between 0 (no cache) and 3600")
     if not 64 <= urls.destination_max_length <= 65536:
         raise ConfigError("urls.destination_max_length: must be between 64 and 65536")
     route = _route("urls.route", urls.route)
@@ -273,6 +287,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"urls.route: {route} is taken by another route")
     if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
         raise ConfigError(f"files.route: {files_route} is taken by another route")
+    if not 0.05 <= settings.server.gil_switch_interval_ms <= 100:
+        raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
     if not 0 <= settings.server.port <= 65535:

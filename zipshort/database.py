@@ -9,8 +9,12 @@ a unique index alone cannot express the rule.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
+import re
 import threading
-from typing import Iterator
+import weakref
+from typing import Any, Iterator
 
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, scoped_session
@@ -18,6 +22,83 @@ from sqlalchemy.orm import Session, scoped_session
 # One in-process writer at a time for SQLite's tiny hot-path statements: threads queue on
 # this lock instead of sleeping in SQLite's busy handler (see reference/performance.md).
 sqlite_write_lock = threading.Lock()
+_hot_state: "weakref.WeakKeyDictionary[Engine, _HotState]" = weakref.WeakKeyDictionary()
+
+
+def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Datetimes as SQLAlchemy stores them in SQLite (naive UTC text), so comparisons agree."""
+    return {k: v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, dt.datetime) else v
+            for k, v in params.items()}
+
+
+@functools.lru_cache(maxsize=32)
+def _pyformat(sql: str) -> str:
+    return re.sub(r":(\w+)", r"%(\1)s", sql)
+
+
+def _detached_sqlite_connection(engine: Engine) -> Any:
+    fairy = engine.raw_connection()  # configured by the connect hook (WAL, autocommit, busy timeout)
+    connection = fairy.dbapi_connection
+    fairy.detach()
+    return connection
+
+
+def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool) -> tuple[Any, ...] | None:
+    """Run one hot-path statement (``:name`` parameters) and return its first row.
+
+    The redirect's statements bypass the ORM and Core: both cost as much as the statement.
+    SQLite: reads use a connection per thread, writes one kept connection under
+    ``sqlite_write_lock`` (writers queue on the lock instead of sleeping in SQLite's busy
+    handler); both autocommit, so each statement is its own transaction.
+    PostgreSQL: a pooled connection, committed at once.
+    """
+    if engine.dialect.name == "sqlite":
+        state = _hot_state.get(engine)
+        if state is None:
+            state = _hot_state.setdefault(engine, _HotState())
+            event.listen(engine, "engine_disposed", lambda e: (_hot_state.pop(e, _HotState())).close())
+        params = _sqlite_params(params)
+        if write:
+            with sqlite_write_lock:
+                if state.writer is None:
+                    state.writer = _detached_sqlite_connection(engine)
+                rows = state.writer.execute(sql, params).fetchall()
+        else:
+            reader = getattr(state.readers, "connection", None)
+            if reader is None:
+                reader = state.readers.connection = _detached_sqlite_connection(engine)
+                state.all_readers.append(reader)
+            rows = reader.execute(sql, params).fetchall()
+        return rows[0] if rows else None
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(_pyformat(sql), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        connection.commit()
+    except BaseException:
+        connection.rollback()
+        raise
+    finally:
+        connection.close()  # back to the pool
+    return rows[0] if rows else None
+
+
+class _HotState:
+    """The SQLite connections the hot path keeps per engine."""
+
+    def __init__(self) -> None:
+        self.writer: Any = None
+        self.readers = threading.local()
+        self.all_readers: list[Any] = []
+
+    def close(self) -> None:
+        for connection in [self.writer, *self.all_readers]:
+            if connection is not None:
+                connection.close()
 
 
 def install_engine_hooks(engine: Engine, busy_timeout_ms: int) -> None:

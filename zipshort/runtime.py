@@ -1,10 +1,11 @@
-"""The objects every service needs, built once per app: settings, password hasher, rate limiter."""
+"""The objects every service needs, built once per app: settings, hasher, rate limiter, view buffer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from zipshort.config import Settings
+from zipshort.counters import LinkCache, ViewBuffer
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 
@@ -16,6 +17,8 @@ class Runtime:
     settings: Settings
     passwords: Passwords
     limiter: RateLimiter
+    views: ViewBuffer
+    link_cache: LinkCache
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -25,4 +28,6 @@ class Runtime:
             settings=settings,
             passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),
             limiter=RateLimiter(settings.ratelimit.storage_uri),
+            views=ViewBuffer(),
+            link_cache=LinkCache(settings.urls.cache_seconds),
         )

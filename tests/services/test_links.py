@@ -10,7 +10,7 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired, QuotaEx
 
 from tests.conftest import count, fresh, only_link
 from zipshort.models import Link, User
-from zipshort.services import accounts, links
+from zipshort.services import accounts, links, redirects
 
 
 def test_create_link_without_vanity_gets_random_code_of_configured_length(rt, user):
@@ -46,10 +46,10 @@ def test_create_link_domain_bound_code_conflicts_with_domainless_code(rt, user):
 def test_create_link_same_code_on_two_domains_is_allowed(rt, user):
     a = links.create_link(rt, user, links.NewLink(destination="https://a.example/", vanity="x1", domain="a.example"))
     b = links.create_link(rt, user, links.NewLink(destination="https://b.example/", vanity="x1", domain="b.example"))
-    assert links.follow(rt, "x1", "a.example").destination == a.destination
-    assert links.follow(rt, "x1", "b.example").destination == b.destination
+    assert redirects.follow(rt, "x1", "a.example").destination == a.destination
+    assert redirects.follow(rt, "x1", "b.example").destination == b.destination
     with pytest.raises(NotFound):
-        links.follow(rt, "x1", "c.example")
+        redirects.follow(rt, "x1", "c.example")
 
 
 def test_create_link_domainless_code_conflicts_with_any_domain_bound_code(rt, user):
@@ -109,14 +109,14 @@ def test_create_link_beyond_url_quota_is_refused_and_counter_unchanged(rt, user)
 def test_delete_link_gives_quota_back(rt, user):
     accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.Quota(max_urls=1)))
     link = links.create_link(rt, user, links.NewLink(destination="https://example.com/"))
-    links.delete_link(user, link.id)
+    links.delete_link(rt, user, link.id)
     links.create_link(rt, user, links.NewLink(destination="https://example.com/"))
 
 
 def test_delete_link_of_other_user_is_not_found(rt, user, make_user):
     link = links.create_link(rt, user, links.NewLink(destination="https://example.com/"))
     with pytest.raises(NotFound):
-        links.delete_link(make_user("mallory"), link.id)
+        links.delete_link(rt, make_user("mallory"), link.id)
     assert count(Link) == 1
 
 
@@ -129,62 +129,62 @@ def test_get_owned_link_of_other_user_is_forbidden(rt, user, make_user):
 def test_follow_counts_views_up_to_max_then_gone(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="twice", max_views=2))
     for _ in range(2):
-        assert links.follow(rt, "twice", "h").limited
+        assert redirects.follow(rt, "twice", "h").limited
     with pytest.raises(Gone):
-        links.follow(rt, "twice", "h")
+        redirects.follow(rt, "twice", "h")
     assert only_link().views == 2
 
 
 def test_follow_is_case_insensitive(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/c", vanity="CaseY"))
-    assert links.follow(rt, "casey", "h").destination == "https://example.com/c"
+    assert redirects.follow(rt, "casey", "h").destination == "https://example.com/c"
 
 
 def test_follow_without_count_does_not_count(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="peek", max_views=1))
-    links.follow(rt, "peek", "h", count=False)
-    links.follow(rt, "peek", "h", count=False)
+    redirects.follow(rt, "peek", "h", count=False)
+    redirects.follow(rt, "peek", "h", count=False)
     assert only_link().views == 0
 
 
 def test_follow_disabled_link_is_gone(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="off", enabled=False))
     with pytest.raises(Gone):
-        links.follow(rt, "off", "h")
+        redirects.follow(rt, "off", "h")
 
 
 def test_follow_expired_link_is_gone_at_the_boundary(rt, user):
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="soon", expires_at=expires))
-    assert links.follow(rt, "soon", "h", now=expires - dt.timedelta(microseconds=1000)).destination
+    assert redirects.follow(rt, "soon", "h", now=expires - dt.timedelta(microseconds=1000)).destination
     with pytest.raises(Gone):
-        links.follow(rt, "soon", "h", now=expires)
+        redirects.follow(rt, "soon", "h", now=expires)
 
 
 def test_follow_link_of_disabled_user_is_gone(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="owner-off"))
     accounts.update_user(rt, user, accounts.UserChanges(disabled=True))
     with pytest.raises(Gone):
-        links.follow(rt, "owner-off", "h")
+        redirects.follow(rt, "owner-off", "h")
 
 
 def test_follow_protected_link_requires_password_and_does_not_count(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="secret", password="pw123"))
     with pytest.raises(PasswordRequired):
-        links.follow(rt, "secret", "h")
+        redirects.follow(rt, "secret", "h")
     assert only_link().views == 0
 
 
 def test_unlock_with_right_password_counts_and_returns_destination(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/p", vanity="sec", password="pw123"))
-    assert links.unlock(rt, "sec", "h", "pw123", "1.2.3.4").destination == "https://example.com/p"
+    assert redirects.unlock(rt, "sec", "h", "pw123", "1.2.3.4").destination == "https://example.com/p"
     assert only_link().views == 1
 
 
 def test_unlock_with_wrong_password_is_forbidden_and_not_counted(rt, user):
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="sec2", password="pw123"))
     with pytest.raises(Forbidden):
-        links.unlock(rt, "sec2", "h", "nope", "1.2.3.4")
+        redirects.unlock(rt, "sec2", "h", "nope", "1.2.3.4")
     assert only_link().views == 0
 
 
@@ -199,14 +199,14 @@ def test_update_link_clearing_vanity_falls_back_to_a_free_code(rt, user):
     link = links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="named"))
     updated = links.update_link(rt, user, link.id, links.LinkChanges(vanity=None))
     assert updated.vanity is None and updated.slug == updated.code
-    assert links.follow(rt, updated.code, "h").destination == "https://example.com/"
+    assert redirects.follow(rt, updated.code, "h").destination == "https://example.com/"
 
 
 def test_update_link_keeps_password_when_not_mentioned(rt, user):
     link = links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="keep", password="pw1"))
     links.update_link(rt, user, link.id, links.LinkChanges(destination="https://example.org/"))
     with pytest.raises(PasswordRequired):
-        links.follow(rt, "keep", "h")
+        redirects.follow(rt, "keep", "h")
 
 
 def test_list_links_search_escapes_like_wildcards(rt, user):

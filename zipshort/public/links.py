@@ -6,7 +6,7 @@ from flask import make_response, redirect, render_template, request
 
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
-from zipshort.services import links
+from zipshort.services import redirects
 
 
 def _password_page(code: str, status: int = 200, error: str | None = None, retry_after: int | None = None):
@@ -17,7 +17,7 @@ def _password_page(code: str, status: int = 200, error: str | None = None, retry
     return response
 
 
-def _redirect(result: links.Followed, head: bool = False):
+def _redirect(result: redirects.Followed, head: bool = False):
     response = redirect(result.destination, 302)
     if result.limited or result.protected:
         response.headers["Cache-Control"] = "no-store"
@@ -29,7 +29,7 @@ def _redirect(result: links.Followed, head: bool = False):
 def follow_link(code: str):
     head = request.method == "HEAD"
     try:
-        result = links.follow(runtime(), code, request.host, count=not head)
+        result = redirects.follow(runtime(), code, request.host, count=not head)
     except PasswordRequired:
         return _password_page(code)
     return _redirect(result, head)
@@ -37,7 +37,7 @@ def follow_link(code: str):
 
 def unlock_link(code: str):
     try:
-        result = links.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
+        result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
     except Forbidden:
         return _password_page(code, 403, "Incorrect password")
     except RateLimited as exc:

@@ -250,6 +250,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
             db.session.flush()
         except IntegrityError:
             raise Conflict("Username already exists", code="username_taken", field="username") from None
+    rt.link_cache.clear()  # a disabled owner's links stop resolving at once
     return user
 
 
@@ -262,7 +263,7 @@ def end_sessions(user: User) -> User:
     return user
 
 
-def delete_user(target: User, actor: User | None = None) -> User:
+def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
     """Delete ``target`` and everything it owns.
 
     Raises:
@@ -277,4 +278,5 @@ def delete_user(target: User, actor: User | None = None) -> User:
         if user is None:
             raise NotFound("User not found", code="user_not_found")
         db.session.delete(user)
+    rt.link_cache.clear()
     return target

@@ -1,26 +1,23 @@
-"""Short links: create, list, edit, delete, and the redirect's atomic view counting.
+"""Short links: create, list, edit, delete (the redirect itself lives in services/redirects.py).
 
 Rules enforced by the database (DESIGN.md §5): the URL quota is one conditional UPDATE of
 the owner's counter; a code is unique per domain by constraint, and the cross-domain rule
-(a domain-less link answers on every host) is checked under a per-code lock; a view is
-counted by one ``UPDATE … WHERE views < max_views RETURNING`` that is also the lookup.
+(a domain-less link answers on every host) is checked under a per-code lock.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Any, Iterator
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import normalise_vanity, random_code
-from zipshort.database import lock_key, sqlite_write_lock, write_transaction
+from zipshort.database import lock_key, write_transaction
 from zipshort.destinations import validate_web_url
-from zipshort.errors import (Forbidden, Gone, NotFound, PasswordRequired, QuotaExceeded, Unavailable,
-                             ValidationError, VanityTaken)
+from zipshort.errors import Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
 from zipshort.models import Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
@@ -31,8 +28,6 @@ RANDOM_ATTEMPTS = 10
 SEARCH_FIELDS = ("destination", "vanity", "code")
 UNSET: Any = object()
 
-_links = Link.__table__
-_users = User.__table__
 
 
 @dataclass(frozen=True)
@@ -60,16 +55,6 @@ class LinkChanges:
     max_views: Any = UNSET
     password: Any = UNSET
     expires_at: Any = UNSET
-
-
-@dataclass(frozen=True)
-class Followed:
-    """The outcome of a counted visit."""
-
-    destination: str
-    limited: bool
-    protected: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def validate_max_views(value: int | None) -> int | None:
@@ -238,10 +223,11 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
             db.session.flush()
         except IntegrityError:
             raise VanityTaken() from None
+    rt.link_cache.clear()
     return link
 
 
-def delete_link(owner: User, link_id: str) -> Link:
+def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
     """Delete one of the owner's links and give its quota back.
 
     Raises:
@@ -254,136 +240,5 @@ def delete_link(owner: User, link_id: str) -> Link:
         db.session.execute(delete(Link).where(Link.id == link.id))
         db.session.execute(update(User).where(User.id == owner.id, User.url_count > 0)
                            .values(url_count=User.url_count - 1).execution_options(synchronize_session=False))
-    return link
-
-
-# --- the redirect -------------------------------------------------------------------------------
-
-def _live_conditions(now_param: Any) -> list[Any]:
-    return [
-        _links.c.enabled.is_(True),
-        or_(_links.c.expires_at.is_(None), _links.c.expires_at > now_param),
-        or_(_links.c.max_views.is_(None), _links.c.views < _links.c.max_views),
-        exists().where(_users.c.id == _links.c.user_id, _users.c.disabled.is_(False)),
-    ]
-
-
-_MATCH = and_(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
-_COUNT_VIEW = (
-    update(_links)
-    .where(_MATCH, _links.c.password_hash.is_(None), *_live_conditions(bindparam("now")))
-    .values(views=_links.c.views + 1)
-    .returning(_links.c.destination, _links.c.max_views)
-)
-_PEEK = select(_links.c.destination, _links.c.max_views).where(
-    _MATCH, _links.c.password_hash.is_(None), *_live_conditions(bindparam("now")))
-_CLASSIFY = select(_links.c.id, _links.c.password_hash, and_(*_live_conditions(bindparam("now"))).label("live")) \
-    .where(_MATCH)
-_COUNT_UNLOCKED = (
-    update(_links)
-    .where(_links.c.id == bindparam("link_id"), _links.c.password_hash == bindparam("pw_hash"),
-           *_live_conditions(bindparam("now")))
-    .values(views=_links.c.views + 1)
-    .returning(_links.c.destination, _links.c.max_views)
-)
-
-
-@contextlib.contextmanager
-def _hot_connection() -> Iterator[Any]:
-    """A connection for one hot-path statement: autocommit on PostgreSQL, serialised writers on SQLite."""
-    engine = db.engine
-    if engine.dialect.name == "sqlite":
-        with sqlite_write_lock, engine.connect() as conn:
-            yield conn
-            conn.commit()
-    else:
-        with engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-
-
-def _gone(rt: Runtime) -> Gone:
-    return Gone("This link is no longer available", status=rt.settings.urls.gone_status)
-
-
-def _classify_miss(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
-    row = db.session.execute(_CLASSIFY, {"key": key, "host": host, "now": now}).first()
-    db.session.rollback()  # end the read transaction at once
-    if row is None:
-        return NotFound("Not found", code="not_found")
-    if row.password_hash is not None and row.live:
-        return PasswordRequired(code="password_required")
-    return _gone(rt)
-
-
-def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True) -> Followed:
-    """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
-
-    Raises:
-        NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
-        PasswordRequired: the link needs its password (use :func:`unlock`).
-    """
-    now = now or utcnow()
-    key = code.lower()
-    params = {"key": key, "host": host.lower(), "now": now}
-    if count:
-        with _hot_connection() as conn:
-            row = conn.execute(_COUNT_VIEW, params).first()
-    else:
-        row = db.session.execute(_PEEK, params).first()
-    if row is not None:
-        return Followed(destination=row.destination, limited=row.max_views is not None)
-    raise _classify_miss(rt, key, host.lower(), now)
-
-
-def _protected_link(rt: Runtime, code: str, host: str, now: dt.datetime) -> tuple[str, str]:
-    row = db.session.execute(_CLASSIFY, {"key": code.lower(), "host": host.lower(), "now": now}).first()
-    if row is None:
-        raise NotFound("Not found", code="not_found")
-    if not row.live:
-        raise _gone(rt)
-    if row.password_hash is None:
-        raise NotFound("This link has no password", code="no_password")
-    return row.id, row.password_hash
-
-
-def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
-    """Verify a link password, rate limited per link and client.
-
-    Raises:
-        RateLimited: too many attempts. Forbidden: wrong password.
-    """
-    rt.limiter.hit(rt.settings.ratelimit.link_password, "link-password", link_id, client,
-                   message="Too many password attempts, try again later")
-    if not isinstance(password, str) or not rt.passwords.verify(password_hash, password[:MAX_PASSWORD_LENGTH]):
-        raise Forbidden("Incorrect password", code="wrong_password")
-
-
-def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
-           now: dt.datetime | None = None) -> Followed:
-    """Check the password of a protected link and count the view; return where to go.
-
-    Raises:
-        NotFound, Gone, RateLimited, Forbidden (wrong password).
-    """
-    now = now or utcnow()
-    link_id, password_hash = _protected_link(rt, code, host, now)
-    db.session.rollback()
-    check_password(rt, link_id, password_hash, password, client)
-    with _hot_connection() as conn:
-        row = conn.execute(_COUNT_UNLOCKED, {"link_id": link_id, "pw_hash": password_hash, "now": now}).first()
-    if row is None:
-        raise _gone(rt)
-    return Followed(destination=row.destination, limited=row.max_views is not None, protected=True)
-
-
-def find_link_for_password(owner_or_none: User | None, ident: str) -> Link:
-    """A link by id, code or vanity (Zipline's password endpoint accepts all three).
-
-    Raises:
-        NotFound: no such link or it has no password.
-    """
-    stmt = select(Link).where(or_(Link.id == ident, Link.slug_key == ident.lower(), Link.code == ident))
-    link = db.session.scalars(stmt.limit(1)).first()
-    if link is None or link.password_hash is None:
-        raise NotFound("URL not found", code="url_not_found")
+    rt.link_cache.clear()
     return link

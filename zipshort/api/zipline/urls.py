@@ -11,7 +11,7 @@ from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, require_user, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
-from zipshort.services import links
+from zipshort.services import links, redirects
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -132,7 +132,7 @@ def update_url(link_id: str):
 @bp.delete("/user/urls/<link_id>")
 @require_user(scope="links:write")
 def delete_url(link_id: str):
-    link = links.delete_link(g.user, link_id)
+    link = links.delete_link(runtime(), g.user, link_id)
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
 
 
@@ -141,11 +141,11 @@ def check_url_password(ident: str):
     """Zipline's password check (id, code or vanity). No cookie is set: zipshort never stores passwords there."""
     body = json_body()
     try:
-        link = links.find_link_for_password(None, ident)
+        link = redirects.find_protected_link(ident)
     except NotFound:
         raise NotFound("URL not found", code="url_not_found") from None
     try:
-        links.check_password(runtime(), link.id, link.password_hash, body.get("password"), client_address())
+        redirects.check_password(runtime(), link.id, link.password_hash, body.get("password"), client_address())
     except Forbidden as exc:
         raise exc.with_message("Incorrect password") from None
     return jsonify({"success": True})

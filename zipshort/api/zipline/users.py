@@ -132,5 +132,5 @@ def update_user(user_id: str):
 def delete_user(user_id: str):
     target = _target(user_id)
     data = user_json(target)
-    accounts.delete_user(target, actor=g.user)
+    accounts.delete_user(runtime(), target, actor=g.user)
     return jsonify(data)

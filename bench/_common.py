@@ -1,0 +1,131 @@
+"""Shared helpers for the benchmarks: free ports, starting zipshort, running wrk or a Python load driver."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SECRET = "bench-secret-" + "x" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, path: str = "/api/healthcheck", timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + path, timeout=1, allow_redirects=False).status_code < 500:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_zipshort(threads: int, env_extra: dict[str, str] | None = None):
+    """A zipshort server on a fresh instance; returns (process, url, token, instance dir)."""
+    instance = Path(tempfile.mkdtemp(prefix="zipshort-bench-"))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_"))}
+    env.update({"ZIPSHORT_INSTANCE": str(instance), "CORE_SECRET": SECRET, "ZIPSHORT_ADMIN_USERNAME": "bench",
+                "ZIPSHORT_ADMIN_PASSWORD": "bench-password", **(env_extra or {})})
+    proc = subprocess.Popen([str(BIN / "zipshort"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--threads", str(threads)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_healthy(url)
+    session = requests.Session()
+    session.post(url + "/api/auth/login", json={"username": "bench", "password": "bench-password"}).raise_for_status()
+    token = session.get(url + "/api/user/token").json()["token"]
+    return proc, url, token, instance
+
+
+def stop(proc: subprocess.Popen, instance: Path | None = None) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    if instance is not None:
+        shutil.rmtree(instance, ignore_errors=True)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {**_UNITS, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, duration: int, connections: int) -> dict[str, float]:
+    """wrk -t1 (the machine has two cores: one for wrk, one for the server)."""
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def run_python_driver(url: str, duration: int, connections: int) -> dict[str, float]:
+    """A keep-alive load driver for machines without wrk (slower than wrk; compare ratios only)."""
+    parts = urlsplit(url)
+    stop_at = time.monotonic() + duration
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        mine = []
+        while time.monotonic() < stop_at:
+            start = time.perf_counter()
+            conn.request("GET", parts.path)
+            response = conn.getresponse()
+            response.read()
+            mine.append((time.perf_counter() - start) * 1000)
+            if response.status >= 400:
+                errors[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+    q = statistics.quantiles(latencies, n=100)
+    return {"rps": len(latencies) / duration, "p50_ms": q[49], "p99_ms": q[98], "errors": float(errors[0])}
+
+
+def load(url: str, duration: int, connections: int) -> dict[str, float]:
+    """wrk when installed, else the Python driver."""
+    if shutil.which("wrk"):
+        return run_wrk(url, duration, connections)
+    return run_python_driver(url, duration, connections)
+
+
+def median_of(results: list[dict[str, float]]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}

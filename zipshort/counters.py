@@ -1,0 +1,68 @@
+"""In-memory counters shared by request threads (no I/O; services write them out)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+
+class ViewBuffer:
+    """Pending view counts per link id, safe to use from many threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: Counter[str] = Counter()
+
+    def add(self, link_id: str, n: int = 1) -> None:
+        """Count ``n`` views of ``link_id``."""
+        with self._lock:
+            self._pending[link_id] += n
+
+    def pending(self, link_id: str) -> int:
+        """Views of ``link_id`` not written yet."""
+        with self._lock:
+            return self._pending.get(link_id, 0)
+
+    def drain(self) -> Counter[str]:
+        """Take every pending count (the caller writes them or gives them back)."""
+        with self._lock:
+            taken, self._pending = self._pending, Counter()
+        return taken
+
+    def restore(self, counts: Counter[str]) -> None:
+        """Give back counts that could not be written."""
+        with self._lock:
+            self._pending.update(counts)
+
+
+class LinkCache:
+    """Recently resolved plain links (no view limit, no password), so most redirects run no SQL.
+
+    Entries live ``ttl`` seconds; every link or user change made through this process clears
+    the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[float, str, str, object]] = {}
+
+    def get(self, key: str, host: str) -> tuple[str, str, object] | None:
+        """(link id, destination, expires_at) if fresh."""
+        entry = self._entries.get((key, host))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2], entry[3]
+
+    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: object) -> None:
+        """Remember a resolved plain link."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()  # crude but bounded; a cache miss costs one indexed query
+        self._entries[(key, host)] = (time.monotonic() + self.ttl, link_id, destination, expires_at)
+
+    def clear(self) -> None:
+        """Forget everything (after any change to links or users)."""
+        self._entries.clear()

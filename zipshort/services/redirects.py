@@ -1,0 +1,162 @@
+"""The redirect: resolve a code on a host, apply liveness, limits and passwords, count the view.
+
+The common case (a live link without limit or password) is one indexed SELECT; its view is
+counted in memory and written in batches (services/visits.py). A link with a view limit is
+counted by one conditional ``UPDATE … WHERE views < max_views RETURNING``, so exactly
+``max_views`` visits succeed under any burst, across processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, bindparam, exists, or_, select
+
+from zipshort.database import hot_statement
+from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
+from zipshort.extensions import db
+from zipshort.models import Link, User, utcnow
+from zipshort.runtime import Runtime
+
+MAX_PASSWORD_LENGTH = 1024
+
+_LIVE_SQL = """enabled IS TRUE
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (max_views IS NULL OR views < max_views)
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
+_LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {_LIVE_SQL}"""
+_COUNT_LIMITED_SQL = f"""UPDATE links SET views = views + 1
+WHERE id = :link_id AND password_hash IS NULL AND {_LIVE_SQL}
+RETURNING destination, max_views"""
+_COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
+WHERE id = :link_id AND password_hash = :pw_hash AND {_LIVE_SQL}
+RETURNING destination, max_views"""
+_COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
+
+_links, _users = Link.__table__, User.__table__
+_CLASSIFY = select(
+    _links.c.id,
+    and_(_links.c.enabled.is_(True), or_(_links.c.expires_at.is_(None), _links.c.expires_at > bindparam("now")),
+         or_(_links.c.max_views.is_(None), _links.c.views < _links.c.max_views),
+         exists().where(_users.c.id == _links.c.user_id, _users.c.disabled.is_(False))).label("live"),
+).where(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
+
+
+@dataclass(frozen=True)
+class Followed:
+    """Where a visit goes, and whether the response must not be cached."""
+
+    destination: str
+    limited: bool
+    protected: bool = False
+
+
+def _as_utc(value: object) -> dt.datetime:
+    """A driver's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime)."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
+
+
+def _gone(rt: Runtime) -> Gone:
+    return Gone("This link is no longer available", status=rt.settings.urls.gone_status)
+
+
+def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
+    """Why a code did not resolve: unknown (404) or no longer live (gone status)."""
+    row = db.session.execute(_CLASSIFY, {"key": key, "host": host, "now": now}).first()
+    db.session.rollback()  # end the read transaction at once
+    return NotFound("Not found", code="not_found") if row is None else _gone(rt)
+
+
+def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None]:
+    row = hot_statement(db.engine, _LOOKUP_SQL, {"key": key, "host": host, "now": now}, write=False)
+    if row is None:
+        raise _missing(rt, key, host, now)
+    link_id, destination, max_views, password_hash, expires_at = row
+    if max_views is None and password_hash is None:
+        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
+    return link_id, destination, max_views, password_hash
+
+
+def _count_unlimited(rt: Runtime, link_id: str) -> None:
+    if rt.settings.urls.view_flush_seconds > 0:
+        rt.views.add(link_id)
+    else:
+        hot_statement(db.engine, _COUNT_ONE_SQL, {"link_id": link_id}, write=True)
+
+
+def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True) -> Followed:
+    """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
+
+    Raises:
+        NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
+        PasswordRequired: the link needs its password (see :func:`unlock`).
+    """
+    now = now or utcnow()
+    key, host = code.lower(), host.lower()
+    cached = rt.link_cache.get(key, host)
+    if cached is not None and (cached[2] is None or cached[2] > now):
+        if count:
+            _count_unlimited(rt, cached[0])
+        return Followed(destination=cached[1], limited=False)
+    link_id, destination, max_views, password_hash = _lookup(rt, key, host, now)
+    if password_hash is not None:
+        raise PasswordRequired(code="password_required")
+    if not count:
+        return Followed(destination=destination, limited=max_views is not None)
+    if max_views is None:
+        _count_unlimited(rt, link_id)
+        return Followed(destination=destination, limited=False)
+    row = hot_statement(db.engine, _COUNT_LIMITED_SQL, {"link_id": link_id, "now": now}, write=True)
+    if row is None:
+        raise _gone(rt)
+    return Followed(destination=row[0], limited=True)
+
+
+def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
+    """Verify a link password, rate limited per link and client (before any hashing work).
+
+    Raises:
+        RateLimited: too many attempts. Forbidden: wrong password.
+    """
+    rt.limiter.hit(rt.settings.ratelimit.link_password, "link-password", link_id, client,
+                   message="Too many password attempts, try again later")
+    if not isinstance(password, str) or not rt.passwords.verify(password_hash, password[:MAX_PASSWORD_LENGTH]):
+        raise Forbidden("Incorrect password", code="wrong_password")
+
+
+def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
+           now: dt.datetime | None = None) -> Followed:
+    """Check the password of a protected link and count the view; return where to go.
+
+    The count only succeeds if the password is still the one checked (an edit in between wins).
+
+    Raises:
+        NotFound, Gone, RateLimited, Forbidden (wrong password).
+    """
+    now = now or utcnow()
+    link_id, _, _, password_hash = _lookup(rt, code.lower(), host.lower(), now)
+    if password_hash is None:
+        raise NotFound("This link has no password", code="no_password")
+    check_password(rt, link_id, password_hash, password, client)
+    row = hot_statement(db.engine, _COUNT_UNLOCKED_SQL, {"link_id": link_id, "pw_hash": password_hash, "now": now},
+                        write=True)
+    if row is None:
+        raise _gone(rt)
+    return Followed(destination=row[0], limited=row[1] is not None, protected=True)
+
+
+def find_protected_link(ident: str) -> Link:
+    """A password-protected link by id, code or vanity (Zipline's password endpoint accepts all three).
+
+    Raises:
+        NotFound: no such link, or it has no password.
+    """
+    stmt = select(Link).where(or_(Link.id == ident, Link.slug_key == ident.lower(), Link.code == ident))
+    link = db.session.scalars(stmt.limit(1)).first()
+    if link is None or link.password_hash is None:
+        raise NotFound("URL not found", code="url_not_found")
+    return link
