@@ -344,4 +344,4 @@ def only_link():
     from zipshort.models import Link
 
     db.session.rollback()
-    return db.session.scalars(sa.select(Link)).one()
+    return db.session.scalars(sa.select(Link).execution_options(populate_existing=True)).one()

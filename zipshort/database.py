@@ -50,7 +50,7 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
     SQLite: reads use a connection per thread, writes one kept connection under
     ``sqlite_write_lock`` (writers queue on the lock instead of sleeping in SQLite's busy
     handler); both autocommit, so each statement is its own transaction.
-    PostgreSQL: a pooled connection, committed at once.
+    PostgreSQL: a pooled connection in autocommit for the one statement.
     """
     if engine.dialect.name == "sqlite":
         state = _hot_state.get(engine)
@@ -71,17 +71,15 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
             rows = reader.execute(sql, params).fetchall()
         return rows[0] if rows else None
     connection = engine.raw_connection()
+    driver = connection.dbapi_connection
     try:
-        cursor = connection.cursor()
+        driver.autocommit = True  # one statement, one round trip: no BEGIN/COMMIT
         try:
-            cursor.execute(_pyformat(sql), params)
-            rows = cursor.fetchall()
+            with driver.cursor() as cursor:
+                cursor.execute(_pyformat(sql), params)
+                rows = cursor.fetchall()
         finally:
-            cursor.close()
-        connection.commit()
-    except BaseException:
-        connection.rollback()
-        raise
+            driver.autocommit = False
     finally:
         connection.close()  # back to the pool
     return rows[0] if rows else None

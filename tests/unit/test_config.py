@@ -95,3 +95,22 @@ def test_missing_secret_is_generated_once_and_kept_private(tmp_path):
 def test_instance_folder_from_environment(tmp_path):
     settings = load_settings(environ={"ZIPSHORT_INSTANCE": str(tmp_path / "inst"), "CORE_SECRET": SECRET})
     assert settings.instance_path == str(tmp_path / "inst")
+
+
+def test_config_example_documents_every_key_with_its_default(tmp_path):
+    import dataclasses
+    import tomllib
+    from pathlib import Path
+
+    from zipshort.config import SECTIONS, Settings
+
+    example = tomllib.loads((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
+    defaults = Settings()
+    assert list(example["domains"]) == list(defaults.domains)
+    for section in SECTIONS:
+        expected = dataclasses.asdict(getattr(defaults, section))
+        assert set(example[section]) == set(expected), section
+        for key, value in expected.items():
+            assert example[section][key] == value, f"{section}.{key}"
+    (tmp_path / "config.toml").write_text((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
+    assert load_settings(environ={}, instance_path=tmp_path).urls.route == "/go"

@@ -27,9 +27,9 @@ _LIVE_SQL = """enabled IS TRUE
   AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {_LIVE_SQL}"""
-_COUNT_LIMITED_SQL = f"""UPDATE links SET views = views + 1
-WHERE id = :link_id AND password_hash IS NULL AND {_LIVE_SQL}
-RETURNING destination, max_views"""
+_COUNT_SQL = f"""UPDATE links SET views = views + 1
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {_LIVE_SQL}
+RETURNING id, destination, max_views, expires_at"""
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
 WHERE id = :link_id AND password_hash = :pw_hash AND {_LIVE_SQL}
 RETURNING destination, max_views"""
@@ -38,6 +38,7 @@ _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNI
 _links, _users = Link.__table__, User.__table__
 _CLASSIFY = select(
     _links.c.id,
+    _links.c.password_hash,
     and_(_links.c.enabled.is_(True), or_(_links.c.expires_at.is_(None), _links.c.expires_at > bindparam("now")),
          or_(_links.c.max_views.is_(None), _links.c.views < _links.c.max_views),
          exists().where(_users.c.id == _links.c.user_id, _users.c.disabled.is_(False))).label("live"),
@@ -65,20 +66,22 @@ def _gone(rt: Runtime) -> Gone:
 
 
 def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
-    """Why a code did not resolve: unknown (404) or no longer live (gone status)."""
+    """Why a code did not resolve: unknown (404), password needed, or no longer live (gone status)."""
     row = db.session.execute(_CLASSIFY, {"key": key, "host": host, "now": now}).first()
     db.session.rollback()  # end the read transaction at once
-    return NotFound("Not found", code="not_found") if row is None else _gone(rt)
+    if row is None:
+        return NotFound("Not found", code="not_found")
+    if row.password_hash is not None and row.live:
+        return PasswordRequired(code="password_required")
+    return _gone(rt)
 
 
 def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None]:
+    """A live link without counting: (id, destination, max views, password hash)."""
     row = hot_statement(db.engine, _LOOKUP_SQL, {"key": key, "host": host, "now": now}, write=False)
     if row is None:
         raise _missing(rt, key, host, now)
-    link_id, destination, max_views, password_hash, expires_at = row
-    if max_views is None and password_hash is None:
-        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
-    return link_id, destination, max_views, password_hash
+    return row[0], row[1], row[2], row[3]
 
 
 def _count_unlimited(rt: Runtime, link_id: str) -> None:
@@ -91,6 +94,9 @@ def _count_unlimited(rt: Runtime, link_id: str) -> None:
 def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True) -> Followed:
     """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
 
+    A cached plain link costs no SQL (its view is batched); otherwise one conditional UPDATE
+    is both the lookup and the count, and a plain link found that way is cached.
+
     Raises:
         NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
         PasswordRequired: the link needs its password (see :func:`unlock`).
@@ -102,18 +108,18 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         if count:
             _count_unlimited(rt, cached[0])
         return Followed(destination=cached[1], limited=False)
-    link_id, destination, max_views, password_hash = _lookup(rt, key, host, now)
-    if password_hash is not None:
-        raise PasswordRequired(code="password_required")
     if not count:
+        _, destination, max_views, password_hash = _lookup(rt, key, host, now)
+        if password_hash is not None:
+            raise PasswordRequired(code="password_required")
         return Followed(destination=destination, limited=max_views is not None)
-    if max_views is None:
-        _count_unlimited(rt, link_id)
-        return Followed(destination=destination, limited=False)
-    row = hot_statement(db.engine, _COUNT_LIMITED_SQL, {"link_id": link_id, "now": now}, write=True)
+    row = hot_statement(db.engine, _COUNT_SQL, {"key": key, "host": host, "now": now}, write=True)
     if row is None:
-        raise _gone(rt)
-    return Followed(destination=row[0], limited=True)
+        raise _missing(rt, key, host, now)
+    link_id, destination, max_views, expires_at = row
+    if max_views is None:
+        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
+    return Followed(destination=destination, limited=max_views is not None)
 
 
 def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
