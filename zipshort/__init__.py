@@ -49,6 +49,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SECURE=https,
         REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=4 * 1024 * 1024,  # JSON and form bodies; uploads raise it per request
         MAX_FORM_MEMORY_SIZE=64 * 1024,
         MAX_FORM_PARTS=64,
         WTF_CSRF_TIME_LIMIT=None,

@@ -305,3 +305,17 @@ def test_unknown_api_route_is_json_404(client):
 def test_wrong_method_under_api_is_json_405(client):
     res = client.put("/api/user/urls")
     assert res.status_code == 405 and res.get_json()["statusCode"] == 405
+
+
+def test_create_url_with_huge_body_is_413_json(api):
+    res = api.post("/api/user/urls", data='{"destination": "' + "a" * (5 * 1024 * 1024) + '"}',
+                   headers={"Content-Type": "application/json"})
+    assert res.status_code == 413 and res.get_json()["statusCode"] == 413
+    assert count(Link) == 0
+
+
+@pytest.mark.parametrize("raw", [b'{"destination": "https://e.com/", "destination": 5}', b"\xff\xfe{}",
+                                 b'{"destination": ["https://e.com/"]}', b'{"destination": {"a": 1}}'])
+def test_create_url_type_confusion_is_400_not_500(api, raw):
+    res = api.post("/api/user/urls", data=raw, headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and count(Link) == 0
