@@ -102,3 +102,16 @@ def test_edit_during_redirect_burst_serves_old_or_new_destination(live_server, m
     responses = burst(150, hit, workers=24)
     assert {r.status_code for r in responses} == {302}
     assert {r.headers["Location"] for r in responses} <= {"https://old.example/", "https://new.example/"}
+
+
+@pytest.fixture
+def no_users(app):
+    return app
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_parallel_setup_creates_one_superadmin(live_server, no_users, attempt):
+    responses = burst(20, lambda i: fetch("POST", f"{live_server.url}/api/setup",
+                                          json={"username": f"root{i}", "password": "pw-123456"}), workers=20)
+    assert Counter(r.status_code for r in responses) == {200: 1, 403: 19}
+    assert count(User) == 1

@@ -219,3 +219,14 @@ def test_list_links_search_escapes_like_wildcards(rt, user):
 def test_list_links_unknown_search_field_is_refused(user):
     with pytest.raises(ValidationError):
         links.list_links(user, "password", "x")
+
+
+class TestTinyCodeSpace:
+    @pytest.fixture
+    def overrides(self):
+        return {"urls": {"length": 3, "alphabet": "0123456789"}}
+
+    def test_random_code_collisions_are_retried(self, rt, user):
+        # 1,000 possible codes: 200 links collide many times on the way (birthday bound ≈ 40).
+        codes = {links.create_link(rt, user, links.NewLink(destination="https://e.com/")).code for _ in range(200)}
+        assert len(codes) == 200 and all(len(c) == 3 and c.isdigit() for c in codes)
