@@ -70,6 +70,15 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
                 state.all_readers.append(reader)
             rows = reader.execute(sql, params).fetchall()
         return rows[0] if rows else None
+    try:
+        return _pooled_statement(engine, sql, params)
+    except engine.dialect.loaded_dbapi.OperationalError:
+        # The server dropped our connections (restart, failover): start a fresh pool, try once more.
+        engine.dispose()
+        return _pooled_statement(engine, sql, params)
+
+
+def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     connection = engine.raw_connection()
     driver = connection.dbapi_connection
     try:
@@ -79,7 +88,11 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
                 cursor.execute(_pyformat(sql), params)
                 rows = cursor.fetchall()
         finally:
-            driver.autocommit = False
+            if not driver.closed:
+                driver.autocommit = False
+    except engine.dialect.loaded_dbapi.OperationalError:
+        connection.invalidate()
+        raise
     finally:
         connection.close()  # back to the pool
     return rows[0] if rows else None

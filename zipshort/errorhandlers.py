@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy.exc
+
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -57,6 +59,10 @@ def _handle_http(error: HTTPException) -> Response:
 
 
 def _handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, sqlalchemy.exc.OperationalError):
+        # Lost or locked database: SQLAlchemy has already replaced a dropped pool; the client may retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)
+        return render_error(503, "Database unavailable, try again", "unavailable", retry_after=1)
     log.exception("unhandled error on %s %s", request.method, request.path)
     return render_error(500, "Internal Server Error", "internal_error")
 
