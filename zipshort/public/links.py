@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import make_response, redirect, render_template, request
+from flask import Response, make_response, render_template, request
+from werkzeug.urls import iri_to_uri
 
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
+from zipshort.extensions import csrf
 from zipshort.services import redirects
 
 
@@ -17,8 +19,10 @@ def _password_page(code: str, status: int = 200, error: str | None = None, retry
     return response
 
 
-def _redirect(result: redirects.Followed, head: bool = False):
-    response = redirect(result.destination, 302)
+def _redirect(result: redirects.Followed, head: bool = False) -> Response:
+    """A bare 302: Location only, no HTML body (browsers and clients never show it)."""
+    destination = result.destination if result.destination.isascii() else iri_to_uri(result.destination)
+    response = Response(status=302, headers={"Location": destination})
     if result.limited or result.protected:
         response.headers["Cache-Control"] = "no-store"
         if head:
@@ -36,6 +40,7 @@ def follow_link(code: str):
 
 
 def unlock_link(code: str):
+    csrf.protect()
     try:
         result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
     except Forbidden:
