@@ -16,7 +16,6 @@ import subprocess
 import sys
 
 import requests
-
 from _common import BIN, ROOT, free_port, load, median_of, start_zipshort, stop, wait_healthy
 
 

@@ -68,7 +68,8 @@ def _configure(app: Flask, settings: Settings) -> None:
 
 def _engine_options(settings: Settings) -> dict:
     if settings.database_url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False, "timeout": settings.database.sqlite_busy_timeout_ms / 1000}}
+        timeout = settings.database.sqlite_busy_timeout_ms / 1000
+        return {"connect_args": {"check_same_thread": False, "timeout": timeout}}
     # No pre-ping: it costs a round trip per checkout, a third of the redirect's budget. A dropped
     # connection is handled when it is used: the hot path retries on a fresh pool, the ORM path
     # answers 503 once and SQLAlchemy replaces the pool (see errorhandlers and database.py).

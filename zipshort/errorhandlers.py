@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy.exc
-
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 

@@ -9,12 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.conftest import TEST_SECRET, Api
 from zipshort.cli import main
-from zipshort.models import Role, User
+from zipshort.models import Role
 from zipshort.services import accounts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,7 +170,8 @@ def test_sigterm_writes_pending_view_counts(tmp_path):
         for _ in range(3):
             assert requests.get(url + "/go/counted", allow_redirects=False, timeout=10).status_code == 302
         # the first visit is counted by the lookup statement itself; the next two wait in memory
-        assert requests.get(url + "/api/user/urls", headers={"Authorization": token}, timeout=10).json()[0]["views"] == 1
+        listed = requests.get(url + "/api/user/urls", headers={"Authorization": token}, timeout=10).json()
+        assert listed[0]["views"] == 1
     finally:
         stop(proc)
     proc, url = start_server(tmp_path, env)

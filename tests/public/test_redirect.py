@@ -168,7 +168,7 @@ def test_password_attempts_on_another_link_are_counted_separately(client, make_l
     make_link(user, vanity="pw1", password="letmein1")
     make_link(user, vanity="pw2", password="letmein2")
     token = csrf_from(client.get("/go/pw1"))
-    for i in range(10):
+    for _ in range(10):
         client.post("/go/pw1", data={"password": "x", "csrf_token": token})
     res = client.post("/go/pw2", data={"password": "letmein2", "csrf_token": token})
     assert res.status_code == 302

@@ -6,9 +6,8 @@ import datetime as dt
 
 import pytest
 
-from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired, QuotaExceeded, ValidationError, VanityTaken
-
 from tests.conftest import count, fresh, only_link
+from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired, QuotaExceeded, ValidationError, VanityTaken
 from zipshort.models import Link, User
 from zipshort.services import accounts, links, redirects
 

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import only_link
+from zipshort.errors import Gone, NotFound
 from zipshort.extensions import db
 from zipshort.models import Link
 from zipshort.services import accounts, links, redirects
@@ -59,7 +60,7 @@ class TestBuffered:
         redirects.follow(rt, "keep", "h")
         redirects.follow(rt, "keep", "h")
         broken = sa.create_engine("sqlite:////nonexistent/dir/db.sqlite")
-        with pytest.raises(Exception):
+        with pytest.raises(sa.exc.OperationalError):
             flush_views(broken, rt.views)
         assert rt.views.pending(link.id) == 1
 
@@ -75,7 +76,7 @@ def test_cached_link_disappears_on_delete(rt, user, make_link):
     link = make_link(user, vanity="gone-soon")
     redirects.follow(rt, "gone-soon", "h")
     links.delete_link(rt, user, link.id)
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound):
         redirects.follow(rt, "gone-soon", "h")
 
 
@@ -83,7 +84,7 @@ def test_cached_link_stops_when_the_owner_is_disabled(rt, user, make_link):
     make_link(user, vanity="owner")
     redirects.follow(rt, "owner", "h")
     accounts.update_user(rt, user, accounts.UserChanges(disabled=True))
-    with pytest.raises(Exception):
+    with pytest.raises(Gone):
         redirects.follow(rt, "owner", "h")
 
 
@@ -93,7 +94,7 @@ def test_cached_link_respects_its_expiry(rt, user, make_link):
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
     make_link(user, vanity="expiring", expires_at=expires)
     redirects.follow(rt, "expiring", "h")
-    with pytest.raises(Exception):
+    with pytest.raises(Gone):
         redirects.follow(rt, "expiring", "h", now=expires + dt.timedelta(seconds=1))
 
 

@@ -46,7 +46,8 @@ def test_sharex_url_shortener_configs(live_server, user, make_key, config):
 def test_shell_one_liner_with_curl(live_server, user, make_key):
     token = make_key(user)
     script = (f'curl -s -H "Authorization: {token}" -H "x-zipline-no-json: true" '
-              f'-H "content-type: application/json" -d "{{\\"destination\\": \\"$1\\"}}" {live_server.url}/api/user/urls')
+              '-H "content-type: application/json" -d "{\\"destination\\": \\"$1\\"}" '
+              f"{live_server.url}/api/user/urls")
     out = subprocess.run(["bash", "-c", script, "shorten", "https://example.com/curl"], capture_output=True,
                          text=True, timeout=30)
     assert out.stdout.startswith(live_server.url + "/go/")

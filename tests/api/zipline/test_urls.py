@@ -95,7 +95,8 @@ def test_create_url_max_views_zero_means_no_limit(api):
 
 
 @pytest.mark.parametrize("value,message", [("abc", "Max views must be a number"), ("1.5", "Max views must be a number"),
-                                           ("-1", "Max views must be greater than 0"), ("", "Max views must be a number"),
+                                           ("-1", "Max views must be greater than 0"),
+                                           ("", "Max views must be a number"),
                                            ("1e3", "Max views must be a number")])
 def test_create_url_bad_max_views_is_400(api, value, message):
     res = api.post("/api/user/urls", json={"destination": "https://e.com/"}, headers={"x-zipline-max-views": value})
