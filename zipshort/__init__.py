@@ -58,7 +58,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         # cost every redirect a before_request hook.
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_SSL_STRICT=https,
-        JSON_SORT_KEYS=False,
+        TRUSTED_HOSTS=list(settings.core.trusted_hosts) or None,
     )
     app.json.sort_keys = False
     if settings.core.trust_proxy:

@@ -39,6 +39,7 @@ class CoreSettings:
     return_https_urls: bool = False
     default_domain: str = ""
     trust_proxy: int = 0
+    trusted_hosts: tuple[str, ...] = ()
     testing: bool = False
 
 

@@ -177,3 +177,18 @@ def test_password_attempts_on_another_link_are_counted_separately(client, make_l
 def test_password_page_escapes_the_code(client):
     res = client.get("/go/%3Cscript%3E")
     assert b"<script>" not in res.data
+
+
+class TestTrustedHosts:
+    @pytest.fixture
+    def overrides(self):
+        return {"core": {"trusted_hosts": ["short.example"]}}
+
+    def test_unknown_host_is_refused(self, client, make_link, user):
+        make_link(user, vanity="th")
+        assert client.get("/go/th", headers={"Host": "short.example"}).status_code == 302
+        assert client.get("/go/th", headers={"Host": "evil.example"}).status_code == 400
+
+    def test_unknown_host_never_appears_in_returned_urls(self, api):
+        res = api.post("/api/user/urls", json={"destination": "https://e.com/"}, headers={"Host": "evil.example"})
+        assert res.status_code == 400 and "url" not in res.get_json() and b"/go/" not in res.data

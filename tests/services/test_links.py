@@ -78,7 +78,7 @@ def test_create_link_bad_destination_is_refused_and_nothing_written(rt, user, de
     assert count(Link) == 0
 
 
-@pytest.mark.parametrize("value", [-1, 1.5, "5", True, 10**10])
+@pytest.mark.parametrize("value", [-1, 1.5, "5", True, False, 10**10, float("nan")])
 def test_create_link_bad_max_views_is_refused(rt, user, value):
     with pytest.raises(ValidationError):
         links.create_link(rt, user, links.NewLink(destination="https://example.com/", max_views=value))

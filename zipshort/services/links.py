@@ -29,7 +29,6 @@ SEARCH_FIELDS = ("destination", "vanity", "code")
 UNSET: Any = object()
 
 
-
 @dataclass(frozen=True)
 class NewLink:
     """What a caller asks for; dialects translate their fields into this."""
@@ -59,9 +58,11 @@ class LinkChanges:
 
 def validate_max_views(value: int | None) -> int | None:
     """None or 0 mean no limit; otherwise a positive integer up to one billion."""
+    if isinstance(value, bool) or (value is not None and not isinstance(value, int)):
+        raise ValidationError("Max views must be an integer", code="invalid_max_views", field="maxViews")
     if value is None or value == 0:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_VIEWS_LIMIT:
+    if value < 0 or value > MAX_VIEWS_LIMIT:
         raise ValidationError(f"Max views must be an integer between 0 and {MAX_VIEWS_LIMIT}",
                               code="invalid_max_views", field="maxViews")
     return value

@@ -18,8 +18,7 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
-
-MAX_PASSWORD_LENGTH = 1024
+from zipshort.services.links import MAX_PASSWORD_LENGTH
 
 _LIVE_SQL = """enabled IS TRUE
   AND (expires_at IS NULL OR expires_at > :now)
