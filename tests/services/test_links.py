@@ -229,3 +229,14 @@ class TestTinyCodeSpace:
         # 1,000 possible codes: 200 links collide many times on the way (birthday bound ≈ 40).
         codes = {links.create_link(rt, user, links.NewLink(destination="https://e.com/")).code for _ in range(200)}
         assert len(codes) == 200 and all(len(c) == 3 and c.isdigit() for c in codes)
+
+
+class TestConfiguredRoutesAreReserved:
+    @pytest.fixture
+    def overrides(self):
+        return {"urls": {"route": "/l"}, "files": {"route": "/i"}}
+
+    @pytest.mark.parametrize("vanity", ["l", "I"])
+    def test_vanity_equal_to_a_configured_route_is_refused(self, rt, user, vanity):
+        with pytest.raises(ValidationError):
+            links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity=vanity))

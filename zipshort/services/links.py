@@ -77,6 +77,12 @@ def _validate_password(password: str | None) -> str | None:
     return password
 
 
+def _route_words(rt: Runtime) -> frozenset[str]:
+    """The configured routes' first segments, reserved like the built-in words."""
+    routes = (rt.settings.urls.route, rt.settings.files.route)
+    return frozenset(route.strip("/").split("/")[0].lower() for route in routes)
+
+
 def _slug_taken(domain: str, key: str, exclude_id: str | None = None) -> bool:
     """Whether ``key`` is used on ``domain`` (a domain-less code conflicts with every domain)."""
     cond = [Link.slug_key == key]
@@ -130,7 +136,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     urls = rt.settings.urls
     now = now or utcnow()
     destination = validate_web_url(spec.destination, urls.destination_max_length)
-    vanity = normalise_vanity(spec.vanity, urls.vanity_max_length) if spec.vanity else None
+    vanity = normalise_vanity(spec.vanity, urls.vanity_max_length, _route_words(rt)) if spec.vanity else None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
     if spec.expires_at is not None and spec.expires_at <= now:
@@ -194,7 +200,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
         validate_web_url(changes.destination, urls.destination_max_length)
     vanity = changes.vanity
     if vanity not in (UNSET, None, ""):
-        normalise_vanity(vanity, urls.vanity_max_length)
+        normalise_vanity(vanity, urls.vanity_max_length, _route_words(rt))
     max_views = validate_max_views(changes.max_views) if changes.max_views is not UNSET else UNSET
     if changes.password is not UNSET:
         password = _validate_password(changes.password)
