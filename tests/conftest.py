@@ -256,8 +256,10 @@ class LiveServer:
     def __init__(self, app, threads: int = 16) -> None:
         from waitress.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, ident="zipshort-test",
-                                    connection_limit=1000)
+        from zipshort.cli import waitress_options
+
+        options = waitress_options(app.extensions["zipshort"].settings, threads)
+        self.server = create_server(app, host="127.0.0.1", port=0, connection_limit=1000, **options)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)

@@ -89,13 +89,22 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind, so pending view counts are written
     try:
         waitress.serve(current_app._get_current_object(), host=host, port=port,
-                       threads=threads or settings.server.threads,
-                       max_request_body_size=settings.server.max_request_body_size,
-                       channel_timeout=settings.server.channel_timeout,
-                       max_request_header_size=64 * 1024, expose_tracebacks=False, ident="zipshort")
+                       **waitress_options(settings, threads))
     finally:
         if flusher is not None:
             flusher.stop()
+
+
+def waitress_options(settings, threads: int | None = None) -> dict:
+    """The waitress limits zipshort runs with (tests start their servers with the same)."""
+    return {
+        "threads": threads or settings.server.threads,
+        "max_request_body_size": settings.server.max_request_body_size,
+        "max_request_header_size": 64 * 1024,
+        "channel_timeout": settings.server.channel_timeout,
+        "expose_tracebacks": False,
+        "ident": "zipshort",
+    }
 
 
 def _start_view_flusher():

@@ -18,6 +18,14 @@ RESERVED = frozenset({
 })
 
 
+_POSSIBLE_CODE = re.compile(r"[A-Za-z0-9._-]{1,255}")
+
+
+def could_be_code(value: str) -> bool:
+    """Whether ``value`` is shaped like any code zipshort issues (cheap filter before a lookup)."""
+    return _POSSIBLE_CODE.fullmatch(value) is not None
+
+
 def random_code(length: int, alphabet: str) -> str:
     """A random code of ``length`` characters from ``alphabet``."""
     return random_string(length, alphabet)

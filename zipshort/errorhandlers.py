@@ -58,6 +58,10 @@ def _handle_http(error: HTTPException) -> Response:
 
 
 def _handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, sqlalchemy.exc.DataError):
+        # A value the database cannot store (NUL in text, out-of-range number) that validation missed.
+        log.warning("database refused a value on %s %s: %s", request.method, request.path, error.orig)
+        return render_error(400, "Invalid value", "invalid_value")
     if isinstance(error, sqlalchemy.exc.OperationalError):
         # Lost or locked database: SQLAlchemy has already replaced a dropped pool; the client may retry.
         log.warning("database unavailable on %s %s: %s", request.method, request.path, error.orig)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from zipshort.extensions import db
@@ -162,7 +163,8 @@ def authenticate(rt: Runtime, username: object, password: object, client: str) -
         raise ValidationError("Password is required", field="password")
     limit = rt.settings.ratelimit.login
     rt.limiter.hit(limit, "login", client)
-    user = db.session.scalar(select(User).where(User.username_key == username.strip().lower()))
+    key = username.strip().lower()
+    user = db.session.scalar(select(User).where(User.username_key == key)) if USERNAME_RE.fullmatch(key) else None
     ok = rt.passwords.verify(user.password_hash if user else None, password[:MAX_PASSWORD_LENGTH])
     if not ok or user is None or user.disabled:
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
@@ -175,7 +177,7 @@ def authenticate(rt: Runtime, username: object, password: object, client: str) -
 
 def get_user(user_id: str) -> User:
     """The user with ``user_id``, or NotFound."""
-    user = db.session.get(User, user_id) if isinstance(user_id, str) else None
+    user = db.session.get(User, user_id) if isinstance(user_id, str) and could_be_code(user_id) else None
     if user is None:
         raise NotFound("User not found", code="user_not_found")
     return user
@@ -183,7 +185,8 @@ def get_user(user_id: str) -> User:
 
 def find_user(username: str) -> User:
     """The user called ``username`` (case-insensitive), or NotFound."""
-    user = db.session.scalar(select(User).where(User.username_key == username.lower()))
+    key = username.lower()
+    user = db.session.scalar(select(User).where(User.username_key == key)) if USERNAME_RE.fullmatch(key) else None
     if user is None:
         raise NotFound(f"No user named {username!r}", code="user_not_found")
     return user

@@ -7,6 +7,7 @@ import secrets
 
 from sqlalchemy import select, update
 
+from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import NotFound, ValidationError
 from zipshort.extensions import db
@@ -43,7 +44,8 @@ def create_key(user: User, name: object, scopes: object = None, expires_at: dt.d
     Raises:
         ValidationError: bad name, scopes or expiry.
     """
-    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_LENGTH:
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_LENGTH \
+            or not name.isprintable():
         raise ValidationError(f"name is required (1-{MAX_NAME_LENGTH} characters)", field="name")
     scope_text = parse_scopes(scopes)
     now = now or utcnow()
@@ -71,6 +73,8 @@ def revoke_key(user: User, key_id: str, now: dt.datetime | None = None) -> ApiKe
     Raises:
         NotFound: no such key of this user.
     """
+    if not could_be_code(key_id):
+        raise NotFound("Key not found", code="key_not_found")
     with write_transaction(db.session):
         key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id,
                                                      ApiKey.is_token.is_(False)))

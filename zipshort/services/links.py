@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zipshort.codes import normalise_vanity, random_code
+from zipshort.codes import could_be_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.destinations import validate_web_url
 from zipshort.errors import Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
@@ -168,6 +168,8 @@ def list_links(owner: User, search_field: str | None = None, search_query: str |
         if search_field not in SEARCH_FIELDS:
             raise ValidationError("Invalid searchField value", code="invalid_search_field", field="searchField")
         column = {"destination": Link.destination, "vanity": Link.vanity, "code": Link.slug}[search_field]
+        if "\x00" in (search_query or ""):
+            raise ValidationError("searchQuery must not contain NUL", field="searchQuery")
         query = (search_query or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(func.lower(column).like(f"%{query}%", escape="\\"))
     return list(db.session.scalars(stmt))
@@ -179,7 +181,7 @@ def get_owned_link(owner: User, link_id: str) -> Link:
     Raises:
         NotFound: no such link. Forbidden: it belongs to someone else.
     """
-    link = db.session.get(Link, link_id, populate_existing=True) if isinstance(link_id, str) else None
+    link = db.session.get(Link, link_id, populate_existing=True) if could_be_code(link_id) else None
     if link is None:
         raise NotFound("URL not found", code="url_not_found")
     if link.user_id != owner.id:
@@ -241,7 +243,7 @@ def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
         NotFound: no such link, or not the owner's (no existence oracle).
     """
     with write_transaction(db.session):
-        link = db.session.get(Link, link_id) if isinstance(link_id, str) else None
+        link = db.session.get(Link, link_id) if could_be_code(link_id) else None
         if link is None or link.user_id != owner.id:
             raise NotFound("URL not found", code="url_not_found")
         db.session.execute(delete(Link).where(Link.id == link.id))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, exists, or_, select
 
+from zipshort.codes import could_be_code
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
@@ -101,6 +102,8 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         PasswordRequired: the link needs its password (see :func:`unlock`).
     """
     now = now or utcnow()
+    if not could_be_code(code):
+        raise NotFound("Not found", code="not_found")
     key, host = code.lower(), host.lower()
     cached = rt.link_cache.get(key, host)
     if cached is not None and (cached[2] is None or cached[2] > now):
@@ -143,6 +146,8 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
         NotFound, Gone, RateLimited, Forbidden (wrong password).
     """
     now = now or utcnow()
+    if not could_be_code(code):
+        raise NotFound("Not found", code="not_found")
     link_id, _, _, password_hash = _lookup(rt, code.lower(), host.lower(), now)
     if password_hash is None:
         raise NotFound("This link has no password", code="no_password")
@@ -160,6 +165,8 @@ def find_protected_link(ident: str) -> Link:
     Raises:
         NotFound: no such link, or it has no password.
     """
+    if not could_be_code(ident):
+        raise NotFound("URL not found", code="url_not_found")
     stmt = select(Link).where(or_(Link.id == ident, Link.slug_key == ident.lower(), Link.code == ident))
     link = db.session.scalars(stmt.limit(1)).first()
     if link is None or link.password_hash is None:

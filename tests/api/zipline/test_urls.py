@@ -320,3 +320,18 @@ def test_create_url_with_huge_body_is_413_json(api):
 def test_create_url_type_confusion_is_400_not_500(api, raw):
     res = api.post("/api/user/urls", data=raw, headers={"Content-Type": "application/json"})
     assert res.status_code == 400 and count(Link) == 0
+
+
+@pytest.mark.parametrize("path", ["/api/user/urls/a%00b", "/api/user/urls?searchField=code&searchQuery=a%00"])
+def test_nul_bytes_in_ids_and_queries_are_not_500(api, path):
+    assert api.get(path).status_code in (400, 404)
+
+
+def test_nul_byte_in_username_at_login_is_the_usual_refusal(client, user):
+    res = client.post("/api/auth/login", json={"username": "ali\x00ce", "password": "correct horse"})
+    assert res.status_code == 401
+
+
+def test_nul_byte_in_key_name_is_400(client, user):
+    client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
+    assert client.post("/api/user/keys", json={"name": "a\x00b"}).status_code == 400
