@@ -1,0 +1,95 @@
+"""Blobs as files under one folder: temp file, fsync, rename, fsync the folder (security.md rule 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import BinaryIO, Iterable, Iterator
+
+from zipshort.storage.base import BlobTooLarge, StoredBlob, new_key
+
+TEMP_DIR = ".tmp"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalStorage:
+    """A folder of blobs. Writes are all-or-nothing: a crash leaves at most a temp file, never a half blob."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.temp = self.root / TEMP_DIR
+        self.temp.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root not in path.parents or path.parent == self.temp or TEMP_DIR in path.relative_to(self.root).parts:
+            raise ValueError(f"storage key outside the store: {key!r}")
+        return path
+
+    def write(self, chunks: Iterable[bytes], max_bytes: int | None = None) -> StoredBlob:
+        """Stream into a temp file (hashing, counting), fsync, rename into place, fsync the folder."""
+        key = new_key()
+        temp = self.temp / (key.rsplit("/", 1)[-1] + ".part")
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise BlobTooLarge(f"File is larger than {max_bytes} bytes")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            final = self._path(key)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the blob for reading."""
+        return open(self._path(key), "rb")
+
+    def path(self, key: str) -> Path:
+        """Where the blob lives (for sendfile and X-Accel-Redirect)."""
+        return self._path(key)
+
+    def delete(self, key: str) -> None:
+        """Remove the blob if present."""
+        self._path(key).unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        """Whether the blob is present."""
+        return self._path(key).is_file()
+
+    def keys(self) -> Iterator[str]:
+        """Every blob key, temp files excluded."""
+        for path in self.root.rglob("*"):
+            if path.is_file() and TEMP_DIR not in path.relative_to(self.root).parts:
+                yield path.relative_to(self.root).as_posix()
+
+    def clean_temp(self, older_than: dt.timedelta) -> int:
+        """Remove temp files older than ``older_than``."""
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
+        for path in self.temp.iterdir():
+            if path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
