@@ -123,7 +123,7 @@ def database_url(backend, request, tmp_path) -> str:
     url = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE links, api_keys, users CASCADE"))
+        conn.execute(sa.text("TRUNCATE files, links, api_keys, users CASCADE"))
     engine.dispose()
     return url
 
@@ -148,6 +148,7 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args: Any, **kwargs: Any):
+        kwargs.setdefault("buffered", True)  # read and close file responses, as a server would
         return contextvars.Context().run(super().open, *args, **kwargs)
 
 

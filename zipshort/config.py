@@ -84,6 +84,10 @@ class FilesSettings:
 
     route: str = "/u"
     length: int = 6
+    directory: str = ""
+    max_file_size: int = 100 * 1024 * 1024
+    default_format: str = "random"
+    disabled_extensions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,11 @@ class Settings:
         return "sqlite:///" + str(Path(self.instance_path) / "zipshort.db")
 
     @property
+    def files_directory(self) -> str:
+        """Where local blobs live: files.directory, else <instance>/files."""
+        return self.files.directory or str(Path(self.instance_path) / "files")
+
+    @property
     def allowed_domains(self) -> tuple[str, ...]:
         """Hosts a client may ask for in returned URLs (DOMAINS plus the default domain)."""
         extra = (self.core.default_domain,) if self.core.default_domain else ()
@@ -153,6 +162,9 @@ ZIPLINE_ENV = {
     "URLS_LENGTH": ("urls", "length"),
     "FILES_ROUTE": ("files", "route"),
     "FILES_LENGTH": ("files", "length"),
+    "FILES_DEFAULT_FORMAT": ("files", "default_format"),
+    "FILES_DISABLED_EXTENSIONS": ("files", "disabled_extensions"),
+    "DATASOURCE_LOCAL_DIRECTORY": ("files", "directory"),
     "DOMAINS": (None, "domains"),
 }
 
@@ -290,6 +302,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"files.route: {files_route} is taken by another route")
     if not 0.05 <= settings.server.gil_switch_interval_ms <= 100:
         raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
+    if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):
+        raise ConfigError("files.default_format: one of random, uuid, date, name, gfycat, random-words")
+    if settings.files.max_file_size < 1:
+        raise ConfigError("files.max_file_size: must be a positive number of bytes")
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
     if not 0 <= settings.server.port <= 65535:

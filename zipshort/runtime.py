@@ -8,6 +8,7 @@ from zipshort.config import Settings
 from zipshort.counters import LinkCache, ViewBuffer
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
+from zipshort.storage import LocalStorage, Storage
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Runtime:
     limiter: RateLimiter
     views: ViewBuffer
     link_cache: LinkCache
+    storage: Storage
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -30,4 +32,5 @@ class Runtime:
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds),
+            storage=LocalStorage(settings.files_directory),
         )

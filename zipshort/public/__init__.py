@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from zipshort.config import Settings
-from zipshort.public import links
+from zipshort.public import files, links
 
 
 def make_blueprint(settings: Settings) -> Blueprint:
@@ -14,4 +14,8 @@ def make_blueprint(settings: Settings) -> Blueprint:
     route = settings.urls.route
     bp.add_url_rule(f"{route}/<code>", "follow_link", links.follow_link, methods=["GET", "HEAD"])
     bp.add_url_rule(f"{route}/<code>", "unlock_link", links.unlock_link, methods=["POST"])
+    for prefix, endpoint in ((settings.files.route, "file"), ("/raw", "raw")):
+        bp.add_url_rule(f"{prefix}/<name>", f"serve_{endpoint}", files.serve_file, methods=["GET", "HEAD"])
+        bp.add_url_rule(f"{prefix}/<name>", f"unlock_{endpoint}", files.unlock_file, methods=["POST"])
+    bp.add_url_rule("/r/<name>", "raw_redirect", files.raw_redirect, methods=["GET", "HEAD"])
     return bp

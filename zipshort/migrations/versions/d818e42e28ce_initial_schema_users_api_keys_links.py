@@ -1,7 +1,7 @@
 """initial schema: users, api keys, links
 
 Revision ID: d818e42e28ce
-Revises: 
+Revises:
 Create Date: 2026-11-21 05:55:59.765366
 
 """

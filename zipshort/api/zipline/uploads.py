@@ -1,0 +1,162 @@
+"""POST /api/upload: Zipline v4's headers and response, or v3's when a client sends only v3 headers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from flask import Response, g, jsonify, request
+
+from zipshort.api.zipline import bp
+from zipshort.api.zipline.schemas import iso, pick_domain
+from zipshort.auth import require_user, runtime
+from zipshort.errors import ValidationError, ZipshortError
+from zipshort.models import utcnow
+from zipshort.services import files, uploads
+from zipshort.storage import BlobTooLarge, chunks_of
+
+V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
+                        "no-json", "original-name", "override-domain", "uploadtext"})
+
+
+@dataclass(frozen=True)
+class Options:
+    """One request's upload options, whichever header dialect they came in."""
+
+    fmt: str
+    expires_at: dt.datetime | None
+    never: bool
+    max_views: int | None
+    password: str | None
+    no_json: bool
+    keep_original_name: bool
+    domain: str | None
+    filename: str | None
+    extension: str | None
+
+
+def speaks_v3() -> bool:
+    """True when the request carries v3 header names and no ``x-zipline-*`` header."""
+    names = {name.lower() for name in request.headers.keys()}
+    return not any(n.startswith("x-zipline-") for n in names) and bool(names & V3_HEADERS)
+
+
+def _bad(header: str, message: str) -> ValidationError:
+    return ValidationError(f"bad options: [{header}]: {message}", code="invalid_options")
+
+
+def _max_views(raw: str | None, header: str, nan: str, negative: str) -> int | None:
+    if raw is None or raw.strip() == "":
+        return None
+    text = raw.strip()
+    if not text.lstrip("-").isdigit():
+        raise _bad(header, nan)
+    value = int(text)
+    if value < 0:
+        raise _bad(header, negative)
+    if value > 1_000_000_000:
+        raise _bad(header, "Max views must be at most 1000000000")
+    return value or None
+
+
+def _expiry(raw: str | None, header: str, now: dt.datetime) -> tuple[dt.datetime | None, bool]:
+    if raw is None or not raw.strip():
+        return None, False
+    try:
+        return uploads.parse_expiry(raw, now), raw.strip().lower() == "never"
+    except ValidationError as exc:
+        raise _bad(header, exc.message) from None
+
+
+def parse_options(now: dt.datetime, v3: bool) -> Options:
+    """Read the v4 (``x-zipline-*``) or v3 header set."""
+    h = request.headers
+    default_fmt = runtime().settings.files.default_format
+    if v3:
+        fmt = (h.get("Format") or default_fmt).lower()
+        expires_at, never = _expiry(h.get("Expires-At"), "expires-at", now)
+        return Options(
+            fmt=fmt if fmt in uploads.FORMATS else "random", expires_at=expires_at, never=never,
+            max_views=_max_views(h.get("Max-Views"), "max-views", "invalid max views (invalid number)",
+                                 "invalid max views (max views < 0)"),
+            password=h.get("Password") or None, no_json="No-JSON" in h, keep_original_name="Original-Name" in h,
+            domain=h.get("Override-Domain"), filename=None, extension=None)
+    fmt = h.get("x-zipline-format") or default_fmt
+    if fmt not in uploads.FORMATS:
+        raise _bad("x-zipline-format", "Invalid format")
+    expires_at, never = _expiry(h.get("x-zipline-deletes-at"), "x-zipline-deletes-at", now)
+    filename = h.get("x-zipline-filename")
+    try:
+        filename = uploads.decode_override(filename) if filename else None
+    except ValidationError as exc:
+        raise _bad("x-zipline-filename", exc.message) from None
+    return Options(
+        fmt=fmt, expires_at=expires_at, never=never,
+        max_views=_max_views(h.get("x-zipline-max-views"), "x-zipline-max-views", "Invalid max views (NaN)",
+                             "Invalid max views (must be 0 or more)"),
+        password=h.get("x-zipline-password") or None,
+        no_json=(h.get("x-zipline-no-json") or "").lower() == "true",
+        keep_original_name=(h.get("x-zipline-original-name") or "").lower() == "true",
+        domain=h.get("x-zipline-domain"), filename=filename, extension=h.get("x-zipline-file-extension") or None)
+
+
+@bp.post("/upload")
+@require_user(scope="files:write")
+def upload():
+    rt = runtime()
+    settings = rt.settings
+    v3 = speaks_v3()
+    if v3:
+        g.dialect = "zipline-v3"
+    if "Content-Range" in request.headers:
+        raise ValidationError("bad options, receieved: partial upload", code="invalid_options")
+    request.max_content_length = settings.server.max_request_body_size
+    now = utcnow()
+    options = parse_options(now, v3)
+    host = pick_domain(settings, options.domain, request.host)
+    parts = request.files.getlist("file")
+    if not parts:
+        raise ValidationError("no files" if v3 else "No files were uploaded", code="no_files")
+    password_hash = rt.passwords.hash(options.password) if options.password else None
+    stored: list[files.NewFile] = []
+    try:
+        for index, part in enumerate(parts):
+            stored.append(_store_part(rt, index, part, options, password_hash, now))
+        rows = files.store_files(g.user, stored, rt.storage, now)
+    except BaseException:
+        for item in stored:
+            rt.storage.delete(item.blob.key)
+        raise
+    proto = "https" if settings.core.return_https_urls else "http"
+    urls = [f"{proto}://{host}{settings.files.route}/{quote(row.name)}" for row in rows]
+    if options.no_json:
+        return Response(",".join(urls), mimetype="text/plain")
+    if v3:
+        body: dict = {"files": urls}
+        if options.expires_at:
+            body["expiresAt"] = iso(options.expires_at)
+        return jsonify(body)
+    body = {"files": [{"id": row.id, "name": row.name, "type": row.type, "url": url} for row, url in zip(rows, urls)]}
+    if options.expires_at or options.never:
+        body["deletesAt"] = "never" if options.never else iso(options.expires_at)
+    return jsonify(body)
+
+
+def _store_part(rt, index: int, part, options: Options, password_hash: str | None, now: dt.datetime):
+    settings = rt.settings.files
+    if not part.filename and options.filename is None:
+        raise ValidationError(f"file[{index}]: no filename", code="no_filename")
+    ext = uploads.extension_of(part.filename, options.extension)
+    if ext.lower() in {e.lower() for e in settings.disabled_extensions}:
+        raise ValidationError(f"file[{index}]: File extension {ext} is not allowed", code="extension_not_allowed")
+    make_name, retry = uploads.name_maker(options.fmt, settings.length, part.filename, ext, now, options.filename)
+    try:
+        blob = rt.storage.write(chunks_of(part.stream), max_bytes=settings.max_file_size)
+    except BlobTooLarge:
+        raise ZipshortError(f"file[{index}]: File size is too large. Maximum file size is {settings.max_file_size} "
+                            "bytes", code="too_large", status=413) from None
+    original = uploads.clean_display_name(part.filename) if options.keep_original_name else None
+    return files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original,
+                         type=uploads.guess_type(part.mimetype, part.filename or ""), max_views=options.max_views,
+                         password_hash=password_hash, expires_at=options.expires_at)

@@ -1,0 +1,92 @@
+"""File routes: /u/<name>, /raw/<name> (Range, ?download), /r/<name> → /raw, with the serving policy.
+
+Serving policy (security.md §1.1): only passive types are shown inline; HTML, SVG, XML, scripts and
+anything unknown are sent as ``application/octet-stream`` attachments; every response carries
+``nosniff`` and a sandbox CSP, so nothing uploaded runs on the app's origin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+
+from flask import Response, make_response, redirect, render_template, request, send_file
+
+from zipshort.auth import client_address, runtime
+from zipshort.errors import Forbidden, PasswordRequired, RateLimited
+from zipshort.extensions import csrf
+from zipshort.services import files
+
+INLINE_TYPES = frozenset({
+    "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
+    "video/mp4", "video/webm", "video/ogg", "video/quicktime",
+    "audio/mpeg", "audio/ogg", "audio/wav", "audio/x-wav", "audio/webm", "audio/flac", "audio/mp4", "audio/aac",
+    "application/pdf",
+})
+ACTIVE_TEXT = frozenset({"text/html", "text/xml", "text/javascript", "text/ecmascript", "text/xsl", "text/vtt"})
+FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'; "
+            "frame-ancestors 'none'")
+
+
+def serving_type(declared: str, name: str) -> tuple[str, bool]:
+    """(Content-Type to send, inline?) for a stored type and name; unknown or active types are attachments."""
+    guessed = mimetypes.guess_type(name)[0]
+    if declared in INLINE_TYPES and guessed == declared:
+        return declared, True
+    if declared.startswith("text/") and declared not in ACTIVE_TEXT and (guessed or "").startswith("text/") \
+            and guessed not in ACTIVE_TEXT:
+        return "text/plain; charset=utf-8", True
+    return "application/octet-stream", False
+
+
+def _send(name: str, serving: files.Serving, force_download: bool = False) -> Response:
+    rt = runtime()
+    content_type, inline = serving_type(serving.type, name)
+    path = rt.storage.path(serving.storage_key)
+    ranges = not serving.limited  # a limited file is counted per request, so it is always sent whole
+    response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
+                         download_name=serving.original_name or name, conditional=ranges, etag=serving.sha256,
+                         last_modified=serving.updated_at if isinstance(serving.updated_at, dt.datetime) else None,
+                         max_age=None)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["Cross-Origin-Resource-Policy"] = "same-site"
+    if serving.limited or serving.protected:
+        response.headers["Cache-Control"] = "no-store"
+    if not ranges:
+        response.headers["Accept-Ranges"] = "none"
+    return response
+
+
+def _password_page(name: str, status: int = 200, error: str | None = None, retry_after: int | None = None):
+    response = make_response(render_template("link_password.html", code=name, error=error, what="file"), status)
+    response.headers["Cache-Control"] = "no-store"
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def serve_file(name: str):
+    """/u/<name> and /raw/<name>: count a view and send the bytes under the serving policy."""
+    try:
+        serving = files.open_file(runtime(), name, count=request.method != "HEAD")
+    except PasswordRequired:
+        return _password_page(name)
+    return _send(name, serving, force_download="download" in request.args)
+
+
+def unlock_file(name: str):
+    """POST with the password: the bytes come back in the answer (the password never goes in a URL or cookie)."""
+    csrf.protect()
+    try:
+        serving = files.unlock_file(runtime(), name, request.form.get("password", ""), client_address())
+    except Forbidden:
+        return _password_page(name, 403, "Incorrect password")
+    except RateLimited as exc:
+        return _password_page(name, 429, exc.message, exc.retry_after)
+    return _send(name, serving, force_download="download" in request.args)
+
+
+def raw_redirect(name: str):
+    """/r/<name>: zipline-cli builds these; 301 to /raw/<name>."""
+    return redirect(f"/raw/{name}", 301)

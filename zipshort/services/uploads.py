@@ -1,0 +1,150 @@
+"""Upload decisions that do not touch the database: file names, extensions, sanitising, MIME types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import mimetypes
+import re
+import secrets
+import unicodedata
+import uuid
+from typing import Callable
+from urllib.parse import unquote
+
+from zipshort.errors import ValidationError
+from zipshort.security import random_string
+
+FORMATS = ("random", "uuid", "date", "name", "gfycat", "random-words")
+DOUBLE_EXTENSIONS = (".tar.gz", ".tar.xz", ".tar.bz2", ".tar.lz", ".tar.lzma", ".tar.Z", ".tar.7z", ".zip.gz",
+                     ".zip.xz", ".rar.gz", ".log.gz", ".csv.gz", ".pdf.gz")
+NAME_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+MAX_NAME_BYTES = 200
+ADJECTIVES = ("able", "bold", "brave", "bright", "calm", "clever", "cosy", "crisp", "curious", "daring", "eager",
+              "fancy", "fast", "gentle", "glad", "golden", "happy", "humble", "jolly", "keen", "kind", "lively",
+              "lucky", "merry", "mighty", "neat", "noble", "proud", "quick", "quiet", "rapid", "sharp", "shiny",
+              "silly", "smart", "snappy", "sunny", "swift", "tidy", "witty")
+ANIMALS = ("badger", "beaver", "bison", "camel", "cheetah", "crane", "dingo", "dolphin", "eagle", "falcon", "ferret",
+           "gecko", "heron", "ibis", "jackal", "koala", "lemur", "lynx", "marmot", "moose", "narwhal", "ocelot",
+           "otter", "owl", "panda", "parrot", "puffin", "quokka", "raven", "salmon", "seal", "sloth", "swan",
+           "tapir", "tiger", "toucan", "walrus", "wombat", "yak", "zebra")
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def extension_of(filename: str | None, override: str | None = None) -> str:
+    """The extension to keep (with its dot): the override, a known double extension, or the last one."""
+    if override:
+        ext = override if override.startswith(".") else "." + override
+        if not re.fullmatch(r"\.[A-Za-z0-9]{1,16}(\.[A-Za-z0-9]{1,16})?", ext):
+            raise ValidationError("Invalid file extension", code="invalid_extension")
+        return ext
+    base = (filename or "").rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    for double in DOUBLE_EXTENSIONS:
+        if base.lower().endswith(double.lower()) and len(base) > len(double):
+            return base[-len(double):]
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem or not re.fullmatch(r"[A-Za-z0-9]{1,16}", ext):
+        return ""
+    return "." + ext
+
+
+def clean_display_name(name: str | None) -> str | None:
+    """A client's file name as display metadata: last path part, NFC, no control or bidi characters."""
+    if not name:
+        return None
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", base)).strip()
+    while len(base.encode()) > 255:
+        base = base[:-1]
+    return base or None
+
+
+def decode_override(value: str) -> str:
+    """``x-zipline-filename``: URL-decoded once, then refused if it could name a path.
+
+    Raises:
+        ValidationError: separators, traversal, NUL or control characters, bad escapes, too long.
+    """
+    if _BAD_ESCAPE.search(value):
+        raise ValidationError("Invalid characters in filename override", code="invalid_filename")
+    decoded = unquote(value, errors="strict")
+    if (not decoded or "/" in decoded or "\\" in decoded or ".." in decoded or decoded.startswith(".")
+            or _UNSAFE_CHARS.search(decoded) or len(decoded.encode()) > MAX_NAME_BYTES):
+        raise ValidationError("Invalid characters in filename override", code="invalid_filename")
+    return unicodedata.normalize("NFC", decoded)
+
+
+def _name_base(original: str | None, ext: str) -> str:
+    base = clean_display_name(original) or "file"
+    if ext and base.lower().endswith(ext.lower()):
+        base = base[: -len(ext)]
+    elif "." in base:
+        base = base.rsplit(".", 1)[0]
+    base = re.sub(r"[^\w.\-]+", "_", base).strip("._") or "file"
+    return base[:MAX_NAME_BYTES]
+
+
+def name_maker(fmt: str, length: int, original: str | None, ext: str, now: dt.datetime,
+               override: str | None = None) -> tuple[Callable[[], str], bool]:
+    """How to name one file, and whether a collision may be retried with a new name.
+
+    Raises:
+        ValidationError: unknown format.
+    """
+    if override is not None:
+        fixed = override if override.lower().endswith(ext.lower()) else override + ext
+        return (lambda: fixed), False
+    if fmt not in FORMATS:
+        raise ValidationError("Invalid format", code="invalid_format")
+    if fmt == "random":
+        return (lambda: random_string(length, NAME_ALPHABET) + ext), True
+    if fmt == "uuid":
+        return (lambda: str(uuid.uuid4()) + ext), True
+    if fmt == "date":
+        stamp = now.strftime("%Y-%m-%d_%H-%M-%S")
+        counter = iter(range(1, 1000))
+        return (lambda: stamp + (f"-{n}" if (n := next(counter)) > 1 else "") + ext), True
+    if fmt == "name":
+        fixed = _name_base(original, ext) + ext
+        return (lambda: fixed), False
+    return (lambda: "-".join([*(secrets.choice(ADJECTIVES) for _ in range(2)), secrets.choice(ANIMALS)]) + ext), True
+
+
+def guess_type(declared: str | None, filename: str) -> str:
+    """The declared part type, or one guessed from the name when the client sent none or a generic one."""
+    declared = (declared or "").split(";", 1)[0].strip().lower()
+    if declared and declared != "application/octet-stream" and re.fullmatch(r"[\w.+-]+/[\w.+-]+", declared):
+        return declared
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|"
+                       r"hours?|d|days?|w|weeks?|y|yrs?|years?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
+
+
+def parse_expiry(value: str, now: dt.datetime) -> dt.datetime | None:
+    """Zipline's deletes-at grammar: ``never``, a duration (``1d``, ``30m``, ``2 hours``) or ``date=<ISO date>``.
+
+    Raises:
+        ValidationError: unreadable, or not in the future.
+    """
+    text = value.strip()
+    if text.lower() == "never":
+        return None
+    if text.lower().startswith("date="):
+        try:
+            when = dt.datetime.fromisoformat(text[5:].strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError("Invalid expiry date", code="invalid_expiry") from None
+        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+    else:
+        match = _DURATION.match(text)
+        if not match:
+            raise ValidationError("Invalid expiry date", code="invalid_expiry")
+        unit = match.group(2).lower()
+        key = "ms" if unit.startswith("ms") or unit.startswith("milli") else unit[0]
+        when = now + dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[key])
+    if when <= now:
+        raise ValidationError("Expiry must be in the future", code="invalid_expiry")
+    return when
