@@ -167,12 +167,14 @@ def test_quota_by_bytes_is_413_with_zipline_text(api, app, rt, user):
         files_type="BY_BYTES", max_bytes=100, max_bytes_text="100b")))
     assert upload(api, ("a.bin", b"x" * 60, "application/octet-stream")).status_code == 200
     res = upload(api, ("b.bin", b"x" * 60, "application/octet-stream"))
-    assert res.status_code == 413 and res.get_json()["error"] == "uploading will exceed your storage quota of 100 bytes"
+    assert res.status_code == 413
+    assert res.get_json()["error"] == "uploading will exceed your storage quota of 100 bytes"
     assert count(File) == 1 and len(blobs(app)) == 1 and fresh(User, user.id).used_bytes == 60
 
 
 def test_quota_by_files_is_413_with_zipline_text(api, app, rt, user):
     accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.Quota(files_type="BY_FILES", max_files=2)))
     res = upload(api, *[(f"{i}.txt", b"x", "text/plain") for i in range(3)])
-    assert res.status_code == 413 and res.get_json()["error"] == "uploading will exceed your file count quota of 2 files"
+    assert res.status_code == 413
+    assert res.get_json()["error"] == "uploading will exceed your file count quota of 2 files"
     assert count(File) == 0 and blobs(app) == []

@@ -137,7 +137,8 @@ def upload():
         if options.expires_at:
             body["expiresAt"] = iso(options.expires_at)
         return jsonify(body)
-    body = {"files": [{"id": row.id, "name": row.name, "type": row.type, "url": url} for row, url in zip(rows, urls)]}
+    body = {"files": [{"id": row.id, "name": row.name, "type": row.type, "url": url}
+                      for row, url in zip(rows, urls, strict=True)]}
     if options.expires_at or options.never:
         body["deletesAt"] = "never" if options.never else iso(options.expires_at)
     return jsonify(body)
