@@ -58,7 +58,8 @@ def test_download_parameter_forces_attachment(api, client):
 
 def test_original_name_is_the_download_name(api, client):
     name = put(api, "holiday photo.png", PNG, "image/png", {"x-zipline-original-name": "true"})
-    assert client.get(f"/raw/{name}?download").headers["Content-Disposition"] == 'attachment; filename="holiday photo.png"'
+    disposition = client.get(f"/raw/{name}?download").headers["Content-Disposition"]
+    assert disposition == 'attachment; filename="holiday photo.png"'
 
 
 def test_r_redirects_permanently_to_raw(client, api):
