@@ -83,6 +83,7 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
     sys.stdout.flush()
     flusher = _start_view_flusher()
+    pruner = _start_pruner()
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (reference/performance.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -91,6 +92,8 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
         waitress.serve(current_app._get_current_object(), host=host, port=port,
                        **waitress_options(settings, threads))
     finally:
+        if pruner is not None:
+            pruner.stop()
         if flusher is not None:
             flusher.stop()
 
@@ -105,6 +108,15 @@ def waitress_options(settings, threads: int | None = None) -> dict:
         "expose_tracebacks": False,
         "ident": "zipshort",
     }
+
+
+def _start_pruner():
+    """Delete expired files in the background (files.prune_interval_seconds; 0 = only `zipshort prune`)."""
+    from zipshort.services.maintenance import Pruner
+
+    rt = current_app.extensions["zipshort"]
+    interval = rt.settings.files.prune_interval_seconds
+    return Pruner(current_app._get_current_object(), rt.storage, interval).start() if interval > 0 else None
 
 
 def _start_view_flusher():
@@ -246,3 +258,36 @@ def key_revoke(username: str, key_id: str) -> None:
 
     apikeys.revoke_key(accounts.find_user(username), key_id)
     click.echo(f"revoked {key_id}")
+
+
+# --- maintenance --------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--remove", is_flag=True, help="Delete orphan blobs and stale temp files (default: report only).")
+@click.option("--min-age-minutes", default=60, show_default=True, help="Leave blobs and temps younger than this.")
+@with_appcontext
+def fsck(remove: bool, min_age_minutes: int) -> None:
+    """Reconcile stored blobs with file rows; exit 1 when a row has lost its blob."""
+    from zipshort.services.maintenance import fsck as run_fsck
+
+    report = run_fsck(_runtime().storage, remove=remove, temp_age=dt.timedelta(minutes=min_age_minutes))
+    verb = "removed" if remove else "found"
+    click.echo(f"orphan blobs {verb}: {len(report.orphan_blobs)}")
+    for key in report.orphan_blobs:
+        click.echo(f"  {key}")
+    if remove:
+        click.echo(f"stale temp files removed: {report.temp_removed}")
+    click.echo(f"files missing their blob: {len(report.missing_blobs)}")
+    for name in report.missing_blobs:
+        click.echo(f"  {name}")
+    if report.missing_blobs:
+        sys.exit(1)
+
+
+@main.command()
+@with_appcontext
+def prune() -> None:
+    """Delete expired files now (rows and quota first, then blobs)."""
+    from zipshort.services.maintenance import prune_expired
+
+    click.echo(f"pruned {prune_expired(_runtime().storage)} expired files")

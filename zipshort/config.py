@@ -88,6 +88,7 @@ class FilesSettings:
     max_file_size: int = 100 * 1024 * 1024
     default_format: str = "random"
     disabled_extensions: tuple[str, ...] = ()
+    prune_interval_seconds: int = 60
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool:
         """Whether a blob is stored under ``key``."""
 
+    def modified(self, key: str) -> dt.datetime:
+        """When the blob was written (fsck leaves young blobs alone)."""
+
     def keys(self) -> Iterator[str]:
         """Every stored key (for fsck)."""
 

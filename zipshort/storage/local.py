@@ -78,6 +78,10 @@ class LocalStorage:
         """Whether the blob is present."""
         return self._path(key).is_file()
 
+    def modified(self, key: str) -> dt.datetime:
+        """When the blob was last written."""
+        return dt.datetime.fromtimestamp(self._path(key).stat().st_mtime, dt.timezone.utc)
+
     def keys(self) -> Iterator[str]:
         """Every blob key, temp files excluded."""
         for path in self.root.rglob("*"):
