@@ -15,7 +15,7 @@ from flask import Response, make_response, redirect, render_template, request, s
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
-from zipshort.services import files
+from zipshort.services import downloads
 
 INLINE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
@@ -39,7 +39,7 @@ def serving_type(declared: str, name: str) -> tuple[str, bool]:
     return "application/octet-stream", False
 
 
-def _send(name: str, serving: files.Serving, force_download: bool = False) -> Response:
+def _send(name: str, serving: downloads.Serving, force_download: bool = False) -> Response:
     rt = runtime()
     content_type, inline = serving_type(serving.type, name)
     path = rt.storage.path(serving.storage_key)
@@ -69,7 +69,7 @@ def _password_page(name: str, status: int = 200, error: str | None = None, retry
 def serve_file(name: str):
     """/u/<name> and /raw/<name>: count a view and send the bytes under the serving policy."""
     try:
-        serving = files.open_file(runtime(), name, count=request.method != "HEAD")
+        serving = downloads.open_file(runtime(), name, count=request.method != "HEAD")
     except PasswordRequired:
         return _password_page(name)
     return _send(name, serving, force_download="download" in request.args)
@@ -79,7 +79,7 @@ def unlock_file(name: str):
     """POST with the password: the bytes come back in the answer (the password never goes in a URL or cookie)."""
     csrf.protect()
     try:
-        serving = files.unlock_file(runtime(), name, request.form.get("password", ""), client_address())
+        serving = downloads.unlock_file(runtime(), name, request.form.get("password", ""), client_address())
     except Forbidden:
         return _password_page(name, 403, "Incorrect password")
     except RateLimited as exc:

@@ -12,17 +12,17 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zipshort.database import hot_statement, write_transaction
-from zipshort.errors import Conflict, Forbidden, Gone, NotFound, PasswordRequired, QuotaExceeded
+from zipshort.database import write_transaction
+from zipshort.errors import Conflict, NotFound, QuotaExceeded, ValidationError
 from zipshort.extensions import db
-from zipshort.models import File, FilesQuota, User, new_id, utcnow
-from zipshort.runtime import Runtime
+from zipshort.models import File, FilesQuota, Link, User, new_id, utcnow
 from zipshort.storage import Storage, StoredBlob
 
 NAME_ATTEMPTS = 10
+UNSET: object = object()
 
 
 @dataclass(frozen=True)
@@ -115,101 +115,153 @@ def get_file_by_name(name: str) -> File:
     return row
 
 
-def delete_file(rt: Runtime, owner: User, file_id: str, storage: Storage) -> File:
-    """Delete one of the owner's files: the row (and its quota) first, then the blob.
+# --- the files API ------------------------------------------------------------------------------
 
-    Raises:
-        NotFound: no such file of this owner.
-    """
-    with write_transaction(db.session):
-        row = db.session.get(File, file_id) if file_id and "\x00" not in file_id else None
-        if row is None or row.user_id != owner.id:
-            raise NotFound("File not found", code="file_not_found")
-        db.session.delete(row)
-        db.session.execute(update(User).where(User.id == owner.id)
-                           .values(used_bytes=User.used_bytes - row.size, file_count=User.file_count - 1)
-                           .execution_options(synchronize_session=False))
-    storage.delete(row.storage_key)
-    return row
-
-
-_LIVE_SQL = """(expires_at IS NULL OR expires_at > :now)
-  AND (max_views IS NULL OR views < max_views)
-  AND EXISTS (SELECT 1 FROM users WHERE users.id = files.user_id AND users.disabled IS FALSE)"""
-_SERVE_SQL = f"""UPDATE files SET views = views + 1
-WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
-_SERVE_UNLOCKED_SQL = f"""UPDATE files SET views = views + 1
-WHERE name = :name AND password_hash = :pw_hash AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
-_PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id
-FROM files WHERE name = :name AND {_LIVE_SQL}"""
+SORT_FIELDS = ("id", "createdAt", "updatedAt", "deletesAt", "name", "originalName", "size", "type", "views",
+               "favorite")
+SEARCH_FIELDS = ("name", "originalName", "type", "id")
+DASHBOARD_TYPES = ("image/", "video/", "audio/", "text/")
+_SORT_COLUMNS = {"id": File.id, "createdAt": File.created_at, "updatedAt": File.updated_at,
+                 "deletesAt": File.expires_at, "name": File.name, "originalName": File.original_name,
+                 "size": File.size, "type": File.type, "views": File.views, "favorite": File.favorite}
+_SEARCH_COLUMNS = {"name": File.name, "originalName": File.original_name, "type": File.type, "id": File.id}
 
 
 @dataclass(frozen=True)
-class Serving:
-    """What to send for one counted (or, for HEAD, peeked) view."""
+class FileQuery:
+    """One page of a user's files, as Zipline's list endpoint asks for it."""
 
-    storage_key: str
-    type: str
-    size: int
-    sha256: str
-    original_name: str | None
-    limited: bool
-    protected: bool
-    updated_at: object
-
-
-def _serving(row, protected: bool) -> Serving:
-    return Serving(storage_key=row[0], type=row[1], size=row[2], sha256=row[3], original_name=row[4],
-                   limited=row[5] is not None, protected=protected, updated_at=row[6])
+    page: int = 1
+    per_page: int = 15
+    filter: str = "all"
+    favorite: bool = False
+    sort_by: str = "createdAt"
+    order: str = "desc"
+    search_field: str | None = None
+    search_query: str | None = None
 
 
-def _gone(rt: Runtime) -> Gone:
-    return Gone("This file is no longer available", status=rt.settings.urls.gone_status)
-
-
-def open_file(rt: Runtime, name: str, now: dt.datetime | None = None, count: bool = True) -> Serving:
-    """Count one view of the file ``name`` (atomically against its limit) and say what to send.
+def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
+    """A page of the owner's files and the total matching (indexed by user and creation time).
 
     Raises:
-        NotFound, Gone (expired, used up, owner disabled), PasswordRequired.
+        ValidationError: unknown sort or search field, bad page numbers.
     """
-    now = now or utcnow()
-    if not name or "\x00" in name or len(name) > 255:
-        raise NotFound("File not found", code="file_not_found")
-    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
-    if peek is None:
-        exists_ = db.session.scalar(select(File.id).where(File.name == name))
-        db.session.rollback()
-        raise NotFound("File not found", code="file_not_found") if exists_ is None else _gone(rt)
-    if peek[7] is not None:
-        raise PasswordRequired(code="password_required")
-    if not count:
-        return _serving(peek, False)
-    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now}, write=True)
-    if row is None:
-        raise _gone(rt)
-    return _serving(row, False)
+    if query.sort_by not in SORT_FIELDS or query.order not in ("asc", "desc"):
+        raise ValidationError("Invalid sortBy or order", code="invalid_sort")
+    if not 1 <= query.per_page <= 500 or query.page < 1:
+        raise ValidationError("Invalid page or perpage", code="invalid_page")
+    cond = [File.user_id == owner.id]
+    if query.filter == "dashboard":
+        cond.append(or_(*(File.type.startswith(prefix) for prefix in DASHBOARD_TYPES)))
+    elif query.filter not in ("all", "none"):
+        raise ValidationError("Invalid filter", code="invalid_filter")
+    if query.favorite:
+        cond.append(File.favorite.is_(True))
+    if query.search_field is not None or query.search_query:
+        if query.search_field not in SEARCH_FIELDS:
+            raise ValidationError("Invalid searchField value", code="invalid_search_field")
+        text = (query.search_query or "").lower()
+        if "\x00" in text:
+            raise ValidationError("searchQuery must not contain NUL", code="invalid_search")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        cond.append(func.lower(_SEARCH_COLUMNS[query.search_field]).like(f"%{escaped}%", escape="\\"))
+    column = _SORT_COLUMNS[query.sort_by]
+    ordering = [column.asc() if query.order == "asc" else column.desc(), File.id.desc()]
+    total = db.session.scalar(select(func.count()).select_from(File).where(*cond)) or 0
+    rows = db.session.scalars(select(File).where(*cond).order_by(*ordering)
+                              .limit(query.per_page).offset((query.page - 1) * query.per_page))
+    return list(rows), total
 
 
-def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None) -> Serving:
-    """Check a protected file's password (rate limited per file and client) and count the view.
+def get_owned_file(owner: User, ident: str) -> File:
+    """One of the owner's files by id or name.
 
     Raises:
-        NotFound, Gone, RateLimited, Forbidden.
+        NotFound: no such file, or someone else's (no existence oracle).
     """
-    now = now or utcnow()
-    if not name or "\x00" in name or len(name) > 255:
+    if not ident or "\x00" in ident or len(ident) > 255:
         raise NotFound("File not found", code="file_not_found")
-    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
-    if peek is None or peek[7] is None:
+    row = db.session.scalar(select(File).where(or_(File.id == ident, File.name == ident))
+                            .execution_options(populate_existing=True))
+    if row is None or row.user_id != owner.id:
         raise NotFound("File not found", code="file_not_found")
-    rt.limiter.hit(rt.settings.ratelimit.link_password, "file-password", peek[8], client,
-                   message="Too many password attempts, try again later")
-    if not isinstance(password, str) or not rt.passwords.verify(peek[7], password[:1024]):
-        raise Forbidden("Incorrect password", code="wrong_password")
-    row = hot_statement(db.engine, _SERVE_UNLOCKED_SQL, {"name": name, "pw_hash": peek[7], "now": now}, write=True)
-    if row is None:
-        raise _gone(rt)
-    return _serving(row, True)
+    return row
+
+
+@dataclass(frozen=True)
+class FileChanges:
+    """A partial edit of a file; UNSET fields stay."""
+
+    favorite: object = UNSET
+    max_views: object = UNSET
+    password_hash: object = UNSET
+    original_name: object = UNSET
+    type: object = UNSET
+    name: object = UNSET
+
+
+def update_file(owner: User, ident: str, changes: FileChanges) -> File:
+    """Apply ``changes`` (a rename only changes the row: blobs are keyed by zipshort, not by name).
+
+    Raises:
+        NotFound, Conflict (name taken).
+    """
+    with write_transaction(db.session):
+        row = get_owned_file(owner, ident)
+        for attr in ("favorite", "max_views", "password_hash", "original_name", "type", "name"):
+            value = getattr(changes, attr)
+            if value is not UNSET:
+                setattr(row, attr, value)
+        row.updated_at = utcnow()
+        try:
+            db.session.flush()
+        except IntegrityError:
+            raise Conflict("File with this name already exists", code="name_taken") from None
+    return row
+
+
+def delete_files(owner: User, idents: list[str], storage: Storage) -> list[File]:
+    """Delete several of the owner's files at once (rows and quota first, then blobs).
+
+    Raises:
+        NotFound: one of them is not the owner's; nothing is deleted then.
+    """
+    with write_transaction(db.session):
+        rows = [get_owned_file(owner, ident) for ident in idents]
+        for row in rows:
+            db.session.delete(row)
+        db.session.execute(update(User).where(User.id == owner.id)
+                           .values(used_bytes=User.used_bytes - sum(r.size for r in rows),
+                                   file_count=User.file_count - len(rows))
+                           .execution_options(synchronize_session=False))
+    for row in rows:
+        storage.delete(row.storage_key)
+    return rows
+
+
+def set_favorite(owner: User, idents: list[str], favorite: bool) -> int:
+    """Mark several files as favourites (or not); return how many."""
+    with write_transaction(db.session):
+        rows = [get_owned_file(owner, ident) for ident in idents]
+        for row in rows:
+            row.favorite = favorite
+    return len(rows)
+
+
+def user_stats(owner: User) -> dict[str, object]:
+    """Zipline's /api/user/stats numbers for ``owner``."""
+    files_count, favorites, views, storage_used = db.session.execute(
+        select(func.count(File.id), func.count(File.id).filter(File.favorite.is_(True)),
+               func.coalesce(func.sum(File.views), 0), func.coalesce(func.sum(File.size), 0))
+        .where(File.user_id == owner.id)).one()
+    urls, url_views = db.session.execute(
+        select(func.count(Link.id), func.coalesce(func.sum(Link.views), 0)).where(Link.user_id == owner.id)).one()
+    types = dict(db.session.execute(select(File.type, func.count(File.id)).where(File.user_id == owner.id)
+                                    .group_by(File.type)).all())
+    return {
+        "filesUploaded": files_count, "favoriteFiles": favorites, "views": int(views),
+        "avgViews": (int(views) / files_count) if files_count else 0, "storageUsed": int(storage_used),
+        "avgStorageUsed": (int(storage_used) / files_count) if files_count else 0, "urlsCreated": urls,
+        "urlViews": int(url_views), "sortTypeCount": types,
+    }

@@ -29,4 +29,4 @@ def json_body(required: bool = True) -> dict[str, Any]:
     return data
 
 
-from zipshort.api.zipline import accounts, health, uploads, urls, users, v3  # noqa: E402,F401  (routes)
+from zipshort.api.zipline import accounts, files, health, uploads, urls, users, v3  # noqa: E402,F401  (routes)

@@ -1,0 +1,166 @@
+"""Zipline v4's files API: list, recent, get, edit, delete, bulk actions, stats, public server info."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import g, jsonify, request
+
+from zipshort.api.zipline import bp, json_body
+from zipshort.api.zipline.schemas import iso
+from zipshort.auth import require_user, runtime
+from zipshort.errors import ValidationError
+from zipshort.models import File
+from zipshort.services import accounts, files
+
+
+def file_json(row: File) -> dict[str, Any]:
+    """Zipline v4's File object (password as a boolean, url relative to the host)."""
+    return {
+        "id": row.id,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "deletesAt": iso(row.expires_at),
+        "favorite": row.favorite,
+        "originalName": row.original_name,
+        "name": row.name,
+        "size": row.size,
+        "type": row.type,
+        "views": row.views,
+        "maxViews": row.max_views,
+        "folderId": row.folder_id,
+        "thumbnail": None,
+        "tags": [],
+        "password": row.password_hash is not None,
+        "url": f"{runtime().settings.files.route}/{quote(row.name)}",
+    }
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ValidationError(f"{name} must be a positive integer", field=name)
+    return int(raw)
+
+
+@bp.get("/user/files")
+@require_user(scope="files:read")
+def list_files():
+    search_field = request.args.get("searchField")
+    search_query = request.args.get("searchQuery")
+    searching = bool(search_query)
+    query = files.FileQuery(
+        page=_int_arg("page", 1), per_page=_int_arg("perpage", 15), filter=request.args.get("filter", "all"),
+        favorite=request.args.get("favorite") == "true", sort_by=request.args.get("sortBy", "createdAt"),
+        order=request.args.get("order", "desc"),
+        search_field=(search_field or "name") if searching else None, search_query=search_query)
+    rows, total = files.list_files(g.user, query)
+    body: dict[str, Any] = {"page": [file_json(r) for r in rows], "total": total,
+                            "pages": max(1, -(-total // query.per_page))}
+    if searching:
+        body["search"] = {"field": query.search_field, "query": search_query}
+    return jsonify(body)
+
+
+@bp.get("/user/recent")
+@require_user(scope="files:read")
+def recent_files():
+    take = min(_int_arg("take", 3), 100)
+    rows, _ = files.list_files(g.user, files.FileQuery(per_page=max(take, 1)))
+    return jsonify([file_json(r) for r in rows[:take]])
+
+
+@bp.get("/user/files/<ident>")
+@require_user(scope="files:read")
+def get_file(ident: str):
+    return jsonify(file_json(files.get_owned_file(g.user, ident)))
+
+
+def _file_changes(body: dict[str, Any]) -> files.FileChanges:
+    values: dict[str, Any] = {}
+    if "favorite" in body:
+        if not isinstance(body["favorite"], bool):
+            raise ValidationError("favorite must be a boolean", field="favorite")
+        values["favorite"] = body["favorite"]
+    if "maxViews" in body:
+        max_views = body["maxViews"]
+        if max_views is not None and (isinstance(max_views, bool) or not isinstance(max_views, int) or max_views < 0):
+            raise ValidationError("maxViews must be >= 0", field="maxViews")
+        values["max_views"] = max_views or None
+    if "password" in body:
+        password = body["password"]
+        if password is not None and not isinstance(password, str):
+            raise ValidationError("password must be a string", field="password")
+        values["password_hash"] = runtime().passwords.hash(password) if password else None
+    for key, attr in (("originalName", "original_name"), ("type", "type"), ("name", "name")):
+        if key in body:
+            value = body[key]
+            if not isinstance(value, str) or not value or len(value) > 255 or not value.isprintable() \
+                    or (key == "name" and ("/" in value or "\\" in value or value.startswith("."))):
+                raise ValidationError(f"Invalid {key}", field=key)
+            values[attr] = value
+    return files.FileChanges(**values)
+
+
+@bp.patch("/user/files/<ident>")
+@require_user(scope="files:write")
+def update_file(ident: str):
+    if ident == "transaction":
+        return bulk_update()
+    return jsonify(file_json(files.update_file(g.user, ident, _file_changes(json_body()))))
+
+
+@bp.delete("/user/files/<ident>")
+@require_user(scope="files:write")
+def delete_file(ident: str):
+    if ident == "transaction":
+        return bulk_delete()
+    return jsonify(file_json(files.delete_files(g.user, [ident], runtime().storage)[0]))
+
+
+def _ids(body: dict[str, Any]) -> list[str]:
+    ids = body.get("files")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
+        raise ValidationError("files must be a list of 1-1000 file ids", field="files")
+    return ids
+
+
+def bulk_update():
+    body = json_body()
+    if "favorite" not in body:
+        raise ValidationError("can't PATCH without an action", code="no_action")
+    if not isinstance(body["favorite"], bool):
+        raise ValidationError("favorite must be a boolean", field="favorite")
+    return jsonify({"count": files.set_favorite(g.user, _ids(body), body["favorite"])})
+
+
+def bulk_delete():
+    rows = files.delete_files(g.user, _ids(json_body()), runtime().storage)
+    return jsonify({"count": len(rows)})
+
+
+@bp.get("/user/stats")
+@require_user(scope="stats:read")
+def stats():
+    return jsonify(files.user_stats(g.user))
+
+
+@bp.get("/server/public")
+def server_public():
+    """What clients may know without an account (Zipline 4.x's public settings)."""
+    settings = runtime().settings
+    return jsonify({
+        "oauth": {"bypassLocalLogin": False, "loginOnly": False},
+        "oauthEnabled": {"discord": False, "github": False, "google": False, "oidc": False},
+        "website": {"loginBackground": None, "loginBackgroundBlur": True, "title": "zipshort"},
+        "features": {"oauthRegistration": False, "userRegistration": False},
+        "mfa": {"passkeys": False},
+        "tos": False,
+        "files": {"route": settings.files.route, "maxFileSize": settings.files.max_file_size},
+        "urls": {"route": settings.urls.route},
+        "domains": list(settings.allowed_domains),
+        "firstSetup": accounts.count_users() == 0,
+    })

@@ -1,0 +1,95 @@
+"""Downloads: resolve a file name, apply expiry, view limits and passwords, count the view atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from zipshort.database import hot_statement
+from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
+from zipshort.extensions import db
+from zipshort.models import File, utcnow
+from zipshort.runtime import Runtime
+
+_LIVE_SQL = """(expires_at IS NULL OR expires_at > :now)
+  AND (max_views IS NULL OR views < max_views)
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = files.user_id AND users.disabled IS FALSE)"""
+_SERVE_SQL = f"""UPDATE files SET views = views + 1
+WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+_SERVE_UNLOCKED_SQL = f"""UPDATE files SET views = views + 1
+WHERE name = :name AND password_hash = :pw_hash AND {_LIVE_SQL}
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+_PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id
+FROM files WHERE name = :name AND {_LIVE_SQL}"""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What to send for one counted (or, for HEAD, peeked) view."""
+
+    storage_key: str
+    type: str
+    size: int
+    sha256: str
+    original_name: str | None
+    limited: bool
+    protected: bool
+    updated_at: object
+
+
+def _serving(row, protected: bool) -> Serving:
+    return Serving(storage_key=row[0], type=row[1], size=row[2], sha256=row[3], original_name=row[4],
+                   limited=row[5] is not None, protected=protected, updated_at=row[6])
+
+
+def _gone(rt: Runtime) -> Gone:
+    return Gone("This file is no longer available", status=rt.settings.urls.gone_status)
+
+
+def open_file(rt: Runtime, name: str, now: dt.datetime | None = None, count: bool = True) -> Serving:
+    """Count one view of the file ``name`` (atomically against its limit) and say what to send.
+
+    Raises:
+        NotFound, Gone (expired, used up, owner disabled), PasswordRequired.
+    """
+    now = now or utcnow()
+    if not name or "\x00" in name or len(name) > 255:
+        raise NotFound("File not found", code="file_not_found")
+    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+    if peek is None:
+        exists_ = db.session.scalar(select(File.id).where(File.name == name))
+        db.session.rollback()
+        raise NotFound("File not found", code="file_not_found") if exists_ is None else _gone(rt)
+    if peek[7] is not None:
+        raise PasswordRequired(code="password_required")
+    if not count:
+        return _serving(peek, False)
+    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now}, write=True)
+    if row is None:
+        raise _gone(rt)
+    return _serving(row, False)
+
+
+def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None) -> Serving:
+    """Check a protected file's password (rate limited per file and client) and count the view.
+
+    Raises:
+        NotFound, Gone, RateLimited, Forbidden.
+    """
+    now = now or utcnow()
+    if not name or "\x00" in name or len(name) > 255:
+        raise NotFound("File not found", code="file_not_found")
+    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+    if peek is None or peek[7] is None:
+        raise NotFound("File not found", code="file_not_found")
+    rt.limiter.hit(rt.settings.ratelimit.link_password, "file-password", peek[8], client,
+                   message="Too many password attempts, try again later")
+    if not isinstance(password, str) or not rt.passwords.verify(peek[7], password[:1024]):
+        raise Forbidden("Incorrect password", code="wrong_password")
+    row = hot_statement(db.engine, _SERVE_UNLOCKED_SQL, {"name": name, "pw_hash": peek[7], "now": now}, write=True)
+    if row is None:
+        raise _gone(rt)
+    return _serving(row, True)
