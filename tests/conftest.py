@@ -123,7 +123,7 @@ def database_url(backend, request, tmp_path) -> str:
     url = request.getfixturevalue("postgres_url")
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE files, links, api_keys, users CASCADE"))
+        conn.execute(sa.text("TRUNCATE partial_uploads, files, links, api_keys, users CASCADE"))
     engine.dispose()
     return url
 

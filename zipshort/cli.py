@@ -289,5 +289,7 @@ def fsck(remove: bool, min_age_minutes: int) -> None:
 def prune() -> None:
     """Delete expired files now (rows and quota first, then blobs)."""
     from zipshort.services.maintenance import prune_expired
+    from zipshort.services.partials import prune_abandoned
 
     click.echo(f"pruned {prune_expired(_runtime().storage)} expired files")
+    click.echo(f"forgot {prune_abandoned(_runtime().storage)} abandoned chunked uploads")

@@ -31,7 +31,7 @@ def redis_url():
 def cluster(postgres_url, redis_url, tmp_path):
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE files, links, api_keys, users CASCADE"))
+        conn.execute(sa.text("TRUNCATE partial_uploads, files, links, api_keys, users CASCADE"))
     engine.dispose()
     env = {"DATABASE_URL": postgres_url, "ZIPSHORT_RATELIMIT_STORAGE_URI": redis_url,
            "ZIPSHORT_ADMIN_USERNAME": "admin", "ZIPSHORT_ADMIN_PASSWORD": "cluster-pass",

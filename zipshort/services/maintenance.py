@@ -13,6 +13,7 @@ from sqlalchemy import delete, select, update
 from zipshort.database import write_transaction
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
+from zipshort.services.partials import prune_abandoned
 from zipshort.storage import Storage
 
 log = logging.getLogger("zipshort.maintenance")
@@ -93,6 +94,7 @@ class Pruner:
             try:
                 with self._app.app_context():
                     pruned = prune_expired(self._storage)
+                    prune_abandoned(self._storage)
                 if pruned:
                     log.info("pruned %d expired files", pruned)
             except Exception:  # keep the server up; the next round retries

@@ -62,6 +62,53 @@ class LocalStorage:
             raise
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
 
+    # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
+
+    def _partial(self, upload_id: str) -> Path:
+        if not upload_id.replace("-", "").isalnum():
+            raise ValueError("bad upload id")
+        return self.temp / f"{upload_id}.partial"
+
+    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
+        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
+
+        Raises:
+            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
+        """
+        path = self._partial(upload_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
+        written = 0
+        try:
+            for chunk in chunks:
+                if offset + written + len(chunk) > limit:
+                    raise BlobTooLarge(f"File is larger than {limit} bytes")
+                os.pwrite(fd, chunk, offset + written)
+                written += len(chunk)
+        finally:
+            os.close(fd)
+        return written
+
+    def finish_parts(self, upload_id: str) -> StoredBlob:
+        """Hash the assembled file, fsync it and move it into the store under a new key."""
+        path = self._partial(upload_id)
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+            os.fsync(fh.fileno())
+        key = new_key()
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, final)
+        _fsync_dir(final.parent)
+        return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
+
+    def discard_parts(self, upload_id: str) -> None:
+        """Forget an unfinished upload's bytes."""
+        self._partial(upload_id).unlink(missing_ok=True)
+
     def open(self, key: str) -> BinaryIO:
         """Open the blob for reading."""
         return open(self._path(key), "rb")

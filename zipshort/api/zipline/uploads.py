@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flask import Response, g, jsonify, request
 
@@ -13,7 +13,7 @@ from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.models import utcnow
-from zipshort.services import files, uploads
+from zipshort.services import files, partials, uploads
 from zipshort.storage import BlobTooLarge, chunks_of
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
@@ -161,3 +161,41 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
     return files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original,
                          type=uploads.guess_type(part.mimetype, part.filename or ""), max_views=options.max_views,
                          password_hash=password_hash, expires_at=options.expires_at)
+
+
+@bp.post("/upload/partial")
+@require_user(scope="files:write")
+def upload_partial():
+    """One chunk of a large file: Zipline 4.4's identifier protocol or 4.5+'s token protocol."""
+    rt = runtime()
+    settings = rt.settings
+    request.max_content_length = settings.server.max_request_body_size
+    now = utcnow()
+    h = request.headers
+    options = parse_options(now, v3=False)
+    host = pick_domain(settings, options.domain, request.host)
+    parts = request.files.getlist("file")
+    if len(parts) != 1:
+        raise ValidationError("partial uploads only support one file field", code="one_file_only")
+    chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
+    filename = unquote(h.get("x-zipline-p-filename") or parts[0].filename or "file")
+    content_type = uploads.guess_type(h.get("x-zipline-p-content-type") or parts[0].mimetype, filename)
+    stored_options = {
+        "fmt": options.fmt, "max_views": options.max_views,
+        "password_hash": rt.passwords.hash(options.password) if options.password else None,
+        "expires_at": options.expires_at.isoformat() if options.expires_at else None,
+        "keep_name": options.keep_original_name, "filename": options.filename, "extension": options.extension,
+    }
+    result = partials.receive_chunk(
+        rt, g.user, chunks_of(parts[0].stream), chunk, identifier=h.get("x-zipline-p-identifier") or None,
+        token=h.get("x-zipline-p-token") or None, filename=filename, content_type=content_type,
+        options=stored_options, now=now)
+    if isinstance(result, partials.Progress):
+        return jsonify({"files": [], "partialSuccess": True, "partialIdentifier": result.identifier,
+                        "partialToken": result.token})
+    proto = "https" if settings.core.return_https_urls else "http"
+    url = f"{proto}://{host}{settings.files.route}/{quote(result.name)}"
+    if options.no_json:
+        return Response(url, mimetype="text/plain")
+    return jsonify({"files": [{"id": result.id, "name": result.name, "type": result.type, "url": url,
+                               "pending": False}]})
