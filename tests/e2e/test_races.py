@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import burst, count, fetch, fresh, only_link
-from zipshort.models import Link, User
+from zipshort.models import File, Link, User
 from zipshort.services import accounts
 
 REPEAT = range(4)
@@ -115,3 +115,18 @@ def test_parallel_setup_creates_one_superadmin(live_server, no_users, attempt):
                                           json={"username": f"root{i}", "password": "pw-123456"}), workers=20)
     assert Counter(r.status_code for r in responses) == {200: 1, 403: 19}
     assert count(User) == 1
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_parallel_uploads_never_exceed_the_bytes_quota(live_server, app, rt, user, key, attempt):
+    accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.Quota(
+        files_type="BY_BYTES", max_bytes=10 * 1024, max_bytes_text="10kb")))
+
+    def upload(i: int):
+        return fetch("POST", f"{live_server.url}/api/upload", headers={"Authorization": key},
+                     files={"file": (f"{i}.bin", b"x" * 1024, "application/octet-stream")})
+
+    statuses = Counter(r.status_code for r in burst(30, upload, workers=30))
+    assert statuses == {200: 10, 413: 20}
+    assert count(File) == 10 and fresh(User, user.id).used_bytes == 10 * 1024
+    assert len(list(rt.storage.keys())) == 10  # the losers' blobs are gone too
