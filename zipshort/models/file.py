@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import db
 from zipshort.models.base import IdMixin, TimestampMixin
+from zipshort.models.user import User
 
 
 class File(IdMixin, TimestampMixin, db.Model):
@@ -38,3 +39,5 @@ class File(IdMixin, TimestampMixin, db.Model):
     folder_id: Mapped[str | None] = mapped_column(String(36))
     thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     anonymous: Mapped[bool] = mapped_column(default=False)
+
+    user: Mapped[User] = relationship(lazy="select")

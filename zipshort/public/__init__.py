@@ -18,4 +18,5 @@ def make_blueprint(settings: Settings) -> Blueprint:
         bp.add_url_rule(f"{prefix}/<name>", f"serve_{endpoint}", files.serve_file, methods=["GET", "HEAD"])
         bp.add_url_rule(f"{prefix}/<name>", f"unlock_{endpoint}", files.unlock_file, methods=["POST"])
     bp.add_url_rule("/r/<name>", "raw_redirect", files.raw_redirect, methods=["GET", "HEAD"])
+    bp.add_url_rule("/view/<name>", "view_file", files.view_file, methods=["GET", "HEAD"])
     return bp

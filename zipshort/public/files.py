@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+from urllib.parse import quote
 
 from flask import Response, make_response, redirect, render_template, request, send_file
 
@@ -90,3 +91,32 @@ def unlock_file(name: str):
 def raw_redirect(name: str):
     """/r/<name>: zipline-cli builds these; 301 to /raw/<name>."""
     return redirect(f"/raw/{name}", 301)
+
+
+def view_file(name: str):
+    """/view/<name>: a preview page with OpenGraph/Discord embed tags (every value escaped by Jinja)."""
+    rt = runtime()
+    try:
+        item = downloads.preview(name)
+    except PasswordRequired:  # pragma: no cover - preview never raises it; kept for clarity
+        return _password_page(name)
+    if item.protected:
+        return _password_page(name)
+    mimetype, inline = serving_type(item.type, name)
+    kind = next((k for k in ("image", "video", "audio") if inline and mimetype.startswith(k + "/")), None)
+    text, truncated = None, False
+    if inline and mimetype.startswith("text/plain"):
+        kind = "text"
+        serving = downloads.open_file(rt, name)  # showing the text is a view
+        with rt.storage.open(serving.storage_key) as fh:
+            raw = fh.read(downloads.TEXT_PREVIEW_BYTES + 1)
+        truncated = len(raw) > downloads.TEXT_PREVIEW_BYTES
+        text = raw[: downloads.TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace")
+    proto = "https" if rt.settings.core.return_https_urls else request.scheme
+    raw_path = f"/raw/{quote(name)}"
+    response = make_response(render_template(
+        "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,
+        mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=f"{proto}://{request.host}{raw_path}",
+        embed=item.embed))
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -93,3 +93,40 @@ def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.d
     if row is None:
         raise _gone(rt)
     return _serving(row, True)
+
+
+TEXT_PREVIEW_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the /view page shows: the file's metadata and the owner's embed settings."""
+
+    name: str
+    original_name: str | None
+    type: str
+    size: int
+    storage_key: str
+    protected: bool
+    embed: dict[str, str]
+
+
+def preview(name: str, now: dt.datetime | None = None) -> Preview:
+    """Look a live file up for its preview page, without counting a view (the bytes' fetch counts).
+
+    Raises:
+        NotFound, Gone.
+    """
+    now = now or utcnow()
+    if not name or "\x00" in name or len(name) > 255:
+        raise NotFound("File not found", code="file_not_found")
+    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+    if peek is None:
+        raise NotFound("File not found", code="file_not_found")
+    row = db.session.get(File, peek[8])
+    owner_view = dict(row.user.view or {}) if row is not None else {}
+    db.session.rollback()
+    embed = {k: str(owner_view[k]) for k in ("embedTitle", "embedDescription", "embedColor", "embedSiteName")
+             if owner_view.get(k)} if owner_view.get("embed") else {}
+    return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
+                   protected=peek[7] is not None, embed=embed)
