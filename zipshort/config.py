@@ -89,6 +89,8 @@ class FilesSettings:
     default_format: str = "random"
     disabled_extensions: tuple[str, ...] = ()
     prune_interval_seconds: int = 60
+    offload: str = ""
+    offload_prefix: str = "/_zipshort_files/"
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
     if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):
         raise ConfigError("files.default_format: one of random, uuid, date, name, gfycat, random-words")
+    if settings.files.offload not in ("", "x-accel-redirect", "x-sendfile"):
+        raise ConfigError("files.offload: empty, x-accel-redirect (nginx) or x-sendfile (Apache, lighttpd)")
     if settings.files.max_file_size < 1:
         raise ConfigError("files.max_file_size: must be a positive number of bytes")
     if not 1 <= settings.server.threads <= 256:

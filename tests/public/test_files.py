@@ -132,3 +132,31 @@ def test_parallel_downloads_of_a_one_view_file_serve_it_once(live_server, api, a
     assert Counter(r.status_code for r in responses) == {200: 1, 404: 39}
     assert next(r for r in responses if r.status_code == 200).content == PNG
     assert all(PNG[:8] not in r.content for r in responses if r.status_code == 404)
+
+
+class TestNginxOffload:
+    @pytest.fixture
+    def overrides(self):
+        return {"files": {"offload": "x-accel-redirect"}}
+
+    def test_offload_header_and_view_still_counted(self, api, client, rt):
+        name = put(api, "a.png", PNG, "image/png", {"x-zipline-max-views": "1"})
+        res = client.get(f"/u/{name}")
+        key = db.session.query(File).one().storage_key
+        assert res.status_code == 200 and res.data == b""
+        assert res.headers["X-Accel-Redirect"] == f"/_zipshort_files/{key}"
+        assert res.headers["Content-Type"] == "image/png" and res.headers["X-Content-Type-Options"] == "nosniff"
+        assert client.get(f"/u/{name}").status_code == 404
+
+
+class TestSendfileOffload:
+    @pytest.fixture
+    def overrides(self):
+        return {"files": {"offload": "x-sendfile"}}
+
+    def test_sendfile_header_points_inside_the_store(self, api, client, rt):
+        name = put(api, "a.html", b"<p>", "text/html")
+        res = client.get(f"/u/{name}")
+        assert res.headers["X-Sendfile"].startswith(str(rt.storage.root))
+        assert res.headers["Content-Type"] == "application/octet-stream"
+        assert res.headers["Content-Disposition"].startswith("attachment")

@@ -44,6 +44,9 @@ def _send(name: str, serving: downloads.Serving, force_download: bool = False) -
     rt = runtime()
     content_type, inline = serving_type(serving.type, name)
     path = rt.storage.path(serving.storage_key)
+    offload = rt.settings.files.offload
+    if offload and request.method != "HEAD":
+        return _offloaded(name, serving, content_type, inline and not force_download, path)
     ranges = not serving.limited  # a limited file is counted per request, so it is always sent whole
     response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
                          download_name=serving.original_name or name, conditional=ranges, etag=serving.sha256,
@@ -56,6 +59,25 @@ def _send(name: str, serving: downloads.Serving, force_download: bool = False) -
         response.headers["Cache-Control"] = "no-store"
     if not ranges:
         response.headers["Accept-Ranges"] = "none"
+    return response
+
+
+def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline: bool, path) -> Response:
+    """An empty answer whose header tells nginx or Apache which file to send (they handle Range)."""
+    settings = runtime().settings.files
+    response = Response(status=200, mimetype=content_type)
+    if settings.offload == "x-accel-redirect":
+        response.headers["X-Accel-Redirect"] = settings.offload_prefix.rstrip("/") + "/" + serving.storage_key
+    else:
+        response.headers["X-Sendfile"] = str(path)
+    disposition = "inline" if inline else "attachment"
+    response.headers.set("Content-Disposition", disposition, filename=serving.original_name or name)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    response.headers["ETag"] = f'"{serving.sha256}"'
+    if serving.limited or serving.protected:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Accel-Buffering"] = "no"
     return response
 
 
