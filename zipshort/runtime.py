@@ -8,7 +8,7 @@ from zipshort.config import Settings
 from zipshort.counters import LinkCache, ViewBuffer
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
-from zipshort.storage import LocalStorage, Storage
+from zipshort.storage import Storage, build_storage
 
 
 @dataclass(frozen=True)
@@ -32,5 +32,5 @@ class Runtime:
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds),
-            storage=LocalStorage(settings.files_directory),
+            storage=build_storage(settings),
         )

@@ -43,15 +43,20 @@ def serving_type(declared: str, name: str) -> tuple[str, bool]:
 def _send(name: str, serving: downloads.Serving, force_download: bool = False) -> Response:
     rt = runtime()
     content_type, inline = serving_type(serving.type, name)
-    path = rt.storage.path(serving.storage_key)
+    path = rt.storage.local_path(serving.storage_key)
     offload = rt.settings.files.offload
     if offload and request.method != "HEAD":
         return _offloaded(name, serving, content_type, inline and not force_download, path)
     ranges = not serving.limited  # a limited file is counted per request, so it is always sent whole
-    response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
-                         download_name=serving.original_name or name, conditional=ranges, etag=serving.sha256,
-                         last_modified=serving.updated_at if isinstance(serving.updated_at, dt.datetime) else None,
-                         max_age=None)
+    if path is None:
+        response = _streamed(serving, content_type, ranges)
+        response.headers.set("Content-Disposition", "attachment" if force_download or not inline else "inline",
+                             filename=serving.original_name or name)
+    else:
+        response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
+                             download_name=serving.original_name or name, conditional=ranges, etag=serving.sha256,
+                             last_modified=serving.updated_at if isinstance(serving.updated_at, dt.datetime)
+                             else None, max_age=None)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     response.headers["Cross-Origin-Resource-Policy"] = "same-site"
@@ -60,6 +65,45 @@ def _send(name: str, serving: downloads.Serving, force_download: bool = False) -
     if not ranges:
         response.headers["Accept-Ranges"] = "none"
     return response
+
+
+def _streamed(serving: downloads.Serving, content_type: str, ranges: bool) -> Response:
+    """Send a blob that is not on this machine (S3): stream it, honouring one Range and If-None-Match."""
+    storage = runtime().storage
+    size = serving.size
+    etag = f'"{serving.sha256}"'
+    if ranges and request.if_none_match.contains(serving.sha256):
+        response = Response(status=304)
+        response.headers["ETag"] = etag
+        return response
+    byte_range = request.range if ranges else None
+    status, window = 200, None
+    if byte_range is not None and len(byte_range.ranges) == 1 and byte_range.units == "bytes":
+        bounds = byte_range.range_for_length(size)
+        if bounds is None:
+            response = Response(status=416)
+            response.headers["Content-Range"] = f"bytes */{size}"
+            return response
+        status, window = 206, (bounds[0], bounds[1] - 1)
+    length = size if window is None else window[1] - window[0] + 1
+    body = storage.open(serving.storage_key, window) if length and request.method != "HEAD" else None
+    response = Response(_iterate(body) if body is not None else b"", status=status, mimetype=content_type,
+                        direct_passthrough=True)
+    response.headers["Content-Length"] = str(length)
+    response.headers["ETag"] = etag
+    if window is not None:
+        response.headers["Content-Range"] = f"bytes {window[0]}-{window[1]}/{size}"
+    if ranges:
+        response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _iterate(body, chunk: int = 1024 * 1024):
+    try:
+        while data := body.read(chunk):
+            yield data
+    finally:
+        body.close()
 
 
 def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline: bool, path) -> Response:

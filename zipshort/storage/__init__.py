@@ -3,4 +3,18 @@
 from zipshort.storage.base import BlobTooLarge, Storage, StoredBlob, chunks_of
 from zipshort.storage.local import LocalStorage
 
-__all__ = ["BlobTooLarge", "LocalStorage", "Storage", "StoredBlob", "chunks_of"]
+__all__ = ["BlobTooLarge", "LocalStorage", "Storage", "StoredBlob", "build_storage", "chunks_of"]
+
+
+def build_storage(settings) -> Storage:
+    """The backend the settings choose: a local folder, or an S3 bucket (with a local folder for chunks)."""
+    if settings.files.storage == "s3":
+        from pathlib import Path
+
+        from zipshort.storage.s3 import S3Storage
+
+        s3 = settings.s3
+        return S3Storage(s3.bucket, Path(settings.files_directory) / ".tmp", region=s3.region,
+                         endpoint=s3.endpoint or None, access_key=s3.access_key_id, secret_key=s3.secret_access_key,
+                         force_path_style=s3.force_path_style, prefix=s3.prefix)
+    return LocalStorage(settings.files_directory)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Protocol
 
 from zipshort.errors import ZipshortError
@@ -49,6 +50,9 @@ class Storage(Protocol):
 
     def open(self, key: str) -> BinaryIO:
         """The blob's bytes for reading."""
+
+    def local_path(self, key: str) -> "Path | None":
+        """The blob's file when it is on this machine (sendfile, offload), else None (streamed)."""
 
     def delete(self, key: str) -> None:
         """Remove a blob (no error if it is already gone)."""

@@ -117,6 +117,10 @@ class LocalStorage:
         """Where the blob lives (for sendfile and X-Accel-Redirect)."""
         return self._path(key)
 
+    def local_path(self, key: str) -> Path | None:
+        """The blob's file, so it can be sent with sendfile."""
+        return self._path(key)
+
     def delete(self, key: str) -> None:
         """Remove the blob if present."""
         self._path(key).unlink(missing_ok=True)

@@ -178,3 +178,15 @@ def test_quota_by_files_is_413_with_zipline_text(api, app, rt, user):
     assert res.status_code == 413
     assert res.get_json()["error"] == "uploading will exceed your file count quota of 2 files"
     assert count(File) == 0 and blobs(app) == []
+
+
+def test_upload_of_several_megabytes_through_multipart(api, client):
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    data = bytes(range(256)) * 16384  # 4 MiB
+    # Encoded here: the test client would spool a body this large to a temp file it never closes.
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), "big.bin",
+                                                           content_type="application/octet-stream")})
+    res = api.post("/api/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+    assert client.get(f"/raw/{res.get_json()['files'][0]['name']}").data == data
