@@ -1,9 +1,9 @@
 """Blob storage as a small strategy chosen by configuration (local folder now, S3 next)."""
 
-from zipshort.storage.base import BlobTooLarge, Storage, StoredBlob, chunks_of
+from zipshort.storage.base import BlobTooLarge, SpoolFile, Storage, StoredBlob, chunks_of
 from zipshort.storage.local import LocalStorage
 
-__all__ = ["BlobTooLarge", "LocalStorage", "Storage", "StoredBlob", "build_storage", "chunks_of"]
+__all__ = ["BlobTooLarge", "LocalStorage", "SpoolFile", "Storage", "StoredBlob", "build_storage", "chunks_of"]
 
 
 def build_storage(settings) -> Storage:

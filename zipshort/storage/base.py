@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,3 +71,58 @@ class Storage(Protocol):
 
     def clean_temp(self, older_than: dt.timedelta) -> int:
         """Remove leftovers of interrupted writes older than ``older_than``; return how many."""
+
+    def spool(self, max_bytes: int | None) -> SpoolFile:
+        """A temp file the multipart parser can write an upload into."""
+
+    def commit(self, spool: SpoolFile) -> StoredBlob:
+        """Make a finished spool file a blob under a new key."""
+
+
+class SpoolFile(io.RawIOBase):
+    """A temp file in the store's temp folder that hashes and counts what is written to it.
+
+    The multipart parser writes each uploaded file straight into one of these (no second copy);
+    the store then moves it into place with ``commit``. Closing an uncommitted one deletes it.
+    """
+
+    def __init__(self, folder: Path, max_bytes: int | None) -> None:
+        super().__init__()
+        self.path = folder / (secrets.token_hex(16) + ".spool")
+        self._file = open(self.path, "xb")  # noqa: SIM115 - lives as long as this object
+        self.digest = hashlib.sha256()
+        self.size = 0
+        self.max_bytes = max_bytes
+        self.committed = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise BlobTooLarge(f"File is larger than {self.max_bytes} bytes")
+        self.digest.update(data)
+        return self._file.write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds finished parts
+        return self._file.seek(offset, whence)
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(size)
+
+    def finish(self) -> None:
+        """Flush and fsync the data before the store moves the file."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        if not self.committed:
+            self.path.unlink(missing_ok=True)
+        super().close()

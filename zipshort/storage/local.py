@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, StoredBlob, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key
 
 TEMP_DIR = ".tmp"
 
@@ -108,6 +108,21 @@ class LocalStorage:
     def discard_parts(self, upload_id: str) -> None:
         """Forget an unfinished upload's bytes."""
         self._partial(upload_id).unlink(missing_ok=True)
+
+    def spool(self, max_bytes: int | None) -> SpoolFile:
+        """A temp file for the multipart parser to write an upload into."""
+        return SpoolFile(self.temp, max_bytes)
+
+    def commit(self, spool: SpoolFile) -> StoredBlob:
+        """fsync the spool file and rename it into place under a new key."""
+        spool.finish()
+        key = new_key()
+        final = self._path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(spool.path, final)
+        spool.committed = True
+        _fsync_dir(final.parent)
+        return StoredBlob(key=key, size=spool.size, sha256=spool.digest.hexdigest())
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob for reading."""

@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, StoredBlob, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -133,6 +133,21 @@ class S3Storage:
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"])
                 removed += 1
         return removed
+
+    def spool(self, max_bytes: int | None) -> SpoolFile:
+        """A local temp file for the multipart parser; committed by uploading it."""
+        return SpoolFile(self.temp, max_bytes)
+
+    def commit(self, spool: SpoolFile) -> StoredBlob:
+        """Upload a finished spool file as a new object (its hash is already known)."""
+        spool.finish()
+        key = new_key()
+        try:
+            self.client.upload_file(str(spool.path), self.bucket, self._object(key), Config=self._transfer)
+        finally:
+            spool.path.unlink(missing_ok=True)
+            spool.committed = True
+        return StoredBlob(key=key, size=spool.size, sha256=spool.digest.hexdigest())
 
     # --- chunked uploads: assembled locally, sent whole ---
 

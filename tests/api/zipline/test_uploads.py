@@ -33,6 +33,7 @@ def test_upload_returns_v4_shape_and_the_file_serves_back(api, client, user):
     assert item["url"] == f"http://localhost/u/{item['name']}"
     served = client.get(f"/u/{item['name']}")
     assert served.status_code == 200 and served.data == PNG and served.mimetype == "image/png"
+    assert list(api.client.application.extensions["zipshort"].storage.temp.iterdir()) == []
     row = fresh(File, item["id"])
     assert row.sha256 == hashlib.sha256(PNG).hexdigest() and row.size == len(PNG)
     assert fresh(User, user.id).used_bytes == len(PNG) and fresh(User, user.id).file_count == 1
@@ -156,6 +157,7 @@ class TestLimits:
         assert res.status_code == 413
         assert res.get_json()["error"] == "file[1]: File size is too large. Maximum file size is 1000 bytes"
         assert count(File) == 0 and blobs(app) == []
+        assert list(app.extensions["zipshort"].storage.temp.iterdir()) == []
 
     def test_disabled_extension_is_400(self, api, app):
         res = upload(api, ("tool.EXE", b"MZ", "application/octet-stream"))

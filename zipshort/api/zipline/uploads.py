@@ -14,7 +14,8 @@ from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.models import utcnow
 from zipshort.services import files, partials, uploads
-from zipshort.storage import BlobTooLarge, chunks_of
+from zipshort.http import SPOOL_KEY
+from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
                         "no-json", "original-name", "override-domain", "uploadtext"})
@@ -112,10 +113,21 @@ def upload():
     if "Content-Range" in request.headers:
         raise ValidationError("bad options, receieved: partial upload", code="invalid_options")
     request.max_content_length = settings.server.max_request_body_size
+    spools: list[SpoolFile] = []
+
+    def spool() -> SpoolFile:
+        spools.append(rt.storage.spool(settings.files.max_file_size))
+        return spools[-1]
+
+    request.environ[SPOOL_KEY] = spool
     now = utcnow()
     options = parse_options(now, v3)
     host = pick_domain(settings, options.domain, request.host)
-    parts = request.files.getlist("file")
+    try:
+        parts = request.files.getlist("file")
+    except BlobTooLarge:
+        raise ZipshortError(f"file[{len(spools) - 1}]: File size is too large. Maximum file size is "
+                            f"{settings.files.max_file_size} bytes", code="too_large", status=413) from None
     if not parts:
         raise ValidationError("no files" if v3 else "No files were uploaded", code="no_files")
     password_hash = rt.passwords.hash(options.password) if options.password else None
@@ -153,7 +165,10 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
         raise ValidationError(f"file[{index}]: File extension {ext} is not allowed", code="extension_not_allowed")
     make_name, retry = uploads.name_maker(options.fmt, settings.length, part.filename, ext, now, options.filename)
     try:
-        blob = rt.storage.write(chunks_of(part.stream), max_bytes=settings.max_file_size)
+        if isinstance(part.stream, SpoolFile):
+            blob = rt.storage.commit(part.stream)  # the parser already wrote it to the store's temp folder
+        else:
+            blob = rt.storage.write(chunks_of(part.stream), max_bytes=settings.max_file_size)
     except BlobTooLarge:
         raise ZipshortError(f"file[{index}]: File size is too large. Maximum file size is {settings.max_file_size} "
                             "bytes", code="too_large", status=413) from None
