@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import requests
-
 from _common import free_port, start_zipshort, stop
 
 MIB = 1024 * 1024

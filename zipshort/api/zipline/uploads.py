@@ -12,9 +12,9 @@ from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError, ZipshortError
+from zipshort.http import SPOOL_KEY
 from zipshort.models import utcnow
 from zipshort.services import files, partials, uploads
-from zipshort.http import SPOOL_KEY
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
