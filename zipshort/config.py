@@ -90,6 +90,8 @@ class FilesSettings:
     default_format: str = "random"
     disabled_extensions: tuple[str, ...] = ()
     prune_interval_seconds: int = 60
+    remove_gps_metadata: bool = False
+    default_compression_format: str = "jpg"
     offload: str = ""
     offload_prefix: str = "/_zipshort_files/"
 
@@ -184,6 +186,8 @@ ZIPLINE_ENV = {
     "FILES_DISABLED_EXTENSIONS": ("files", "disabled_extensions"),
     "DATASOURCE_LOCAL_DIRECTORY": ("files", "directory"),
     "DATASOURCE_TYPE": ("files", "storage"),
+    "FILES_REMOVE_GPS_METADATA": ("files", "remove_gps_metadata"),
+    "FILES_DEFAULT_COMPRESSION_FORMAT": ("files", "default_compression_format"),
     "DATASOURCE_S3_BUCKET": ("s3", "bucket"),
     "DATASOURCE_S3_REGION": ("s3", "region"),
     "DATASOURCE_S3_ENDPOINT": ("s3", "endpoint"),
@@ -330,6 +334,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
     if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):
         raise ConfigError("files.default_format: one of random, uuid, date, name, gfycat, random-words")
+    if settings.files.default_compression_format not in ("jpg", "jpeg", "png", "webp"):
+        raise ConfigError("files.default_compression_format: jpg, jpeg, png or webp")
     if settings.files.storage not in ("local", "s3"):
         raise ConfigError("files.storage: local or s3 (Zipline: DATASOURCE_TYPE)")
     if settings.files.storage == "s3" and not settings.s3.bucket:

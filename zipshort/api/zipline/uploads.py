@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -14,7 +15,7 @@ from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.http import SPOOL_KEY
 from zipshort.models import utcnow
-from zipshort.services import files, partials, uploads
+from zipshort.services import files, images, partials, uploads
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
@@ -35,6 +36,8 @@ class Options:
     domain: str | None
     filename: str | None
     extension: str | None
+    compression: int | None = None
+    compression_type: str = "jpg"
 
 
 def speaks_v3() -> bool:
@@ -61,6 +64,19 @@ def _max_views(raw: str | None, header: str, nan: str, negative: str) -> int | N
     return value or None
 
 
+def _percent(raw: str | None, header: str, nan: str, bad: str) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    try:
+        value = float(text)
+    except ValueError:
+        raise _bad(header, nan) from None
+    if value != value or not 0 <= value <= 100 or value != int(value):
+        raise _bad(header, bad)
+    return int(value) or None  # 0 means no compression (Zipline)
+
+
 def _expiry(raw: str | None, header: str, now: dt.datetime) -> tuple[dt.datetime | None, bool]:
     if raw is None or not raw.strip():
         return None, False
@@ -68,6 +84,13 @@ def _expiry(raw: str | None, header: str, now: dt.datetime) -> tuple[dt.datetime
         return uploads.parse_expiry(raw, now), raw.strip().lower() == "never"
     except ValidationError as exc:
         raise _bad(header, exc.message) from None
+
+
+def _compression_type(value: str) -> str:
+    try:
+        return images.compression_type(value)
+    except ValidationError as exc:
+        raise _bad("x-zipline-image-compression-type", exc.message) from None
 
 
 def parse_options(now: dt.datetime, v3: bool) -> Options:
@@ -82,7 +105,11 @@ def parse_options(now: dt.datetime, v3: bool) -> Options:
             max_views=_max_views(h.get("Max-Views"), "max-views", "invalid max views (invalid number)",
                                  "invalid max views (max views < 0)"),
             password=h.get("Password") or None, no_json="No-JSON" in h, keep_original_name="Original-Name" in h,
-            domain=h.get("Override-Domain"), filename=None, extension=None)
+            domain=h.get("Override-Domain"), filename=None, extension=None,
+            compression=_percent(h.get("Image-Compression-Percent"), "image-compression-percent",
+                                 "invalid image compression percent (invalid number)",
+                                 "invalid image compression percent (% < 0 || % > 100)"))
+    default_type = runtime().settings.files.default_compression_format
     fmt = h.get("x-zipline-format") or default_fmt
     if fmt not in uploads.FORMATS:
         raise _bad("x-zipline-format", "Invalid format")
@@ -99,7 +126,10 @@ def parse_options(now: dt.datetime, v3: bool) -> Options:
         password=h.get("x-zipline-password") or None,
         no_json=(h.get("x-zipline-no-json") or "").lower() == "true",
         keep_original_name=(h.get("x-zipline-original-name") or "").lower() == "true",
-        domain=h.get("x-zipline-domain"), filename=filename, extension=h.get("x-zipline-file-extension") or None)
+        domain=h.get("x-zipline-domain"), filename=filename, extension=h.get("x-zipline-file-extension") or None,
+        compression=_percent(h.get("x-zipline-image-compression-percent"), "x-zipline-image-compression-percent",
+                             "Invalid percent (NaN)", "Invalid percent (must be between 0 and 100)"),
+        compression_type=_compression_type(h.get("x-zipline-image-compression-type") or default_type))
 
 
 @bp.post("/upload")
@@ -132,9 +162,12 @@ def upload():
         raise ValidationError("no files" if v3 else "No files were uploaded", code="no_files")
     password_hash = rt.passwords.hash(options.password) if options.password else None
     stored: list[files.NewFile] = []
+    extras: list[dict] = []
     try:
         for index, part in enumerate(parts):
-            stored.append(_store_part(rt, index, part, options, password_hash, now))
+            item, extra = _store_part(rt, index, part, options, password_hash, now)
+            stored.append(item)
+            extras.append(extra)
         rows = files.store_files(g.user, stored, rt.storage, now)
     except BaseException:
         for item in stored:
@@ -149,8 +182,8 @@ def upload():
         if options.expires_at:
             body["expiresAt"] = iso(options.expires_at)
         return jsonify(body)
-    body = {"files": [{"id": row.id, "name": row.name, "type": row.type, "url": url}
-                      for row, url in zip(rows, urls, strict=True)]}
+    body = {"files": [{"id": row.id, "name": row.name, "type": row.type, "url": url, **extra}
+                      for row, url, extra in zip(rows, urls, extras, strict=True)]}
     if options.expires_at or options.never:
         body["deletesAt"] = "never" if options.never else iso(options.expires_at)
     return jsonify(body)
@@ -163,7 +196,6 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
     ext = uploads.extension_of(part.filename, options.extension)
     if ext.lower() in {e.lower() for e in settings.disabled_extensions}:
         raise ValidationError(f"file[{index}]: File extension {ext} is not allowed", code="extension_not_allowed")
-    make_name, retry = uploads.name_maker(options.fmt, settings.length, part.filename, ext, now, options.filename)
     try:
         if isinstance(part.stream, SpoolFile):
             blob = rt.storage.commit(part.stream)  # the parser already wrote it to the store's temp folder
@@ -172,10 +204,40 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
     except BlobTooLarge:
         raise ZipshortError(f"file[{index}]: File size is too large. Maximum file size is {settings.max_file_size} "
                             "bytes", code="too_large", status=413) from None
+    mimetype = uploads.guess_type(part.mimetype, part.filename or "")
+    extra: dict = {}
+    if mimetype.startswith("image/") and (options.compression or settings.remove_gps_metadata):
+        try:
+            blob, mimetype, ext, extra = _process_image(rt, blob, mimetype, ext, options)
+        except BaseException:
+            rt.storage.delete(blob.key)
+            raise
+    make_name, retry = uploads.name_maker(options.fmt, settings.length, part.filename, ext, now, options.filename)
     original = uploads.clean_display_name(part.filename) if options.keep_original_name else None
-    return files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original,
-                         type=uploads.guess_type(part.mimetype, part.filename or ""), max_views=options.max_views,
-                         password_hash=password_hash, expires_at=options.expires_at)
+    item = files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original, type=mimetype,
+                         max_views=options.max_views, password_hash=password_hash, expires_at=options.expires_at)
+    return item, extra
+
+
+def _process_image(rt, blob, mimetype: str, ext: str, options: Options):
+    """Compress and/or strip GPS; the processed bytes replace the blob. Returns (blob, type, ext, extras)."""
+    storage = rt.storage
+    with storage.open(blob.key) as fh:
+        source = fh if fh.seekable() else io.BytesIO(fh.read())
+        result = images.process(source, options.compression,
+                                options.compression_type if options.compression else None,
+                                rt.settings.files.remove_gps_metadata)
+    if result is None:
+        return blob, mimetype, ext, {}
+    new_blob = storage.write([result.data])
+    storage.delete(blob.key)
+    extra: dict = {}
+    if result.removed_gps:
+        extra["removedGps"] = True
+    if options.compression:
+        extra["compressed"] = {"mimetype": result.mimetype, "ext": result.ext}
+        return new_blob, result.mimetype, result.ext, extra
+    return new_blob, mimetype, ext, extra
 
 
 @bp.post("/upload/partial")
