@@ -187,11 +187,18 @@ def database_url(backend, request, tmp_path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), tmp_path / "zipshort.db")
         return ""
     url = request.getfixturevalue("postgres_url")
+    truncate_all(url)
+    return url
+
+
+def truncate_all(url: str) -> None:
+    """Empty every table of the schema (PostgreSQL)."""
+    from zipshort.extensions import db
+
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE partial_uploads, files, links, api_keys, users CASCADE"))
+        conn.execute(sa.text(f"TRUNCATE {', '.join(t.name for t in db.metadata.sorted_tables)} CASCADE"))
     engine.dispose()
-    return url
 
 
 @pytest.fixture

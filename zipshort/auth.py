@@ -90,23 +90,29 @@ def require_user(scope: str | None = None, admin: bool = False,
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if g.get("bad_key"):
-                raise Unauthorized("invalid token", code="invalid_token")
-            user: User | None = g.get("user")
-            if user is None:
-                raise Unauthorized(unauthorized, code="not_logged_in")
-            key: ApiKey | None = g.get("api_key")
-            needed = "admin" if admin else scope
-            if key is not None and needed and needed not in key.scope_set:
-                raise Forbidden(f"This API key lacks the {needed} scope", code="missing_scope")
-            if admin and not user.is_administrator:
-                raise Forbidden("Forbidden", code="not_admin")
-            _check_session_csrf()
+            check_caller(scope, admin, unauthorized)
             return view(*args, **kwargs)
 
         return wrapper
 
     return decorator
+
+
+def check_caller(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in") -> User:
+    """Raise unless this request's caller may proceed (see :func:`require_user`); return the caller."""
+    if g.get("bad_key"):
+        raise Unauthorized("invalid token", code="invalid_token")
+    user: User | None = g.get("user")
+    if user is None:
+        raise Unauthorized(unauthorized, code="not_logged_in")
+    key: ApiKey | None = g.get("api_key")
+    needed = "admin" if admin else scope
+    if key is not None and needed and needed not in key.scope_set:
+        raise Forbidden(f"This API key lacks the {needed} scope", code="missing_scope")
+    if admin and not user.is_administrator:
+        raise Forbidden("Forbidden", code="not_admin")
+    _check_session_csrf()
+    return user
 
 
 class CachedSerializerSessionInterface(SecureCookieSessionInterface):

@@ -7,10 +7,9 @@ import re
 from collections import Counter
 
 import pytest
-import sqlalchemy as sa
 
 from tests.cli.test_cli import start_server, stop
-from tests.conftest import REDIS_URL, burst, fetch, service_missing
+from tests.conftest import REDIS_URL, burst, fetch, service_missing, truncate_all
 
 
 @pytest.fixture
@@ -29,10 +28,7 @@ def redis_url():
 
 @pytest.fixture
 def cluster(postgres_url, redis_url, tmp_path):
-    engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("TRUNCATE partial_uploads, files, links, api_keys, users CASCADE"))
-    engine.dispose()
+    truncate_all(postgres_url)
     env = {"DATABASE_URL": postgres_url, "ZIPSHORT_RATELIMIT_STORAGE_URI": redis_url,
            "ZIPSHORT_ADMIN_USERNAME": "admin", "ZIPSHORT_ADMIN_PASSWORD": "cluster-pass",
            "ZIPSHORT_SERVER_THREADS": "16"}

@@ -36,8 +36,9 @@ class File(IdMixin, TimestampMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime | None] = mapped_column()
     favorite: Mapped[bool] = mapped_column(default=False)
-    folder_id: Mapped[str | None] = mapped_column(String(36))
+    folder_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id", ondelete="SET NULL"))
     thumbnail_key: Mapped[str | None] = mapped_column(String(255))
     anonymous: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship(lazy="select")
+    tags: Mapped[list["Tag"]] = relationship(secondary="file_tags", lazy="selectin", order_by="Tag.name")  # noqa: F821

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from zipshort.database import write_transaction
 from zipshort.errors import Conflict, NotFound, QuotaExceeded, ValidationError
 from zipshort.extensions import db
-from zipshort.models import File, FilesQuota, Link, User, new_id, utcnow
+from zipshort.models import File, FilesQuota, Link, Tag, User, new_id, utcnow
 from zipshort.storage import Storage, StoredBlob
 
 NAME_ATTEMPTS = 10
@@ -38,6 +38,7 @@ class NewFile:
     password_hash: str | None = None
     expires_at: dt.datetime | None = None
     folder_id: str | None = None
+    anonymous: bool = False
 
 
 class FileQuotaExceeded(QuotaExceeded):
@@ -73,7 +74,8 @@ def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
         row = File(id=new_id(), user_id=owner.id, name=name, original_name=item.original_name, size=item.blob.size,
                    type=item.type, sha256=item.blob.sha256, storage_key=item.blob.key, views=0,
                    max_views=item.max_views, password_hash=item.password_hash, expires_at=item.expires_at,
-                   favorite=False, folder_id=item.folder_id, anonymous=False, created_at=now, updated_at=now)
+                   favorite=False, folder_id=item.folder_id, anonymous=item.anonymous, created_at=now,
+                   updated_at=now)
         savepoint = db.session.begin_nested()
         db.session.add(row)
         try:
@@ -119,7 +121,7 @@ def get_file_by_name(name: str) -> File:
 
 SORT_FIELDS = ("id", "createdAt", "updatedAt", "deletesAt", "name", "originalName", "size", "type", "views",
                "favorite")
-SEARCH_FIELDS = ("name", "originalName", "type", "id")
+SEARCH_FIELDS = ("name", "originalName", "type", "id", "tags")
 DASHBOARD_TYPES = ("image/", "video/", "audio/", "text/")
 _SORT_COLUMNS = {"id": File.id, "createdAt": File.created_at, "updatedAt": File.updated_at,
                  "deletesAt": File.expires_at, "name": File.name, "originalName": File.original_name,
@@ -164,8 +166,11 @@ def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
         text = (query.search_query or "").lower()
         if "\x00" in text:
             raise ValidationError("searchQuery must not contain NUL", code="invalid_search")
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        cond.append(func.lower(_SEARCH_COLUMNS[query.search_field]).like(f"%{escaped}%", escape="\\"))
+        if query.search_field == "tags":  # every listed tag id (Zipline's AND match)
+            cond.extend(File.tags.any(Tag.id == tag_id) for tag_id in (query.search_query or "").split(",") if tag_id)
+        else:
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            cond.append(func.lower(_SEARCH_COLUMNS[query.search_field]).like(f"%{escaped}%", escape="\\"))
     column = _SORT_COLUMNS[query.sort_by]
     ordering = [column.asc() if query.order == "asc" else column.desc(), File.id.desc()]
     total = db.session.scalar(select(func.count()).select_from(File).where(*cond)) or 0
@@ -199,6 +204,7 @@ class FileChanges:
     original_name: object = UNSET
     type: object = UNSET
     name: object = UNSET
+    tags: object = UNSET
 
 
 def update_file(owner: User, ident: str, changes: FileChanges) -> File:
@@ -209,7 +215,7 @@ def update_file(owner: User, ident: str, changes: FileChanges) -> File:
     """
     with write_transaction(db.session):
         row = get_owned_file(owner, ident)
-        for attr in ("favorite", "max_views", "password_hash", "original_name", "type", "name"):
+        for attr in ("favorite", "max_views", "password_hash", "original_name", "type", "name", "tags"):
             value = getattr(changes, attr)
             if value is not UNSET:
                 setattr(row, attr, value)

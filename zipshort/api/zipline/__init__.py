@@ -29,4 +29,13 @@ def json_body(required: bool = True) -> dict[str, Any]:
     return data
 
 
-from zipshort.api.zipline import accounts, files, health, uploads, urls, users, v3  # noqa: E402,F401  (routes)
+from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
+    accounts,
+    files,
+    folders,
+    health,
+    uploads,
+    urls,
+    users,
+    v3,
+)

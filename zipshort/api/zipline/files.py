@@ -11,8 +11,8 @@ from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError
-from zipshort.models import File
-from zipshort.services import accounts, files
+from zipshort.models import File, Tag
+from zipshort.services import accounts, files, tags
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -31,10 +31,16 @@ def file_json(row: File) -> dict[str, Any]:
         "maxViews": row.max_views,
         "folderId": row.folder_id,
         "thumbnail": None,
-        "tags": [],
+        "tags": [tag_json(t) for t in row.tags],
         "password": row.password_hash is not None,
         "url": f"{runtime().settings.files.route}/{quote(row.name)}",
     }
+
+
+def tag_json(tag: Tag) -> dict[str, Any]:
+    """Zipline's Tag object."""
+    return {"id": tag.id, "createdAt": iso(tag.created_at), "updatedAt": iso(tag.updated_at), "name": tag.name,
+            "color": tag.color, "userId": tag.user_id}
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -102,6 +108,8 @@ def _file_changes(body: dict[str, Any]) -> files.FileChanges:
                     or (key == "name" and ("/" in value or "\\" in value or value.startswith("."))):
                 raise ValidationError(f"Invalid {key}", field=key)
             values[attr] = value
+    if "tags" in body:
+        values["tags"] = tags.resolve(g.user, body["tags"])
     return files.FileChanges(**values)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -11,11 +12,11 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import iso, pick_domain
-from zipshort.auth import require_user, runtime
+from zipshort.auth import check_caller, presented_key, require_user, runtime
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.http import SPOOL_KEY
-from zipshort.models import utcnow
-from zipshort.services import files, images, partials, uploads
+from zipshort.models import User, utcnow
+from zipshort.services import files, folders, images, partials, uploads
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
@@ -132,14 +133,30 @@ def parse_options(now: dt.datetime, v3: bool) -> Options:
         compression_type=_compression_type(h.get("x-zipline-image-compression-type") or default_type))
 
 
+def _uploader() -> tuple[User, str | None, bool]:
+    """Who owns the upload, into which folder, and whether it is anonymous.
+
+    Anonymous uploads (no credentials at all) are allowed into a folder open for uploads; they
+    belong to the folder's owner and count against that owner's quota.
+    """
+    folder_id = request.headers.get("x-zipline-folder")
+    if folder_id and presented_key() is None and g.get("user") is None:
+        folder = folders.upload_target(None, folder_id)
+        return folder.user, folder.id, True
+    user = check_caller(scope="files:write")
+    if folder_id:
+        folders.upload_target(user, folder_id)
+    return user, folder_id or None, False
+
+
 @bp.post("/upload")
-@require_user(scope="files:write")
 def upload():
     rt = runtime()
     settings = rt.settings
     v3 = speaks_v3()
     if v3:
         g.dialect = "zipline-v3"
+    owner, folder_id, anonymous = _uploader()
     if "Content-Range" in request.headers:
         raise ValidationError("bad options, receieved: partial upload", code="invalid_options")
     request.max_content_length = settings.server.max_request_body_size
@@ -166,9 +183,9 @@ def upload():
     try:
         for index, part in enumerate(parts):
             item, extra = _store_part(rt, index, part, options, password_hash, now)
-            stored.append(item)
+            stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=anonymous))
             extras.append(extra)
-        rows = files.store_files(g.user, stored, rt.storage, now)
+        rows = files.store_files(owner, stored, rt.storage, now)
     except BaseException:
         for item in stored:
             rt.storage.delete(item.blob.key)
