@@ -135,6 +135,8 @@ def _password_page(name: str, status: int = 200, error: str | None = None, retry
 
 def serve_file(name: str):
     """/u/<name> and /raw/<name>: count a view and send the bytes under the serving policy."""
+    if name.startswith(".thumbnail.") and name.endswith(".jpg"):
+        return _thumbnail(name[len(".thumbnail."):-len(".jpg")])
     try:
         serving = downloads.open_file(runtime(), name, count=request.method != "HEAD")
     except PasswordRequired:
@@ -152,6 +154,21 @@ def unlock_file(name: str):
     except RateLimited as exc:
         return _password_page(name, 429, exc.message, exc.retry_after)
     return _send(name, serving, force_download="download" in request.args)
+
+
+def _thumbnail(file_id: str) -> Response:
+    """Zipline's /raw/.thumbnail.<fileId>.jpg: the preview image, never counted as a view."""
+    storage = runtime().storage
+    key = downloads.thumbnail(file_id)
+    path = storage.local_path(key)
+    if path is not None:
+        response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+    else:
+        with storage.open(key) as fh:
+            response = Response(fh.read(), mimetype="image/jpeg")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = FILE_CSP
+    return response
 
 
 def raw_redirect(name: str):

@@ -130,3 +130,18 @@ def preview(name: str, now: dt.datetime | None = None) -> Preview:
              if owner_view.get(k)} if owner_view.get("embed") else {}
     return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
                    protected=peek[7] is not None, embed=embed)
+
+
+def thumbnail(file_id: str, now: dt.datetime | None = None) -> str:
+    """The storage key of a live, unprotected file's thumbnail (no view is counted).
+
+    Raises:
+        NotFound: no such file, no thumbnail, or the file is protected, expired or used up.
+    """
+    now = now or utcnow()
+    row = db.session.get(File, file_id) if file_id and file_id.replace("-", "").isalnum() else None
+    live = row is not None and row.password_hash is None and (row.expires_at is None or row.expires_at > now) \
+        and (row.max_views is None or row.views < row.max_views) and not row.user.disabled
+    if not live or not row.thumbnail_key or row.thumbnail_key == "-":
+        raise NotFound("Thumbnail not found", code="thumbnail_not_found")
+    return row.thumbnail_key

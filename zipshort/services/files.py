@@ -243,6 +243,8 @@ def delete_files(owner: User, idents: list[str], storage: Storage) -> list[File]
                            .execution_options(synchronize_session=False))
     for row in rows:
         storage.delete(row.storage_key)
+        if row.thumbnail_key and row.thumbnail_key != "-":
+            storage.delete(row.thumbnail_key)
     return rows
 
 

@@ -47,6 +47,19 @@ def compression_type(value: str) -> str:
     return value
 
 
+def open_image(stream: BinaryIO) -> Image.Image:
+    """Open and load an image with the allowlisted decoders and the pixel cap.
+
+    Raises:
+        ValidationError: not decodable or too large.
+    """
+    image = _open(stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image.load()
+    return image
+
+
 def _open(stream: BinaryIO) -> Image.Image:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)

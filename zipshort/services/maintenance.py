@@ -14,6 +14,7 @@ from zipshort.database import write_transaction
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.services.partials import prune_abandoned
+from zipshort.services.thumbnails import generate_missing
 from zipshort.storage import Storage
 
 log = logging.getLogger("zipshort.maintenance")
@@ -37,11 +38,16 @@ def fsck(storage: Storage, remove: bool = False, temp_age: dt.timedelta = dt.tim
     Blobs written in the last ``temp_age`` are left alone: an upload may be between its blob and its row.
     """
     report = FsckReport(removed=remove)
-    rows = {key: name for key, name in db.session.execute(select(File.storage_key, File.name))}
+    rows: dict[str, str] = {}
+    thumbnails: set[str] = set()
+    for key, name, thumb in db.session.execute(select(File.storage_key, File.name, File.thumbnail_key)):
+        rows[key] = name
+        if thumb and thumb != "-":
+            thumbnails.add(thumb)
     db.session.rollback()
     cutoff = utcnow() - temp_age
     for key in storage.keys():
-        if key not in rows and storage.modified(key) < cutoff:
+        if key not in rows and key not in thumbnails and storage.modified(key) < cutoff:
             report.orphan_blobs.append(key)
     report.missing_blobs = sorted(name for key, name in rows.items() if not storage.exists(key))
     if remove:
@@ -58,7 +64,7 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
     while True:
         with write_transaction(db.session):
             batch = db.session.execute(
-                select(File.id, File.user_id, File.size, File.storage_key)
+                select(File.id, File.user_id, File.size, File.storage_key, File.thumbnail_key)
                 .where(File.expires_at.is_not(None), File.expires_at <= now).limit(PRUNE_BATCH)).all()
             if not batch:
                 return total
@@ -73,6 +79,8 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
                                    .execution_options(synchronize_session=False))
         for row in batch:
             storage.delete(row.storage_key)
+            if row.thumbnail_key and row.thumbnail_key != "-":
+                storage.delete(row.thumbnail_key)
         total += len(batch)
 
 
@@ -95,6 +103,7 @@ class Pruner:
                 with self._app.app_context():
                     pruned = prune_expired(self._storage)
                     prune_abandoned(self._storage)
+                    generate_missing(self._storage)
                 if pruned:
                     log.info("pruned %d expired files", pruned)
             except Exception:  # keep the server up; the next round retries

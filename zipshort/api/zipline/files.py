@@ -30,7 +30,8 @@ def file_json(row: File) -> dict[str, Any]:
         "views": row.views,
         "maxViews": row.max_views,
         "folderId": row.folder_id,
-        "thumbnail": None,
+        "thumbnail": {"path": f"/raw/.thumbnail.{row.id}.jpg"}
+        if row.thumbnail_key and row.thumbnail_key != "-" else None,
         "tags": [tag_json(t) for t in row.tags],
         "password": row.password_hash is not None,
         "url": f"{runtime().settings.files.route}/{quote(row.name)}",
