@@ -89,7 +89,7 @@ http {{
 def zipshort(folder: Path, source: Path, size_mib: int) -> dict[str, float]:
     limit = str((size_mib + 64) * MIB)
     proc, url, token, instance = start_zipshort(4, {"ZIPSHORT_FILES_MAX_FILE_SIZE": limit,
-                                                    "ZIPSHORT_SERVER_MAX_REQUEST_BODY_SIZE": limit})
+                                                    "ZIPSHORT_SERVER_MAX_REQUEST_BODY_SIZE": str(int(limit) + MIB)})
     try:
         requests.get(url + "/api/healthcheck")
         Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset the peak (the login's argon2 used 64 MiB)

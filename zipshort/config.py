@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 import tomllib
 import types
@@ -91,6 +92,9 @@ class FilesSettings:
     disabled_extensions: tuple[str, ...] = ()
     prune_interval_seconds: int = 60
     remove_gps_metadata: bool = False
+    default_expiration: str = ""
+    max_expiration: str = ""
+    content_domain: str = ""
     default_compression_format: str = "jpg"
     offload: str = ""
     offload_prefix: str = "/_zipshort_files/"
@@ -187,6 +191,9 @@ ZIPLINE_ENV = {
     "DATASOURCE_LOCAL_DIRECTORY": ("files", "directory"),
     "DATASOURCE_TYPE": ("files", "storage"),
     "FILES_REMOVE_GPS_METADATA": ("files", "remove_gps_metadata"),
+    "FILES_DEFAULT_EXPIRATION": ("files", "default_expiration"),
+    "FILES_MAX_EXPIRATION": ("files", "max_expiration"),
+    "FILES_MAX_FILE_SIZE": ("files", "max_file_size"),
     "FILES_DEFAULT_COMPRESSION_FORMAT": ("files", "default_compression_format"),
     "DATASOURCE_S3_BUCKET": ("s3", "bucket"),
     "DATASOURCE_S3_REGION": ("s3", "region"),
@@ -208,6 +215,16 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
+def _size(value: Any) -> int:
+    """An int, or a human size like 100mb / 1gb (Zipline writes sizes that way)."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?\s*", value, re.IGNORECASE)
+        if match:
+            unit = (match.group(2) or "b").lower()
+            return int(float(match.group(1)) * 1024 ** ("b", "kb", "mb", "gb", "tb").index(unit))
+    return int(value)
+
+
 def _coerce(where: str, kind: Any, value: Any) -> Any:
     """Convert a TOML or environment value to the declared type, or raise ConfigError."""
     origin = typing.get_origin(kind)
@@ -225,7 +242,7 @@ def _coerce(where: str, kind: Any, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in ("true", "false"):
             return 1 if value.strip().lower() == "true" else 0
         try:
-            return int(value)
+            return _size(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
     if kind is float:
@@ -346,6 +363,13 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("files.offload: empty, x-accel-redirect (nginx) or x-sendfile (Apache, lighttpd)")
     if settings.files.max_file_size < 1:
         raise ConfigError("files.max_file_size: must be a positive number of bytes")
+    if settings.server.max_request_body_size < settings.files.max_file_size + 64 * 1024:
+        raise ConfigError("server.max_request_body_size: must exceed files.max_file_size by at least 64 KiB "
+                          "(the multipart envelope), or large files would be cut off by waitress")
+    for key in ("default_expiration", "max_expiration"):
+        value = getattr(settings.files, key)
+        if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*", value):
+            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w")
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
     if not 0 <= settings.server.port <= 65535:

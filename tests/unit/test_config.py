@@ -115,3 +115,13 @@ def test_config_example_documents_every_key_with_its_default(tmp_path):
             assert example[section][key] == value, f"{section}.{key}"
     (tmp_path / "config.toml").write_text((Path(__file__).resolve().parents[2] / "config.example.toml").read_text())
     assert load_settings(environ={}, instance_path=tmp_path).urls.route == "/go"
+
+
+def test_sizes_may_be_human(tmp_path):
+    settings = load(tmp_path, {"FILES_MAX_FILE_SIZE": "10mb"})
+    assert settings.files.max_file_size == 10 * 1024 * 1024
+
+
+def test_request_body_limit_must_exceed_the_file_limit(tmp_path):
+    with pytest.raises(ConfigError, match="server.max_request_body_size"):
+        load(tmp_path, {"ZIPSHORT_FILES_MAX_FILE_SIZE": "2gb"})

@@ -19,4 +19,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
         bp.add_url_rule(f"{prefix}/<name>", f"unlock_{endpoint}", files.unlock_file, methods=["POST"])
     bp.add_url_rule("/r/<name>", "raw_redirect", files.raw_redirect, methods=["GET", "HEAD"])
     bp.add_url_rule("/view/<name>", "view_file", files.view_file, methods=["GET", "HEAD"])
+    if settings.files.content_domain:
+        bp.before_request(files.require_content_domain)
     return bp

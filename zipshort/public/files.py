@@ -171,6 +171,21 @@ def _thumbnail(file_id: str) -> Response:
     return response
 
 
+FILE_ENDPOINTS = frozenset({"public.serve_file", "public.serve_raw", "public.unlock_file", "public.unlock_raw",
+                            "public.raw_redirect", "public.view_file"})
+
+
+def require_content_domain():
+    """With files.content_domain set, file routes answer only there; elsewhere they redirect to it."""
+    content_domain = runtime().settings.files.content_domain
+    if request.endpoint in FILE_ENDPOINTS and request.host.lower() != content_domain:
+        proto = "https" if runtime().settings.core.return_https_urls else request.scheme
+        query = request.query_string.decode("latin-1")
+        target = f"{proto}://{content_domain}{request.path}" + (f"?{query}" if query else "")
+        return redirect(target, 307)  # 307 keeps a password POST a POST
+    return None
+
+
 def raw_redirect(name: str):
     """/r/<name>: zipline-cli builds these; 301 to /raw/<name>."""
     return redirect(f"/raw/{name}", 301)

@@ -192,3 +192,42 @@ def test_upload_of_several_megabytes_through_multipart(api, client):
                                                            content_type="application/octet-stream")})
     res = api.post("/api/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     assert client.get(f"/raw/{res.get_json()['files'][0]['name']}").data == data
+
+
+class TestExpirationSettings:
+    @pytest.fixture
+    def overrides(self):
+        return {"files": {"default_expiration": "7d", "max_expiration": "30d"}}
+
+    def test_default_expiration_applies(self, api):
+        import datetime as dt
+
+        item = upload(api, ("a.txt", b"x", "text/plain")).get_json()["files"][0]
+        row = fresh(File, item["id"])
+        days = (row.expires_at - dt.datetime.now(dt.timezone.utc)).total_seconds() / 86400
+        assert 6.9 < days <= 7
+
+    @pytest.mark.parametrize("value", ["never", "60d", "1y"])
+    def test_longer_than_the_maximum_is_refused(self, api, value):
+        res = upload(api, ("a.txt", b"x", "text/plain"), headers={"x-zipline-deletes-at": value})
+        assert res.status_code == 400
+        assert res.get_json()["error"] == ("bad options: [x-zipline-deletes-at]: "
+                                           "Expiry exceeds maximum allowed expiration of 30d")
+
+    def test_within_the_maximum_is_fine(self, api):
+        assert upload(api, ("a.txt", b"x", "text/plain"), headers={"x-zipline-deletes-at": "2d"}).status_code == 200
+
+
+class TestContentDomain:
+    @pytest.fixture
+    def overrides(self):
+        return {"files": {"content_domain": "content.example"}}
+
+    def test_file_urls_use_the_content_domain_and_other_hosts_redirect(self, api, client):
+        item = upload(api, ("a.png", PNG, "image/png")).get_json()["files"][0]
+        assert item["url"] == f"http://content.example/u/{item['name']}"
+        away = client.get(f"/u/{item['name']}?download", headers={"Host": "app.example"})
+        assert away.status_code == 307 and away.headers["Location"] == \
+            f"http://content.example/u/{item['name']}?download"
+        assert client.get(f"/u/{item['name']}", headers={"Host": "content.example"}).data == PNG
+        assert client.get("/api/healthcheck", headers={"Host": "app.example"}).status_code == 200

@@ -94,8 +94,27 @@ def _compression_type(value: str) -> str:
         raise _bad("x-zipline-image-compression-type", exc.message) from None
 
 
+def _bounded_expiry(options: Options, header: str, now: dt.datetime) -> Options:
+    """Apply files.default_expiration and files.max_expiration (Zipline's texts)."""
+    files_settings = runtime().settings.files
+    if options.expires_at is None and not options.never and files_settings.default_expiration:
+        options = dataclasses.replace(options, expires_at=uploads.parse_expiry(files_settings.default_expiration, now))
+    if files_settings.max_expiration:
+        longest = uploads.parse_expiry(files_settings.max_expiration, now)
+        if options.never or (options.expires_at is not None and options.expires_at > longest):
+            raise _bad(header, f"Expiry exceeds maximum allowed expiration of {files_settings.max_expiration}")
+        if options.expires_at is None:
+            options = dataclasses.replace(options, expires_at=longest)
+    return options
+
+
 def parse_options(now: dt.datetime, v3: bool) -> Options:
-    """Read the v4 (``x-zipline-*``) or v3 header set."""
+    """Read the v4 (``x-zipline-*``) or v3 header set, then apply the expiration settings."""
+    options = _read_options(now, v3)
+    return _bounded_expiry(options, "expires-at" if v3 else "x-zipline-deletes-at", now)
+
+
+def _read_options(now: dt.datetime, v3: bool) -> Options:
     h = request.headers
     default_fmt = runtime().settings.files.default_format
     if v3:
@@ -191,6 +210,7 @@ def upload():
             rt.storage.delete(item.blob.key)
         raise
     proto = "https" if settings.core.return_https_urls else "http"
+    host = settings.files.content_domain or host
     urls = [f"{proto}://{host}{settings.files.route}/{quote(row.name)}" for row in rows]
     if options.no_json:
         return Response(",".join(urls), mimetype="text/plain")
@@ -288,7 +308,7 @@ def upload_partial():
         return jsonify({"files": [], "partialSuccess": True, "partialIdentifier": result.identifier,
                         "partialToken": result.token})
     proto = "https" if settings.core.return_https_urls else "http"
-    url = f"{proto}://{host}{settings.files.route}/{quote(result.name)}"
+    url = f"{proto}://{settings.files.content_domain or host}{settings.files.route}/{quote(result.name)}"
     if options.no_json:
         return Response(url, mimetype="text/plain")
     return jsonify({"files": [{"id": result.id, "name": result.name, "type": result.type, "url": url,
