@@ -16,6 +16,7 @@ from flask import Response, make_response, redirect, render_template, request, s
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.public.pages import password_page
 from zipshort.services import downloads
 
 INLINE_TYPES = frozenset({
@@ -125,14 +126,6 @@ def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline:
     return response
 
 
-def _password_page(name: str, status: int = 200, error: str | None = None, retry_after: int | None = None):
-    response = make_response(render_template("link_password.html", code=name, error=error, what="file"), status)
-    response.headers["Cache-Control"] = "no-store"
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
-
-
 def serve_file(name: str):
     """/u/<name> and /raw/<name>: count a view and send the bytes under the serving policy."""
     if name.startswith(".thumbnail.") and name.endswith(".jpg"):
@@ -140,7 +133,7 @@ def serve_file(name: str):
     try:
         serving = downloads.open_file(runtime(), name, count=request.method != "HEAD")
     except PasswordRequired:
-        return _password_page(name)
+        return password_page(name, "file")
     return _send(name, serving, force_download="download" in request.args)
 
 
@@ -150,9 +143,9 @@ def unlock_file(name: str):
     try:
         serving = downloads.unlock_file(runtime(), name, request.form.get("password", ""), client_address())
     except Forbidden:
-        return _password_page(name, 403, "Incorrect password")
+        return password_page(name, "file", 403, "Incorrect password")
     except RateLimited as exc:
-        return _password_page(name, 429, exc.message, exc.retry_after)
+        return password_page(name, "file", 429, exc.message, exc.retry_after)
     return _send(name, serving, force_download="download" in request.args)
 
 
@@ -194,12 +187,9 @@ def raw_redirect(name: str):
 def view_file(name: str):
     """/view/<name>: a preview page with OpenGraph/Discord embed tags (every value escaped by Jinja)."""
     rt = runtime()
-    try:
-        item = downloads.preview(name)
-    except PasswordRequired:  # pragma: no cover - preview never raises it; kept for clarity
-        return _password_page(name)
+    item = downloads.preview(name)
     if item.protected:
-        return _password_page(name)
+        return password_page(name, "file")
     mimetype, inline = serving_type(item.type, name)
     kind = next((k for k in ("image", "video", "audio") if inline and mimetype.startswith(k + "/")), None)
     text, truncated = None, False

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, render_template, request
+from flask import Response, request
 from werkzeug.urls import iri_to_uri
 
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.public.pages import password_page
 from zipshort.services import redirects
-
-
-def _password_page(code: str, status: int = 200, error: str | None = None, retry_after: int | None = None):
-    response = make_response(render_template("link_password.html", code=code, error=error), status)
-    response.headers["Cache-Control"] = "no-store"
-    if retry_after:
-        response.headers["Retry-After"] = str(retry_after)
-    return response
 
 
 def _redirect(result: redirects.Followed, head: bool = False) -> Response:
@@ -35,7 +28,7 @@ def follow_link(code: str):
     try:
         result = redirects.follow(runtime(), code, request.host, count=not head)
     except PasswordRequired:
-        return _password_page(code)
+        return password_page(code, "link")
     return _redirect(result, head)
 
 
@@ -44,7 +37,7 @@ def unlock_link(code: str):
     try:
         result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
     except Forbidden:
-        return _password_page(code, 403, "Incorrect password")
+        return password_page(code, "link", 403, "Incorrect password")
     except RateLimited as exc:
-        return _password_page(code, 429, exc.message, exc.retry_after)
+        return password_page(code, "link", 429, exc.message, exc.retry_after)
     return _redirect(result)

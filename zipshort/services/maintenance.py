@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -13,6 +12,7 @@ from sqlalchemy import delete, select, update
 from zipshort.database import write_transaction
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
+from zipshort.periodic import Periodic
 from zipshort.services.partials import prune_abandoned
 from zipshort.services.thumbnails import generate_missing
 from zipshort.storage import Storage
@@ -84,32 +84,20 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
         total += len(batch)
 
 
-class Pruner:
-    """A daemon thread that prunes expired files every ``interval`` seconds (needs an app context factory)."""
+def maintenance_round(storage: Storage) -> None:
+    """One round of background upkeep (needs an app context): expired files, stale chunks, thumbnails."""
+    pruned = prune_expired(storage)
+    if pruned:
+        log.info("pruned %d expired files", pruned)
+    prune_abandoned(storage)
+    generate_missing(storage)
 
-    def __init__(self, app, storage: Storage, interval: float) -> None:
-        self._app, self._storage, self._interval = app, storage, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="zipshort-pruner", daemon=True)
 
-    def start(self) -> "Pruner":
-        """Start pruning."""
-        self._thread.start()
-        return self
+def Pruner(app, storage: Storage, interval: float) -> Periodic:  # noqa: N802 - reads as a class
+    """The background maintenance loop of ``zipshort serve``."""
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                with self._app.app_context():
-                    pruned = prune_expired(self._storage)
-                    prune_abandoned(self._storage)
-                    generate_missing(self._storage)
-                if pruned:
-                    log.info("pruned %d expired files", pruned)
-            except Exception:  # keep the server up; the next round retries
-                log.exception("pruning expired files failed")
+    def run() -> None:
+        with app.app_context():
+            maintenance_round(storage)
 
-    def stop(self) -> None:
-        """Stop after the current round."""
-        self._stop.set()
-        self._thread.join(timeout=10)
+    return Periodic("maintenance", interval, run)

@@ -7,15 +7,11 @@ buys a redirect that only reads (DESIGN.md §8, reference/performance.md).
 
 from __future__ import annotations
 
-import logging
-import threading
-
 from sqlalchemy import Engine, bindparam, update
 
 from zipshort.counters import ViewBuffer
 from zipshort.models import Link
-
-log = logging.getLogger("zipshort.visits")
+from zipshort.periodic import Periodic
 
 _ADD_VIEWS = (update(Link.__table__).where(Link.__table__.c.id == bindparam("link_id"))
               .values(views=Link.__table__.c.views + bindparam("n")))
@@ -38,28 +34,6 @@ def flush_views(engine: Engine, buffer: ViewBuffer) -> int:
     return sum(counts.values())
 
 
-class ViewFlusher:
-    """A daemon thread that flushes a ViewBuffer every ``interval`` seconds until stopped."""
-
-    def __init__(self, engine: Engine, buffer: ViewBuffer, interval: float) -> None:
-        self._engine, self._buffer, self._interval = engine, buffer, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="zipshort-view-flusher", daemon=True)
-
-    def start(self) -> "ViewFlusher":
-        """Start flushing."""
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                flush_views(self._engine, self._buffer)
-            except Exception:  # keep counting through a database hiccup; the counts are kept
-                log.exception("flushing view counts failed; will retry")
-
-    def stop(self) -> None:
-        """Stop and write what is still pending."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        flush_views(self._engine, self._buffer)
+def ViewFlusher(engine: Engine, buffer: ViewBuffer, interval: float) -> Periodic:  # noqa: N802 - reads as a class
+    """The background writer of batched view counts; its ``stop`` writes what is still pending."""
+    return Periodic("view-flusher", interval, lambda: flush_views(engine, buffer), run_on_stop=True)

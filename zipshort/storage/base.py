@@ -79,6 +79,32 @@ class Storage(Protocol):
         """Make a finished spool file a blob under a new key."""
 
 
+def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int) -> int:
+    """Write ``chunks`` into ``path`` starting at ``offset`` (creating it); return how many bytes.
+
+    Raises:
+        BlobTooLarge: the data would end past ``limit``.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
+    written = 0
+    try:
+        for chunk in chunks:
+            if offset + written + len(chunk) > limit:
+                raise BlobTooLarge(f"File is larger than {limit} bytes")
+            os.pwrite(fd, chunk, offset + written)
+            written += len(chunk)
+    finally:
+        os.close(fd)
+    return written
+
+
+def partial_path(folder: Path, upload_id: str) -> Path:
+    """Where a chunked upload is assembled."""
+    if not upload_id.replace("-", "").isalnum():
+        raise ValueError("bad upload id")
+    return folder / f"{upload_id}.partial"
+
+
 class SpoolFile(io.RawIOBase):
     """A temp file in the store's temp folder that hashes and counts what is written to it.
 

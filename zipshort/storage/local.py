@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key, partial_path, write_at
 
 TEMP_DIR = ".tmp"
 
@@ -65,9 +65,7 @@ class LocalStorage:
     # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
 
     def _partial(self, upload_id: str) -> Path:
-        if not upload_id.replace("-", "").isalnum():
-            raise ValueError("bad upload id")
-        return self.temp / f"{upload_id}.partial"
+        return partial_path(self.temp, upload_id)
 
     def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
         """Write one chunk at ``offset`` of the upload's assembly file; return its length.
@@ -75,18 +73,7 @@ class LocalStorage:
         Raises:
             BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
         """
-        path = self._partial(upload_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
-        written = 0
-        try:
-            for chunk in chunks:
-                if offset + written + len(chunk) > limit:
-                    raise BlobTooLarge(f"File is larger than {limit} bytes")
-                os.pwrite(fd, chunk, offset + written)
-                written += len(chunk)
-        finally:
-            os.close(fd)
-        return written
+        return write_at(self._partial(upload_id), offset, chunks, limit)
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
         """Hash the assembled file, fsync it and move it into the store under a new key."""

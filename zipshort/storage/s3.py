@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key, partial_path, write_at
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -152,23 +152,15 @@ class S3Storage:
     # --- chunked uploads: assembled locally, sent whole ---
 
     def _partial(self, upload_id: str) -> Path:
-        if not upload_id.replace("-", "").isalnum():
-            raise ValueError("bad upload id")
-        return self.temp / f"{upload_id}.partial"
+        return partial_path(self.temp, upload_id)
 
     def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
-        """Write one chunk at ``offset`` of the local assembly file."""
-        fd = os.open(self._partial(upload_id), os.O_WRONLY | os.O_CREAT, 0o640)
-        written = 0
-        try:
-            for chunk in chunks:
-                if offset + written + len(chunk) > limit:
-                    raise BlobTooLarge(f"File is larger than {limit} bytes")
-                os.pwrite(fd, chunk, offset + written)
-                written += len(chunk)
-        finally:
-            os.close(fd)
-        return written
+        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
+
+        Raises:
+            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
+        """
+        return write_at(self._partial(upload_id), offset, chunks, limit)
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
         """Send the assembled file as one object and drop the local copy."""

@@ -1,0 +1,40 @@
+"""A daemon thread that runs one task every few seconds until stopped (background work of `serve`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+log = logging.getLogger("zipshort.periodic")
+
+
+class Periodic:
+    """Run ``task`` every ``interval`` seconds; errors are logged and the next round retries.
+
+    ``stop`` ends the loop and, with ``run_on_stop``, runs the task once more (to write what is pending).
+    """
+
+    def __init__(self, name: str, interval: float, task: Callable[[], object], run_on_stop: bool = False) -> None:
+        self._task, self._interval, self._run_on_stop = task, interval, run_on_stop
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"zipshort-{name}", daemon=True)
+
+    def start(self) -> "Periodic":
+        """Start the loop."""
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._task()
+            except Exception:  # keep the server up; the next round retries
+                log.exception("background task %s failed; will retry", self._thread.name)
+
+    def stop(self) -> None:
+        """Stop (after the current round) and, if asked, run the task a last time."""
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self._run_on_stop:
+            self._task()
