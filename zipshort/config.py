@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,9 +261,7 @@ def _coerce(where: str, kind: Any, value: Any) -> Any:
         if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
             return tuple(v.strip() for v in value if v.strip())
         raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
-    if origin is types.UnionType:  # pragma: no cover - no optional fields yet
-        return value
-    raise ConfigError(f"{where}: unsupported type {kind!r}")  # pragma: no cover
+    raise ConfigError(f"{where}: unsupported type {kind!r}")
 
 
 def _merge(tree: dict[str, dict[str, Any]], top: dict[str, Any], source: Mapping[str, Any], label: str) -> None:
