@@ -1,12 +1,9 @@
-"""Pages for people (the dashboard grows here); for now the landing page."""
+"""Pages for people: session login, first-run setup, the dashboard (growing with issue 4)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-
-@bp.get("/")
-def index():
-    return render_template("index.html")
+from zipshort.web import pages  # noqa: E402,F401  (routes)
