@@ -152,3 +152,28 @@ class SpoolFile(io.RawIOBase):
         if not self.committed:
             self.path.unlink(missing_ok=True)
         super().close()
+
+
+class TempFolderMixin:
+    """What both stores do in their local temp folder: spool uploads, assemble chunked ones."""
+
+    temp: Path
+
+    def spool(self, max_bytes: int | None) -> SpoolFile:
+        """A temp file for the multipart parser to write an upload into."""
+        return SpoolFile(self.temp, max_bytes)
+
+    def _partial(self, upload_id: str) -> Path:
+        return partial_path(self.temp, upload_id)
+
+    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
+        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
+
+        Raises:
+            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
+        """
+        return write_at(self._partial(upload_id), offset, chunks, limit)
+
+    def discard_parts(self, upload_id: str) -> None:
+        """Forget an unfinished upload's bytes."""
+        self._partial(upload_id).unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key, partial_path, write_at
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, new_key
 
 TEMP_DIR = ".tmp"
 
@@ -22,7 +22,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalStorage:
+class LocalStorage(TempFolderMixin):
     """A folder of blobs. Writes are all-or-nothing: a crash leaves at most a temp file, never a half blob."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -64,17 +64,6 @@ class LocalStorage:
 
     # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
 
-    def _partial(self, upload_id: str) -> Path:
-        return partial_path(self.temp, upload_id)
-
-    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
-        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
-
-        Raises:
-            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
-        """
-        return write_at(self._partial(upload_id), offset, chunks, limit)
-
     def finish_parts(self, upload_id: str) -> StoredBlob:
         """Hash the assembled file, fsync it and move it into the store under a new key."""
         path = self._partial(upload_id)
@@ -91,14 +80,6 @@ class LocalStorage:
         os.replace(path, final)
         _fsync_dir(final.parent)
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
-
-    def discard_parts(self, upload_id: str) -> None:
-        """Forget an unfinished upload's bytes."""
-        self._partial(upload_id).unlink(missing_ok=True)
-
-    def spool(self, max_bytes: int | None) -> SpoolFile:
-        """A temp file for the multipart parser to write an upload into."""
-        return SpoolFile(self.temp, max_bytes)
 
     def commit(self, spool: SpoolFile) -> StoredBlob:
         """fsync the spool file and rename it into place under a new key."""

@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, new_key, partial_path, write_at
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, new_key
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -54,7 +54,7 @@ class _HashingReader(io.RawIOBase):
         return n
 
 
-class S3Storage:
+class S3Storage(TempFolderMixin):
     """A bucket (optionally under a prefix) holding zipshort's blobs."""
 
     def __init__(self, bucket: str, temp_dir: str | os.PathLike[str], *, region: str = "us-east-1",
@@ -134,10 +134,6 @@ class S3Storage:
                 removed += 1
         return removed
 
-    def spool(self, max_bytes: int | None) -> SpoolFile:
-        """A local temp file for the multipart parser; committed by uploading it."""
-        return SpoolFile(self.temp, max_bytes)
-
     def commit(self, spool: SpoolFile) -> StoredBlob:
         """Upload a finished spool file as a new object (its hash is already known)."""
         spool.finish()
@@ -151,17 +147,6 @@ class S3Storage:
 
     # --- chunked uploads: assembled locally, sent whole ---
 
-    def _partial(self, upload_id: str) -> Path:
-        return partial_path(self.temp, upload_id)
-
-    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
-        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
-
-        Raises:
-            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
-        """
-        return write_at(self._partial(upload_id), offset, chunks, limit)
-
     def finish_parts(self, upload_id: str) -> StoredBlob:
         """Send the assembled file as one object and drop the local copy."""
         path = self._partial(upload_id)
@@ -170,7 +155,3 @@ class S3Storage:
                 return self.write(iter(lambda: fh.read(PART_SIZE), b""))
         finally:
             path.unlink(missing_ok=True)
-
-    def discard_parts(self, upload_id: str) -> None:
-        """Forget an unfinished upload's bytes."""
-        self._partial(upload_id).unlink(missing_ok=True)
