@@ -7,6 +7,7 @@ import hashlib
 import io
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Protocol
@@ -177,3 +178,13 @@ class TempFolderMixin:
     def discard_parts(self, upload_id: str) -> None:
         """Forget an unfinished upload's bytes."""
         self._partial(upload_id).unlink(missing_ok=True)
+
+    def clean_temp(self, older_than: dt.timedelta) -> int:
+        """Remove temp files (spools, chunk assemblies) older than ``older_than``; return how many."""
+        cutoff = time.time() - older_than.total_seconds()
+        removed = 0
+        for path in self.temp.iterdir():
+            if path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import time
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
@@ -121,13 +120,3 @@ class LocalStorage(TempFolderMixin):
         for path in self.root.rglob("*"):
             if path.is_file() and TEMP_DIR not in path.relative_to(self.root).parts:
                 yield path.relative_to(self.root).as_posix()
-
-    def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove temp files older than ``older_than``."""
-        cutoff = time.time() - older_than.total_seconds()
-        removed = 0
-        for path in self.temp.iterdir():
-            if path.stat().st_mtime <= cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
-        return removed

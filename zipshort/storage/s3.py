@@ -120,13 +120,9 @@ class S3Storage(TempFolderMixin):
                 yield item["Key"][len(self.prefix):]
 
     def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove old local chunk files and abort old unfinished multipart uploads."""
+        """Remove old local temp files and abort old unfinished multipart uploads."""
         cutoff = time.time() - older_than.total_seconds()
-        removed = 0
-        for path in self.temp.iterdir():
-            if path.stat().st_mtime <= cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
+        removed = super().clean_temp(older_than)
         uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix).get("Uploads", [])
         for upload in uploads:
             if upload["Initiated"].timestamp() <= cutoff:
