@@ -288,8 +288,10 @@ def fsck(remove: bool, min_age_minutes: int) -> None:
 @with_appcontext
 def prune() -> None:
     """Delete expired files now (rows and quota first, then blobs)."""
+    from zipshort.services.invites import prune_invites
     from zipshort.services.maintenance import prune_expired
     from zipshort.services.partials import prune_abandoned
 
     click.echo(f"pruned {prune_expired(_runtime().storage)} expired files")
     click.echo(f"forgot {prune_abandoned(_runtime().storage)} abandoned chunked uploads")
+    click.echo(f"removed {prune_invites()} expired or used-up invites")

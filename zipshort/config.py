@@ -120,6 +120,18 @@ class RatelimitSettings:
     login: str = "10/minute"
     link_password: str = "10/minute"
     token_reset: str = "5/minute"
+    register: str = "5/minute"
+
+
+@dataclass(frozen=True)
+class FeaturesSettings:
+    """Who may create an account and how, and second factors."""
+
+    user_registration: bool = False
+    invites_enabled: bool = True
+    invites_length: int = 8
+    totp_enabled: bool = True
+    totp_issuer: str = "zipshort"
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,7 @@ class Settings:
     files: FilesSettings = field(default_factory=FilesSettings)
     s3: S3Settings = field(default_factory=S3Settings)
     ratelimit: RatelimitSettings = field(default_factory=RatelimitSettings)
+    features: FeaturesSettings = field(default_factory=FeaturesSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
@@ -201,6 +214,11 @@ ZIPLINE_ENV = {
     "DATASOURCE_S3_SECRET_ACCESS_KEY": ("s3", "secret_access_key"),
     "DATASOURCE_S3_FORCE_PATH_STYLE": ("s3", "force_path_style"),
     "DATASOURCE_S3_SUBDIRECTORY": ("s3", "prefix"),
+    "FEATURES_USER_REGISTRATION": ("features", "user_registration"),
+    "INVITES_ENABLED": ("features", "invites_enabled"),
+    "INVITES_LENGTH": ("features", "invites_length"),
+    "MFA_TOTP_ENABLED": ("features", "totp_enabled"),
+    "MFA_TOTP_ISSUER": ("features", "totp_issuer"),
     "DOMAINS": (None, "domains"),
 }
 

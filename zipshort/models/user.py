@@ -48,6 +48,8 @@ class User(IdMixin, TimestampMixin, db.Model):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     avatar: Mapped[str | None] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The last TOTP time step accepted, so one code cannot be used twice.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     view: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Per-user signing secret for dynamic links (hozip); rotated from settings.
     link_signing_secret: Mapped[str | None] = mapped_column(String(64))

@@ -16,10 +16,13 @@ from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, Validat
 from zipshort.extensions import db
 from zipshort.models import FilesQuota, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services import invites
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
 INVALID_LOGIN = "Invalid username or password"
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$", re.IGNORECASE)
+SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4, "pb": 1024 ** 5}
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,65 @@ class UserChanges:
     disabled: bool | None = None
     avatar: str | None = None
     view: dict[str, Any] | None = None
+
+
+def parse_size(value: Any) -> int:
+    """A human size (``10gb``, ``512mb``, ``1024``) in bytes.
+
+    Raises:
+        ValueError: not a size.
+    """
+    if isinstance(value, bool):
+        raise ValueError("not a size")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("negative")
+        return int(value)
+    match = SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError("not a size")
+    return int(float(match.group(1)) * SIZE_UNITS[(match.group(2) or "b").lower()])
+
+
+def _int_or_error(value: Any, message: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValidationError(message, code="invalid_quota")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(message, code="invalid_quota") from None
+
+
+def parse_quota(data: Any) -> Quota:
+    """Zipline's quota object → a Quota, with Zipline's error texts."""
+    if not isinstance(data, dict):
+        raise ValidationError("quota must be an object", code="invalid_quota", field="quota")
+    files_type = data.get("filesType", FilesQuota.NONE.value)
+    if files_type not in (q.value for q in FilesQuota):
+        raise ValidationError("Invalid filesType (BY_BYTES, BY_FILES, NONE)", code="invalid_quota")
+    max_urls = _int_or_error(data.get("maxUrls"), "Invalid maxUrls")
+    max_files = _int_or_error(data.get("maxFiles"), "Invalid maxFiles")
+    max_bytes = max_bytes_text = None
+    if files_type == FilesQuota.BY_BYTES.value:
+        raw = data.get("maxBytes")
+        if raw is None or raw == "":
+            raise ValidationError("maxBytes is required", code="invalid_quota")
+        try:
+            max_bytes = parse_size(raw)
+        except ValueError:
+            raise ValidationError("Invalid maxBytes", code="invalid_quota") from None
+        max_bytes_text = str(raw).strip()
+        if max_bytes == 0:
+            files_type, max_bytes, max_bytes_text = FilesQuota.NONE.value, None, None
+    if files_type == FilesQuota.BY_FILES.value:
+        if max_files is None:
+            raise ValidationError("maxFiles is required", code="invalid_quota")
+        if max_files < 0:
+            raise ValidationError("Invalid maxFiles", code="invalid_quota")
+    return Quota(files_type=files_type, max_bytes=max_bytes, max_bytes_text=max_bytes_text,
+                          max_files=max_files, max_urls=max_urls if max_urls and max_urls > 0 else None)
 
 
 def validate_username(username: object) -> str:
@@ -87,9 +149,10 @@ def can_grant(actor: User | None, role: Role) -> bool:
     return False
 
 
-def _insert_user(rt: Runtime, username: str, password: str | None, role: Role) -> User:
+def _insert_user(username: str, password_hash: str | None, role: Role) -> User:
+    """Insert a user (the password already hashed, outside the write lock)."""
     user = User(id=new_id(), username=username, username_key=username.lower(),
-                password_hash=rt.passwords.hash(password) if password is not None else None, role=role.value,
+                password_hash=password_hash, role=role.value,
                 view={}, session_version=1, url_count=0, file_count=0, used_bytes=0, disabled=False)
     db.session.add(user)
     try:
@@ -110,8 +173,35 @@ def create_user(rt: Runtime, username: object, password: object, role: Role = Ro
     password = validate_password(password)
     if not can_grant(actor, role):
         raise Forbidden("You cannot create this role", code="role_forbidden")
+    password_hash = rt.passwords.hash(password)
     with write_transaction(db.session):
-        return _insert_user(rt, username, password, role)
+        return _insert_user(username, password_hash, role)
+
+
+def register(rt: Runtime, username: object, password: object, code: object, client: str) -> User:
+    """Self-service sign-up as a USER: with invites enabled an invite is always needed (Zipline's
+    GHSA-j2cw-9fvc-wr4r fix); otherwise open registration must be on. The invite is used in the same
+    transaction that creates the user, so a failed sign-up spends nothing.
+
+    Raises:
+        Forbidden (registration closed), ValidationError (fields, invite), Conflict (username taken), RateLimited.
+    """
+    features = rt.settings.features
+    rt.limiter.hit(rt.settings.ratelimit.register, "register", client)
+    has_code = isinstance(code, str) and code != ""
+    if has_code and not features.invites_enabled:
+        raise Forbidden("Invites aren't enabled", code="invites_disabled")
+    if not has_code and not features.user_registration:
+        raise Forbidden("User registration is disabled", code="registration_disabled")
+    if not has_code and features.invites_enabled:
+        raise Forbidden("An invite code is required", code="invite_required")
+    username = validate_username(username)
+    password = validate_password(password)
+    password_hash = rt.passwords.hash(password)
+    with write_transaction(db.session):
+        if has_code:
+            invites.redeem(code)
+        return _insert_user(username, password_hash, Role.USER)
 
 
 def count_users() -> int:
@@ -127,11 +217,12 @@ def setup_first_user(rt: Runtime, username: object, password: object) -> User:
     """
     username = validate_username(username)
     password = validate_password(password)
+    password_hash = rt.passwords.hash(password)
     with write_transaction(db.session):
         lock_key(db.session, "setup")
         if db.session.scalar(select(exists(select(User.id)))):
             raise Forbidden("Setup has already been completed", code="setup_done")
-        return _insert_user(rt, username, password, Role.SUPERADMIN)
+        return _insert_user(username, password_hash, Role.SUPERADMIN)
 
 
 def bootstrap_admin(rt: Runtime, username: str | None, password: str | None) -> tuple[User, str | None] | None:

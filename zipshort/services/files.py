@@ -121,7 +121,7 @@ def get_file_by_name(name: str) -> File:
 
 SORT_FIELDS = ("id", "createdAt", "updatedAt", "deletesAt", "name", "originalName", "size", "type", "views",
                "favorite")
-SEARCH_FIELDS = ("name", "originalName", "type", "id", "tags")
+SEARCH_FIELDS = ("name", "originalName", "type", "id", "tags", "any")
 DASHBOARD_TYPES = ("image/", "video/", "audio/", "text/")
 _SORT_COLUMNS = {"id": File.id, "createdAt": File.created_at, "updatedAt": File.updated_at,
                  "deletesAt": File.expires_at, "name": File.name, "originalName": File.original_name,
@@ -141,6 +141,8 @@ class FileQuery:
     order: str = "desc"
     search_field: str | None = None
     search_query: str | None = None
+    folder_id: str | None = None  # only files in this folder
+    tag_id: str | None = None  # only files with this tag
 
 
 def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
@@ -160,17 +162,23 @@ def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
         raise ValidationError("Invalid filter", code="invalid_filter")
     if query.favorite:
         cond.append(File.favorite.is_(True))
+    if query.folder_id:
+        cond.append(File.folder_id == query.folder_id)
+    if query.tag_id:
+        cond.append(File.tags.any(Tag.id == query.tag_id))
     if query.search_field is not None or query.search_query:
         if query.search_field not in SEARCH_FIELDS:
             raise ValidationError("Invalid searchField value", code="invalid_search_field")
         text = (query.search_query or "").lower()
         if "\x00" in text:
             raise ValidationError("searchQuery must not contain NUL", code="invalid_search")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         if query.search_field == "tags":  # every listed tag id (Zipline's AND match)
             cond.extend(File.tags.any(Tag.id == tag_id) for tag_id in (query.search_query or "").split(",") if tag_id)
-        else:
-            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            cond.append(func.lower(_SEARCH_COLUMNS[query.search_field]).like(f"%{escaped}%", escape="\\"))
+        else:  # "any" (the dashboard's box) looks at the stored and the original name
+            columns = (File.name, File.original_name) if query.search_field == "any" else \
+                (_SEARCH_COLUMNS[query.search_field],)
+            cond.append(or_(*(func.lower(c).like(f"%{escaped}%", escape="\\") for c in columns)))
     column = _SORT_COLUMNS[query.sort_by]
     ordering = [column.asc() if query.order == "asc" else column.desc(), File.id.desc()]
     total = db.session.scalar(select(func.count()).select_from(File).where(*cond)) or 0
@@ -273,3 +281,21 @@ def user_stats(owner: User) -> dict[str, object]:
         "avgStorageUsed": (int(storage_used) / files_count) if files_count else 0, "urlsCreated": urls,
         "urlViews": int(url_views), "sortTypeCount": types,
     }
+
+
+def activity(owner: User, days: int = 14, now: dt.datetime | None = None) -> list[tuple[dt.date, int, int]]:
+    """Files and links the owner created on each of the last ``days`` UTC days (oldest first)."""
+    now = now or utcnow()
+    first = (now - dt.timedelta(days=days - 1)).date()
+    since = dt.datetime.combine(first, dt.time(), tzinfo=dt.timezone.utc)
+    counts: dict[dt.date, list[int]] = {first + dt.timedelta(days=i): [0, 0] for i in range(days)}
+    postgres = db.session.get_bind().dialect.name == "postgresql"
+    for slot, model in enumerate((File, Link)):
+        day = func.date(func.timezone("UTC", model.created_at)) if postgres else func.date(model.created_at)
+        rows = db.session.execute(select(day, func.count()).where(model.user_id == owner.id, model.created_at >= since)
+                                  .group_by(day)).all()
+        for value, n in rows:
+            key = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+            if key in counts:
+                counts[key][slot] = n
+    return [(d, c[0], c[1]) for d, c in sorted(counts.items())]

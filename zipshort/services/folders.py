@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from zipshort.database import write_transaction
 from zipshort.errors import Forbidden, NotFound, ValidationError
@@ -37,6 +37,16 @@ def _owned_files(owner: User, file_ids: list[str]) -> list[File]:
     return rows
 
 
+def move_files(owner: User, file_ids: list[str], folder_id: str | None) -> int:
+    """Move several of the owner's files into one of their folders (None: out of any folder); how many."""
+    with write_transaction(db.session):
+        folder = _owned(owner, folder_id) if folder_id else None
+        rows = _owned_files(owner, file_ids)
+        for row in rows:
+            row.folder_id = folder.id if folder else None
+    return len(rows)
+
+
 def create_folder(owner: User, name: object, public: bool = False, file_ids: list[str] | None = None) -> Folder:
     """Create a folder, optionally moving some of the owner's files into it."""
     name = _name(name)
@@ -53,6 +63,13 @@ def list_folders(owner: User) -> list[Folder]:
     """The owner's folders, newest first."""
     return list(db.session.scalars(select(Folder).where(Folder.user_id == owner.id)
                                    .order_by(Folder.created_at.desc(), Folder.id.desc())))
+
+
+def file_counts(owner: User) -> dict[str, int]:
+    """How many files each of the owner's folders holds (folders without files are absent)."""
+    return dict(db.session.execute(select(File.folder_id, func.count(File.id))
+                                   .where(File.user_id == owner.id, File.folder_id.is_not(None))
+                                   .group_by(File.folder_id)).all())
 
 
 def get_folder(owner: User, folder_id: str) -> Folder:

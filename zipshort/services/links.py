@@ -54,6 +54,16 @@ class LinkChanges:
     max_views: Any = UNSET
     password: Any = UNSET
     expires_at: Any = UNSET
+    title: Any = UNSET
+
+
+def _title(value: object) -> str | None:
+    """A link's title: up to 255 characters of text, None when empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 255 or "\x00" in value:
+        raise ValidationError("Title must be text of at most 255 characters", code="invalid_title", field="title")
+    return value.strip() or None
 
 
 def validate_max_views(value: int | None) -> int | None:
@@ -139,6 +149,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     vanity = normalise_vanity(spec.vanity, urls.vanity_max_length, _route_words(rt)) if spec.vanity else None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
+    title = _title(spec.title)
     if spec.expires_at is not None and spec.expires_at <= now:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
     password_hash = rt.passwords.hash(password) if password else None
@@ -148,7 +159,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
                     vanity=vanity, destination=destination, destination_type="link", views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=spec.expires_at,
-                    title=spec.title, description=spec.description, created_at=now, updated_at=now)
+                    title=title, description=spec.description, created_at=now, updated_at=now)
         db.session.add(link)
         try:
             db.session.flush()
@@ -163,6 +174,20 @@ def list_links(owner: User, search_field: str | None = None, search_query: str |
     Raises:
         ValidationError: unknown search field.
     """
+    return list(db.session.scalars(_links_query(owner, search_field, search_query)))
+
+
+def page_links(owner: User, page: int = 1, per_page: int = 25, search_field: str | None = None,
+               search_query: str | None = None) -> tuple[list[Link], int]:
+    """One page of the owner's links (newest first) and how many match in all."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise ValidationError("Invalid page or perpage", code="invalid_page")
+    stmt = _links_query(owner, search_field, search_query)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    return list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))), total
+
+
+def _links_query(owner: User, search_field: str | None, search_query: str | None):
     stmt = select(Link).where(Link.user_id == owner.id).order_by(Link.created_at.desc(), Link.id.desc())
     if search_field is not None or search_query:
         if search_field not in SEARCH_FIELDS:
@@ -172,7 +197,7 @@ def list_links(owner: User, search_field: str | None = None, search_query: str |
             raise ValidationError("searchQuery must not contain NUL", field="searchQuery")
         query = (search_query or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(func.lower(column).like(f"%{query}%", escape="\\"))
-    return list(db.session.scalars(stmt))
+    return stmt
 
 
 def get_owned_link(owner: User, link_id: str) -> Link:
@@ -227,6 +252,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
             link.password_hash = password_hash
         if changes.expires_at is not UNSET:
             link.expires_at = changes.expires_at
+        if changes.title is not UNSET:
+            link.title = _title(changes.title)
         link.updated_at = now
         try:
             db.session.flush()

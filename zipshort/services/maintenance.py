@@ -13,6 +13,7 @@ from zipshort.database import write_transaction
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
+from zipshort.services.invites import prune_invites
 from zipshort.services.partials import prune_abandoned
 from zipshort.services.thumbnails import generate_missing
 from zipshort.storage import Storage
@@ -90,6 +91,7 @@ def maintenance_round(storage: Storage) -> None:
     if pruned:
         log.info("pruned %d expired files", pruned)
     prune_abandoned(storage)
+    prune_invites()
     generate_missing(storage)
 
 

@@ -93,3 +93,18 @@ def resolve(owner: User, tag_ids: object) -> list[Tag]:
 def set_file_tags(file: File, tags: list[Tag]) -> None:
     """Inside a write transaction: replace a file's tags."""
     file.tags = tags
+
+
+def tag_files(owner: User, file_ids: list[str], tag_id: str, add: bool = True) -> int:
+    """Add the tag to (or take it off) several of the owner's files; how many were given."""
+    with write_transaction(db.session):
+        tag = _owned(owner, tag_id)
+        rows = list(db.session.scalars(select(File).where(File.user_id == owner.id, File.id.in_(file_ids))))
+        if len(rows) != len(set(file_ids)):
+            raise NotFound("File not found", code="file_not_found")
+        for row in rows:
+            if add and tag not in row.tags:
+                row.tags.append(tag)
+            elif not add and tag in row.tags:
+                row.tags.remove(tag)
+    return len(rows)

@@ -1,4 +1,4 @@
-"""Pages for people: session login, first-run setup, the dashboard (growing with issue 4)."""
+"""Pages for people: sign-in, the dashboard and its tools, administration, public folder pages."""
 
 from __future__ import annotations
 
@@ -6,4 +6,23 @@ from flask import Blueprint
 
 bp = Blueprint("web", __name__)
 
-from zipshort.web import pages  # noqa: E402,F401  (routes)
+
+@bp.app_template_filter("filesize")
+def filesize(value: int | float | None) -> str:
+    """Bytes for people: 1023 B, 1.5 KiB, 12.0 MiB."""
+    size = float(value or 0)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+@bp.app_context_processor
+def _origin() -> dict[str, object]:
+    from zipshort.web.common import base_url
+
+    return {"origin": base_url}
+
+
+from zipshort.web import admin, auth, dashboard, folders, links, settings  # noqa: E402,F401  (routes)

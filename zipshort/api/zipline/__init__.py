@@ -34,6 +34,7 @@ from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     files,
     folders,
     health,
+    invites,
     uploads,
     urls,
     users,

@@ -11,7 +11,7 @@ from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso, user_json
 from zipshort.auth import client_address, require_user, runtime
 from zipshort.errors import Conflict, Forbidden, ValidationError
-from zipshort.services import accounts, apikeys
+from zipshort.services import accounts, apikeys, mfa
 
 
 def _start_session(user) -> None:
@@ -25,9 +25,52 @@ def login():
     if request.mimetype != "application/json":
         raise ValidationError("Request body must be JSON", code="invalid_body")
     body = json_body()
-    user = accounts.authenticate(runtime(), body.get("username"), body.get("password"), client_address())
+    rt = runtime()
+    user = accounts.authenticate(rt, body.get("username"), body.get("password"), client_address())
+    if user.totp_secret and rt.settings.features.totp_enabled:
+        code = body.get("code")
+        if code in (None, ""):
+            return jsonify({"totp": True})
+        rt.limiter.hit(rt.settings.ratelimit.login, "totp", user.id)
+        mfa.verify_login(user, code)
     _start_session(user)
     return jsonify({"user": user_json(user)})
+
+
+@bp.post("/auth/register")
+def register():
+    body = json_body()
+    user = accounts.register(runtime(), body.get("username"), body.get("password"), body.get("code"),
+                             client_address())
+    _start_session(user)
+    return jsonify({"user": user_json(user)})
+
+
+@bp.get("/user/mfa/totp")
+@require_user()
+def totp_state():
+    rt = runtime()
+    mfa.require_enabled(rt)
+    if g.user.totp_secret:
+        return jsonify({"secret": None, "enabled": True})
+    secret = mfa.new_secret()
+    return jsonify({"secret": secret, "qrcode": mfa.qr_svg_data_url(mfa.provisioning_uri(rt, g.user, secret))})
+
+
+@bp.post("/user/mfa/totp")
+@require_user()
+def totp_enable():
+    body = json_body()
+    mfa.enable(runtime(), g.user, body.get("secret"), body.get("code"))
+    return jsonify({"user": user_json(g.user), "enabled": True})
+
+
+@bp.delete("/user/mfa/totp")
+@require_user()
+def totp_disable():
+    body = json_body()
+    mfa.disable(runtime(), g.user, body.get("code"))
+    return jsonify({"user": user_json(g.user), "enabled": False})
 
 
 @bp.get("/auth/logout")

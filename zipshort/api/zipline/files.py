@@ -12,7 +12,7 @@ from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError
 from zipshort.models import File, Tag
-from zipshort.services import accounts, files, tags
+from zipshort.services import accounts, files, folders, tags
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -139,6 +139,11 @@ def _ids(body: dict[str, Any]) -> list[str]:
 
 def bulk_update():
     body = json_body()
+    if "folder" in body:  # Zipline: move the files into a folder (null: out of any)
+        folder = body["folder"]
+        if folder is not None and not isinstance(folder, str):
+            raise ValidationError("folder must be a folder id or null", field="folder")
+        return jsonify({"count": folders.move_files(g.user, _ids(body), folder)})
     if "favorite" not in body:
         raise ValidationError("can't PATCH without an action", code="no_action")
     if not isinstance(body["favorite"], bool):

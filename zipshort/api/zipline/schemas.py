@@ -11,9 +11,6 @@ from zipshort.config import Settings
 from zipshort.errors import ValidationError
 from zipshort.models import Link, User
 
-SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$", re.IGNORECASE)
-SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4, "pb": 1024 ** 5}
-
 
 def iso(value: dt.datetime | None) -> str | None:
     """ISO 8601 in UTC with milliseconds and a Z, as JavaScript's toISOString."""
@@ -117,19 +114,3 @@ def parse_max_views(raw: str | None, nan: str, negative: str) -> int | None:
     return value or None
 
 
-def parse_size(value: Any) -> int:
-    """A human size (``10gb``, ``512mb``, ``1024``) in bytes.
-
-    Raises:
-        ValueError: not a size.
-    """
-    if isinstance(value, bool):
-        raise ValueError("not a size")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("negative")
-        return int(value)
-    match = SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError("not a size")
-    return int(float(match.group(1)) * SIZE_UNITS[(match.group(2) or "b").lower()])

@@ -7,10 +7,10 @@ from typing import Any
 from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import parse_size, user_json
+from zipshort.api.zipline.schemas import user_json
 from zipshort.auth import require_user, runtime
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
-from zipshort.models import FilesQuota, Role
+from zipshort.models import Role
 from zipshort.services import accounts
 
 
@@ -20,47 +20,6 @@ def _role(value: Any, message: str = "Invalid role (USER, ADMIN)") -> Role | Non
     if value not in (Role.USER.value, Role.ADMIN.value, Role.SUPERADMIN.value):
         raise ValidationError(message, code="invalid_role", field="role")
     return Role(value)
-
-
-def _int_or_error(value: Any, message: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValidationError(message, code="invalid_quota")
-    try:
-        return int(value)
-    except ValueError:
-        raise ValidationError(message, code="invalid_quota") from None
-
-
-def parse_quota(data: Any) -> accounts.Quota:
-    """Zipline's quota object → a Quota, with Zipline's error texts."""
-    if not isinstance(data, dict):
-        raise ValidationError("quota must be an object", code="invalid_quota", field="quota")
-    files_type = data.get("filesType", FilesQuota.NONE.value)
-    if files_type not in (q.value for q in FilesQuota):
-        raise ValidationError("Invalid filesType (BY_BYTES, BY_FILES, NONE)", code="invalid_quota")
-    max_urls = _int_or_error(data.get("maxUrls"), "Invalid maxUrls")
-    max_files = _int_or_error(data.get("maxFiles"), "Invalid maxFiles")
-    max_bytes = max_bytes_text = None
-    if files_type == FilesQuota.BY_BYTES.value:
-        raw = data.get("maxBytes")
-        if raw is None or raw == "":
-            raise ValidationError("maxBytes is required", code="invalid_quota")
-        try:
-            max_bytes = parse_size(raw)
-        except ValueError:
-            raise ValidationError("Invalid maxBytes", code="invalid_quota") from None
-        max_bytes_text = str(raw).strip()
-        if max_bytes == 0:
-            files_type, max_bytes, max_bytes_text = FilesQuota.NONE.value, None, None
-    if files_type == FilesQuota.BY_FILES.value:
-        if max_files is None:
-            raise ValidationError("maxFiles is required", code="invalid_quota")
-        if max_files < 0:
-            raise ValidationError("Invalid maxFiles", code="invalid_quota")
-    return accounts.Quota(files_type=files_type, max_bytes=max_bytes, max_bytes_text=max_bytes_text,
-                          max_files=max_files, max_urls=max_urls if max_urls and max_urls > 0 else None)
 
 
 def _target(user_id: str):
@@ -89,7 +48,7 @@ def create_user():
     except Conflict as exc:
         raise exc.with_message("Username is taken", 400) from None
     if body.get("quota") is not None:
-        user = accounts.update_user(runtime(), user, accounts.UserChanges(quota=parse_quota(body["quota"])),
+        user = accounts.update_user(runtime(), user, accounts.UserChanges(quota=accounts.parse_quota(body["quota"])),
                                     actor=g.user)
     return jsonify(user_json(user))
 
@@ -115,7 +74,7 @@ def update_user(user_id: str):
         username=body.get("username"),
         password=body.get("password") or None,
         role=_role(body.get("role"), "Invalid role (USER, ADMIN, SUPERADMIN)"),
-        quota=parse_quota(body["quota"]) if body.get("quota") is not None else None,
+        quota=accounts.parse_quota(body["quota"]) if body.get("quota") is not None else None,
         disabled=disabled,
         avatar=body.get("avatar"),
     )

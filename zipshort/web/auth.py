@@ -1,0 +1,135 @@
+"""Signing in and out: login (with the TOTP step), first-run setup, registration and invites."""
+
+from __future__ import annotations
+
+import time
+
+from flask import redirect, render_template, request, session
+from flask_login import current_user, login_user, logout_user
+
+from zipshort.auth import client_address
+from zipshort.errors import Conflict, Forbidden, RateLimited, Unauthorized, ValidationError, ZipshortError
+from zipshort.extensions import csrf
+from zipshort.services import accounts, invites, mfa
+from zipshort.web import bp
+from zipshort.web.common import rt, safe_next
+
+MFA_WINDOW_SECONDS = 300  # how long the password step stays good while the code is typed
+
+
+def _start_session(user) -> None:
+    session.clear()  # nothing from before login survives it (fixation)
+    login_user(user)
+    session.permanent = True
+
+
+def _refused(template: str, exc: ZipshortError, status: int | None = None, **context):
+    headers = {"Retry-After": str(exc.retry_after or 60)} if isinstance(exc, RateLimited) else {}
+    return render_template(template, error=exc.message, **context), status or exc.status, headers
+
+
+@bp.get("/")
+def index():
+    return redirect("/dashboard" if current_user.is_authenticated else "/auth/login")
+
+
+@bp.route("/auth/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        csrf.protect()  # login CSRF too: nobody can log a visitor into another account
+    if accounts.count_users() == 0:
+        return redirect("/setup")
+    next_url = safe_next(request.values.get("next"))
+    features = rt().settings.features
+    context = {"next_url": next_url, "can_register": features.user_registration and not features.invites_enabled}
+    if request.method == "GET":
+        return render_template("login.html", **context)
+    username = request.form.get("username", "")
+    try:
+        user = accounts.authenticate(rt(), username, request.form.get("password"), client_address())
+    except (Unauthorized, ValidationError) as exc:
+        return _refused("login.html", exc, 401, username=username, **context)
+    except RateLimited as exc:
+        return _refused("login.html", exc, **context)
+    if user.totp_secret and features.totp_enabled:
+        session.clear()
+        session["mfa"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
+        return render_template("login_totp.html")
+    _start_session(user)
+    return redirect(next_url, 303)
+
+
+@bp.post("/auth/login/totp")
+def login_totp():
+    csrf.protect()
+    pending = session.get("mfa") or {}
+    user_id, _, version = str(pending.get("user", "")).partition(":")
+    if not user_id or time.time() - pending.get("at", 0) > MFA_WINDOW_SECONDS:
+        session.pop("mfa", None)
+        return redirect("/auth/login", 303)
+    try:
+        user = accounts.get_user(user_id)
+        if user.disabled or str(user.session_version) != version:
+            raise Unauthorized("Please log in again", code="not_logged_in")
+        rt().limiter.hit(rt().settings.ratelimit.login, "totp", user.id)
+        mfa.verify_login(user, request.form.get("code"))
+    except (ValidationError, RateLimited) as exc:
+        return _refused("login_totp.html", exc, 401 if isinstance(exc, ValidationError) else None)
+    except ZipshortError:
+        session.pop("mfa", None)
+        return redirect("/auth/login", 303)
+    _start_session(user)
+    return redirect(safe_next(pending.get("next")), 303)
+
+
+@bp.post("/auth/logout")
+def logout():
+    csrf.protect()
+    logout_user()
+    session.clear()
+    return redirect("/auth/login", 303)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if request.method == "POST":
+        csrf.protect()
+    if accounts.count_users():
+        return redirect("/auth/login")
+    if request.method == "GET":
+        return render_template("setup.html")
+    try:
+        user = accounts.setup_first_user(rt(), request.form.get("username"), request.form.get("password"))
+    except ValidationError as exc:
+        return render_template("setup.html", error=exc.message), 400
+    except Forbidden:
+        return redirect("/auth/login", 303)
+    _start_session(user)
+    return redirect("/dashboard", 303)
+
+
+@bp.route("/auth/register", methods=["GET", "POST"])
+def register():
+    if request.method == "POST":
+        csrf.protect()
+    features = rt().settings.features
+    code = (request.values.get("code") or "").strip()
+    invite = invites.check_invite(code) if code and features.invites_enabled else None
+    open_form = (features.user_registration and not features.invites_enabled) or invite is not None
+    context = {"code": code, "invite": invite, "open_form": open_form, "invites": features.invites_enabled}
+    if request.method == "GET":
+        if code and invite is None:
+            return render_template("register.html", error="Invalid invite code", **context), 400
+        return render_template("register.html", **context), 200 if open_form or features.invites_enabled else 403
+    username = request.form.get("username", "")
+    try:
+        user = accounts.register(rt(), username, request.form.get("password"), code or None, client_address())
+    except (ValidationError, Forbidden, Conflict, RateLimited) as exc:
+        return _refused("register.html", exc, username=username, **context)
+    _start_session(user)
+    return redirect("/dashboard", 303)
+
+
+@bp.get("/invite/<code>")
+def invite_link(code: str):
+    return redirect("/auth/register?code=" + code if code.isalnum() else "/auth/register", 302)

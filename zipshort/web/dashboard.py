@@ -1,0 +1,133 @@
+"""The dashboard: home (stats, chart, recent items), files (grid/table, filters, bulk actions), upload pages."""
+
+from __future__ import annotations
+
+import math
+
+from flask import g, render_template, request
+
+from zipshort.errors import ValidationError
+from zipshort.services import files, folders, links, tags
+from zipshort.web import bp
+from zipshort.web.common import action, done, page, rt, text
+
+PER_PAGE_CHOICES = (12, 24, 48, 96)
+SORTS = {"createdAt": "Date", "name": "Name", "size": "Size", "views": "Views", "type": "Type"}
+SEARCH_FIELDS = {"any": "Name", "type": "Type"}
+
+
+def routes() -> dict[str, str]:
+    """The public routes templates build links with."""
+    settings = rt().settings
+    return {"files": settings.files.route, "urls": settings.urls.route}
+
+
+@bp.get("/dashboard")
+@page()
+def dashboard():
+    recent_files, _ = files.list_files(g.user, files.FileQuery(per_page=8))
+    recent_links, _ = links.page_links(g.user, per_page=6)
+    days = files.activity(g.user)
+    peak = max([max(f, n) for _, f, n in days] + [1])
+    return render_template("dashboard.html", stats=files.user_stats(g.user), recent_files=recent_files,
+                           recent_links=recent_links, days=days, peak=peak, routes=routes())
+
+
+def _int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        return default
+    if allowed is not None and value not in allowed:
+        return default
+    return max(1, value)
+
+
+@bp.get("/dashboard/files")
+@page()
+def files_page():
+    args = request.args
+    per_page = _int_arg("per", 24, PER_PAGE_CHOICES)
+    sort = args.get("sort", "createdAt") if args.get("sort") in SORTS else "createdAt"
+    order = "asc" if args.get("order") == "asc" else "desc"
+    field = args.get("field") if args.get("field") in SEARCH_FIELDS else "any"
+    q = args.get("q", "")[:200]
+    query = files.FileQuery(page=_int_arg("page", 1), per_page=per_page, sort_by=sort, order=order,
+                            favorite=args.get("fav") == "1", search_field=field if q else None,
+                            search_query=q or None, folder_id=args.get("folder") or None,
+                            tag_id=args.get("tag") or None)
+    try:
+        rows, total = files.list_files(g.user, query)
+    except ValidationError:
+        rows, total = [], 0
+    pages = max(1, math.ceil(total / per_page))
+    view = "table" if args.get("view") == "table" else "grid"
+    params = {k: v for k, v in args.items() if k != "page"}
+    return render_template("files.html", rows=rows, total=total, page=query.page, pages=pages, params=params,
+                           view=view, sort=sort, order=order, field=field, q=q, per_page=per_page, sorts=SORTS,
+                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES,
+                           folders=folders.list_folders(g.user), tags=tags.list_tags(g.user), routes=routes())
+
+
+@bp.post("/dashboard/files/bulk")
+@page()
+@action("/dashboard/files")
+def files_bulk():
+    ids = [i for i in request.form.getlist("ids") if i][:1000]
+    what = text("action")
+    if not ids:
+        raise ValidationError("Select at least one file", field="ids")
+    if request.form.get("delete"):
+        n = len(files.delete_files(g.user, ids, rt().storage))
+        return done(f"Deleted {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+    if what in ("favorite", "unfavorite"):
+        n = files.set_favorite(g.user, ids, what == "favorite")
+        return done(f"Updated {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+    kind, _, target = what.partition(":")
+    if kind == "folder":
+        n = folders.move_files(g.user, ids, target or None)
+        return done(f"Moved {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+    if kind in ("tag", "untag") and target:
+        n = tags.tag_files(g.user, ids, target, add=kind == "tag")
+        return done(f"Updated tags of {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+    raise ValidationError("Choose an action", field="action")
+
+
+@bp.post("/dashboard/tags")
+@page()
+@action("/dashboard/files")
+def tag_create():
+    tag = tags.create_tag(g.user, text("name"), text("color") or "#3b5bdb")
+    return done(f"Created tag {tag.name}", "/dashboard/files")
+
+
+@bp.post("/dashboard/tags/<tag_id>/delete")
+@page()
+@action("/dashboard/files")
+def tag_delete(tag_id: str):
+    tag = tags.delete_tag(g.user, tag_id)
+    return done(f"Deleted tag {tag.name}", "/dashboard/files")
+
+
+@bp.get("/dashboard/upload/file")
+@page()
+def upload_file_page():
+    settings = rt().settings
+    return render_template("upload_file.html", folders=folders.list_folders(g.user),
+                           max_size=settings.files.max_file_size, chunk_size=CHUNK_SIZE,
+                           default_format=settings.files.default_format)
+
+
+# Larger files go through /api/upload/partial in pieces of this size (under any proxy's body limit).
+CHUNK_SIZE = 16 * 1024 * 1024
+
+LANGUAGES = {"txt": "Plain text", "md": "Markdown", "py": "Python", "js": "JavaScript", "ts": "TypeScript",
+             "json": "JSON", "html": "HTML", "css": "CSS", "sh": "Shell", "go": "Go", "rs": "Rust", "java": "Java",
+             "c": "C", "cpp": "C++", "cs": "C#", "rb": "Ruby", "php": "PHP", "sql": "SQL", "yaml": "YAML",
+             "toml": "TOML", "xml": "XML", "diff": "Diff", "log": "Log"}
+
+
+@bp.get("/dashboard/upload/text")
+@page()
+def upload_text_page():
+    return render_template("upload_text.html", languages=LANGUAGES, folders=folders.list_folders(g.user))

@@ -1,0 +1,152 @@
+"""Settings: password, two-factor (TOTP), API keys, the Zipline token, embed settings, client configs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response, g, render_template, request
+
+from zipshort.auth import client_address
+from zipshort.errors import NotFound, Unauthorized, ValidationError
+from zipshort.models import utcnow
+from zipshort.services import accounts, apikeys, mfa
+from zipshort.web import bp, generators
+from zipshort.web.auth import _start_session
+from zipshort.web.common import action, base_url, checked, done, page, rt, text
+
+EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "365d": "1 year"}
+SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change links", "files:read": "Read files",
+                "files:write": "Upload and change files", "stats:read": "Read statistics",
+                "admin": "Administer users (administrators only)"}
+EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
+
+
+def _render(status: int = 200, **extra):
+    user = g.user
+    totp = None
+    if rt().settings.features.totp_enabled and not user.totp_secret:
+        secret = extra.pop("totp_secret", None) or mfa.new_secret()
+        uri = mfa.provisioning_uri(rt(), user, secret)
+        totp = {"secret": secret, "qr": mfa.qr_svg_data_url(uri), "uri": uri}
+    scopes = {k: v for k, v in SCOPE_LABELS.items() if k != "admin" or user.is_administrator}
+    return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(rt(), user),
+                           totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
+                           expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
+                           domains=rt().settings.allowed_domains, now=utcnow(), **extra), status
+
+
+@bp.get("/dashboard/settings")
+@page()
+def settings_page():
+    return _render()
+
+
+@bp.post("/dashboard/settings/password")
+@page()
+@action("/dashboard/settings")
+def change_password():
+    try:
+        accounts.authenticate(rt(), g.user.username, request.form.get("current_password"), client_address())
+    except Unauthorized:
+        raise ValidationError("The current password is wrong", field="current_password") from None
+    new = request.form.get("new_password") or ""
+    if new != (request.form.get("confirm_password") or ""):
+        raise ValidationError("The new passwords do not match", field="confirm_password")
+    user = accounts.update_user(rt(), g.user, accounts.UserChanges(password=new), actor=g.user)
+    _start_session(user)  # every other session of this account has ended; this one goes on
+    return done("Password changed; your other sessions were logged out", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/totp/enable")
+@page()
+def totp_enable():
+    try:
+        mfa.enable(rt(), g.user, request.form.get("secret"), request.form.get("code"))
+    except ValidationError as exc:  # keep the same secret so the app the person just set up still matches
+        return _render(400, totp_error=exc.message, totp_secret=request.form.get("secret"))
+    return done("Two-factor authentication is on", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/totp/disable")
+@page()
+@action("/dashboard/settings")
+def totp_disable():
+    mfa.disable(rt(), g.user, request.form.get("code"))
+    return done("Two-factor authentication is off", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/keys")
+@page()
+@action("/dashboard/settings")
+def key_create():
+    expiry = text("expires")
+    if expiry not in EXPIRY_CHOICES:
+        raise ValidationError("Choose an expiry from the list", field="expires")
+    expires_at = utcnow() + dt.timedelta(days=int(expiry[:-1])) if expiry else None
+    scopes = request.form.getlist("scopes")
+    if not scopes:
+        raise ValidationError("Choose at least one scope", field="scopes")
+    if "admin" in scopes and not g.user.is_administrator:
+        raise ValidationError("Only administrators can give a key the admin scope", field="scopes")
+    row, plaintext = apikeys.create_key(g.user, text("name"), scopes, expires_at)
+    # Shown once, in this answer only: never stored, never put in a redirect or the session.
+    return _render(201, new_key={"name": row.name, "value": plaintext})
+
+
+@bp.post("/dashboard/settings/keys/<key_id>/revoke")
+@page()
+@action("/dashboard/settings")
+def key_revoke(key_id: str):
+    row = apikeys.revoke_key(g.user, key_id)
+    return done(f"Revoked key {row.name}", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/token/reset")
+@page()
+@action("/dashboard/settings")
+def token_reset():
+    rt().limiter.hit(rt().settings.ratelimit.token_reset, "token-reset", g.user.id)
+    apikeys.reset_token(rt(), g.user)
+    return done("Your token was reset; update your clients", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/embed")
+@page()
+@action("/dashboard/settings")
+def embed_save():
+    view = dict(g.user.view or {})
+    view["embed"] = checked("embed")
+    for field in EMBED_FIELDS:
+        value = text(field)
+        if len(value) > 300:
+            raise ValidationError(f"{field} must be at most 300 characters", field=field)
+        if value:
+            view[field] = value
+        else:
+            view.pop(field, None)
+    if view.get("embedColor") and not (len(view["embedColor"]) == 7 and view["embedColor"].startswith("#")):
+        raise ValidationError("embedColor must look like #3b5bdb", field="embedColor")
+    accounts.update_user(rt(), g.user, accounts.UserChanges(view=view), actor=g.user)
+    return done("Embed settings saved", "/dashboard/settings")
+
+
+@bp.get("/dashboard/settings/generators/<name>")
+@page()
+def generator(name: str):
+    if name not in generators.FILES:
+        raise NotFound("No such client configuration", code="not_found")
+    args = request.args
+    domain = args.get("domain", "")
+    if domain and domain.lower() not in rt().settings.allowed_domains:
+        raise ValidationError("Choose a domain from the list", field="domain")
+    options = generators.Options(
+        format=args.get("format", "") if args.get("format") in ("", "random", "uuid", "date", "name", "gfycat") else "",
+        expiry=args.get("expiry", "") if args.get("expiry") in EXPIRY_CHOICES else "",
+        max_views=args.get("max_views", "") if args.get("max_views", "").isdigit() else "",
+        compression=args.get("compression", "") if args.get("compression", "").isdigit() else "",
+        original_name=args.get("original_name") == "on", domain=domain)
+    body = generators.render(name, base_url(), apikeys.get_token(rt(), g.user), options)
+    response = Response(body, mimetype=generators.FILES[name])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"  # it holds the token
+    return response
