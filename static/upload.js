@@ -75,12 +75,13 @@
   async function uploadOne(file, form) {
     const ui = row(file.name, file.size);
     const chunk = Number(form.dataset.chunkSize || 0);
+    const threshold = Number(form.dataset.chunkThreshold || chunk);
     const maxSize = Number(form.dataset.maxSize || 0);
     const headers = optionHeaders(form);
     try {
       if (maxSize && file.size > maxSize) throw new Error("File is too large");
       let data;
-      if (!chunk || file.size <= chunk) {
+      if (!chunk || file.size <= threshold) {
         const body = new FormData();
         body.append("file", file, file.name);
         ui.status.textContent = "uploading";

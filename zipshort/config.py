@@ -87,6 +87,8 @@ class FilesSettings:
     storage: str = "local"
     directory: str = ""
     max_file_size: int = 100 * 1024 * 1024
+    chunk_threshold: int = 95 * 1024 * 1024
+    chunk_size: int = 25 * 1024 * 1024
     default_format: str = "random"
     disabled_extensions: tuple[str, ...] = ()
     prune_interval_seconds: int = 60
@@ -206,6 +208,8 @@ ZIPLINE_ENV = {
     "FILES_DEFAULT_EXPIRATION": ("files", "default_expiration"),
     "FILES_MAX_EXPIRATION": ("files", "max_expiration"),
     "FILES_MAX_FILE_SIZE": ("files", "max_file_size"),
+    "CHUNKS_MAX": ("files", "chunk_threshold"),
+    "CHUNKS_SIZE": ("files", "chunk_size"),
     "FILES_DEFAULT_COMPRESSION_FORMAT": ("files", "default_compression_format"),
     "DATASOURCE_S3_BUCKET": ("s3", "bucket"),
     "DATASOURCE_S3_REGION": ("s3", "region"),
@@ -378,6 +382,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("files.offload: empty, x-accel-redirect (nginx) or x-sendfile (Apache, lighttpd)")
     if settings.files.max_file_size < 1:
         raise ConfigError("files.max_file_size: must be a positive number of bytes")
+    if settings.files.chunk_size < 1 or settings.files.chunk_threshold < 1:
+        raise ConfigError("files.chunk_size and files.chunk_threshold: must be positive numbers of bytes")
     if settings.server.max_request_body_size < settings.files.max_file_size + 64 * 1024:
         raise ConfigError("server.max_request_body_size: must exceed files.max_file_size by at least 64 KiB "
                           "(the multipart envelope), or large files would be cut off by waitress")

@@ -114,12 +114,10 @@ def tag_delete(tag_id: str):
 def upload_file_page():
     settings = rt().settings
     return render_template("upload_file.html", folders=folders.list_folders(g.user),
-                           max_size=settings.files.max_file_size, chunk_size=CHUNK_SIZE,
+                           max_size=settings.files.max_file_size, chunk_size=settings.files.chunk_size,
+                           chunk_threshold=settings.files.chunk_threshold,
                            default_format=settings.files.default_format)
 
-
-# Larger files go through /api/upload/partial in pieces of this size (under any proxy's body limit).
-CHUNK_SIZE = 16 * 1024 * 1024
 
 LANGUAGES = {"txt": "Plain text", "md": "Markdown", "py": "Python", "js": "JavaScript", "ts": "TypeScript",
              "json": "JSON", "html": "HTML", "css": "CSS", "sh": "Shell", "go": "Go", "rs": "Rust", "java": "Java",
