@@ -298,7 +298,8 @@ def test_every_page_on_desktop_and_phone_without_errors(chromium, live_server, r
             page.shot(label)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, (path, overflow)  # nothing wider than the screen
-            unlabeled = page.evaluate("""() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+            unlabeled = page.evaluate("""() => [...document.querySelectorAll(
+                    'input:not([type=hidden]), select, textarea')]
                 .filter(el => !el.hidden && !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
                 .map(el => el.name || el.id)""")
             assert unlabeled == [], (path, unlabeled)

@@ -320,3 +320,20 @@ def test_error_pages_share_the_look(client, browser):
     for path, status in [("/dashboard/urls/nope/edit", 404), ("/dashboard/admin/users", 403), ("/u/missing", 404)]:
         res = browser.get(path)
         assert res.status_code == status and 'href="/static/style.css"' in res.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("status,title", [(403, "Not allowed"), (404, "Not found"), (410, "Gone"),
+                                          (413, "Too large"), (429, "Slow down"), (500, "Something broke")])
+def test_error_pages_for_each_status(app, status, title):
+    from werkzeug.exceptions import abort
+
+    def boom():
+        if status == 500:
+            raise RuntimeError("secret detail")
+        abort(status)
+
+    app.add_url_rule(f"/boom{status}", f"boom{status}", boom)
+    res = app.test_client().get(f"/boom{status}")
+    html = res.get_data(as_text=True)
+    assert res.status_code == status and f"{status} · {title}" in html and "/static/style.css" in html
+    assert "secret detail" not in html and res.headers["Content-Security-Policy"].startswith("default-src 'self'")

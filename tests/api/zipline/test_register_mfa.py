@@ -184,3 +184,18 @@ def test_totp_disabled_on_server(client, rt, user):
     client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
     res = client.get("/api/user/mfa/totp")
     assert res.status_code == 403 and res.get_json()["error"] == "TOTP is disabled"
+
+
+def test_transaction_moves_files_into_a_folder_and_out(api, user):
+    import io
+
+    ids = [api.post("/api/upload", data={"file": (io.BytesIO(b"x"), f"{i}.txt")},
+                    content_type="multipart/form-data").get_json()["files"][0]["id"] for i in range(2)]
+    folder = api.post("/api/user/folders", json={"name": "box"}).get_json()
+    res = api.patch("/api/user/files/transaction", json={"files": ids, "folder": folder["id"]})
+    assert res.status_code == 200 and res.get_json() == {"count": 2}
+    from zipshort.models import File
+    assert {fresh(File, i).folder_id for i in ids} == {folder["id"]}
+    assert api.patch("/api/user/files/transaction", json={"files": ids, "folder": "nope"}).status_code == 404
+    assert api.patch("/api/user/files/transaction", json={"files": ids, "folder": None}).get_json() == {"count": 2}
+    assert {fresh(File, i).folder_id for i in ids} == {None}
