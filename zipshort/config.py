@@ -76,6 +76,11 @@ class UrlsSettings:
     gone_status: int = 404
     view_flush_seconds: float = 1.0
     cache_seconds: float = 2.0
+    country_header: str = ""
+    geoip_database: str = ""
+    hozip_create_limit: str = "100/hour"
+    bulk_max_per_request: int = 10_000
+    bulk_max_links: int = 0
 
 
 @dataclass(frozen=True)

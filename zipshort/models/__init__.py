@@ -3,11 +3,11 @@
 from zipshort.models.apikey import ApiKey
 from zipshort.models.base import new_id, utcnow
 from zipshort.models.file import File
-from zipshort.models.folder import Folder, Tag, file_tags
+from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
 from zipshort.models.link import Link
 from zipshort.models.partial import PartialUpload
 from zipshort.models.user import FilesQuota, Role, User
 
 __all__ = ["ApiKey", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag", "User",
-           "file_tags", "new_id", "utcnow"]
+           "file_tags", "link_tags", "new_id", "utcnow"]

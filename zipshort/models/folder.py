@@ -42,3 +42,11 @@ file_tags = Table(
     Column("file_id", ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
 )
+
+
+link_tags = Table(
+    "link_tags",
+    db.metadata,
+    Column("link_id", ForeignKey("links.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)

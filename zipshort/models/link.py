@@ -10,11 +10,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import db
 from zipshort.models.base import IdMixin, TimestampMixin
+from zipshort.models.folder import Tag  # noqa: F401  (the tags relationship)
 
 
 class Link(IdMixin, TimestampMixin, db.Model):
@@ -26,6 +27,7 @@ class Link(IdMixin, TimestampMixin, db.Model):
         UniqueConstraint("user_id", "external_id", name="uq_links_user_id_external_id"),
         Index("ix_links_slug_key", "slug_key"),
         Index("ix_links_user_id_created_at", "user_id", "created_at"),
+        Index("ix_links_user_id_destination", "user_id", "destination"),
         CheckConstraint("views >= 0", name="views_nonnegative"),
         CheckConstraint("max_views IS NULL OR max_views > 0", name="max_views_positive"),
     )
@@ -55,6 +57,11 @@ class Link(IdMixin, TimestampMixin, db.Model):
     deep_linking: Mapped[bool] = mapped_column(default=False)
     qr_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # True when a visit needs more than a plain 302 (rules, UTM, cloaking, e-mail/phone, preview tags):
+    # the redirect's fast path then hands over to services/smart.py.
+    smart: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+    tags: Mapped[list["Tag"]] = relationship(secondary="link_tags", lazy="selectin", order_by="Tag.name")
 
     @property
     def has_password(self) -> bool:

@@ -2,19 +2,49 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from urllib.parse import urlsplit
+
+from flask import Response, render_template, request
 from werkzeug.urls import iri_to_uri
 
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
-from zipshort.services import redirects
+from zipshort.services import redirects, smart
 
 
-def _redirect(result: redirects.Followed, head: bool = False) -> Response:
+def visitor() -> smart.Visitor:
+    """What the request says about who is visiting (for rules)."""
+    settings = runtime().settings.urls
+    lookup = smart.country_lookup(settings.country_header, settings.geoip_database)
+    return smart.Visitor(user_agent=request.headers.get("User-Agent", "")[:512],
+                         languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
+                         country=lookup(request.headers, client_address()))
+
+
+def _answer(result: redirects.Followed, head: bool = False) -> Response:
+    """The response for a followed link: a bare 302, or for smart links what services/smart.py decides."""
+    if result.smart_id is None:
+        return _redirect(result.destination, result, head)
+    decision = smart.decide(smart.load(result.smart_id), visitor())
+    if decision.kind == "redirect" or head:
+        return _redirect(decision.location, result, head)
+    parts = urlsplit(decision.location)
+    template = "link_preview.html" if decision.kind == "preview" else "link_frame.html"
+    response = Response(render_template(template, decision=decision), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if decision.kind == "frame":  # the one page that may frame another origin: the destination's
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'none'; style-src 'self'; frame-src {parts.scheme}://{parts.netloc}; base-uri 'none'; "
+            "form-action 'none'; frame-ancestors 'none'")
+    return response
+
+
+def _redirect(location: str, result: redirects.Followed, head: bool = False) -> Response:
     """A bare 302: Location only, no HTML body (browsers and clients never show it)."""
-    destination = result.destination if result.destination.isascii() else iri_to_uri(result.destination)
+    destination = location if location.isascii() else iri_to_uri(location)
     response = Response(status=302, headers={"Location": destination})
     if result.limited or result.protected:
         response.headers["Cache-Control"] = "no-store"
@@ -29,7 +59,7 @@ def follow_link(code: str):
         result = redirects.follow(runtime(), code, request.host, count=not head)
     except PasswordRequired:
         return password_page(code, "link")
-    return _redirect(result, head)
+    return _answer(result, head)
 
 
 def unlock_link(code: str):
@@ -40,4 +70,4 @@ def unlock_link(code: str):
         return password_page(code, "link", 403, "Incorrect password")
     except RateLimited as exc:
         return password_page(code, "link", 429, exc.message, exc.retry_after)
-    return _redirect(result)
+    return _answer(result)

@@ -16,11 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
-from zipshort.destinations import validate_web_url
-from zipshort.errors import Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
+from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
-from zipshort.models import Link, User, new_id, utcnow
+from zipshort.models import Folder, Link, Tag, User, new_id, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services import linkfields
 
 MAX_PASSWORD_LENGTH = 1024
 MAX_VIEWS_LIMIT = 1_000_000_000
@@ -42,6 +42,24 @@ class NewLink:
     expires_at: dt.datetime | None = None
     title: str | None = None
     description: str | None = None
+    destination_type: str = "link"
+    folder_id: str | None = None
+    tags: list[str] | None = None  # tag names; missing ones are created
+    image: str | None = None
+    utm: dict[str, str] | None = None
+    external_id: str | None = None
+    tenant_id: str | None = None
+    partner_id: str | None = None
+    rules: list[dict[str, Any]] | None = None
+    qr_options: dict[str, Any] | None = None
+    cloaking: bool = False
+    deep_linking: bool = False
+
+
+def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
+             image: object) -> bool:
+    """Whether a visit needs more than a plain 302 (see services/smart.py)."""
+    return bool(destination_type != "link" or rules or utm or cloaking or title or description or image)
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,20 @@ class LinkChanges:
     password: Any = UNSET
     expires_at: Any = UNSET
     title: Any = UNSET
+    destination_type: Any = UNSET  # with destination
+    description: Any = UNSET
+    image: Any = UNSET
+    folder_id: Any = UNSET
+    tags: Any = UNSET  # tag names
+    utm: Any = UNSET
+    rules: Any = UNSET
+    qr_options: Any = UNSET
+    cloaking: Any = UNSET
+    deep_linking: Any = UNSET
+
+
+# Validated fields an edit copies onto the row as they are.
+_PLAIN_CHANGES = ("description", "image", "folder_id", "utm", "rules", "qr_options", "cloaking", "deep_linking")
 
 
 def _title(value: object) -> str | None:
@@ -145,7 +177,8 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     """
     urls = rt.settings.urls
     now = now or utcnow()
-    destination = validate_web_url(spec.destination, urls.destination_max_length)
+    kind, destination = linkfields.validate_destination(spec.destination_type, spec.destination,
+                                                        urls.destination_max_length)
     vanity = normalise_vanity(spec.vanity, urls.vanity_max_length, _route_words(rt)) if spec.vanity else None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
@@ -154,18 +187,53 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
     password_hash = rt.passwords.hash(password) if password else None
     with write_transaction(db.session):
+        if spec.folder_id is not None:
+            folder_owned(owner, spec.folder_id)
         _reserve_url_quota(owner.id)
         slug, code = _claim_slug(rt, spec.domain, vanity)
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
-                    vanity=vanity, destination=destination, destination_type="link", views=0, max_views=max_views,
+                    vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=spec.expires_at,
-                    title=title, description=spec.description, created_at=now, updated_at=now)
+                    title=title, description=spec.description, created_at=now, updated_at=now,
+                    folder_id=spec.folder_id, image=spec.image, utm=spec.utm, external_id=spec.external_id,
+                    tenant_id=spec.tenant_id, partner_id=spec.partner_id, rules=spec.rules,
+                    qr_options=spec.qr_options, cloaking=spec.cloaking, deep_linking=spec.deep_linking,
+                    smart=is_smart(kind, spec.rules, spec.utm, spec.cloaking, title, spec.description, spec.image))
         db.session.add(link)
+        if spec.tags:
+            link.tags = tags_by_name(owner, spec.tags)
         try:
             db.session.flush()
-        except IntegrityError:
+        except IntegrityError as exc:
+            if "external_id" in str(exc.orig):
+                raise Conflict("externalId is already used by another of your links", code="external_id_exists",
+                               field="externalId") from None
             raise VanityTaken() from None
     return link
+
+
+def folder_owned(owner: User, folder_id: str) -> Folder:
+    """The owner's folder ``folder_id``, or NotFound."""
+    folder = db.session.get(Folder, folder_id) if isinstance(folder_id, str) and could_be_code(folder_id) else None
+    if folder is None or folder.user_id != owner.id:
+        raise NotFound("Folder not found", code="folder_not_found", field="folderId")
+    return folder
+
+
+TAG_COLORS = ("#3B82F6", "#10B981", "#F59E0B", "#EF4444", "#8B5CF6", "#EC4899", "#14B8A6", "#F97316")
+
+
+def tags_by_name(owner: User, names: list[str]) -> list[Tag]:
+    """Inside a write transaction: the owner's tags with these names, creating the missing ones."""
+    wanted = {name.strip().lower(): name.strip() for name in names}
+    found = {t.name_key: t for t in db.session.scalars(select(Tag).where(Tag.user_id == owner.id,
+                                                                         Tag.name_key.in_(list(wanted))))}
+    for key, name in wanted.items():
+        if key not in found:
+            found[key] = Tag(id=new_id(), user_id=owner.id, name=name, name_key=key,
+                             color=TAG_COLORS[sum(key.encode()) % len(TAG_COLORS)])
+            db.session.add(found[key])
+    return [found[key] for key in wanted]
 
 
 def list_links(owner: User, search_field: str | None = None, search_query: str | None = None) -> list[Link]:
@@ -223,8 +291,11 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
     """
     urls = rt.settings.urls
     now = now or utcnow()
+    kind = UNSET
     if changes.destination is not UNSET:
-        validate_web_url(changes.destination, urls.destination_max_length)
+        kind, destination = linkfields.validate_destination(
+            "link" if changes.destination_type is UNSET else changes.destination_type, changes.destination,
+            urls.destination_max_length)
     vanity = changes.vanity
     if vanity not in (UNSET, None, ""):
         normalise_vanity(vanity, urls.vanity_max_length, _route_words(rt))
@@ -243,7 +314,14 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
             if not vanity:
                 link.code = code
         if changes.destination is not UNSET:
-            link.destination = changes.destination
+            link.destination, link.destination_type = destination, kind
+        if changes.folder_id not in (UNSET, None):
+            folder_owned(owner, changes.folder_id)
+        for attr in _PLAIN_CHANGES:
+            if getattr(changes, attr) is not UNSET:
+                setattr(link, attr, getattr(changes, attr))
+        if changes.tags is not UNSET:
+            link.tags = tags_by_name(owner, changes.tags or [])
         if changes.enabled is not UNSET:
             link.enabled = bool(changes.enabled)
         if max_views is not UNSET:
@@ -254,6 +332,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
             link.expires_at = changes.expires_at
         if changes.title is not UNSET:
             link.title = _title(changes.title)
+        link.smart = is_smart(link.destination_type, link.rules, link.utm, link.cloaking, link.title,
+                              link.description, link.image)
         link.updated_at = now
         try:
             db.session.flush()

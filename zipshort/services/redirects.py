@@ -25,14 +25,14 @@ _LIVE_SQL = """enabled IS TRUE
   AND (expires_at IS NULL OR expires_at > :now)
   AND (max_views IS NULL OR views < max_views)
   AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
-_LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at FROM links
+_LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {_LIVE_SQL}"""
 _COUNT_SQL = f"""UPDATE links SET views = views + 1
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {_LIVE_SQL}
-RETURNING id, destination, max_views, expires_at"""
+RETURNING id, destination, max_views, expires_at, smart"""
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
 WHERE id = :link_id AND password_hash = :pw_hash AND {_LIVE_SQL}
-RETURNING destination, max_views"""
+RETURNING destination, max_views, smart"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
 _links, _users = Link.__table__, User.__table__
@@ -52,6 +52,7 @@ class Followed:
     destination: str
     limited: bool
     protected: bool = False
+    smart_id: str | None = None  # set when the visit needs services/smart.py (the link's id)
 
 
 def _as_utc(value: object) -> dt.datetime:
@@ -76,12 +77,12 @@ def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
     return _gone(rt)
 
 
-def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None]:
-    """A live link without counting: (id, destination, max views, password hash)."""
+def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None, bool]:
+    """A live link without counting: (id, destination, max views, password hash, smart)."""
     row = hot_statement(db.engine, _LOOKUP_SQL, {"key": key, "host": host, "now": now}, write=False)
     if row is None:
         raise _missing(rt, key, host, now)
-    return row[0], row[1], row[2], row[3]
+    return row[0], row[1], row[2], row[3], bool(row[5])
 
 
 def _count_unlimited(rt: Runtime, link_id: str) -> None:
@@ -111,14 +112,16 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
             _count_unlimited(rt, cached[0])
         return Followed(destination=cached[1], limited=False)
     if not count:
-        _, destination, max_views, password_hash = _lookup(rt, key, host, now)
+        link_id, destination, max_views, password_hash, smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
-        return Followed(destination=destination, limited=max_views is not None)
+        return Followed(destination=destination, limited=max_views is not None, smart_id=link_id if smart else None)
     row = hot_statement(db.engine, _COUNT_SQL, {"key": key, "host": host, "now": now}, write=True)
     if row is None:
         raise _missing(rt, key, host, now)
-    link_id, destination, max_views, expires_at = row
+    link_id, destination, max_views, expires_at, smart = row
+    if smart:
+        return Followed(destination=destination, limited=max_views is not None, smart_id=link_id)
     if max_views is None:
         rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
     return Followed(destination=destination, limited=max_views is not None)
@@ -148,7 +151,7 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
     now = now or utcnow()
     if not could_be_code(code):
         raise NotFound("Not found", code="not_found")
-    link_id, _, _, password_hash = _lookup(rt, code.lower(), host.lower(), now)
+    link_id, _, _, password_hash, _ = _lookup(rt, code.lower(), host.lower(), now)
     if password_hash is None:
         raise NotFound("This link has no password", code="no_password")
     check_password(rt, link_id, password_hash, password, client)
@@ -156,7 +159,8 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
                         write=True)
     if row is None:
         raise _gone(rt)
-    return Followed(destination=row[0], limited=row[1] is not None, protected=True)
+    return Followed(destination=row[0], limited=row[1] is not None, protected=True,
+                    smart_id=link_id if row[2] else None)
 
 
 def find_protected_link(ident: str) -> Link:

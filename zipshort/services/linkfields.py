@@ -1,0 +1,181 @@
+"""Validation of what the other dialects add to a link: destination types, UTM, rules, QR options, meta.
+
+Everything here is pure (no database): it turns caller input into the stored form or raises a
+ValidationError naming the field. The dialects translate their field names before calling.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from zipshort.destinations import validate_web_url
+from zipshort.errors import ValidationError
+
+DESTINATION_TYPES = ("link", "email", "phone")
+UTM_KEYS = ("source", "medium", "campaign", "term", "content", "referral")
+OS_TYPES = ("ios", "android", "windows", "macos", "linux", "chromeos", "other")
+MAX_RULES = 20
+_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+def validate_destination(kind: object, value: object, max_length: int, field: str = "destination") -> tuple[str, str]:
+    """(type, value) for a web link, an e-mail address or a phone number; nothing else is accepted.
+
+    Raises:
+        ValidationError: unknown type or an invalid value for it.
+    """
+    if kind not in DESTINATION_TYPES:
+        raise ValidationError(f"{field}.type must be link, email or phone", field=field)
+    if kind == "link":
+        try:
+            return "link", validate_web_url(value, max_length)
+        except ValidationError as exc:
+            raise ValidationError(exc.message, code=exc.code, field=field) from None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{field}.value is required", field=field)
+    value = value.strip()
+    if kind == "email":
+        if len(value) > 254 or not _EMAIL.fullmatch(value):
+            raise ValidationError(f"{field}.value must be an e-mail address", field=field)
+        return "email", value
+    if not _PHONE.fullmatch(value):
+        raise ValidationError(f"{field}.value must be a phone number", field=field)
+    return "phone", value
+
+
+def target_of(kind: str, value: str) -> str:
+    """Where a visit goes: the URL itself, ``mailto:`` or ``tel:`` (digits and a leading + only)."""
+    if kind == "email":
+        return "mailto:" + value
+    if kind == "phone":
+        return "tel:" + ("+" if value.startswith("+") else "") + re.sub(r"\D", "", value)
+    return value
+
+
+def validate_utm(data: object, field: str = "utm") -> dict[str, str] | None:
+    """UTM parameters: an object with any of source, medium, campaign, term, content, referral (≤ 255 chars)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValidationError(f"{field} must be an object", field=field)
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in UTM_KEYS:
+            raise ValidationError(f"{field}.{key} is not a UTM parameter ({', '.join(UTM_KEYS)})", field=field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 255:
+            raise ValidationError(f"{field}.{key} must be text of at most 255 characters", field=field)
+        if value:
+            out[key] = value
+    return out or None
+
+
+def merge_utm(url: str, utm: dict[str, str] | None) -> str:
+    """The destination with ``utm_*`` query parameters added (the destination's own values win)."""
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {k for k, _ in query}
+    query += [(f"utm_{k}", v) for k, v in utm.items() if f"utm_{k}" not in present]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _string_list(value: object, field: str, pattern: re.Pattern[str], transform=str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 250 or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{field} must be a list of strings", field=field)
+    out = []
+    for item in value:
+        if not pattern.fullmatch(item):
+            raise ValidationError(f"{field} has an invalid value: {item[:40]!r}", field=field)
+        out.append(transform(item))
+    return out
+
+
+def validate_rules(data: object, max_length: int, field: str = "rules") -> list[dict[str, Any]] | None:
+    """Smart routing rules, ordered by priority (lowest first): countries (ISO 3166 alpha-2), languages
+    (BCP 47 tags) and OS types select a destination. A rule with no criteria never matches."""
+    if data is None:
+        return None
+    if not isinstance(data, list) or len(data) > MAX_RULES:
+        raise ValidationError(f"{field} must be a list of at most {MAX_RULES} rules", field=field)
+    rules = []
+    for i, rule in enumerate(data):
+        where = f"{field}[{i}]"
+        if not isinstance(rule, dict):
+            raise ValidationError(f"{where} must be an object", field=field)
+        priority = rule.get("priority", i)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1_000_000:
+            raise ValidationError(f"{where}.priority must be a whole number from 0", field=field)
+        destination = rule.get("destination")
+        if not isinstance(destination, dict):
+            raise ValidationError(f"{where}.destination must be an object", field=field)
+        kind, value = validate_destination(destination.get("type", "link"), destination.get("value"), max_length,
+                                           f"{where}.destination")
+        os_types = _string_list(rule.get("osTypes"), f"{where}.osTypes", re.compile("|".join(OS_TYPES)))
+        rules.append({
+            "id": rule.get("id") if isinstance(rule.get("id"), str) and len(rule["id"]) <= 64 else str(uuid.uuid4()),
+            "priority": priority,
+            "destination": {"type": kind, "value": value},
+            "countries": _string_list(rule.get("countries"), f"{where}.countries", _COUNTRY, str.upper),
+            "languages": _string_list(rule.get("languages"), f"{where}.languages", _LANGUAGE, str.lower),
+            "osTypes": os_types,
+        })
+    rules.sort(key=lambda r: r["priority"])
+    return rules or None
+
+
+def validate_qr_options(data: object, field: str = "qrCode") -> dict[str, Any] | None:
+    """QR options kept with the link and used when drawing its QR code: colours, size, margin (others kept as given)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ValidationError(f"{field} must be an object", field=field)
+    options = data.get("options", data)
+    if not isinstance(options, dict):
+        raise ValidationError(f"{field}.options must be an object", field=field)
+    for key in ("width", "height"):
+        if key in options and (isinstance(options[key], bool) or not isinstance(options[key], int)
+                               or not 50 <= options[key] <= 4000):
+            raise ValidationError(f"{field}.options.{key} must be 50-4000", field=field)
+    if "margin" in options and (isinstance(options["margin"], bool) or not isinstance(options["margin"], int)
+                                or not 0 <= options["margin"] <= 100):
+        raise ValidationError(f"{field}.options.margin must be 0-100", field=field)
+    for path in (("dotsOptions", "color"), ("backgroundOptions", "color")):
+        part = options.get(path[0])
+        if isinstance(part, dict) and path[1] in part and not (isinstance(part[path[1]], str)
+                                                                and _COLOR.fullmatch(part[path[1]])):
+            raise ValidationError(f"{field}.options.{'.'.join(path)} must look like #RRGGBB", field=field)
+    if len(repr(options)) > 20_000:
+        raise ValidationError(f"{field} is too large", field=field)
+    return {"options": options}
+
+
+def text_field(value: object, field: str, max_length: int = 255) -> str | None:
+    """Optional text of at most ``max_length`` characters (None when empty)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise ValidationError(f"{field} must be text of at most {max_length} characters", field=field)
+    return value.strip() or None
+
+
+def image_url(value: object, max_length: int, field: str = "image") -> str | None:
+    """An optional preview image: an http(s) URL."""
+    if value in (None, ""):
+        return None
+    try:
+        return validate_web_url(value, max_length)
+    except ValidationError as exc:
+        raise ValidationError(exc.message.replace("Destination", field), field=field) from None

@@ -1,0 +1,138 @@
+"""What a visit to a "smart" link does: rules (language, OS, country), UTM, e-mail/phone targets,
+cloaking (the destination in a frame page) and link-preview tags for bots.
+
+Plain links never come here: the redirect's fast path handles them. A link is smart when its
+row says so (``Link.smart``, kept by services/links.py on every write).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from zipshort.extensions import db
+from zipshort.models import Link
+from zipshort.services.linkfields import merge_utm, target_of
+
+# Link-preview fetchers (chat apps, social networks, search engines): they get the meta tags page.
+PREVIEW_BOTS = re.compile(r"facebookexternalhit|facebot|twitterbot|slackbot|slack-imgproxy|discordbot|linkedinbot|"
+                          r"telegrambot|whatsapp|pinterest|redditbot|googlebot|bingbot|applebot|skypeuripreview|"
+                          r"iframely|embedly|vkshare|mastodon|bluesky|cardyb|signal|mattermost|zulip", re.IGNORECASE)
+_OS_FAMILIES = {"ios": "ios", "android": "android", "windows": "windows", "mac os x": "macos", "macos": "macos",
+                "chrome os": "chromeos", "chromeos": "chromeos", "linux": "linux", "ubuntu": "linux",
+                "fedora": "linux", "debian": "linux", "ipados": "ios"}
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """What the request tells about the visitor."""
+
+    user_agent: str = ""
+    languages: tuple[str, ...] = ()  # Accept-Language, best first, lower-case
+    country: str | None = None  # ISO 3166 alpha-2, upper-case
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How to answer: ``redirect`` (302 to location), ``frame`` (cloaked) or ``preview`` (meta tags for bots)."""
+
+    kind: str
+    location: str
+    title: str | None = None
+    description: str | None = None
+    image: str | None = None
+
+
+@functools.lru_cache(maxsize=4096)
+def os_type(user_agent: str) -> str:
+    """The visitor's OS as a rule's osType (ua-parser's maintained regexes)."""
+    from ua_parser import parse_os
+
+    result = parse_os(user_agent or "")
+    family = (result.family if result else "Other").lower()
+    return _OS_FAMILIES.get(family, "linux" if "linux" in family else "other")
+
+
+def is_preview_bot(user_agent: str) -> bool:
+    """Whether the request comes from a link-preview fetcher."""
+    return bool(user_agent) and PREVIEW_BOTS.search(user_agent) is not None
+
+
+def rule_matches(rule: dict[str, Any], visitor: Visitor) -> bool:
+    """Every criterion the rule sets must match; a rule without criteria never matches."""
+    countries, languages, os_types = rule.get("countries") or [], rule.get("languages") or [], rule.get("osTypes") or []
+    if not (countries or languages or os_types):
+        return False
+    if countries and (visitor.country or "") not in countries:
+        return False
+    if languages:
+        primary = visitor.languages[0] if visitor.languages else ""
+        if not any(primary == lang or primary.startswith(lang + "-") for lang in languages):
+            return False
+    if os_types and os_type(visitor.user_agent) not in os_types:
+        return False
+    return True
+
+
+def decide(link: Link, visitor: Visitor) -> Decision:
+    """Where this visit goes and how (first matching rule by priority, else the main destination)."""
+    kind, value = link.destination_type, link.destination
+    for rule in sorted(link.rules or [], key=lambda r: r.get("priority", 0)):
+        if rule_matches(rule, visitor):
+            kind, value = rule["destination"]["type"], rule["destination"]["value"]
+            break
+    location = target_of(kind, value)
+    if kind == "link":
+        location = merge_utm(location, link.utm)
+    if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
+        return Decision("preview", location, link.title, link.description, link.image)
+    if link.cloaking and kind == "link":
+        return Decision("frame", location, link.title)
+    return Decision("redirect", location)
+
+
+def load(link_id: str) -> Link:
+    """The link row a smart visit needs (read after the counting statement)."""
+    link = db.session.get(Link, link_id)
+    db.session.rollback()  # end the read transaction; the row's attributes stay loaded
+    if link is None:
+        raise LookupError(link_id)
+    return link
+
+
+class CountryLookup:
+    """The visitor's country: a trusted proxy header (e.g. CF-IPCountry) or an offline MaxMind database."""
+
+    def __init__(self, header: str, database: str) -> None:
+        self.header = header
+        self.reader = None
+        if database:
+            import maxminddb
+
+            self.reader = maxminddb.open_database(database)
+
+    def __call__(self, headers: Any, address: str) -> str | None:
+        if self.header:
+            value = (headers.get(self.header) or "").strip().upper()
+            if re.fullmatch(r"[A-Z]{2}", value) and value not in ("XX", "T1"):
+                return value
+        if self.reader is not None:
+            try:
+                ipaddress.ip_address(address)
+                record = self.reader.get(address)
+            except ValueError:
+                return None
+            if isinstance(record, dict):
+                country = record.get("country") or record.get("registered_country") or {}
+                code = country.get("iso_code") if isinstance(country, dict) else None
+                return code.upper() if isinstance(code, str) else None
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def country_lookup(header: str, database: str) -> CountryLookup:
+    """One lookup (and one open database) per configuration."""
+    return CountryLookup(header, database)
