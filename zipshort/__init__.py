@@ -102,13 +102,17 @@ def _register_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from zipshort import auth  # noqa: F401  (user loader)
+    from zipshort.api.h0p import bp as h0p_bp
+    from zipshort.api.hoko import bp as hoko_bp
+    from zipshort.api.hozip import bp as hozip_bp
     from zipshort.api.zipline import bp as zipline_bp
     from zipshort.extensions import csrf
     from zipshort.public import make_blueprint
     from zipshort.web import bp as web_bp
 
-    csrf.exempt(zipline_bp)  # programs authenticate with keys; session calls are checked in auth.py
-    app.register_blueprint(zipline_bp)
+    for api in (zipline_bp, hozip_bp, h0p_bp, hoko_bp):
+        csrf.exempt(api)  # programs authenticate with keys; session calls are checked in auth.py
+        app.register_blueprint(api)
     app.register_blueprint(make_blueprint(settings))
     app.register_blueprint(web_bp)
 

@@ -14,7 +14,7 @@ _VANITY_RE = re.compile(r"[A-Za-z0-9_-](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?")
 RESERVED = frozenset({
     "api", "static", "login", "logout", "register", "auth", "dashboard", "setup", "invite", "folder",
     "view", "u", "r", "raw", "go", "s", "admin", "health", "healthcheck", "metrics", "robots.txt",
-    "favicon.ico", "sitemap.xml", ".well-known", "manifest.json", "short-link",
+    "favicon.ico", "sitemap.xml", ".well-known", "manifest.json", "short-link", "dl", "qr",
 })
 
 

@@ -18,6 +18,12 @@ def dialect() -> str:
     if chosen:
         return chosen
     path = request.path
+    if path.startswith("/api/v1/external/"):
+        return "hozip"
+    if path == "/short-link" or path.startswith("/short-link/"):
+        return "h0p"
+    if path == "/api/links" or path.startswith("/api/links/"):
+        return "hoko"
     if path.startswith("/api/shorten"):
         return "zipline-v3"
     if path == "/api" or path.startswith("/api/"):
@@ -25,10 +31,30 @@ def dialect() -> str:
     return "html"
 
 
-def render_error(status: int, message: str, code: str, retry_after: int | None = None) -> Response:
+_HTTP_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+               409: "Conflict", 410: "Gone", 413: "Payload Too Large", 429: "Too Many Requests",
+               500: "Internal Server Error", 503: "Service Unavailable"}
+# hozip (Django REST framework style): {detail, error_code}; its documented codes where they exist.
+_HOZIP_CODES = {"vanity_taken": "short_code_exists", "invalid_token": "authentication_failed",
+                "not_logged_in": "not_authenticated", "rate_limited": "throttled"}
+
+
+def render_error(status: int, message: str, code: str, retry_after: int | None = None,
+                 index: int | None = None) -> Response:
     """Render one error in the caller's dialect."""
     kind = dialect()
-    if kind == "zipline":
+    if kind == "hozip":
+        error_code = _HOZIP_CODES.get(code) or ("validation_error" if status == 400 else code)
+        response = jsonify({"detail": message, "error_code": error_code})
+    elif kind == "h0p":  # NestJS style
+        response = jsonify({"statusCode": status, "message": message, "error": _HTTP_NAMES.get(status, "Error"),
+                            "code": code})
+    elif kind == "hoko":
+        body: dict = {"error": message, "code": code}
+        if index is not None:
+            body["index"] = index
+        response = jsonify(body)
+    elif kind == "zipline":
         response = jsonify({"error": message, "statusCode": status, "code": code})
     elif kind == "zipline-v3":
         response = jsonify({"error": message, "code": status})
@@ -42,7 +68,7 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
 
 
 def _handle_zipshort(error: ZipshortError) -> Response:
-    return render_error(error.status, error.message, error.code, error.retry_after)
+    return render_error(error.status, error.message, error.code, error.retry_after, getattr(error, "index", None))
 
 
 def _handle_http(error: HTTPException) -> Response:

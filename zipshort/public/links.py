@@ -8,10 +8,10 @@ from flask import Response, render_template, request
 from werkzeug.urls import iri_to_uri
 
 from zipshort.auth import client_address, runtime
-from zipshort.errors import Forbidden, PasswordRequired, RateLimited
+from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
-from zipshort.services import redirects, smart
+from zipshort.services import dynamic, qrcodes, redirects, smart
 
 
 def visitor() -> smart.Visitor:
@@ -71,3 +71,25 @@ def unlock_link(code: str):
     except RateLimited as exc:
         return password_page(code, "link", 429, exc.message, exc.retry_after)
     return _answer(result)
+
+
+def dynamic_link(user_id: str, signature: str):
+    """A hozip Dynamic Link: verified by its signature, nothing stored, nothing counted."""
+    location = dynamic.resolve(user_id, signature, request.args.get("u"))
+    return Response(status=302, headers={"Location": location if location.isascii() else iri_to_uri(location),
+                                         "Referrer-Policy": "no-referrer"})
+
+
+def link_qr(code: str, fmt: str):
+    """The QR code of a link (public: it only encodes the short URL), drawn with the link's QR options."""
+    if fmt not in ("svg", "png"):
+        raise NotFound("Not found", code="not_found")
+    link = qrcodes.find(code, request.host)
+    settings = runtime().settings
+    proto = "https" if settings.core.return_https_urls else request.scheme
+    url = f"{proto}://{request.host}{settings.urls.route}/{link.slug}"
+    body = qrcodes.render(url, link.qr_options, fmt)
+    response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response

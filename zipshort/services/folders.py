@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
-from zipshort.database import write_transaction
+from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import File, Folder, User, new_id, utcnow
@@ -56,6 +56,26 @@ def create_folder(owner: User, name: object, public: bool = False, file_ids: lis
         db.session.flush()
         for row in _owned_files(owner, file_ids or []):
             row.folder_id = folder.id
+    return folder
+
+
+DEFAULT_FOLDER_NAME = "Default"
+
+
+def default_folder(owner: User) -> Folder:
+    """The owner's default folder (hozip's default group), created on first use (once, under a lock)."""
+    stmt = select(Folder).where(Folder.user_id == owner.id, Folder.name == DEFAULT_FOLDER_NAME) \
+        .order_by(Folder.created_at).limit(1)
+    folder = db.session.scalar(stmt)
+    if folder is not None:
+        return folder
+    with write_transaction(db.session):
+        lock_key(db.session, f"default-folder:{owner.id}")
+        folder = db.session.scalar(stmt)
+        if folder is None:
+            folder = Folder(id=new_id(), user_id=owner.id, name=DEFAULT_FOLDER_NAME, public=False,
+                            allow_uploads=False)
+            db.session.add(folder)
     return folder
 
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, normalise_vanity, random_code
@@ -253,6 +253,43 @@ def page_links(owner: User, page: int = 1, per_page: int = 25, search_field: str
     stmt = _links_query(owner, search_field, search_query)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     return list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))), total
+
+
+def query_links(owner: User, limit: int, offset: int, destination: str | None = None,
+                match: str = "exact") -> tuple[list[Link], int]:
+    """A page of the owner's links, newest first, optionally only those whose destination equals (or starts
+    with) ``destination``; and how many match in all. Served by the (user_id, destination) index."""
+    cond = [Link.user_id == owner.id]
+    if destination is not None:
+        if match == "exact":
+            cond.append(Link.destination == destination)
+        else:  # a byte-order range the index can serve, and the exact prefix test for any collation
+            if _binary_collation():
+                cond += [Link.destination >= destination, Link.destination < destination + "\U0010ffff"]
+            cond.append(func.substr(Link.destination, 1, len(destination)) == destination)
+    if destination is None:  # the owner's counter, kept exact by every create and delete
+        total = db.session.scalar(select(User.url_count).where(User.id == owner.id)) or 0
+    else:
+        total = db.session.scalar(select(func.count()).select_from(Link).where(*cond)) or 0
+    rows = db.session.scalars(select(Link).where(*cond).order_by(Link.created_at.desc(), Link.id.desc())
+                              .limit(limit).offset(offset))
+    return list(rows), total
+
+
+_COLLATION: dict[str, bool] = {}
+
+
+def _binary_collation() -> bool:
+    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation)."""
+    bind = db.session.get_bind()
+    key = str(bind.url)
+    if key not in _COLLATION:
+        if bind.dialect.name != "postgresql":
+            _COLLATION[key] = True
+        else:
+            collate = db.session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
+            _COLLATION[key] = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
+    return _COLLATION[key]
 
 
 def _links_query(owner: User, search_field: str | None, search_query: str | None):

@@ -30,7 +30,7 @@ def upgrade():
 
     with op.batch_alter_table('links', schema=None) as batch_op:
         batch_op.add_column(sa.Column('smart', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index('ix_links_user_id_destination', ['user_id', 'destination'], unique=False)
+        batch_op.create_index('ix_links_user_id_destination', ['user_id', 'destination', 'created_at'], unique=False)
 
     # ### end Alembic commands ###
 

@@ -1,0 +1,136 @@
+"""What visits to links with rules, UTM, cloaking and preview tags do; Dynamic Links; QR codes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import zxingcpp
+from PIL import Image
+
+from zipshort.services import dynamic, linkfields, smart
+
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+ANDROID = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
+WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+RULES = [
+    {"priority": 0, "destination": {"type": "link", "value": "https://fr.example/"}, "languages": ["fr"]},
+    {"priority": 1, "destination": {"type": "link", "value": "https://ios-us.example/"}, "osTypes": ["ios"],
+     "countries": ["US"]},
+    {"priority": 2, "destination": {"type": "link", "value": "https://android.example/"}, "osTypes": ["android"]},
+    {"priority": 3, "destination": {"type": "link", "value": "https://es-mx.example/"}, "languages": ["es-MX"]},
+]
+
+
+@pytest.fixture
+def ruled(make_link, user, rt):
+    return make_link(user, vanity="ruled", destination="https://main.example/",
+                     rules=linkfields.validate_rules(RULES, 2048))
+
+
+@pytest.fixture
+def country_header(rt):
+    object.__setattr__(rt.settings, "urls", type(rt.settings.urls)(country_header="CF-IPCountry",
+                                                                   view_flush_seconds=0))
+
+
+@pytest.mark.parametrize("headers,expected", [
+    ({}, "https://main.example/"),
+    ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
+    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "US"}, "https://ios-us.example/"),
+    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "DE"}, "https://main.example/"),
+    ({"User-Agent": ANDROID}, "https://android.example/"),
+    ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
+    ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
+    ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
+])
+def test_rules_choose_by_language_os_and_country(client, ruled, country_header, headers, expected):
+    res = client.get("/go/ruled", headers=headers)
+    assert res.status_code == 302 and res.headers["Location"] == expected
+
+
+def test_country_header_is_ignored_unless_configured(client, ruled):
+    res = client.get("/go/ruled", headers={"User-Agent": IPHONE, "CF-IPCountry": "US"})
+    assert res.headers["Location"] == "https://main.example/"
+
+
+def test_smart_links_still_count_and_respect_limits(client, make_link, user):
+    from tests.conftest import fresh
+    from zipshort.models import Link
+
+    link = make_link(user, vanity="few", destination="https://e.com/", max_views=2,
+                     utm={"source": "x"})
+    codes = [client.get("/go/few").status_code for _ in range(3)]
+    assert codes == [302, 302, 404] and fresh(Link, link.id).views == 2
+
+
+def test_preview_bots_get_meta_tags_people_get_redirected(client, make_link, user):
+    make_link(user, vanity="meta", destination="https://e.com/", title='Launch <b>"2024"</b>',
+              description="Be first")
+    bot = client.get("/go/meta", headers={"User-Agent": "Mozilla/5.0 (compatible; Discordbot/2.0)"})
+    html = bot.get_data(as_text=True)
+    assert bot.status_code == 200 and 'property="og:title" content="Launch &lt;b&gt;&#34;2024&#34;&lt;/b&gt;"' in html
+    assert 'og:description" content="Be first"' in html
+    assert client.get("/go/meta", headers={"User-Agent": WINDOWS}).status_code == 302
+
+
+def test_cloaking_serves_a_frame_page_that_may_frame_only_the_destination(client, make_link, user):
+    make_link(user, vanity="cloak", destination="https://shop.example/p?a=1", cloaking=True, title="Shop")
+    res = client.get("/go/cloak", headers={"User-Agent": WINDOWS})
+    assert res.status_code == 200 and '<iframe class="cloak" src="https://shop.example/p?a=1"' in res.get_data(
+        as_text=True)
+    csp = res.headers["Content-Security-Policy"]
+    assert "frame-src https://shop.example;" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    assert res.headers["Cache-Control"] == "no-store"
+    assert client.head("/go/cloak").status_code == 302  # HEAD never renders the page
+
+
+def test_os_parser_and_bot_detection():
+    assert smart.os_type(IPHONE) == "ios" and smart.os_type(ANDROID) == "android"
+    assert smart.os_type(WINDOWS) == "windows" and smart.os_type("") == "other"
+    assert smart.is_preview_bot("Slackbot-LinkExpanding 1.0") and not smart.is_preview_bot(WINDOWS)
+
+
+def test_dynamic_links_verify_their_signature(client, user):
+    secret = dynamic.secret_of(user)
+    target = "https://example.com/once?x=1"
+    signature = dynamic.sign(secret, target)
+    path = f"/dl/{user.id}/{signature}"
+    res = client.get(path, query_string={"u": target})
+    assert res.status_code == 302 and res.headers["Location"] == target
+    assert client.get(path, query_string={"u": target + "&evil=1"}).status_code == 404  # tampered
+    assert client.get(f"/dl/{user.id}/{'A' * 22}", query_string={"u": target}).status_code == 404
+    http = "http://example.com/"
+    assert client.get(f"/dl/{user.id}/{dynamic.sign(secret, http)}", query_string={"u": http}).status_code == 404
+    dynamic.rotate_secret(user)
+    assert client.get(path, query_string={"u": target}).status_code == 404  # the old secret is dead
+
+
+def test_dynamic_link_algorithm_matches_the_readme_snippet(user):
+    import base64
+    import hashlib
+    import hmac
+
+    secret, url = "s3cret", "https://example.com/a"
+    expected = base64.urlsafe_b64encode(hmac.new(secret.encode(), url.encode(), hashlib.sha256).digest())
+    assert dynamic.sign(secret, url) == expected.decode().rstrip("=")[:22]
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_qr_codes_decode_back_to_the_link(client, make_link, user, fmt):
+    make_link(user, vanity="qrme", qr_options={"options": {"width": 300, "margin": 4,
+                                                            "dotsOptions": {"color": "#1e3a8a"},
+                                                            "backgroundOptions": {"color": "#ffffff"}}})
+    res = client.get(f"/qr/qrme.{fmt}")
+    assert res.status_code == 200
+    if fmt == "svg":
+        assert res.mimetype == "image/svg+xml" and b"#1e3a8a" in res.data
+        from zipshort.services import qrcodes
+        png = qrcodes.render("http://localhost/go/qrme", None, "png")  # the same code drawn as PNG
+        image = Image.open(io.BytesIO(png))
+    else:
+        image = Image.open(io.BytesIO(res.data))
+        assert 280 <= image.width <= 320
+    (result,) = zxingcpp.read_barcodes(image.convert("L"))
+    assert result.text == "http://localhost/go/qrme"
+    assert client.get("/qr/missing.png").status_code == 404

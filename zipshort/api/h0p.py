@@ -1,0 +1,242 @@
+"""h0p's short-link API (seed 002): create, list, get, update, delete; the complete object every time.
+
+Errors come NestJS style: ``{statusCode, message, error}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
+from zipshort.models import Link
+from zipshort.services import domains, files, linkfields, links
+
+bp = Blueprint("h0p", __name__, url_prefix="/short-link")
+bp.before_request(load_caller)
+
+SLUG = re.compile(r"^(?![-_])[A-Za-z0-9_-]{1,50}(?<![-_])$")
+UNSET = links.UNSET
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z" if value else None
+
+
+def _derived(link: Link, what: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(link.id), what))
+
+
+def _destination(kind: str, value: str) -> dict[str, Any]:
+    return {"type": kind, "value": value, "threatTypes": None}
+
+
+def link_json(link: Link, host: str) -> dict[str, Any]:
+    """The complete short link object of the seed."""
+    rt = runtime()
+    domain = domains.find(rt, host, name=link.domain) if link.domain else None
+    domain = domain or domains.choose(rt, host)
+    proto = "https" if rt.settings.core.return_https_urls else request.scheme
+    image_id = link.image[5:] if link.image and link.image.startswith("file:") else None
+    return {
+        "domain": {"id": domain.id, "domain": domain.hostname, "isPrimary": domain.is_primary, "isVerified": True,
+                   "createdAt": _iso(link.created_at)},
+        "rules": [{"priority": r["priority"],
+                   "destination": _destination(r["destination"]["type"], r["destination"]["value"]), "id": r["id"],
+                   "countries": r["countries"], "languages": r["languages"], "osTypes": r["osTypes"]}
+                  for r in link.rules or []],
+        "qrCode": {"options": {"data": f"{proto}://{domain.hostname}{rt.settings.urls.route}/{link.slug}",
+                               **((link.qr_options or {}).get("options") or {})},
+                   "imageId": None},
+        "destination": _destination(link.destination_type, link.destination),
+        "metaTags": {"title": link.title, "description": link.description, "imageId": image_id,
+                     "image": {"id": image_id, "key": f"meta-tag/{image_id}"} if image_id else None},
+        "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
+        "id": link.id,
+        "organizationId": link.user_id,
+        "isActive": link.enabled,
+        "qrCodeId": _derived(link, "qr") if link.qr_options else None,
+        "domainId": domain.id,
+        "folderId": link.folder_id,
+        "slug": link.slug,
+        "originUrl": f"{proto}://{domain.hostname}{rt.settings.urls.route}/{link.slug}",
+        "expiresAt": _iso(link.expires_at),
+        "maxClicks": link.max_views,
+        "currentClicks": link.views,
+        "hasPassword": link.password_hash is not None,
+        "cloaking": link.cloaking,
+        "destinationId": _derived(link, "destination"),
+        "createdAt": _iso(link.created_at),
+        "updatedAt": _iso(link.updated_at),
+    }
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise ValidationError("The body must be a JSON object", field="body")
+    return data
+
+
+def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
+    """The seed's request fields → keyword arguments shared by NewLink and LinkChanges."""
+    rt = runtime()
+    out: dict[str, Any] = {}
+    max_length = rt.settings.urls.destination_max_length
+    if "destination" in body or creating:
+        dest = body.get("destination")
+        if not isinstance(dest, dict):
+            raise ValidationError("destination must be an object {type, value}", field="destination")
+        kind, value = linkfields.validate_destination(dest.get("type"), dest.get("value"), max_length)
+        out["destination"], out["destination_type"] = value, kind
+    if "slug" in body and body["slug"] is not None:
+        if not isinstance(body["slug"], str) or not SLUG.fullmatch(body["slug"]):
+            raise ValidationError("slug must be 1-50 letters, digits, '-' or '_', not starting or ending with "
+                                  "'-' or '_'", field="slug")
+        out["vanity"] = body["slug"]
+    if "tags" in body:
+        tags = body["tags"]
+        if tags is not None and (not isinstance(tags, list) or len(tags) > 10 or not all(
+                isinstance(t, str) and 1 <= len(t.strip()) <= 30 for t in tags)):
+            raise ValidationError("tags must be at most 10 names of 1-30 characters", field="tags")
+        out["tags"] = tags or []
+    if "folderId" in body:
+        if body["folderId"] is not None and not isinstance(body["folderId"], str):
+            raise ValidationError("folderId must be a UUID", field="folderId")
+        out["folder_id"] = body["folderId"].lower() if body["folderId"] else None
+    if "maxClicks" in body:
+        clicks = body["maxClicks"]
+        if clicks is not None and (isinstance(clicks, bool) or not isinstance(clicks, (int, float))
+                                   or clicks != int(clicks) or clicks <= 1):
+            raise ValidationError("maxClicks must be a whole number greater than 1", field="maxClicks")
+        out["max_views"] = int(clicks) if clicks is not None else None
+    if "expiresAt" in body:
+        out["expires_at"] = _datetime(body["expiresAt"])
+    if "password" in body:
+        password = body["password"]
+        if password is not None and (not isinstance(password, str) or not 5 <= len(password) <= 25):
+            raise ValidationError("password must be 5-25 characters", field="password")
+        out["password"] = password
+    for key, attr in (("cloaking", "cloaking"), ("enableDeepLinking", "deep_linking")):
+        if key in body:
+            if not isinstance(body[key], bool):
+                raise ValidationError(f"{key} must be a boolean", field=key)
+            out[attr] = body[key]
+    if "rules" in body:
+        out["rules"] = linkfields.validate_rules(body["rules"], max_length)
+    if "qrCode" in body:
+        out["qr_options"] = linkfields.validate_qr_options(body["qrCode"])
+    if "metaTags" in body:
+        out.update(_meta(body["metaTags"]))
+    if "isActive" in body:
+        if not isinstance(body["isActive"], bool):
+            raise ValidationError("isActive must be a boolean", field="isActive")
+        out["enabled"] = body["isActive"]
+    return out
+
+
+def _datetime(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("expiresAt must be an ISO 8601 date-time", field="expiresAt") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
+
+
+def _meta(meta: Any) -> dict[str, Any]:
+    if meta is None:
+        return {"title": None, "description": None, "image": None}
+    if not isinstance(meta, dict):
+        raise ValidationError("metaTags must be an object", field="metaTags")
+    out = {"title": linkfields.text_field(meta.get("title"), "metaTags.title"),
+           "description": linkfields.text_field(meta.get("description"), "metaTags.description", 2000),
+           "image": None}
+    if meta.get("imageId"):  # one of the caller's uploaded files
+        image = files.get_owned_file(g.user, str(meta["imageId"]))
+        if not image.type.startswith("image/"):
+            raise ValidationError("metaTags.imageId must be an image file", field="metaTags")
+        out["image"] = "file:" + image.id
+    return out
+
+
+def _owned(link_id: str) -> Link:
+    try:
+        return links.get_owned_link(g.user, link_id)
+    except (NotFound, Forbidden):
+        raise NotFound("Short link not found", code="not_found") from None
+
+
+@bp.post("")
+def create():
+    user = check_caller("links:write")
+    spec = _fields(_body(), creating=True)
+    domain = _domain(_body())
+    try:
+        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec))
+    except VanityTaken:
+        raise VanityTaken("This slug is already taken on this domain") from None
+    return jsonify(link_json(link, request.host)), 201
+
+
+def _domain(body: dict[str, Any]) -> str:
+    """'' (every host) unless a configured domain is asked for by id or name."""
+    ident, name = body.get("domainId"), body.get("domain")
+    if not ident and not name:
+        return ""
+    found = domains.find(runtime(), request.host, ident=ident if isinstance(ident, str) else None,
+                         name=name if isinstance(name, str) else None)
+    if found is None or not runtime().settings.allowed_domains:
+        if found is not None:
+            return ""  # the request's own host: links answer on every host anyway
+        raise ValidationError("Unknown domain", field="domain")
+    return found.hostname
+
+
+@bp.get("/list")
+def list_links():
+    user = check_caller("links:read")
+    try:
+        page = int(request.args.get("page", 1))
+        limit = int(request.args.get("limit", 20))
+    except ValueError:
+        raise ValidationError("page and limit must be whole numbers", field="page") from None
+    if page < 1 or not 1 <= limit <= 100:
+        raise ValidationError("page must be ≥ 1 and limit 1-100", field="limit")
+    rows, total = links.page_links(user, page, limit)
+    return jsonify({"data": [link_json(link, request.host) for link in rows],
+                    "meta": {"total": total, "page": page, "limit": limit, "totalPages": -(-total // limit)}})
+
+
+@bp.get("/<link_id>")
+def get(link_id: str):
+    check_caller("links:read")
+    return jsonify(link_json(_owned(link_id), request.host))
+
+
+@bp.route("/<link_id>", methods=["PATCH", "PUT"])
+def update(link_id: str):
+    check_caller("links:write")
+    link = _owned(link_id)
+    fields = _fields(_body(), creating=request.method == "PUT")
+    changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
+    try:
+        link = links.update_link(runtime(), g.user, link.id, changes)
+    except VanityTaken:
+        raise VanityTaken("This slug is already taken on this domain") from None
+    return jsonify(link_json(link, request.host))
+
+
+@bp.delete("/<link_id>")
+def delete(link_id: str):
+    check_caller("links:write")
+    link = _owned(link_id)
+    data = link_json(link, request.host)
+    links.delete_link(runtime(), g.user, link.id)
+    return jsonify(data)

@@ -1,0 +1,30 @@
+"""hoko's link API (seed 003): POST /api/links creates up to 10,000 links at once, all or nothing."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.errors import ValidationError
+from zipshort.services import bulk, domains
+
+bp = Blueprint("hoko", __name__, url_prefix="/api/links")
+bp.before_request(load_caller)
+
+
+@bp.post("")
+def create_links():
+    user = check_caller("links:write")
+    items = request.get_json(silent=True, force=True)
+    if items is None:
+        raise ValidationError("The body must be a JSON array of links", code="invalid_body")
+    rt = runtime()
+    links = bulk.create(rt, user, bulk.validate(rt, items))
+    host = domains.choose(rt, request.host).hostname
+    proto = "https" if rt.settings.core.return_https_urls else request.scheme
+    base = f"{proto}://{host}{rt.settings.urls.route}/"
+    return jsonify([{
+        "id": link.id, "url": link.destination, "shortUrl": base + link.slug, "title": link.title,
+        "description": link.description, "collectionId": link.folder_id,
+        "createdAt": link.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    } for link in links]), 201

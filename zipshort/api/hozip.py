@@ -1,0 +1,106 @@
+"""hozip's external link API (seeds 000 and 001): create a link, list links; errors as {detail, error_code}."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.destinations import validate_web_url
+from zipshort.errors import ValidationError, VanityTaken
+from zipshort.models import Link
+from zipshort.services import domains, folders, links
+
+bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
+bp.before_request(load_caller)
+
+SHORT_CODE = re.compile(r"[A-Za-z0-9_-]{3,50}")
+UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _invalid(message: str, field: str) -> ValidationError:
+    return ValidationError(message, code="validation_error", field=field)
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise _invalid("Request body must be a JSON object", "body")
+    return data
+
+
+def _timestamp(value) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _short_url(host: str, link: Link) -> str:
+    proto = "https" if runtime().settings.core.return_https_urls else request.scheme
+    return f"{proto}://{host}{runtime().settings.urls.route}/{link.slug}"
+
+
+@bp.post("/links/create-link")
+def create_link():
+    user = check_caller("links:write", unauthorized="Authentication credentials were not provided.")
+    rt = runtime()
+    rt.limiter.hit(rt.settings.urls.hozip_create_limit, "hozip-create", g.api_key.id if g.api_key else user.id,
+                   message="Request was throttled: at most 100 link creations per hour per API key.")
+    body = _body()
+    long_url = body.get("long_url")
+    if not isinstance(long_url, str) or not long_url:
+        raise _invalid("long_url is required.", "long_url")
+    try:
+        validate_web_url(long_url, 2048, schemes=("https",))
+    except ValidationError as exc:
+        raise _invalid(exc.message.replace("Destination", "long_url"), "long_url") from None
+    short_code = body.get("short_code")
+    if short_code is not None:
+        if not isinstance(short_code, str) or not SHORT_CODE.fullmatch(short_code):
+            raise _invalid("short_code must be 3-50 letters, digits, '_' or '-'.", "short_code")
+        short_code = short_code.lower()
+    folder = None
+    group_id = body.get("group_id")
+    if isinstance(group_id, str) and UUID_RE.fullmatch(group_id):
+        folder = next((f for f in folders.list_folders(user) if f.id == group_id.lower()), None)
+    folder = folder or folders.default_folder(user)
+    domain_id = body.get("domain_id")
+    domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None)
+    try:
+        link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
+                                                         folder_id=folder.id))
+    except VanityTaken:
+        raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
+    except ValidationError as exc:
+        raise _invalid(exc.message, exc.field or "body") from None
+    return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
+                    "group_id": folder.id, "domain": domain.hostname, "domain_id": domain.id}), 201
+
+
+def _int_param(name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not re.fullmatch(r"\d+", raw) or int(raw) < low or (high is not None and int(raw) > high):
+        bounds = f"{low}-{high}" if high is not None else f"at least {low}"
+        raise _invalid(f"{name} must be an integer {bounds}.", name)
+    return int(raw)
+
+
+@bp.get("/links")
+def list_links():
+    user = check_caller("links:read", unauthorized="Authentication credentials were not provided.")
+    limit = _int_param("limit", 20, 1, 100)
+    offset = _int_param("offset", 0, 0, None)
+    long_url = request.args.get("long_url")
+    match = request.args.get("match", "exact")
+    if match not in ("exact", "startswith"):
+        raise _invalid("match must be 'exact' or 'startswith'.", "match")
+    if long_url is not None and (len(long_url) > 2048 or "\x00" in long_url):
+        raise _invalid("long_url must be at most 2048 characters.", "long_url")
+    rows, total = links.query_links(user, limit, offset, long_url or None, match)
+    host = domains.choose(runtime(), request.host).hostname
+    return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{
+        "id": link.id, "short_code": link.slug, "long_url": link.destination, "domain": link.domain or host,
+        "group_id": link.folder_id, "is_active": link.enabled, "created_at": _timestamp(link.created_at),
+    } for link in rows]})

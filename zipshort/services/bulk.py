@@ -1,0 +1,176 @@
+"""Many links in one request (hoko): validated as a whole, created all-or-nothing with bulk inserts.
+
+Every item is checked before anything is written; the first bad item fails the request with its
+index and nothing is created. Then one write transaction checks collections and external ids with
+a few set queries, reserves the whole count against the URL quota (one conditional UPDATE), draws
+codes that are free and inserts every row in batches (SQLAlchemy's insertmanyvalues), not one round
+trip per link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zipshort.codes import random_code
+from zipshort.database import write_transaction
+from zipshort.destinations import validate_web_url
+from zipshort.errors import QuotaExceeded, Unavailable, ValidationError
+from zipshort.extensions import db
+from zipshort.models import Folder, Link, User, new_id, utcnow
+from zipshort.runtime import Runtime
+from zipshort.services import linkfields
+from zipshort.services.links import is_smart
+
+HARD_LIMIT = 10_000
+_CHUNK = 500  # ids per IN (...) query
+
+
+class ItemError(ValidationError):
+    """One item of a bulk request is invalid; ``index`` says which."""
+
+    def __init__(self, index: int, message: str, field: str | None = None) -> None:
+        super().__init__(f"links[{index}]: {message}", code="invalid_link", field=field)
+        self.index = index
+
+
+@dataclass(frozen=True)
+class BulkLink:
+    """One validated item."""
+
+    url: str
+    collection_id: str
+    title: str | None
+    description: str | None
+    image: str | None
+    utm: dict[str, str] | None
+    external_id: str | None
+    tenant_id: str | None
+    partner_id: str | None
+
+
+def _item(index: int, raw: Any, max_length: int) -> BulkLink:
+    if not isinstance(raw, dict):
+        raise ItemError(index, "must be an object")
+    try:
+        url = validate_web_url(raw.get("url"), max_length)
+        collection = raw.get("collectionId")
+        if not isinstance(collection, str) or len(collection) != 36:
+            raise ValidationError("collectionId is required (a collection id)", field="collectionId")
+        partner = raw.get("partnerId")
+        if partner is not None and (not isinstance(partner, str) or len(partner) != 36):
+            raise ValidationError("partnerId must be a UUID", field="partnerId")
+        return BulkLink(
+            url=url, collection_id=collection.lower(),
+            title=linkfields.text_field(raw.get("title"), "title"),
+            description=linkfields.text_field(raw.get("description"), "description", 2000),
+            image=linkfields.image_url(raw.get("image"), max_length),
+            utm=linkfields.validate_utm(raw.get("utm")),
+            external_id=linkfields.text_field(raw.get("externalId"), "externalId"),
+            tenant_id=linkfields.text_field(raw.get("tenantId"), "tenantId"),
+            partner_id=partner.lower() if isinstance(partner, str) else None)
+    except ValidationError as exc:
+        raise ItemError(index, exc.message.replace("Destination", "url"), exc.field) from None
+
+
+def validate(rt: Runtime, items: Any) -> list[BulkLink]:
+    """Check the whole request; raise for the first bad item (with its index)."""
+    limit = min(HARD_LIMIT, rt.settings.urls.bulk_max_per_request or HARD_LIMIT)
+    if not isinstance(items, list) or not items:
+        raise ValidationError("The body must be a non-empty array of links", code="invalid_body")
+    if len(items) > limit:
+        raise ValidationError(f"At most {limit} links per request", code="too_many_links")
+    out = [_item(i, raw, rt.settings.urls.destination_max_length) for i, raw in enumerate(items)]
+    seen: dict[str, int] = {}
+    for i, item in enumerate(out):
+        if item.external_id is not None:
+            if item.external_id in seen:
+                raise ItemError(i, f"externalId repeats links[{seen[item.external_id]}]", "externalId")
+            seen[item.external_id] = i
+    return out
+
+
+def _chunks(values: list[str]):
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _existing(column, owner_cond, values: list[str]) -> set[str]:
+    found: set[str] = set()
+    for part in _chunks(values):
+        found.update(db.session.scalars(select(column).where(owner_cond, column.in_(part))))
+    return found
+
+
+def _free_codes(rt: Runtime, n: int) -> list[str]:
+    """n random codes, distinct, none used yet (checked in batches; collisions redrawn)."""
+    urls = rt.settings.urls
+    codes: dict[str, str] = {}
+    for _ in range(20):
+        while len(codes) < n:
+            code = random_code(urls.length, urls.alphabet)
+            codes.setdefault(code.lower(), code)
+        taken = set()
+        for part in _chunks(list(codes)):
+            taken.update(db.session.scalars(select(Link.slug_key).where(Link.slug_key.in_(part))))
+        if not taken:
+            return list(codes.values())
+        for key in taken:
+            del codes[key]
+    raise Unavailable("Could not find enough free codes; raise urls.length", code="codes_exhausted")
+
+
+def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None) -> list[Link]:
+    """Create every link or none. Raises ItemError (bad collection or external id), QuotaExceeded."""
+    now = now or utcnow()
+    for attempt in range(3):
+        try:
+            return _create(rt, owner, items, now)
+        except IntegrityError:  # a concurrent writer took a code between our check and insert
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -> list[Link]:
+    with write_transaction(db.session):
+        collections = sorted({i.collection_id for i in items})
+        owned = _existing(Folder.id, Folder.user_id == owner.id, collections)
+        for index, item in enumerate(items):
+            if item.collection_id not in owned:
+                raise ItemError(index, "collectionId does not exist in your workspace", "collectionId")
+        external = [i.external_id for i in items if i.external_id is not None]
+        used = _existing(Link.external_id, Link.user_id == owner.id, external) if external else set()
+        for index, item in enumerate(items):
+            if item.external_id in used:
+                raise ItemError(index, "externalId is already used in your workspace", "externalId")
+        _reserve(rt, owner.id, len(items))
+        codes = _free_codes(rt, len(items))
+        rows = [{
+            "id": new_id(), "user_id": owner.id, "domain": "", "slug": code, "slug_key": code.lower(), "code": code,
+            "vanity": None, "destination": item.url, "destination_type": "link", "views": 0, "max_views": None,
+            "enabled": True, "password_hash": None, "expires_at": None, "title": item.title,
+            "description": item.description, "image": item.image, "utm": item.utm, "external_id": item.external_id,
+            "tenant_id": item.tenant_id, "partner_id": item.partner_id, "folder_id": item.collection_id,
+            "cloaking": False, "deep_linking": False, "qr_options": None, "rules": None,
+            "smart": is_smart("link", None, item.utm, False, item.title, item.description, item.image),
+            "created_at": now, "updated_at": now,
+        } for item, code in zip(items, codes, strict=True)]
+        db.session.execute(insert(Link), rows)
+    return [Link(**row) for row in rows]
+
+
+def _reserve(rt: Runtime, owner_id: str, n: int) -> None:
+    """Count n more links against the user's URL quota and the plan's total, atomically."""
+    plan = rt.settings.urls.bulk_max_links
+    cond = [User.id == owner_id, or_(User.quota_max_urls.is_(None), User.url_count + n <= User.quota_max_urls)]
+    if plan:
+        cond.append(User.url_count + n <= plan)
+    result = db.session.execute(update(User).where(*cond).values(url_count=User.url_count + n)
+                                .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        raise QuotaExceeded(f"Creating {n} links would exceed your link limit", code="quota_exceeded")
