@@ -337,3 +337,16 @@ def test_error_pages_for_each_status(app, status, title):
     html = res.get_data(as_text=True)
     assert res.status_code == status and f"{status} · {title}" in html and "/static/style.css" in html
     assert "secret detail" not in html and res.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+def test_dynamic_link_secret_shown_and_rotated_in_settings(browser, user, client):
+    from zipshort.services import dynamic
+
+    page = browser.get("/dashboard/settings")
+    html = page.get_data(as_text=True)
+    secret = re.search(r'id="signing-secret" type="password" readonly value="([^"]+)"', html).group(1)
+    target = "https://example.com/x"
+    path = f"/dl/{user.id}/{dynamic.sign(secret, target)}"
+    assert browser.get(path, query_string={"u": target}).status_code == 302
+    browser.post("/dashboard/settings/dynamic/rotate", data={"csrf_token": csrf(page)})
+    assert browser.get(path, query_string={"u": target}).status_code == 404

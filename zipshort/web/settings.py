@@ -9,7 +9,7 @@ from flask import Response, g, render_template, request
 from zipshort.auth import client_address
 from zipshort.errors import NotFound, Unauthorized, ValidationError
 from zipshort.models import utcnow
-from zipshort.services import accounts, apikeys, mfa
+from zipshort.services import accounts, apikeys, dynamic, mfa
 from zipshort.web import bp, generators
 from zipshort.web.auth import _start_session
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
@@ -30,6 +30,7 @@ def _render(status: int = 200, **extra):
         totp = {"secret": secret, "qr": mfa.qr_svg_data_url(uri), "uri": uri}
     scopes = {k: v for k, v in SCOPE_LABELS.items() if k != "admin" or user.is_administrator}
     return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(rt(), user),
+                           signing_secret=dynamic.secret_of(user), dynamic_base=f"{base_url()}/dl/{user.id}/",
                            totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
                            domains=rt().settings.allowed_domains, now=utcnow(), **extra), status
@@ -108,6 +109,14 @@ def token_reset():
     rt().limiter.hit(rt().settings.ratelimit.token_reset, "token-reset", g.user.id)
     apikeys.reset_token(rt(), g.user)
     return done("Your token was reset; update your clients", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/dynamic/rotate")
+@page()
+@action("/dashboard/settings")
+def dynamic_rotate():
+    dynamic.rotate_secret(g.user)
+    return done("New signing secret: Dynamic Links signed with the old one stop working", "/dashboard/settings")
 
 
 @bp.post("/dashboard/settings/embed")
