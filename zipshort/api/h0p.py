@@ -176,8 +176,9 @@ def _owned(link_id: str) -> Link:
 @bp.post("")
 def create():
     user = check_caller("links:write")
-    spec = _fields(_body(), creating=True)
-    domain = _domain(_body())
+    body = _body()
+    spec = _fields(body, creating=True)
+    domain = _domain(body)
     try:
         link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec))
     except VanityTaken:
