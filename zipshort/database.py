@@ -16,7 +16,8 @@ import threading
 import weakref
 from typing import Any, Iterator
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, String, bindparam, event, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, scoped_session
 
 # One in-process writer at a time for SQLite's tiny hot-path statements: threads queue on
@@ -160,3 +161,26 @@ def lock_key(session: Session, key: str) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+def existing_values(session: Session | scoped_session, column: Any, values: list[str], *where: Any) -> set[str]:
+    """Which of ``values`` occur in the ORM ``column`` (rows also matching ``where``), for thousands of values.
+
+    PostgreSQL joins the column's table to one unnested array parameter, so the work stays linear
+    whatever plan it picks: an index probe per value once the table is analysed, one hash join while
+    it is not. (``IN (...)``/``= ANY`` over hundreds of values turns into a filter comparing every
+    candidate row with every value when a freshly filled table has no statistics yet: 10,000
+    external ids against 30,000 rows took 6 s.) SQLite always probes the index for ``IN`` and gets
+    the values in chunks below its variable limit.
+    """
+    found: set[str] = set()
+    if not values:
+        return found
+    if session.get_bind().dialect.name == "postgresql":
+        given = func.unnest(bindparam("values", values, type_=ARRAY(String))).table_valued("value").render_derived(name="given")
+        stmt = select(column).select_from(given).join(column.class_, column == given.c.value).where(*where)
+        found.update(session.scalars(stmt))
+        return found
+    for start in range(0, len(values), 500):
+        found.update(session.scalars(select(column).where(column.in_(values[start:start + 500]), *where)))
+    return found

@@ -13,11 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import random_code
-from zipshort.database import write_transaction
+from zipshort.database import existing_values, write_transaction
 from zipshort.destinations import validate_web_url
 from zipshort.errors import QuotaExceeded, Unavailable, ValidationError
 from zipshort.extensions import db
@@ -27,7 +27,6 @@ from zipshort.services import linkfields
 from zipshort.services.links import is_smart
 
 HARD_LIMIT = 10_000
-_CHUNK = 500  # ids per IN (...) query
 
 
 class ItemError(ValidationError):
@@ -94,18 +93,6 @@ def validate(rt: Runtime, items: Any) -> list[BulkLink]:
     return out
 
 
-def _chunks(values: list[str]):
-    for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
-
-
-def _existing(column, owner_cond, values: list[str]) -> set[str]:
-    found: set[str] = set()
-    for part in _chunks(values):
-        found.update(db.session.scalars(select(column).where(owner_cond, column.in_(part))))
-    return found
-
-
 def _free_codes(rt: Runtime, n: int) -> list[str]:
     """n random codes, distinct, none used yet (checked in batches; collisions redrawn)."""
     urls = rt.settings.urls
@@ -114,9 +101,7 @@ def _free_codes(rt: Runtime, n: int) -> list[str]:
         while len(codes) < n:
             code = random_code(urls.length, urls.alphabet)
             codes.setdefault(code.lower(), code)
-        taken = set()
-        for part in _chunks(list(codes)):
-            taken.update(db.session.scalars(select(Link.slug_key).where(Link.slug_key.in_(part))))
+        taken = existing_values(db.session, Link.slug_key, list(codes))
         if not taken:
             return list(codes.values())
         for key in taken:
@@ -139,12 +124,12 @@ def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | N
 def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -> list[Link]:
     with write_transaction(db.session):
         collections = sorted({i.collection_id for i in items})
-        owned = _existing(Folder.id, Folder.user_id == owner.id, collections)
+        owned = existing_values(db.session, Folder.id, collections, Folder.user_id == owner.id)
         for index, item in enumerate(items):
             if item.collection_id not in owned:
                 raise ItemError(index, "collectionId does not exist in your workspace", "collectionId")
         external = [i.external_id for i in items if i.external_id is not None]
-        used = _existing(Link.external_id, Link.user_id == owner.id, external) if external else set()
+        used = existing_values(db.session, Link.external_id, external, Link.user_id == owner.id) if external else set()
         for index, item in enumerate(items):
             if item.external_id in used:
                 raise ItemError(index, "externalId is already used in your workspace", "externalId")
