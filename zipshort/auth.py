@@ -83,14 +83,15 @@ def _check_session_csrf() -> None:
         raise Forbidden("CSRF token missing or invalid", code="csrf_failed")
 
 
-def require_user(scope: str | None = None, admin: bool = False,
-                 unauthorized: str = "not logged in") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a view that needs a caller (with ``scope`` when a key is used, an administrator if ``admin``)."""
+def require_user(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in",
+                 person: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a view that needs a caller (with ``scope`` when a key is used, an administrator if ``admin``;
+    ``person`` marks account endpoints a bot key may never use)."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            check_caller(scope, admin, unauthorized)
+            check_caller(scope, admin, unauthorized, person)
             return view(*args, **kwargs)
 
         return wrapper
@@ -98,7 +99,8 @@ def require_user(scope: str | None = None, admin: bool = False,
     return decorator
 
 
-def check_caller(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in") -> User:
+def check_caller(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in",
+                 person: bool = False) -> User:
     """Raise unless this request's caller may proceed (see :func:`require_user`); return the caller."""
     if g.get("bad_key"):
         raise Unauthorized("invalid token", code="invalid_token")
@@ -107,6 +109,8 @@ def check_caller(scope: str | None = None, admin: bool = False, unauthorized: st
         raise Unauthorized(unauthorized, code="not_logged_in")
     key: ApiKey | None = g.get("api_key")
     needed = "admin" if admin else scope
+    if key is not None and key.bot and (person or admin):
+        raise Forbidden("A bot key cannot manage the account", code="bot_key")
     if key is not None and needed and needed not in key.scope_set:
         raise Forbidden(f"This API key lacks the {needed} scope", code="missing_scope")
     if admin and not user.is_administrator:

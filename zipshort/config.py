@@ -81,6 +81,7 @@ class UrlsSettings:
     hozip_create_limit: str = "100/hour"
     bulk_max_per_request: int = 10_000
     bulk_max_links: int = 0
+    custom_domains_per_user: int = 5
 
 
 @dataclass(frozen=True)

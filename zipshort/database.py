@@ -177,7 +177,8 @@ def existing_values(session: Session | scoped_session, column: Any, values: list
     if not values:
         return found
     if session.get_bind().dialect.name == "postgresql":
-        given = func.unnest(bindparam("values", values, type_=ARRAY(String))).table_valued("value").render_derived(name="given")
+        array = bindparam("values", values, type_=ARRAY(String))
+        given = func.unnest(array).table_valued("value").render_derived(name="given")
         stmt = select(column).select_from(given).join(column.class_, column == given.c.value).where(*where)
         found.update(session.scalars(stmt))
         return found

@@ -14,7 +14,7 @@ from flask import Blueprint, g, jsonify, request
 
 from zipshort.auth import check_caller, load_caller, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
-from zipshort.models import Link
+from zipshort.models import Link, User
 from zipshort.services import domains, files, linkfields, links
 
 bp = Blueprint("h0p", __name__, url_prefix="/short-link")
@@ -39,13 +39,12 @@ def _destination(kind: str, value: str) -> dict[str, Any]:
 def link_json(link: Link, host: str) -> dict[str, Any]:
     """The complete short link object of the seed."""
     rt = runtime()
-    domain = domains.find(rt, host, name=link.domain) if link.domain else None
-    domain = domain or domains.choose(rt, host)
+    domain = domains.of_link(rt, host, link)
     proto = "https" if rt.settings.core.return_https_urls else request.scheme
     image_id = link.image[5:] if link.image and link.image.startswith("file:") else None
     return {
-        "domain": {"id": domain.id, "domain": domain.hostname, "isPrimary": domain.is_primary, "isVerified": True,
-                   "createdAt": _iso(link.created_at)},
+        "domain": {"id": domain.id, "domain": domain.hostname, "isPrimary": domain.is_primary,
+                   "isVerified": domain.is_verified, "createdAt": _iso(domain.created_at or link.created_at)},
         "rules": [{"priority": r["priority"],
                    "destination": _destination(r["destination"]["type"], r["destination"]["value"]), "id": r["id"],
                    "countries": r["countries"], "languages": r["languages"], "osTypes": r["osTypes"]}
@@ -178,7 +177,7 @@ def create():
     user = check_caller("links:write")
     body = _body()
     spec = _fields(body, creating=True)
-    domain = _domain(body)
+    domain = _domain(body, user)
     try:
         link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec))
     except VanityTaken:
@@ -186,13 +185,15 @@ def create():
     return jsonify(link_json(link, request.host)), 201
 
 
-def _domain(body: dict[str, Any]) -> str:
-    """'' (every host) unless a configured domain is asked for by id or name."""
+def _domain(body: dict[str, Any], user: User) -> str:
+    """'' (every host) unless a configured domain, or the caller's verified custom domain, is asked for."""
     ident, name = body.get("domainId"), body.get("domain")
     if not ident and not name:
         return ""
     found = domains.find(runtime(), request.host, ident=ident if isinstance(ident, str) else None,
-                         name=name if isinstance(name, str) else None)
+                         name=name if isinstance(name, str) else None, owner=user)
+    if found is not None and found.custom:
+        return found.hostname
     if found is None or not runtime().settings.allowed_domains:
         if found is not None:
             return ""  # the request's own host: links answer on every host anyway

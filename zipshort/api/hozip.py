@@ -65,10 +65,10 @@ def create_link():
         folder = next((f for f in folders.list_folders(user) if f.id == group_id.lower()), None)
     folder = folder or folders.default_folder(user)
     domain_id = body.get("domain_id")
-    domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None)
+    domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
         link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
-                                                         folder_id=folder.id))
+                                                         folder_id=folder.id, domain=domains.link_domain(domain)))
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:

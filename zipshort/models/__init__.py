@@ -2,6 +2,7 @@
 
 from zipshort.models.apikey import ApiKey
 from zipshort.models.base import new_id, utcnow
+from zipshort.models.domain import CustomDomain
 from zipshort.models.file import File
 from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
@@ -9,5 +10,5 @@ from zipshort.models.link import Link
 from zipshort.models.partial import PartialUpload
 from zipshort.models.user import FilesQuota, Role, User
 
-__all__ = ["ApiKey", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag", "User",
-           "file_tags", "link_tags", "new_id", "utcnow"]
+__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag",
+           "User", "file_tags", "link_tags", "new_id", "utcnow"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import db
 from zipshort.models.base import IdMixin, utcnow
 from zipshort.models.user import User
+
+# Every scope a key can hold; the Zipline token holds them all, including ones added after it was made.
+SCOPES = ("links:read", "links:write", "files:read", "files:write", "stats:read", "domains:read", "domains:write",
+          "keys:read", "keys:write", "admin")
 
 
 class ApiKey(IdMixin, db.Model):
@@ -24,6 +28,8 @@ class ApiKey(IdMixin, db.Model):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[str] = mapped_column(String(255))  # space separated
     is_token: Mapped[bool] = mapped_column(default=False)
+    # A bot key acts for the user's workspace, never as the person: no account, key or 2FA endpoints.
+    bot: Mapped[bool] = mapped_column(default=False, server_default=false())
     # For the Zipline token: the nonce its value is derived from (with the server secret).
     token_nonce: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -36,4 +42,4 @@ class ApiKey(IdMixin, db.Model):
     @property
     def scope_set(self) -> frozenset[str]:
         """Scopes as a set."""
-        return frozenset(self.scopes.split())
+        return frozenset(SCOPES) if self.is_token else frozenset(self.scopes.split())

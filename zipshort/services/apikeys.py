@@ -9,14 +9,22 @@ from sqlalchemy import select, update
 
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
-from zipshort.errors import NotFound, ValidationError
+from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
+from zipshort.models.apikey import SCOPES
 from zipshort.runtime import Runtime
 from zipshort.security import derive_token, digests_equal, key_digest, mint_key
 
-SCOPES = ("links:read", "links:write", "files:read", "files:write", "stats:read", "admin")
 ALL_SCOPES = " ".join(SCOPES)
+# Permission names other link APIs use for the same rights: h0p's (domains, shortLinks, files, stats,
+# apiKeys) and hoko's camel-case scopes; each stands for the zipshort scopes it grants.
+ALIASES = {
+    "domains": ("domains:read", "domains:write"), "shortLinks": ("links:read", "links:write"),
+    "files": ("files:read", "files:write"), "stats": ("stats:read",), "apiKeys": ("keys:read", "keys:write"),
+    "links": ("links:read", "links:write"), "linksRead": ("links:read",), "linksWrite": ("links:write",),
+    "filesRead": ("files:read",), "filesWrite": ("files:write",), "statsRead": ("stats:read",),
+}
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)  # last-used is written at most once a minute per key
 MAX_NAME_LENGTH = 100
 
@@ -31,18 +39,34 @@ def parse_scopes(scopes: object) -> str:
         items = scopes
     else:
         raise ValidationError("scopes must be a list of strings", field="scopes")
-    unknown = sorted(set(items) - set(SCOPES))
+    expanded = set()
+    for item in items:
+        base, _, access = item.partition(":")
+        if item in SCOPES:
+            expanded.add(item)
+        elif item in ALIASES:
+            expanded.update(ALIASES[item])
+        elif base in ALIASES and access in ("read", "write"):  # e.g. shortLinks:read
+            expanded.update(s for s in ALIASES[base] if s.endswith(":" + access))
+        else:
+            expanded.add(item)
+    unknown = sorted(expanded - set(SCOPES))
     if unknown:
-        raise ValidationError(f"Unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)})", field="scopes")
+        raise ValidationError(f"Unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)}; "
+                              f"also {', '.join(ALIASES)})", field="scopes")
+    items = expanded
     return " ".join(s for s in SCOPES if s in items)
 
 
 def create_key(user: User, name: object, scopes: object = None, expires_at: dt.datetime | None = None,
-               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+               now: dt.datetime | None = None, bot: bool = False) -> tuple[ApiKey, str]:
     """Mint a key for ``user``; return the row and the plaintext (never stored).
 
+    A bot key (at most one live per user, h0p's "bot key") works on the user's links, files and domains
+    but never on the account itself: no password, token, key or 2FA endpoints.
+
     Raises:
-        ValidationError: bad name, scopes or expiry.
+        ValidationError: bad name, scopes or expiry. Conflict: a live bot key exists already.
     """
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_LENGTH \
             or not name.isprintable():
@@ -54,8 +78,15 @@ def create_key(user: User, name: object, scopes: object = None, expires_at: dt.d
     plaintext = mint_key()
     row = ApiKey(id=new_id(), user_id=user.id, name=name.strip(), prefix=plaintext[:10],
                  key_hash=key_digest(plaintext), scopes=scope_text, is_token=False, created_at=now,
-                 expires_at=expires_at)
+                 expires_at=expires_at, bot=bot)
     with write_transaction(db.session):
+        if bot:
+            lock_key(db.session, f"bot-key:{user.id}")
+            live = db.session.scalars(select(ApiKey.id).where(
+                ApiKey.user_id == user.id, ApiKey.bot.is_(True), ApiKey.revoked_at.is_(None),
+                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))).first()
+            if live is not None:
+                raise Conflict("You already have a bot key; revoke it first", code="bot_key_exists")
         db.session.add(row)
     return row, plaintext
 

@@ -1,12 +1,32 @@
-"""Domains links are served on: the platform's (``domains`` and ``core.default_domain`` in settings, else
-the host the request came to). Each has a stable UUID (v5 of its name), so dialects that address
-domains by id (hozip's ``domain_id``, h0p's ``domainId``) get the same id every time."""
+"""Domains links are served on.
+
+Platform domains come from settings (``domains`` and ``core.default_domain``, else the host the request
+came to); each has a stable UUID (v5 of its name), so dialects that address domains by id (hozip's
+``domain_id``, h0p's ``domainId``) get the same id every time. Links on a platform domain are stored
+domain-less and answer on every host.
+
+Custom domains belong to one user. Links may use one once it is verified: the user opens
+``http://<hostname>/.well-known/zipshort-domain/<token>``, and the request arriving here with that Host
+proves the name points at this server (no outgoing request, so nothing to aim at internal hosts). An
+administrator may also mark one verified. Links on a custom domain answer on that host only, and
+their codes are unique per domain.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import secrets
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from zipshort.database import lock_key, write_transaction
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.extensions import db
+from zipshort.models import CustomDomain, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8d1e-4c39-9a0e-2b7d4f3c8e10")
@@ -19,6 +39,9 @@ class Domain:
     id: str
     hostname: str
     is_primary: bool
+    is_verified: bool = True
+    custom: bool = False
+    created_at: dt.datetime | None = None
 
 
 def domain_id(hostname: str) -> str:
@@ -34,14 +57,159 @@ def platform_domains(rt: Runtime, request_host: str) -> list[Domain]:
     return [Domain(domain_id(n), n, n == primary) for n in ordered]
 
 
-def find(rt: Runtime, request_host: str, ident: str | None = None, name: str | None = None) -> Domain | None:
-    """The platform domain with this id or hostname, or None."""
+def find(rt: Runtime, request_host: str, ident: str | None = None, name: str | None = None,
+         owner: User | None = None) -> Domain | None:
+    """The platform domain, or ``owner``'s verified custom domain, with this id or hostname; else None."""
     for domain in platform_domains(rt, request_host):
         if (ident and domain.id == ident.lower()) or (name and domain.hostname == name.lower()):
             return domain
-    return None
+    if owner is None or not (ident or name):
+        return None
+    cond = CustomDomain.id == ident.lower() if ident else CustomDomain.hostname == name.lower()
+    row = db.session.scalars(select(CustomDomain).where(cond, CustomDomain.user_id == owner.id,
+                                                        CustomDomain.verified_at.is_not(None))).first()
+    return as_domain(row) if row else None
 
 
-def choose(rt: Runtime, request_host: str, ident: str | None = None, name: str | None = None) -> Domain:
-    """The requested domain if it exists, else the primary one."""
-    return find(rt, request_host, ident, name) or platform_domains(rt, request_host)[0]
+def choose(rt: Runtime, request_host: str, ident: str | None = None, name: str | None = None,
+           owner: User | None = None) -> Domain:
+    """The requested domain if it exists (and, when custom, is ``owner``'s and verified), else the primary one."""
+    return find(rt, request_host, ident, name, owner) or platform_domains(rt, request_host)[0]
+
+
+def link_domain(domain: Domain) -> str:
+    """What a link on ``domain`` stores: '' (every host) for platform domains, the hostname for custom ones."""
+    return domain.hostname if domain.custom else ""
+
+
+def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
+    """The domain a link is served on (its custom domain, else the primary platform domain)."""
+    if link.domain:
+        found = find(rt, request_host, name=link.domain)
+        if found is not None:
+            return found
+        row = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == link.domain)).first()
+        if row is not None:
+            return as_domain(row)
+        return Domain(domain_id(link.domain), link.domain, False)
+    return platform_domains(rt, request_host)[0]
+
+
+# --- custom domains ---------------------------------------------------------------------------------
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[1-9][0-9]{{0,4}})?")
+VERIFY_PATH = "/.well-known/zipshort-domain/"
+
+
+def as_domain(row: CustomDomain) -> Domain:
+    """A custom domain row as a :class:`Domain`."""
+    return Domain(row.id, row.hostname, False, row.verified, True, row.created_at)
+
+
+def normalise_hostname(value: object) -> str:
+    """A hostname (international names to punycode), lower-case, with an optional port.
+
+    Raises:
+        ValidationError: not a hostname.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("hostname is required", field="hostname")
+    text = value.strip().lower().rstrip(".")
+    if "://" in text or "/" in text:
+        raise ValidationError("Give the hostname only (no scheme or path), e.g. links.example.com",
+                              field="hostname")
+    host, _, port = text.partition(":")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValidationError("Not a valid hostname", field="hostname") from None
+    text = f"{host}:{port}" if port else host
+    if len(host) > 253 or not _HOSTNAME.fullmatch(text) or (port and int(port) > 65535):
+        raise ValidationError("Not a valid hostname", field="hostname")
+    return text
+
+
+def list_custom(owner: User | None = None) -> list[CustomDomain]:
+    """``owner``'s custom domains (every user's when None), oldest first."""
+    stmt = select(CustomDomain).order_by(CustomDomain.created_at, CustomDomain.id)
+    if owner is not None:
+        stmt = stmt.where(CustomDomain.user_id == owner.id)
+    return list(db.session.scalars(stmt))
+
+
+def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "") -> CustomDomain:
+    """Add an unverified custom domain for ``owner``.
+
+    Raises:
+        ValidationError: bad hostname. Forbidden: the feature is off or the per-user limit is reached.
+        Conflict: the hostname is a platform domain or someone's custom domain.
+    """
+    limit = rt.settings.urls.custom_domains_per_user
+    if limit <= 0:
+        raise Forbidden("Custom domains are turned off on this server", code="custom_domains_disabled")
+    name = normalise_hostname(hostname)
+    platform = {d.hostname for d in platform_domains(rt, request_host)} | set(rt.settings.allowed_domains)
+    if name in platform or (rt.settings.files.content_domain and name == rt.settings.files.content_domain.lower()):
+        raise Conflict("That hostname is one of this server's own domains", code="domain_exists", field="hostname")
+    row = CustomDomain(id=new_id(), user_id=owner.id, hostname=name, verify_token=secrets.token_urlsafe(24),
+                       created_at=utcnow())
+    try:
+        with write_transaction(db.session):
+            lock_key(db.session, f"custom-domains:{owner.id}")  # count-then-insert must not interleave
+            count = db.session.scalar(select(func.count()).select_from(CustomDomain)
+                                      .where(CustomDomain.user_id == owner.id))
+            if count >= limit:
+                raise Forbidden(f"You may have at most {limit} custom domains", code="domain_limit")
+            db.session.add(row)
+    except IntegrityError:
+        raise Conflict("That hostname is already added", code="domain_exists", field="hostname") from None
+    return row
+
+
+def get_custom(actor: User, ident: str) -> CustomDomain:
+    """``actor``'s custom domain ``ident`` (any user's for an administrator). Raises NotFound."""
+    row = db.session.get(CustomDomain, ident)
+    if row is None or (row.user_id != actor.id and not actor.is_administrator):
+        raise NotFound("Domain not found", code="domain_not_found")
+    return row
+
+
+def delete_custom(actor: User, ident: str) -> CustomDomain:
+    """Remove a custom domain no link uses any more.
+
+    Raises:
+        NotFound. Conflict: links still use it (delete them first; nothing is removed behind the user's back).
+    """
+    with write_transaction(db.session):
+        row = get_custom(actor, ident)
+        lock_key(db.session, f"domain:{row.hostname}")  # against a link being created on it meanwhile
+        used = db.session.scalar(select(func.count()).select_from(Link).where(Link.domain == row.hostname))
+        if used:
+            raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
+        db.session.delete(row)
+    return row
+
+
+def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
+    """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden."""
+    if not actor.is_administrator:
+        raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
+    with write_transaction(db.session):
+        row = get_custom(actor, ident)
+        row.verified_at = (row.verified_at or utcnow()) if verified else None
+    return row
+
+
+def verify_by_visit(token: str, request_host: str) -> bool:
+    """The verification visit: true when ``token`` belongs to the custom domain named by this request's Host."""
+    if not token or len(token) > 64:
+        return False
+    host = request_host.lower().rstrip(".")
+    with write_transaction(db.session):
+        db.session.execute(update(CustomDomain)
+                           .where(CustomDomain.verify_token == token, CustomDomain.hostname == host,
+                                  CustomDomain.verified_at.is_(None))
+                           .values(verified_at=utcnow()).execution_options(synchronize_session=False))
+        row = db.session.scalars(select(CustomDomain).where(CustomDomain.verify_token == token)).first()
+    return row is not None and row.hostname == host and row.verified_at is not None

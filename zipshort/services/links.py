@@ -18,7 +18,7 @@ from zipshort.codes import could_be_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
-from zipshort.models import Folder, Link, Tag, User, new_id, utcnow
+from zipshort.models import CustomDomain, Folder, Link, Tag, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import linkfields
 
@@ -156,6 +156,20 @@ def _claim_slug(rt: Runtime, domain: str, vanity: str | None, exclude_id: str | 
     raise Unavailable("Could not find a free random code; raise urls.length", code="codes_exhausted")
 
 
+def _check_domain(rt: Runtime, owner: User, hostname: str) -> None:
+    """Inside a write transaction: ``hostname`` is a platform domain or ``owner``'s verified custom domain.
+
+    The lock keeps a concurrent removal of the custom domain from leaving this link behind on it.
+    """
+    if hostname in rt.settings.allowed_domains:
+        return
+    lock_key(db.session, f"domain:{hostname}")
+    if not db.session.scalar(select(exists().where(CustomDomain.hostname == hostname,
+                                                   CustomDomain.user_id == owner.id,
+                                                   CustomDomain.verified_at.is_not(None)))):
+        raise ValidationError("Unknown domain, or not verified yet", code="invalid_domain", field="domain")
+
+
 def _reserve_url_quota(owner_id: str) -> None:
     """Atomically count one more link against the owner's quota, or raise QuotaExceeded."""
     result = db.session.execute(
@@ -189,6 +203,8 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     with write_transaction(db.session):
         if spec.folder_id is not None:
             folder_owned(owner, spec.folder_id)
+        if spec.domain:
+            _check_domain(rt, owner, spec.domain)
         _reserve_url_quota(owner.id)
         slug, code = _claim_slug(rt, spec.domain, vanity)
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,

@@ -9,7 +9,7 @@ from flask import Response, g, render_template, request
 from zipshort.auth import client_address
 from zipshort.errors import NotFound, Unauthorized, ValidationError
 from zipshort.models import utcnow
-from zipshort.services import accounts, apikeys, dynamic, mfa
+from zipshort.services import accounts, apikeys, domains, dynamic, mfa
 from zipshort.web import bp, generators
 from zipshort.web.auth import _start_session
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
@@ -17,6 +17,8 @@ from zipshort.web.common import action, base_url, checked, done, page, rt, text
 EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "365d": "1 year"}
 SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change links", "files:read": "Read files",
                 "files:write": "Upload and change files", "stats:read": "Read statistics",
+                "domains:read": "Read custom domains", "domains:write": "Add and remove custom domains",
+                "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
                 "admin": "Administer users (administrators only)"}
 EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
 
@@ -33,7 +35,9 @@ def _render(status: int = 200, **extra):
                            signing_secret=dynamic.secret_of(user), dynamic_base=f"{base_url()}/dl/{user.id}/",
                            totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
-                           domains=rt().settings.allowed_domains, now=utcnow(), **extra), status
+                           domains=rt().settings.allowed_domains, now=utcnow(),
+                           custom_domains=domains.list_custom(user), verify_path=domains.VERIFY_PATH,
+                           custom_domains_limit=rt().settings.urls.custom_domains_per_user, **extra), status
 
 
 @bp.get("/dashboard/settings")
@@ -89,7 +93,10 @@ def key_create():
         raise ValidationError("Choose at least one scope", field="scopes")
     if "admin" in scopes and not g.user.is_administrator:
         raise ValidationError("Only administrators can give a key the admin scope", field="scopes")
-    row, plaintext = apikeys.create_key(g.user, text("name"), scopes, expires_at)
+    bot = checked("bot")
+    if bot and "admin" in scopes:
+        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
+    row, plaintext = apikeys.create_key(g.user, text("name"), scopes, expires_at, bot=bot)
     # Shown once, in this answer only: never stored, never put in a redirect or the session.
     return _render(201, new_key={"name": row.name, "value": plaintext})
 
@@ -100,6 +107,23 @@ def key_create():
 def key_revoke(key_id: str):
     row = apikeys.revoke_key(g.user, key_id)
     return done(f"Revoked key {row.name}", "/dashboard/settings")
+
+
+@bp.post("/dashboard/settings/domains")
+@page()
+@action("/dashboard/settings")
+def domain_add():
+    row = domains.add_custom(rt(), g.user, text("hostname"), request.host)
+    return done(f"Added {row.hostname}: open its verification link through the domain to start using it",
+                "/dashboard/settings#domains-h")
+
+
+@bp.post("/dashboard/settings/domains/<ident>/delete")
+@page()
+@action("/dashboard/settings")
+def domain_delete(ident: str):
+    row = domains.delete_custom(g.user, ident)
+    return done(f"Removed {row.hostname}", "/dashboard/settings#domains-h")
 
 
 @bp.post("/dashboard/settings/token/reset")

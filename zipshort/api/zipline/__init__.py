@@ -31,6 +31,7 @@ def json_body(required: bool = True) -> dict[str, Any]:
 
 from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     accounts,
+    domains,
     files,
     folders,
     health,

@@ -47,7 +47,7 @@ def register():
 
 
 @bp.get("/user/mfa/totp")
-@require_user()
+@require_user(person=True)
 def totp_state():
     rt = runtime()
     mfa.require_enabled(rt)
@@ -58,7 +58,7 @@ def totp_state():
 
 
 @bp.post("/user/mfa/totp")
-@require_user()
+@require_user(person=True)
 def totp_enable():
     body = json_body()
     mfa.enable(runtime(), g.user, body.get("secret"), body.get("code"))
@@ -66,7 +66,7 @@ def totp_enable():
 
 
 @bp.delete("/user/mfa/totp")
-@require_user()
+@require_user(person=True)
 def totp_disable():
     body = json_body()
     mfa.disable(runtime(), g.user, body.get("code"))
@@ -105,7 +105,7 @@ def get_self():
 
 
 @bp.patch("/user")
-@require_user()
+@require_user(person=True)
 def update_self():
     body = json_body()
     view = body.get("view")
@@ -135,13 +135,13 @@ def _optional_str(body: dict, key: str) -> str | None:
 
 
 @bp.get("/user/token")
-@require_user()
+@require_user(person=True)
 def get_token():
     return jsonify({"token": apikeys.get_token(runtime(), g.user)})
 
 
 @bp.patch("/user/token")
-@require_user()
+@require_user(person=True)
 def reset_token():
     rt = runtime()
     rt.limiter.hit(rt.settings.ratelimit.token_reset, "token-reset", g.user.id)
@@ -156,6 +156,7 @@ def key_json(key, plaintext: str | None = None) -> dict:
         "name": key.name,
         "prefix": key.prefix,
         "scopes": key.scopes.split(),
+        "bot": key.bot,
         "createdAt": iso(key.created_at),
         "expiresAt": iso(key.expires_at),
         "lastUsedAt": iso(key.last_used_at),
@@ -167,13 +168,13 @@ def key_json(key, plaintext: str | None = None) -> dict:
 
 
 @bp.get("/user/keys")
-@require_user()
+@require_user("keys:read", person=True)
 def list_keys():
     return jsonify([key_json(k) for k in apikeys.list_keys(g.user)])
 
 
 @bp.post("/user/keys")
-@require_user()
+@require_user("keys:write", person=True)
 def create_key():
     body = json_body()
     scopes = apikeys.parse_scopes(body.get("scopes"))
@@ -182,12 +183,17 @@ def create_key():
     if g.api_key is not None and not set(scopes.split()) <= g.api_key.scope_set:
         raise Forbidden("A key cannot create a key with more scopes than it has", code="missing_scope")
     expires_at = _parse_datetime(body.get("expiresAt"), "expiresAt")
-    key, plaintext = apikeys.create_key(g.user, body.get("name"), scopes, expires_at)
+    bot = body.get("bot", False)
+    if not isinstance(bot, bool):
+        raise ValidationError("bot must be a boolean", field="bot")
+    if bot and "admin" in scopes.split():
+        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
+    key, plaintext = apikeys.create_key(g.user, body.get("name"), scopes, expires_at, bot=bot)
     return jsonify(key_json(key, plaintext)), 201
 
 
 @bp.delete("/user/keys/<key_id>")
-@require_user()
+@require_user("keys:write", person=True)
 def revoke_key(key_id: str):
     return jsonify(key_json(apikeys.revoke_key(g.user, key_id)))
 

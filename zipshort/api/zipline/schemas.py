@@ -76,6 +76,18 @@ def url_json(link: Link, url: str | None = None) -> dict[str, Any]:
         "userId": link.user_id,
         "expiresAt": iso(link.expires_at),
         "domain": link.domain or None,
+        # zipshort's additions (the fields h0p and hoko set, editable here too)
+        "title": link.title,
+        "description": link.description,
+        "image": link.image,
+        "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
+        "folderId": link.folder_id,
+        "utm": link.utm,
+        "rules": link.rules,
+        "qrOptions": link.qr_options,
+        "cloaking": link.cloaking,
+        "deepLinking": link.deep_linking,
+        "externalId": link.external_id,
     }
     if url is not None:
         data["url"] = url

@@ -11,7 +11,7 @@ from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, require_user, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
-from zipshort.services import links, redirects
+from zipshort.services import linkfields, links, redirects
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -28,6 +28,41 @@ def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(f"{key} must be a boolean", field=key)
     return value
+
+
+def _extras(body: dict[str, Any]) -> dict[str, Any]:
+    """zipshort's link fields beyond Zipline's (the same ones h0p and hoko set), camel-cased like the rest.
+
+    Keys left out are left alone on an edit; null clears.
+    """
+    out: dict[str, Any] = {}
+    max_length = runtime().settings.urls.destination_max_length
+    for key, attr in (("title", "title"), ("description", "description")):
+        if key in body:
+            out[attr] = linkfields.text_field(body[key], key, 255 if key == "title" else 1000)
+    if "image" in body:
+        out["image"] = linkfields.image_url(body["image"], max_length)
+    if "tags" in body:
+        tags = body["tags"]
+        if tags is not None and (not isinstance(tags, list) or len(tags) > 10 or not all(
+                isinstance(t, str) and 1 <= len(t.strip()) <= 30 for t in tags)):
+            raise ValidationError("tags must be at most 10 names of 1-30 characters", field="tags")
+        out["tags"] = tags or []
+    if "folderId" in body:
+        folder = body["folderId"]
+        if folder is not None and not isinstance(folder, str):
+            raise ValidationError("folderId must be a string", field="folderId")
+        out["folder_id"] = folder or None
+    if "utm" in body:
+        out["utm"] = linkfields.validate_utm(body["utm"])
+    if "rules" in body:
+        out["rules"] = linkfields.validate_rules(body["rules"], max_length)
+    if "qrOptions" in body:
+        out["qr_options"] = linkfields.validate_qr_options(body["qrOptions"], "qrOptions")
+    for key, attr in (("cloaking", "cloaking"), ("deepLinking", "deep_linking")):
+        if key in body:
+            out[attr] = _bool(body, key, False)
+    return out
 
 
 def _host_for(link) -> str:
@@ -51,8 +86,10 @@ def create_url():
         max_views=max_views,
         password=request.headers.get("x-zipline-password") or None,
         expires_at=_parse_datetime(body.get("expiresAt"), "expiresAt"),
+        domain=(_string_or_none(body, "domain") or "").lower(),
+        **_extras(body),
     )
-    host = pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
+    host = spec.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
     try:
         link = links.create_link(rt, g.user, spec)
     except VanityTaken as exc:
@@ -115,7 +152,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
         values["password"] = password or None
     if "expiresAt" in body:
         values["expires_at"] = _parse_datetime(body["expiresAt"], "expiresAt")
-    return links.LinkChanges(**values)
+    return links.LinkChanges(**values, **_extras(body))
 
 
 @bp.patch("/user/urls/<link_id>")

@@ -1,0 +1,64 @@
+"""The Zipline dialect shows and edits zipshort's link fields: tags, folder, UTM, rules, meta, QR options, domain."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api, count
+from zipshort.models import CustomDomain, Link
+from zipshort.services import folders
+
+
+def test_create_with_every_extra_and_read_it_back(api, user, client):
+    folder = folders.create_folder(user, "Campaigns")
+    body = {"destination": "https://shop.example/p", "vanity": "spring", "title": "Spring", "description": "Sale",
+            "image": "https://cdn.example/og.png", "tags": ["promo", "q2"], "folderId": folder.id,
+            "utm": {"source": "news", "medium": "email"}, "deepLinking": True,
+            "rules": [{"priority": 0, "languages": ["de"], "destination": {"type": "link", "value": "https://de.example/"}}],
+            "qrOptions": {"options": {"margin": 2, "dotsOptions": {"color": "#112233"}}}}
+    res = api.post("/api/user/urls", json=body)
+    assert res.status_code == 200, res.get_json()
+    made = res.get_json()
+    assert made["title"] == "Spring" and made["description"] == "Sale" and made["folderId"] == folder.id
+    assert [t["name"] for t in made["tags"]] == ["promo", "q2"] and made["utm"] == {"source": "news", "medium": "email"}
+    assert made["rules"][0]["languages"] == ["de"] and made["qrOptions"]["options"]["margin"] == 2
+    assert made["deepLinking"] is True and made["cloaking"] is False
+    assert api.get(f"/api/user/urls/{made['id']}").get_json()["tags"] == made["tags"]
+    german = client.get("/go/spring", headers={"Accept-Language": "de-DE"})
+    assert german.headers["Location"].startswith("https://de.example/?utm_source=news")
+
+
+def test_edit_and_clear_extras(api):
+    made = api.post("/api/user/urls", json={"destination": "https://a.example/", "tags": ["x"],
+                                            "utm": {"source": "s"}}).get_json()
+    res = api.patch(f"/api/user/urls/{made['id']}", json={"tags": ["y", "z"], "utm": None, "title": "New"})
+    assert res.status_code == 200
+    edited = res.get_json()
+    assert [t["name"] for t in edited["tags"]] == ["y", "z"] and edited["utm"] is None and edited["title"] == "New"
+    assert edited["destination"] == "https://a.example/"
+
+
+@pytest.mark.parametrize("extra", [{"tags": "x"}, {"tags": ["x"] * 11}, {"utm": {"source": 1}},
+                                   {"rules": [{"destination": {"type": "link", "value": "ftp://x"}}]},
+                                   {"qrOptions": {"options": {"margin": -1}}}, {"image": "javascript:x"},
+                                   {"cloaking": "yes"}, {"folderId": "not-mine"}, {"title": "t" * 300},
+                                   {"domain": "elsewhere.test"}])
+def test_bad_extras_create_nothing(api, extra):
+    res = api.post("/api/user/urls", json={"destination": "https://a.example/", **extra})
+    assert res.status_code in (400, 404) and count(Link) == 0
+
+
+def test_create_on_a_verified_custom_domain(api, client, user):
+    domain = api.post("/api/user/domains", json={"hostname": "go.acme.test"}).get_json()
+    assert api.post("/api/user/urls", json={"destination": "https://a.example/", "domain": "go.acme.test"}
+                    ).status_code == 400
+    host, path = domain["verifyUrl"].split("://", 1)[1].split("/", 1)
+    assert client.get("/" + path, headers={"Host": host}).status_code == 200
+    res = api.post("/api/user/urls", json={"destination": "https://a.example/", "domain": "GO.acme.test",
+                                           "vanity": "acme"})
+    assert res.status_code == 200 and res.get_json()["url"] == "http://go.acme.test/go/acme"
+    assert res.get_json()["domain"] == "go.acme.test"
+    assert client.get("/go/acme", headers={"Host": "go.acme.test"}).status_code == 302
+    assert count(CustomDomain) == 1
+    other = Api(client, api.key)
+    assert other.get("/api/user/urls").get_json()[0]["url"] == "http://go.acme.test/go/acme"

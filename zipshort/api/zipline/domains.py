@@ -1,0 +1,62 @@
+"""Custom domains (zipshort's addition in the Zipline dialect's style): list, add, verify, remove."""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from zipshort.api.zipline import bp, json_body
+from zipshort.api.zipline.schemas import iso
+from zipshort.auth import require_user, runtime
+from zipshort.errors import ValidationError
+from zipshort.models import CustomDomain
+from zipshort.services import domains
+
+
+def domain_json(row: CustomDomain) -> dict:
+    """A custom domain; ``verifyUrl`` is the page to open (it must reach this server through the name)."""
+    proto = "https" if runtime().settings.core.return_https_urls else request.scheme
+    return {
+        "id": row.id,
+        "hostname": row.hostname,
+        "userId": row.user_id,
+        "verified": row.verified,
+        "verifiedAt": iso(row.verified_at) if row.verified_at else None,
+        "createdAt": iso(row.created_at),
+        "verifyUrl": None if row.verified else f"{proto}://{row.hostname}{domains.VERIFY_PATH}{row.verify_token}",
+    }
+
+
+@bp.get("/user/domains")
+@require_user("domains:read")
+def list_domains():
+    everyone = request.args.get("all") in ("1", "true") and g.user.is_administrator
+    return jsonify([domain_json(d) for d in domains.list_custom(None if everyone else g.user)])
+
+
+@bp.post("/user/domains")
+@require_user("domains:write")
+def add_domain():
+    body = json_body()
+    row = domains.add_custom(runtime(), g.user, body.get("hostname"), request.host)
+    return jsonify(domain_json(row)), 201
+
+
+@bp.get("/user/domains/<ident>")
+@require_user("domains:read")
+def get_domain(ident: str):
+    return jsonify(domain_json(domains.get_custom(g.user, ident)))
+
+
+@bp.patch("/user/domains/<ident>")
+@require_user("domains:write", admin=True)
+def verify_domain(ident: str):
+    verified = json_body().get("verified")
+    if not isinstance(verified, bool):
+        raise ValidationError("verified must be a boolean", field="verified")
+    return jsonify(domain_json(domains.set_verified(g.user, ident, verified)))
+
+
+@bp.delete("/user/domains/<ident>")
+@require_user("domains:write")
+def delete_domain(ident: str):
+    return jsonify(domain_json(domains.delete_custom(g.user, ident)))
