@@ -134,3 +134,52 @@ def test_qr_codes_decode_back_to_the_link(client, make_link, user, fmt):
     (result,) = zxingcpp.read_barcodes(image.convert("L"))
     assert result.text == "http://localhost/go/qrme"
     assert client.get("/qr/missing.png").status_code == 404
+
+
+def _upload_png(api, color=(220, 20, 60), size=(120, 120), ctype="image/png", name="logo.png") -> str:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    res = api.post("/api/upload", data={"file": [(io.BytesIO(out.getvalue()), name, ctype)]},
+                   content_type="multipart/form-data")
+    assert res.status_code == 200
+    return res.get_json()["files"][0]["id"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_qr_logo_from_an_uploaded_image_still_decodes(api, client, fmt):
+    logo = _upload_png(api)
+    res = api.post("/short-link", headers={"x-api-key": api.key}, json={
+        "slug": "logo", "destination": {"type": "link", "value": "https://logo.example/"},
+        "qrCode": {"options": {"width": 400, "imageOptions": {"imageSize": 0.4}}, "imageId": logo}})
+    assert res.status_code == 201 and res.get_json()["qrCode"]["imageId"] == logo
+    qr = client.get(f"/qr/logo.{fmt}")
+    assert qr.status_code == 200
+    if fmt == "svg":
+        import base64
+        import re
+
+        assert "img-src data:" in qr.headers["Content-Security-Policy"]
+        data = re.search(rb'href="data:image/png;base64,([^"]+)"', qr.data).group(1)
+        image = Image.open(io.BytesIO(base64.b64decode(data)))
+    else:
+        image = Image.open(io.BytesIO(qr.data))
+    centre = image.convert("RGB").getpixel((image.width // 2, image.height // 2))
+    assert centre == (220, 20, 60)  # the logo sits in the middle
+    (result,) = zxingcpp.read_barcodes(image.convert("L"))
+    assert result.text == "http://localhost/go/logo"
+
+
+def test_qr_logo_must_be_the_callers_image(api, client, make_user, make_key):
+    from tests.conftest import Api, count
+    from zipshort.models import Link
+
+    text_id = api.post("/api/upload", data={"file": [(io.BytesIO(b"hi"), "a.txt", "text/plain")]},
+                       content_type="multipart/form-data").get_json()["files"][0]["id"]
+    bob = Api(client, make_key(make_user("bob")), style="x-api-key")
+    theirs = _upload_png(Api(client, bob.key))
+    for image_id in (text_id, theirs, "no-such-file"):
+        res = api.post("/short-link", headers={"x-api-key": api.key}, json={
+            "destination": {"type": "link", "value": "https://logo.example/"}, "qrCode": {"options": {},
+                                                                                    "imageId": image_id}})
+        assert res.status_code in (400, 404)
+    assert count(Link) == 0

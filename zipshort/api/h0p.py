@@ -51,7 +51,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
                   for r in link.rules or []],
         "qrCode": {"options": {"data": f"{proto}://{domain.hostname}{rt.settings.urls.route}/{link.slug}",
                                **((link.qr_options or {}).get("options") or {})},
-                   "imageId": None},
+                   "imageId": (link.qr_options or {}).get("imageId")},
         "destination": _destination(link.destination_type, link.destination),
         "metaTags": {"title": link.title, "description": link.description, "imageId": image_id,
                      "image": {"id": image_id, "key": f"meta-tag/{image_id}"} if image_id else None},
@@ -130,6 +130,7 @@ def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
         out["rules"] = linkfields.validate_rules(body["rules"], max_length)
     if "qrCode" in body:
         out["qr_options"] = linkfields.validate_qr_options(body["qrCode"])
+        files.owned_image_id(g.user, (out["qr_options"] or {}).get("imageId"), "qrCode.imageId")
     if "metaTags" in body:
         out.update(_meta(body["metaTags"]))
     if "isActive" in body:
@@ -158,11 +159,9 @@ def _meta(meta: Any) -> dict[str, Any]:
            "description": linkfields.text_field(meta.get("description"), "metaTags.description", 2000),
            "image": None}
     if meta.get("imageId"):  # one of the caller's uploaded files
-        image = files.get_owned_file(g.user, str(meta["imageId"]))
-        if not image.type.startswith("image/"):
-            raise ValidationError("metaTags.imageId must be an image file", field="metaTags")
-        out["image"] = "file:" + image.id
+        out["image"] = "file:" + files.owned_image_id(g.user, str(meta["imageId"]), "metaTags.imageId")
     return out
+
 
 
 def _owned(link_id: str) -> Link:

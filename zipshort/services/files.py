@@ -202,6 +202,20 @@ def get_owned_file(owner: User, ident: str) -> File:
     return row
 
 
+def owned_image_id(owner: User, ident: str | None, field: str) -> str | None:
+    """The id of the owner's uploaded image ``ident`` (None stays None), for link previews and QR logos.
+
+    Raises:
+        NotFound: no such file of the owner's. ValidationError: not an image.
+    """
+    if ident is None:
+        return None
+    image = get_owned_file(owner, ident)
+    if not image.type.startswith("image/"):
+        raise ValidationError(f"{field} must be an image file", field=field.split(".")[0])
+    return image.id
+
+
 @dataclass(frozen=True)
 class FileChanges:
     """A partial edit of a file; UNSET fields stay."""

@@ -159,7 +159,10 @@ def validate_qr_options(data: object, field: str = "qrCode") -> dict[str, Any] |
             raise ValidationError(f"{field}.options.{'.'.join(path)} must look like #RRGGBB", field=field)
     if len(repr(options)) > 20_000:
         raise ValidationError(f"{field} is too large", field=field)
-    return {"options": options}
+    image_id = data.get("imageId") if "options" in data else None
+    if image_id is not None and (not isinstance(image_id, str) or not 1 <= len(image_id) <= 64):
+        raise ValidationError(f"{field}.imageId must be the id of one of your images", field=field)
+    return {"options": options, "imageId": image_id.lower() if image_id else None}
 
 
 def text_field(value: object, field: str, max_length: int = 255) -> str | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import io
+import datetime as dt
+import json
 import math
+from typing import Any
 
-import segno
 from flask import Response, g, render_template, request
 
 from zipshort.errors import ValidationError
 from zipshort.models import utcnow
-from zipshort.services import links
+from zipshort.services import domains, linkfields, links, qrcodes
 from zipshort.services.uploads import parse_expiry
 from zipshort.web import bp
 from zipshort.web.common import action, base_url, checked, done, optional_int, page, rt, text
@@ -19,8 +20,52 @@ PER_PAGE = 25
 
 
 def short_url(link) -> str:
-    """The link's public address on this server."""
+    """The link's public address (on its custom domain when it has one)."""
+    if link.domain:
+        return f"{base_url().split('://', 1)[0]}://{link.domain}{rt().settings.urls.route}/{link.slug}"
     return f"{base_url()}{rt().settings.urls.route}/{link.slug}"
+
+
+def _extras(link=None) -> dict[str, Any]:
+    """The "More" fields of the link forms, validated like the APIs validate them."""
+    max_length = rt().settings.urls.destination_max_length
+    tags = [t.strip() for t in text("tags").split(",") if t.strip()]
+    if len(tags) > 10 or any(len(t) > 30 for t in tags):
+        raise ValidationError("At most 10 tags of up to 30 characters", field="tags")
+    utm = {key: text(f"utm_{key}") for key in ("source", "medium", "campaign", "term", "content") if text(f"utm_{key}")}
+    options = dict(((link.qr_options or {}).get("options") or {}) if link else {})
+    dark, light = text("qr_dark") or "#000000", text("qr_light") or "#ffffff"
+    if options or (dark.lower(), light.lower()) != ("#000000", "#ffffff"):
+        options["dotsOptions"] = {**(options.get("dotsOptions") or {}), "color": dark}
+        options["backgroundOptions"] = {**(options.get("backgroundOptions") or {}), "color": light}
+    rules_text = text("rules")
+    try:
+        rules = json.loads(rules_text) if rules_text else None
+    except ValueError:
+        raise ValidationError("Rules must be a JSON list", field="rules") from None
+    return {
+        "tags": tags,
+        "description": linkfields.text_field(text("description"), "Description", 1000),
+        "image": linkfields.image_url(text("image"), max_length)
+        if text("image") or not (link and (link.image or "").startswith("file:")) else link.image,
+        "utm": linkfields.validate_utm(utm or None),
+        "qr_options": linkfields.validate_qr_options(
+            {"options": options, "imageId": (link.qr_options or {}).get("imageId") if link else None})
+        if options else None,
+        "rules": linkfields.validate_rules(rules, max_length),
+        "cloaking": checked("cloaking"),
+        "deep_linking": checked("deep_linking"),
+    }
+
+
+def _expires_at() -> dt.datetime | None:
+    value = text("expires_at")
+    if not value:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        raise ValidationError("Expiry must be a date and time", field="expires_at") from None
 
 
 def _expiry(value: str):
@@ -40,9 +85,11 @@ def urls_page():
         rows, total = links.page_links(g.user, page_no, PER_PAGE, field if q else None, q or None)
     except ValidationError:
         rows, total = [], 0
+    link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
+                                                          if d.verified]
     return render_template("urls.html", rows=rows, total=total, page=page_no,
                            pages=max(1, math.ceil(total / PER_PAGE)), q=q, field=field, short_url=short_url,
-                           search_fields=links.SEARCH_FIELDS)
+                           search_fields=links.SEARCH_FIELDS, link_domains=link_domains)
 
 
 @bp.post("/dashboard/urls")
@@ -52,7 +99,7 @@ def url_create():
     spec = links.NewLink(destination=text("destination"), vanity=text("vanity") or None,
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
-                         expires_at=_expiry(text("expires")))
+                         expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
     link = links.create_link(rt(), g.user, spec)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
@@ -67,9 +114,10 @@ def url_edit_page(link_id: str):
 @page()
 @action("/dashboard/urls")
 def url_update(link_id: str):
+    link = links.get_owned_link(g.user, link_id)
     changes = links.LinkChanges(destination=text("destination"), vanity=text("vanity") or None,
                                 enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
-                                title=text("title") or None,
+                                title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
     link = links.update_link(rt(), g.user, link_id, changes)
@@ -99,10 +147,8 @@ def url_qr(link_id: str, fmt: str):
     if fmt not in ("svg", "png"):
         raise ValidationError("QR codes come as svg or png", code="invalid_format")
     link = links.get_owned_link(g.user, link_id)
-    qr = segno.make(short_url(link), error="m")
-    out = io.BytesIO()
-    qr.save(out, kind=fmt, scale=8 if fmt == "png" else 6, border=2)
-    response = Response(out.getvalue(), mimetype="image/svg+xml" if fmt == "svg" else "image/png")
+    body = qrcodes.render(short_url(link), link.qr_options, fmt, rt().storage, link.user_id)
+    response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{link.slug}.{fmt}"'
     response.headers["Cache-Control"] = "private, no-cache"

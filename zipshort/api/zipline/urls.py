@@ -11,7 +11,7 @@ from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, require_user, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
-from zipshort.services import linkfields, links, redirects
+from zipshort.services import files, linkfields, links, redirects
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -59,6 +59,7 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
         out["rules"] = linkfields.validate_rules(body["rules"], max_length)
     if "qrOptions" in body:
         out["qr_options"] = linkfields.validate_qr_options(body["qrOptions"], "qrOptions")
+        files.owned_image_id(g.user, (out["qr_options"] or {}).get("imageId"), "qrOptions.imageId")
     for key, attr in (("cloaking", "cloaking"), ("deepLinking", "deep_linking")):
         if key in body:
             out[attr] = _bool(body, key, False)
