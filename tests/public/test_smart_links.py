@@ -183,3 +183,32 @@ def test_qr_logo_must_be_the_callers_image(api, client, make_user, make_key):
                                                                                     "imageId": image_id}})
         assert res.status_code in (400, 404)
     assert count(Link) == 0
+
+
+@pytest.mark.parametrize("destination, package", [
+    ("https://www.youtube.com/watch?v=abc&t=3", "com.google.android.youtube"), ("https://shop.example/item/9", None)])
+def test_deep_linking_opens_the_app_on_android(client, make_link, user, destination, package):
+    from urllib.parse import quote
+
+    make_link(user, destination=destination, vanity="app", deep_linking=True)
+    android = client.get("/go/app", headers={"User-Agent": ANDROID}).headers["Location"]
+    rest = destination.split("://", 1)[1]
+    assert android.startswith(f"intent://{rest}#Intent;scheme=https;")
+    assert (f"package={package};" in android) == (package is not None)
+    assert android.endswith(f"S.browser_fallback_url={quote(destination, safe='')};end")
+    assert client.get("/go/app", headers={"User-Agent": IPHONE}).headers["Location"] == destination
+    assert client.get("/go/app", headers={"User-Agent": WINDOWS}).headers["Location"] == destination
+
+
+def test_deep_linking_follows_rules_and_utm_and_can_be_turned_off(api, client):
+    made = api.post("/short-link", headers={"x-api-key": api.key}, json={
+        "slug": "deep", "enableDeepLinking": True, "destination": {"type": "link", "value": "https://a.example/p"},
+        "rules": [{"priority": 0, "osTypes": ["android"],
+                   "destination": {"type": "link", "value": "https://play.google.com/store/apps/details?id=x"}}]})
+    assert made.status_code == 201
+    location = client.get("/go/deep", headers={"User-Agent": ANDROID}).headers["Location"]
+    assert location.startswith("intent://play.google.com/store/apps/details?id=x#Intent;scheme=https;"
+                               "package=com.android.vending;")
+    api.patch(f"/short-link/{made.get_json()['id']}", headers={"x-api-key": api.key},
+              json={"enableDeepLinking": False, "rules": None})
+    assert client.get("/go/deep", headers={"User-Agent": ANDROID}).headers["Location"] == "https://a.example/p"

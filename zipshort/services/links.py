@@ -57,9 +57,10 @@ class NewLink:
 
 
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
-             image: object) -> bool:
+             image: object, deep_linking: bool = False) -> bool:
     """Whether a visit needs more than a plain 302 (see services/smart.py)."""
-    return bool(destination_type != "link" or rules or utm or cloaking or title or description or image)
+    return bool(destination_type != "link" or rules or utm or cloaking or title or description or image
+                or deep_linking)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,8 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                     folder_id=spec.folder_id, image=spec.image, utm=spec.utm, external_id=spec.external_id,
                     tenant_id=spec.tenant_id, partner_id=spec.partner_id, rules=spec.rules,
                     qr_options=spec.qr_options, cloaking=spec.cloaking, deep_linking=spec.deep_linking,
-                    smart=is_smart(kind, spec.rules, spec.utm, spec.cloaking, title, spec.description, spec.image))
+                    smart=is_smart(kind, spec.rules, spec.utm, spec.cloaking, title, spec.description, spec.image,
+                                   spec.deep_linking))
         db.session.add(link)
         if spec.tags:
             link.tags = tags_by_name(owner, spec.tags)
@@ -386,7 +388,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
         if changes.title is not UNSET:
             link.title = _title(changes.title)
         link.smart = is_smart(link.destination_type, link.rules, link.utm, link.cloaking, link.title,
-                              link.description, link.image)
+                              link.description, link.image, link.deep_linking)
         link.updated_at = now
         try:
             db.session.flush()

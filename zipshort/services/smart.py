@@ -1,5 +1,12 @@
 """What a visit to a "smart" link does: rules (language, OS, country), UTM, e-mail/phone targets,
-cloaking (the destination in a frame page) and link-preview tags for bots.
+cloaking (the destination in a frame page), deep links into mobile apps and link-preview tags for bots.
+
+Deep linking (h0p's ``enableDeepLinking``): an Android visitor is sent to an ``intent://`` address for
+the destination, so Android opens the app that handles the site (the known app's package for well-known
+sites) and Chrome falls back to the web page (``S.browser_fallback_url``) when it is not installed.
+iOS opens apps through universal links, which a plain https redirect already is, so iOS visitors
+get the destination itself; a rule for ``osTypes: ["ios"]`` says where else they should go (an App
+Store page, say).
 
 Plain links never come here: the redirect's fast path handles them. A link is smart when its
 row says so (``Link.smart``, kept by services/links.py on every write).
@@ -12,6 +19,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from zipshort.extensions import db
 from zipshort.models import Link
@@ -24,6 +32,31 @@ PREVIEW_BOTS = re.compile(r"facebookexternalhit|facebot|twitterbot|slackbot|slac
 _OS_FAMILIES = {"ios": "ios", "android": "android", "windows": "windows", "mac os x": "macos", "macos": "macos",
                 "chrome os": "chromeos", "chromeos": "chromeos", "linux": "linux", "ubuntu": "linux",
                 "fedora": "linux", "debian": "linux", "ipados": "ios"}
+
+
+# Sites whose Android app takes their https links; the package lets Android skip the chooser.
+ANDROID_APPS = {
+    "youtube.com": "com.google.android.youtube", "youtu.be": "com.google.android.youtube",
+    "instagram.com": "com.instagram.android", "twitter.com": "com.twitter.android", "x.com": "com.twitter.android",
+    "facebook.com": "com.facebook.katana", "open.spotify.com": "com.spotify.music",
+    "tiktok.com": "com.zhiliaoapp.musically", "linkedin.com": "com.linkedin.android",
+    "reddit.com": "com.reddit.frontpage", "amazon.com": "com.amazon.mShop.android.shopping",
+    "wa.me": "com.whatsapp", "t.me": "org.telegram.messenger", "maps.google.com": "com.google.android.apps.maps",
+    "play.google.com": "com.android.vending",
+}
+
+
+def android_app_link(url: str) -> str:
+    """An ``intent://`` address that opens ``url`` in the app handling it, else in the browser."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    bare = host.removeprefix("www.").removeprefix("m.")
+    package = ANDROID_APPS.get(host) or ANDROID_APPS.get(bare)
+    path = parts.path or "/"
+    query = f"?{parts.query}" if parts.query else ""
+    extras = f"package={package};" if package else ""
+    return (f"intent://{parts.netloc}{path}{query}#Intent;scheme={parts.scheme};{extras}"
+            f"S.browser_fallback_url={quote(url, safe='')};end")
 
 
 @dataclass(frozen=True)
@@ -89,6 +122,8 @@ def decide(link: Link, visitor: Visitor) -> Decision:
         location = merge_utm(location, link.utm)
     if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
         return Decision("preview", location, link.title, link.description, link.image)
+    if link.deep_linking and kind == "link" and os_type(visitor.user_agent) == "android":
+        return Decision("redirect", android_app_link(location))
     if link.cloaking and kind == "link":
         return Decision("frame", location, link.title)
     return Decision("redirect", location)
