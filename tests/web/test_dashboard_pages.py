@@ -350,3 +350,84 @@ def test_dynamic_link_secret_shown_and_rotated_in_settings(browser, user, client
     assert browser.get(path, query_string={"u": target}).status_code == 302
     browser.post("/dashboard/settings/dynamic/rotate", data={"csrf_token": csrf(page)})
     assert browser.get(path, query_string={"u": target}).status_code == 404
+
+
+def test_link_forms_set_and_edit_the_extra_fields(browser, user, client):
+    page = browser.get("/dashboard/urls")
+    rules = json.dumps([{"priority": 0, "languages": ["fr"], "destination": {"type": "link",
+                                                                             "value": "https://fr.example/"}}])
+    res = browser.post("/dashboard/urls", data={
+        "csrf_token": csrf(page), "destination": "https://example.com/x", "vanity": "extra", "enabled": "on",
+        "tags": "promo, q2 , ", "description": "Preview text", "image": "https://cdn.example/i.png",
+        "utm_source": "news", "utm_campaign": "spring", "qr_dark": "#112233", "qr_light": "#ffffff",
+        "deep_linking": "on", "rules": rules})
+    assert res.status_code == 303
+    link = fresh(Link, Link.query.filter_by(slug="extra").one().id)
+    assert sorted(t.name for t in link.tags) == ["promo", "q2"] and link.description == "Preview text"
+    assert link.utm == {"source": "news", "campaign": "spring"} and link.deep_linking and link.smart
+    assert link.qr_options["options"]["dotsOptions"]["color"] == "#112233"
+    assert link.rules[0]["languages"] == ["fr"]
+    assert client.get("/go/extra", headers={"Accept-Language": "fr"}).headers["Location"].startswith(
+        "https://fr.example/?utm_source=news")
+    assert re.search(rb'"#(112233|123)"', browser.get(f"/dashboard/urls/{link.id}/qr.svg").data)  # segno shortens
+    edit = browser.get(f"/dashboard/urls/{link.id}/edit")
+    html = edit.get_data(as_text=True)
+    assert 'value="promo, q2"' in html and "#112233" in html and "fr.example" in html
+    res = browser.post(f"/dashboard/urls/{link.id}", data={
+        "csrf_token": csrf(edit), "destination": "https://example.com/x", "vanity": "extra", "enabled": "on",
+        "tags": "", "expires_at": "2999-01-02T03:04", "qr_dark": "#000000", "qr_light": "#ffffff"})
+    assert res.status_code == 303
+    link = fresh(Link, link.id)
+    assert link.tags == [] and link.utm is None and link.rules is None and not link.deep_linking
+    assert link.expires_at.replace(tzinfo=None) == dt.datetime(2999, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("field, value", [("rules", "not json"), ("rules", '[{"destination": 1}]'),
+                                          ("tags", ",".join(f"t{i}" for i in range(11))), ("image", "ftp://x"),
+                                          ("utm_source", "x" * 300), ("domain", "nope.test")])
+def test_bad_extra_link_fields_create_nothing(browser, field, value):
+    page = browser.get("/dashboard/urls")
+    res = browser.post("/dashboard/urls", data={"csrf_token": csrf(page), "destination": "https://example.com/",
+                                                field: value}, follow_redirects=True)
+    assert 'class="flash error"' in res.get_data(as_text=True) and count(Link) == 0
+
+
+def test_custom_domains_in_settings_and_the_link_form(browser, user, client):
+    from zipshort.models import CustomDomain
+
+    page = browser.get("/dashboard/settings")
+    assert "Custom domains" in page.get_data(as_text=True)
+    res = browser.post("/dashboard/settings/domains", data={"csrf_token": csrf(page), "hostname": "Go.Mine.test"},
+                       follow_redirects=True)
+    html = res.get_data(as_text=True)
+    assert "go.mine.test" in html and "open verification link" in html
+    row = CustomDomain.query.one()
+    assert client.get(f"/.well-known/zipshort-domain/{row.verify_token}", headers={"Host": "go.mine.test"}
+                      ).status_code == 200
+    form = browser.get("/dashboard/urls")
+    assert '<option value="go.mine.test">' in form.get_data(as_text=True)
+    res = browser.post("/dashboard/urls", data={"csrf_token": csrf(form), "destination": "https://example.com/",
+                                                "vanity": "mine", "domain": "go.mine.test", "enabled": "on"})
+    assert res.status_code == 303
+    assert count(Link) == 1
+    assert Link.query.one().domain == "go.mine.test"
+    assert "http://go.mine.test/go/mine" in browser.get("/dashboard/urls").get_data(as_text=True)
+    assert client.get("/go/mine", headers={"Host": "go.mine.test"}).status_code == 302
+    settings = browser.get("/dashboard/settings")
+    res = browser.post(f"/dashboard/settings/domains/{row.id}/delete", data={"csrf_token": csrf(settings)},
+                       follow_redirects=True)
+    assert "still use" in res.get_data(as_text=True) and count(CustomDomain) == 1
+    bad = browser.post("/dashboard/settings/domains", data={"csrf_token": csrf(settings), "hostname": "http://x/"},
+                       follow_redirects=True)
+    assert 'class="flash error"' in bad.get_data(as_text=True) and count(CustomDomain) == 1
+
+
+def test_bot_key_from_settings(browser, user):
+    page = browser.get("/dashboard/settings")
+    res = browser.post("/dashboard/settings/keys", data={"csrf_token": csrf(page), "name": "robot", "expires": "",
+                                                         "scopes": ["links:read", "links:write"], "bot": "on"})
+    assert res.status_code == 201 and ApiKey.query.filter_by(name="robot").one().bot is True
+    again = browser.post("/dashboard/settings/keys", data={"csrf_token": csrf(page), "name": "robot2", "expires": "",
+                                                           "scopes": ["links:read"], "bot": "on"},
+                         follow_redirects=True)
+    assert "already have a bot key" in again.get_data(as_text=True)
