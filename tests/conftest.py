@@ -282,6 +282,22 @@ def make_key(rt):
 
 
 @pytest.fixture
+def own_domain(rt):
+    """Give a user verified custom domains: own_domain(user, "a.example", ...)."""
+    from zipshort.extensions import db
+    from zipshort.models import utcnow
+    from zipshort.services import domains
+
+    def factory(user, *hostnames: str) -> None:
+        for name in hostnames:
+            row = domains.add_custom(rt, user, name)
+            row.verified_at = utcnow()
+            db.session.commit()
+
+    return factory
+
+
+@pytest.fixture
 def make_link(rt):
     """Create links through the service: make_link(user, destination=..., vanity=...)."""
     from zipshort.services import links

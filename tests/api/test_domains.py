@@ -149,7 +149,7 @@ def test_domain_scopes(client, user, make_key):
 
 
 def test_verification_through_the_real_server(api, live_server):
-    body = add(api, live_server.url.split("://")[1]).get_json()  # 127.0.0.1:<port>
+    body = add(api, "localhost:" + live_server.url.rsplit(":", 1)[1]).get_json()
     res = fetch("GET", body["verifyUrl"])
     assert res.status_code == 200
     assert api.get(f"/api/user/domains/{body['id']}").get_json()["verified"] is True

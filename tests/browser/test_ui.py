@@ -156,6 +156,45 @@ def test_create_edit_disable_and_delete_a_link(ui, user, live_server):
     assert ui.dialogs == ["Delete this link?"] and count(Link) == 0
 
 
+def test_link_with_more_options_on_a_custom_domain(ui, user, live_server):
+    from zipshort.models import CustomDomain
+
+    log_in(ui)
+    ui.goto("/dashboard/settings")
+    # localhost:<port> also reaches this server (the browser itself is on 127.0.0.1:<port>, a platform host).
+    host = "localhost:" + live_server.url.rsplit(":", 1)[1]
+    ui.fill("#domain-hostname", host)
+    ui.click("button:has-text('Add domain')")
+    ui.wait_for_selector("text=open verification link")
+    verify = ui.get_attribute("a:has-text('open verification link')", "href")
+    assert requests.get(verify).status_code == 200 and CustomDomain.query.one().verified
+    ui.goto("/dashboard/urls")
+    ui.click("summary:has-text('More')")
+    ui.select_option("#domain", host)
+    ui.fill("#destination", "https://example.com/more")
+    ui.fill("#vanity", "more")
+    ui.fill("#tags", "promo, spring")
+    ui.fill("#utm-source", "newsletter")
+    ui.fill("#rules", json.dumps([{"priority": 0, "languages": ["fr"],
+                                   "destination": {"type": "link", "value": "https://example.fr/"}}]))
+    ui.click("button:has-text('Shorten')")
+    ui.wait_for_selector("text=Created")
+    ui.shot("links-more")
+    from zipshort.extensions import db
+
+    db.session.rollback()  # see what the server wrote
+    link = Link.query.filter_by(slug="more").one()
+    assert link.domain == host and sorted(t.name for t in link.tags) == ["promo", "spring"]
+    res = requests.get(f"http://{host}/go/more", allow_redirects=False, headers={"Accept-Language": "fr"})
+    assert res.headers["Location"] == "https://example.fr/?utm_source=newsletter"
+    res = requests.get(f"http://{host}/go/more", allow_redirects=False, headers={"Accept-Language": "en"})
+    assert res.headers["Location"] == "https://example.com/more?utm_source=newsletter"
+    assert requests.get(live_server.url + "/go/more", allow_redirects=False).status_code == 404  # its host only
+    assert ui.evaluate("document.querySelector('img.qr').naturalWidth") > 0
+    ui.click("text=Edit")
+    assert ui.input_value("#tags") == "promo, spring" and ui.input_value("#utm-source") == "newsletter"
+
+
 def test_create_a_folder_and_open_its_public_page(ui, user):
     log_in(ui)
     ui.goto("/dashboard/folders")
@@ -274,7 +313,7 @@ def test_hostile_names_are_shown_as_text(ui, user, rt, make_link, live_server):
 
 PAGES = ["/dashboard", "/dashboard/files", "/dashboard/files?view=table", "/dashboard/upload/file",
          "/dashboard/upload/text", "/dashboard/urls", "/dashboard/folders", "/dashboard/settings",
-         "/dashboard/admin/users", "/dashboard/admin/invites"]
+         "/dashboard/admin/users", "/dashboard/admin/invites", "/dashboard/admin/domains"]
 
 
 @pytest.mark.parametrize("scheme,viewport", [("light", {"width": 1280, "height": 900}),

@@ -93,7 +93,8 @@ def test_expired_link_is_gone(client, make_link, user):
     assert client.get("/go/old").status_code == 404
 
 
-def test_domain_bound_link_answers_only_on_its_domain(client, make_link, user):
+def test_domain_bound_link_answers_only_on_its_domain(client, make_link, user, own_domain):
+    own_domain(user, "a.example")
     make_link(user, vanity="dom", domain="a.example")
     assert client.get("/go/dom", headers={"Host": "a.example"}).status_code == 302
     assert client.get("/go/dom", headers={"Host": "b.example"}).status_code == 404

@@ -35,14 +35,16 @@ def test_create_link_vanity_equal_to_another_links_code_is_taken(rt, user):
         links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity=first.code))
 
 
-def test_create_link_domain_bound_code_conflicts_with_domainless_code(rt, user):
+def test_create_link_domain_bound_code_conflicts_with_domainless_code(rt, user, own_domain):
+    own_domain(user, "a.example")
     links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="shared"))
     with pytest.raises(VanityTaken):
         links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="shared",
                                                   domain="a.example"))
 
 
-def test_create_link_same_code_on_two_domains_is_allowed(rt, user):
+def test_create_link_same_code_on_two_domains_is_allowed(rt, user, own_domain):
+    own_domain(user, "a.example", "b.example")
     a = links.create_link(rt, user, links.NewLink(destination="https://a.example/", vanity="x1", domain="a.example"))
     b = links.create_link(rt, user, links.NewLink(destination="https://b.example/", vanity="x1", domain="b.example"))
     assert redirects.follow(rt, "x1", "a.example").destination == a.destination
@@ -51,10 +53,23 @@ def test_create_link_same_code_on_two_domains_is_allowed(rt, user):
         redirects.follow(rt, "x1", "c.example")
 
 
-def test_create_link_domainless_code_conflicts_with_any_domain_bound_code(rt, user):
+def test_create_link_domainless_code_conflicts_with_any_domain_bound_code(rt, user, own_domain):
+    own_domain(user, "a.example")
     links.create_link(rt, user, links.NewLink(destination="https://a.example/", vanity="bound", domain="a.example"))
     with pytest.raises(VanityTaken):
         links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="bound"))
+
+
+def test_create_link_on_a_domain_not_the_owners_or_unverified_is_refused(rt, user, make_user, own_domain):
+    from zipshort.services import domains
+
+    own_domain(make_user("bob"), "bobs.example")
+    domains.add_custom(rt, user, "pending.example")
+    for name in ("bobs.example", "pending.example", "nowhere.example"):
+        with pytest.raises(ValidationError) as info:
+            links.create_link(rt, user, links.NewLink(destination="https://example.com/", domain=name))
+        assert info.value.code == "invalid_domain"
+    assert fresh(User, user.id).url_count == 0
 
 
 @pytest.mark.parametrize("vanity", ["api", "LOGIN", "static", "a/b", "../x", ".", "..", "x..y", ".hidden",

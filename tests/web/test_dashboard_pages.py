@@ -258,6 +258,7 @@ def test_client_configs_carry_this_server_and_the_users_token(browser, rt, user,
 def test_admin_pages_need_an_administrator(browser, client):
     assert browser.get("/dashboard/admin/users").status_code == 403
     assert browser.get("/dashboard/admin/invites").status_code == 403
+    assert browser.get("/dashboard/admin/domains").status_code == 403
 
 
 @pytest.fixture
@@ -431,3 +432,19 @@ def test_bot_key_from_settings(browser, user):
                                                            "scopes": ["links:read"], "bot": "on"},
                          follow_redirects=True)
     assert "already have a bot key" in again.get_data(as_text=True)
+
+
+def test_admin_domains_page_verifies_and_removes(admin_browser, user, rt):
+    from zipshort.models import CustomDomain
+    from zipshort.services import domains
+
+    row = domains.add_custom(rt, user, "theirs.test")
+    page = admin_browser.get("/dashboard/admin/domains")
+    assert page.status_code == 200 and "theirs.test" in page.get_data(as_text=True) and "alice" in page.get_data(
+        as_text=True)
+    admin_browser.post(f"/dashboard/admin/domains/{row.id}/verify", data={"csrf_token": csrf(page)})
+    assert fresh(CustomDomain, row.id).verified
+    admin_browser.post(f"/dashboard/admin/domains/{row.id}/verify", data={"csrf_token": csrf(page), "unverify": "on"})
+    assert not fresh(CustomDomain, row.id).verified
+    admin_browser.post(f"/dashboard/admin/domains/{row.id}/delete", data={"csrf_token": csrf(page)})
+    assert count(CustomDomain) == 0

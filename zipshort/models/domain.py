@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import db
 from zipshort.models.base import IdMixin, utcnow
+from zipshort.models.user import User
 
 
 class CustomDomain(IdMixin, db.Model):
@@ -21,6 +22,8 @@ class CustomDomain(IdMixin, db.Model):
     verify_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[dt.datetime | None] = mapped_column()
+
+    user: Mapped[User] = relationship(lazy="joined")
 
     @property
     def verified(self) -> bool:

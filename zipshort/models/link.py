@@ -27,7 +27,7 @@ class Link(IdMixin, TimestampMixin, db.Model):
         UniqueConstraint("user_id", "external_id", name="uq_links_user_id_external_id"),
         Index("ix_links_slug_key", "slug_key"),
         Index("ix_links_user_id_created_at", "user_id", "created_at", "id"),
-        Index("ix_links_user_id_destination", "user_id", "destination", "created_at"),
+        Index("ix_links_user_id_destination", "user_id", "destination", "created_at", "id"),
         CheckConstraint("views >= 0", name="views_nonnegative"),
         CheckConstraint("max_views IS NULL OR max_views > 0", name="max_views_positive"),
     )

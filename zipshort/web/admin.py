@@ -1,4 +1,5 @@
-"""Administration: users (create, role, quota, disable, delete; Zipline's who-may-act-on-whom) and invites."""
+"""Administration: users (create, role, quota, disable, delete; Zipline's who-may-act-on-whom), invites and
+every user's custom domains (verify by hand, remove)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import g, render_template, request
 
 from zipshort.errors import Forbidden, ValidationError
 from zipshort.models import FilesQuota, Role
-from zipshort.services import accounts, invites
+from zipshort.services import accounts, domains, invites
 from zipshort.web import bp
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
 
@@ -92,3 +93,25 @@ def admin_invite_create():
 def admin_invite_delete(invite_id: str):
     invite = invites.delete_invite(g.user, invite_id)
     return done(f"Deleted invite {invite.code}", "/dashboard/admin/invites")
+
+
+@bp.get("/dashboard/admin/domains")
+@page(admin=True)
+def admin_domains():
+    return render_template("admin_domains.html", rows=domains.list_custom(None))
+
+
+@bp.post("/dashboard/admin/domains/<ident>/verify")
+@page(admin=True)
+@action("/dashboard/admin/domains")
+def admin_domain_verify(ident: str):
+    row = domains.set_verified(g.user, ident, not checked("unverify"))
+    return done(f"{row.hostname} is {'verified' if row.verified else 'no longer verified'}", "/dashboard/admin/domains")
+
+
+@bp.post("/dashboard/admin/domains/<ident>/delete")
+@page(admin=True)
+@action("/dashboard/admin/domains")
+def admin_domain_delete(ident: str):
+    row = domains.delete_custom(g.user, ident)
+    return done(f"Removed {row.hostname}", "/dashboard/admin/domains")

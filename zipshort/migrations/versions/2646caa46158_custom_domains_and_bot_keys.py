@@ -1,4 +1,4 @@
-"""custom domains (per-user hostnames, verified) and bot keys
+"""custom domains (per-user hostnames, verified), bot keys, id in the links destination index
 
 Revision ID: 2646caa46158
 Revises: 0931fd4ee3fa
@@ -35,9 +35,20 @@ def upgrade():
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.add_column(sa.Column('bot', sa.Boolean(), server_default=sa.false(), nullable=False))
 
+    # With id, the index also yields the newest-first order, so an exact long_url filter is served by it
+    # (SQLite otherwise walks the (user_id, created_at, id) index to skip the sort: 450 ms at 1M links).
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.drop_index('ix_links_user_id_destination')
+        batch_op.create_index('ix_links_user_id_destination', ['user_id', 'destination', 'created_at', 'id'],
+                              unique=False)
+
 
 
 def downgrade():
+    with op.batch_alter_table('links', schema=None) as batch_op:
+        batch_op.drop_index('ix_links_user_id_destination')
+        batch_op.create_index('ix_links_user_id_destination', ['user_id', 'destination', 'created_at'], unique=False)
+
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_column('bot')
 
