@@ -109,7 +109,20 @@ def _free_codes(rt: Runtime, n: int) -> list[str]:
     raise Unavailable("Could not find enough free codes; raise urls.length", code="codes_exhausted")
 
 
-def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None) -> list[Link]:
+@dataclass(frozen=True)
+class Created:
+    """One created link as the caller sees it (plain data: building 10,000 ORM objects cost half the time)."""
+
+    id: str
+    slug: str
+    destination: str
+    title: str | None
+    description: str | None
+    folder_id: str
+    created_at: dt.datetime
+
+
+def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None) -> list[Created]:
     """Create every link or none. Raises ItemError (bad collection or external id), QuotaExceeded."""
     now = now or utcnow()
     for attempt in range(3):
@@ -121,7 +134,7 @@ def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | N
     raise AssertionError("unreachable")
 
 
-def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -> list[Link]:
+def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -> list[Created]:
     with write_transaction(db.session):
         collections = sorted({i.collection_id for i in items})
         owned = existing_values(db.session, Folder.id, collections, Folder.user_id == owner.id)
@@ -145,8 +158,9 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -
             "smart": is_smart("link", None, item.utm, False, item.title, item.description, item.image),
             "created_at": now, "updated_at": now,
         } for item, code in zip(items, codes, strict=True)]
-        db.session.execute(insert(Link), rows)
-    return [Link(**row) for row in rows]
+        db.session.execute(insert(Link.__table__), rows)  # Core insert: no ORM bookkeeping per row
+    return [Created(row["id"], row["slug"], row["destination"], row["title"], row["description"], row["folder_id"],
+                    now) for row in rows]
 
 
 def _reserve(rt: Runtime, owner_id: str, n: int) -> None:
