@@ -63,12 +63,21 @@ def _configure(app: Flask, settings: Settings) -> None:
         # cost every redirect a before_request hook.
         WTF_CSRF_CHECK_DEFAULT=False,
         WTF_CSRF_SSL_STRICT=https,
-        TRUSTED_HOSTS=list(settings.core.trusted_hosts) or None,
+        TRUSTED_HOSTS=_trusted_hosts(settings, app),
     )
     app.json.sort_keys = False
     if settings.core.trust_proxy:
         n = settings.core.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+
+def _trusted_hosts(settings: Settings, app: Flask) -> list[str] | None:
+    if not settings.core.trusted_hosts:
+        return None
+    from zipshort.http import TrustedHosts
+    from zipshort.services.domains import HOSTNAMES
+
+    return TrustedHosts(list(settings.core.trusted_hosts), HOSTNAMES.get, app)
 
 
 def _engine_options(settings: Settings) -> dict:

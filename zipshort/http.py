@@ -1,8 +1,9 @@
-"""HTTP plumbing: the request class that lets an upload view spool file parts straight into storage."""
+"""HTTP plumbing: the request class that lets an upload view spool file parts straight into storage, and
+the trusted-hosts list that also admits users' custom domains."""
 
 from __future__ import annotations
 
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from flask import Request
 
@@ -22,3 +23,26 @@ class ZipshortRequest(Request):
         if factory is not None:
             return factory()
         return super()._get_file_stream(total_content_length, content_type, filename, content_length)
+
+
+class TrustedHosts(list):
+    """``core.trusted_hosts`` plus every custom domain (Flask's TRUSTED_HOSTS only iterates it).
+
+    The configured names come first, so requests to them never look further; custom domains are
+    trusted because an operator lets users add them, and their own links answer only there.
+    """
+
+    def __init__(self, configured: list[str], custom: Callable[[Any], frozenset[str]], app: Any) -> None:
+        super().__init__(configured)
+        self.custom = custom
+        self.app = app
+        self.engine: Any = None
+
+    def __iter__(self) -> Iterator[str]:
+        yield from list.__iter__(self)
+        if self.engine is None:  # Flask checks the host before it pushes the app context
+            from zipshort.extensions import db
+
+            with self.app.app_context():
+                self.engine = db.engine
+        yield from self.custom(self.engine)

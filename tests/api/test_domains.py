@@ -153,3 +153,22 @@ def test_verification_through_the_real_server(api, live_server):
     res = fetch("GET", body["verifyUrl"])
     assert res.status_code == 200
     assert api.get(f"/api/user/domains/{body['id']}").get_json()["verified"] is True
+
+
+class TestTrustedHosts:
+    @pytest.fixture
+    def overrides(self):
+        return {"core": {"trusted_hosts": ["localhost"]}}
+
+    def test_custom_domains_are_trusted_hosts_and_others_are_not(self, api, client):
+        assert client.get("/go/x", headers={"Host": "forged.test"}).status_code == 400
+        body = add(api, "mine.test").get_json()
+        assert verify(client, body).status_code == 200  # the verification visit itself gets through
+        h0p = Api(client, api.key, style="x-api-key")
+        assert h0p.post("/short-link", json={"slug": "t", "domain": "mine.test", "destination": {
+            "type": "link", "value": "https://a.example/"}}).status_code == 201
+        assert client.get("/go/t", headers={"Host": "mine.test"}).status_code == 302
+        assert client.get("/go/t", headers={"Host": "forged.test"}).status_code == 400
+        assert h0p.delete(f"/short-link/{Link.query.one().id}").status_code == 200
+        assert api.delete(f"/api/user/domains/{body['id']}").status_code == 200
+        assert client.get("/go/t", headers={"Host": "mine.test"}).status_code == 400

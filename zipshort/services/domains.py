@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.database import lock_key, write_transaction
@@ -164,6 +166,7 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
             db.session.add(row)
     except IntegrityError:
         raise Conflict("That hostname is already added", code="domain_exists", field="hostname") from None
+    HOSTNAMES.invalidate()
     return row
 
 
@@ -188,6 +191,7 @@ def delete_custom(actor: User, ident: str) -> CustomDomain:
         if used:
             raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
         db.session.delete(row)
+    HOSTNAMES.invalidate()
     return row
 
 
@@ -213,3 +217,29 @@ def verify_by_visit(token: str, request_host: str) -> bool:
                            .values(verified_at=utcnow()).execution_options(synchronize_session=False))
         row = db.session.scalars(select(CustomDomain).where(CustomDomain.verify_token == token)).first()
     return row is not None and row.hostname == host and row.verified_at is not None
+
+
+class CustomHostnames:
+    """Every custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
+    ``core.trusted_hosts``). Adding or removing a domain in this process refreshes at once; other
+    processes see it within ``ttl``."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    def get(self, engine: Engine) -> frozenset[str]:
+        key = str(engine.url)
+        read_at, names = self._cache.get(key, (-1e9, frozenset()))
+        if time.monotonic() - read_at > self.ttl:
+            with self._lock, engine.connect() as conn:
+                names = frozenset(conn.execute(select(CustomDomain.hostname)).scalars())
+            self._cache[key] = (time.monotonic(), names)
+        return names
+
+
+HOSTNAMES = CustomHostnames()
