@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from zipshort.errors import ValidationError
 from zipshort.security import random_string
@@ -18,7 +19,12 @@ RESERVED = frozenset({
 })
 
 
-_POSSIBLE_CODE = re.compile(r"[A-Za-z0-9._-]{1,255}")
+# Zipline v3's "Zws" codes: zero-width characters only (ZERO WIDTH SPACE, WORD JOINER, ZERO WIDTH NON-JOINER
+# and JOINER), so the link looks like the bare route. Four symbols need more places than letters do.
+ZWS_ALPHABET = "\u200b\u2060\u200c\u200d"
+ZWS_MIN_LENGTH = 16  # 4**16 ≈ 4.3 billion codes
+
+_POSSIBLE_CODE = re.compile(r"[A-Za-z0-9._\-\u200b\u2060\u200c\u200d]{1,255}")
 
 
 def could_be_code(value: str) -> bool:
@@ -29,6 +35,17 @@ def could_be_code(value: str) -> bool:
 def random_code(length: int, alphabet: str) -> str:
     """A random code of ``length`` characters from ``alphabet``."""
     return random_string(length, alphabet)
+
+
+def url_segment(name: str) -> str:
+    """A name as it goes into a returned URL, percent-encoded except its zero-width characters, which stay raw
+    so the URL looks like the bare route (as Zipline v3 returns it; browsers encode them when following it)."""
+    return "".join(ch if ch in ZWS_ALPHABET else quote(ch) for ch in name)
+
+
+def invisible_code(length: int) -> str:
+    """A random code of zero-width characters (at least ``ZWS_MIN_LENGTH`` of them)."""
+    return random_string(max(length, ZWS_MIN_LENGTH), ZWS_ALPHABET)
 
 
 def normalise_vanity(value: str, max_length: int, reserved: frozenset[str] = frozenset()) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from zipshort.codes import could_be_code, normalise_vanity, random_code
+from zipshort.codes import could_be_code, invisible_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
@@ -54,6 +54,7 @@ class NewLink:
     qr_options: dict[str, Any] | None = None
     cloaking: bool = False
     deep_linking: bool = False
+    invisible: bool = False  # Zipline v3's Zws: a random code of zero-width characters
 
 
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
@@ -136,7 +137,8 @@ def _slug_taken(domain: str, key: str, exclude_id: str | None = None) -> bool:
     return bool(db.session.scalar(select(exists().where(*cond))))
 
 
-def _claim_slug(rt: Runtime, domain: str, vanity: str | None, exclude_id: str | None = None) -> tuple[str, str]:
+def _claim_slug(rt: Runtime, domain: str, vanity: str | None, exclude_id: str | None = None,
+                invisible: bool = False) -> tuple[str, str]:
     """Inside a write transaction: lock and check a code; return (slug, random code).
 
     Raises:
@@ -150,7 +152,7 @@ def _claim_slug(rt: Runtime, domain: str, vanity: str | None, exclude_id: str | 
             raise VanityTaken()
         return vanity, random_code(urls.length, urls.alphabet)
     for _ in range(RANDOM_ATTEMPTS):
-        code = random_code(urls.length, urls.alphabet)
+        code = invisible_code(urls.length) if invisible else random_code(urls.length, urls.alphabet)
         lock_key(db.session, f"slug:{code.lower()}")
         if not _slug_taken(domain, code.lower(), exclude_id):
             return code, code
@@ -207,7 +209,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         if spec.domain:
             _check_domain(rt, owner, spec.domain)
         _reserve_url_quota(owner.id)
-        slug, code = _claim_slug(rt, spec.domain, vanity)
+        slug, code = _claim_slug(rt, spec.domain, vanity, invisible=spec.invisible)
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
                     vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=spec.expires_at,

@@ -11,6 +11,7 @@ import uuid
 from typing import Callable
 from urllib.parse import unquote
 
+from zipshort.codes import invisible_code
 from zipshort.errors import ValidationError
 from zipshort.security import random_string
 
@@ -94,6 +95,8 @@ def name_maker(fmt: str, length: int, original: str | None, ext: str, now: dt.da
     if override is not None:
         fixed = override if override.lower().endswith(ext.lower()) else override + ext
         return (lambda: fixed), False
+    if fmt == "zws":  # Zipline v3's Zws header: zero-width characters, then the extension (see README)
+        return (lambda: invisible_code(length) + ext), True
     if fmt not in FORMATS:
         raise ValidationError("Invalid format", code="invalid_format")
     if fmt == "random":

@@ -231,3 +231,34 @@ class TestContentDomain:
             f"http://content.example/u/{item['name']}?download"
         assert client.get(f"/u/{item['name']}", headers={"Host": "content.example"}).data == PNG
         assert client.get("/api/healthcheck", headers={"Host": "app.example"}).status_code == 200
+
+
+ZWS = "\u200b\u2060\u200c\u200d"
+
+
+def test_v3_zws_names_files_with_zero_width_characters_and_they_serve(api, client, live_server):
+    res = upload(api, ("shot.png", PNG, "image/png"), headers={"Zws": "true"})
+    url = res.get_json()["files"][0]
+    name = url.rsplit("/u/", 1)[1]
+    assert name.endswith(".png") and len(name) >= 20 and set(name[:-4]) <= set(ZWS)
+    assert client.get(f"/u/{name}").data == PNG
+    # through the real server, as a browser sends it: percent-encoded UTF-8
+    from urllib.parse import quote
+
+    import requests
+
+    served = requests.get(live_server.url + "/raw/" + quote(name))
+    assert served.status_code == 200 and served.content == PNG and served.headers["Content-Type"] == "image/png"
+    text = upload(api, ("a.txt", b"x", "text/plain"), headers={"Zws": "", "No-JSON": ""}).get_data(as_text=True)
+    assert set(text.rsplit("/u/", 1)[1][:-4]) <= set(ZWS)
+
+
+def test_v3_upload_text_forces_text_plain(api, client):
+    res = upload(api, ("notes.md", b"# hi", "application/octet-stream"), headers={"UploadText": "true"})
+    name = res.get_json()["files"][0].rsplit("/u/", 1)[1]
+    assert fresh(File, File.query.filter_by(name=name).one().id).type == "text/plain"
+
+
+def test_zws_is_not_a_v4_format(api):
+    res = upload(api, ("a.txt", b"x", "text/plain"), headers={"x-zipline-format": "zws"})
+    assert res.status_code == 400

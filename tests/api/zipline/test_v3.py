@@ -80,3 +80,18 @@ class TestOverrideDomain:
         assert ok.get_json() == {"url": "http://short.example/go/od"}
         bad = shorten(client, key, {"url": "https://e.com/"}, {"Override-Domain": "evil.example"})
         assert bad.status_code == 400 and count(Link) == 1
+
+
+def test_shorten_zws_gives_an_invisible_code_that_redirects(client, key):
+    res = shorten(client, key, {"url": "https://example.com/zws"}, {"Zws": "true"})
+    code = res.get_json()["url"].rsplit("/go/", 1)[1]
+    assert len(code) >= 16 and set(code) <= set("\u200b\u2060\u200c\u200d")
+    assert client.get(f"/go/{code}").headers["Location"] == "https://example.com/zws"
+    assert client.get("/go/" + code[:-1]).status_code == 404
+
+
+def test_parallel_zws_shortens_give_distinct_codes(client, key):
+    from tests.conftest import burst
+
+    urls = burst(12, lambda i: shorten(client, key, {"url": f"https://example.com/{i}"}, {"Zws": ""}).get_json()["url"])
+    assert len(set(urls)) == 12 and count(Link) == 12

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user, runtime
+from zipshort.codes import url_segment
 from zipshort.errors import ValidationError
 from zipshort.models import File, Tag
 from zipshort.services import accounts, files, folders, tags
@@ -34,7 +34,7 @@ def file_json(row: File) -> dict[str, Any]:
         if row.thumbnail_key and row.thumbnail_key != "-" else None,
         "tags": [tag_json(t) for t in row.tags],
         "password": row.password_hash is not None,
-        "url": f"{runtime().settings.files.route}/{quote(row.name)}",
+        "url": f"{runtime().settings.files.route}/{url_segment(row.name)}",
     }
 
 

@@ -6,13 +6,14 @@ import dataclasses
 import datetime as dt
 import io
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import check_caller, presented_key, require_user, runtime
+from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.http import SPOOL_KEY
 from zipshort.models import User, utcnow
@@ -39,6 +40,8 @@ class Options:
     extension: str | None
     compression: int | None = None
     compression_type: str = "jpg"
+    zws: bool = False  # v3: names of zero-width characters
+    text: bool = False  # v3 UploadText: store as text/plain
 
 
 def speaks_v3() -> bool:
@@ -128,7 +131,8 @@ def _read_options(now: dt.datetime, v3: bool) -> Options:
             domain=h.get("Override-Domain"), filename=None, extension=None,
             compression=_percent(h.get("Image-Compression-Percent"), "image-compression-percent",
                                  "invalid image compression percent (invalid number)",
-                                 "invalid image compression percent (% < 0 || % > 100)"))
+                                 "invalid image compression percent (% < 0 || % > 100)"),
+            zws="Zws" in h, text="UploadText" in h)
     default_type = runtime().settings.files.default_compression_format
     fmt = h.get("x-zipline-format") or default_fmt
     if fmt not in uploads.FORMATS:
@@ -211,7 +215,7 @@ def upload():
         raise
     proto = "https" if settings.core.return_https_urls else "http"
     host = settings.files.content_domain or host
-    urls = [f"{proto}://{host}{settings.files.route}/{quote(row.name)}" for row in rows]
+    urls = [f"{proto}://{host}{settings.files.route}/{url_segment(row.name)}" for row in rows]
     if options.no_json:
         return Response(",".join(urls), mimetype="text/plain")
     if v3:
@@ -241,7 +245,7 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
     except BlobTooLarge:
         raise ZipshortError(f"file[{index}]: File size is too large. Maximum file size is {settings.max_file_size} "
                             "bytes", code="too_large", status=413) from None
-    mimetype = uploads.guess_type(part.mimetype, part.filename or "")
+    mimetype = "text/plain" if options.text else uploads.guess_type(part.mimetype, part.filename or "")
     extra: dict = {}
     if mimetype.startswith("image/") and (options.compression or settings.remove_gps_metadata):
         try:
@@ -249,7 +253,8 @@ def _store_part(rt, index: int, part, options: Options, password_hash: str | Non
         except BaseException:
             rt.storage.delete(blob.key)
             raise
-    make_name, retry = uploads.name_maker(options.fmt, settings.length, part.filename, ext, now, options.filename)
+    fmt = "zws" if options.zws and options.filename is None else options.fmt
+    make_name, retry = uploads.name_maker(fmt, settings.length, part.filename, ext, now, options.filename)
     original = uploads.clean_display_name(part.filename) if options.keep_original_name else None
     item = files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original, type=mimetype,
                          max_views=options.max_views, password_hash=password_hash, expires_at=options.expires_at)
@@ -308,7 +313,7 @@ def upload_partial():
         return jsonify({"files": [], "partialSuccess": True, "partialIdentifier": result.identifier,
                         "partialToken": result.token})
     proto = "https" if settings.core.return_https_urls else "http"
-    url = f"{proto}://{settings.files.content_domain or host}{settings.files.route}/{quote(result.name)}"
+    url = f"{proto}://{settings.files.content_domain or host}{settings.files.route}/{url_segment(result.name)}"
     if options.no_json:
         return Response(url, mimetype="text/plain")
     return jsonify({"files": [{"id": result.id, "name": result.name, "type": result.type, "url": url,

@@ -40,7 +40,8 @@ def shorten():
     max_views = parse_max_views(request.headers.get("Max-Views"), "invalid max views (invalid number)",
                                 "invalid max views (max views < 0)")
     host = pick_domain(rt.settings, request.headers.get("Override-Domain"), request.host)
-    spec = links.NewLink(destination=url, vanity=vanity or None, max_views=max_views)
+    spec = links.NewLink(destination=url, vanity=vanity or None, max_views=max_views,
+                         invisible="Zws" in request.headers)
     try:
         link = links.create_link(rt, user, spec)
     except VanityTaken as exc:
