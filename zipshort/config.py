@@ -125,6 +125,13 @@ class RatelimitSettings:
     """Shared rate limits; storage is memory:// or redis://host:port."""
 
     storage_uri: str = "memory://"
+    # Zipline's general limit on uploads (a chunked upload counts once) and link creation, per user (per
+    # address when anonymous) and route: ``max`` requests per ``window`` seconds. Off by default (Zipline: on).
+    enabled: bool = False
+    max: int = 10
+    window: int = 60
+    admin_bypass: bool = True
+    allow_list: tuple[str, ...] = ()
     login: str = "10/minute"
     link_password: str = "10/minute"
     token_reset: str = "5/minute"
@@ -229,6 +236,11 @@ ZIPLINE_ENV = {
     "INVITES_LENGTH": ("features", "invites_length"),
     "MFA_TOTP_ENABLED": ("features", "totp_enabled"),
     "MFA_TOTP_ISSUER": ("features", "totp_issuer"),
+    "RATELIMIT_ENABLED": ("ratelimit", "enabled"),
+    "RATELIMIT_MAX": ("ratelimit", "max"),
+    "RATELIMIT_WINDOW": ("ratelimit", "window"),
+    "RATELIMIT_ADMIN_BYPASS": ("ratelimit", "admin_bypass"),
+    "RATELIMIT_ALLOW_LIST": ("ratelimit", "allow_list"),
     "DOMAINS": (None, "domains"),
 }
 

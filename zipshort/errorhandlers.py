@@ -63,6 +63,8 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
     response.status_code = status
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
+        if kind == "zipline-v3" and status == 429:  # v3 named the seconds to wait so
+            response.headers["X-Ratelimit-Remaining"] = str(retry_after)
     response.headers["Cache-Control"] = "no-store"
     return response
 

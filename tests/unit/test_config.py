@@ -44,6 +44,15 @@ def test_zipline_names_are_understood(tmp_path):
     assert settings.database_url == "postgresql+psycopg://u@h/db"
 
 
+def test_zipline_ratelimit_names_are_understood(tmp_path):
+    settings = load(tmp_path, {"RATELIMIT_ENABLED": "true", "RATELIMIT_MAX": "20", "RATELIMIT_WINDOW": "30",
+                               "RATELIMIT_ADMIN_BYPASS": "false", "RATELIMIT_ALLOW_LIST": "10.0.0.1, 10.0.0.2"})
+    rl = settings.ratelimit
+    assert (rl.enabled, rl.max, rl.window, rl.admin_bypass) == (True, 20, 30, False)
+    assert rl.allow_list == ("10.0.0.1", "10.0.0.2")
+    assert load(tmp_path).ratelimit.enabled is False
+
+
 def test_zipline_file_variant_is_read(tmp_path):
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("f" * 40 + "\n")

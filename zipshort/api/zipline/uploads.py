@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.zipline import bp
+from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import check_caller, presented_key, require_user, runtime
 from zipshort.codes import url_segment
@@ -180,6 +180,7 @@ def upload():
     if v3:
         g.dialect = "zipline-v3"
     owner, folder_id, anonymous = _uploader()
+    creation_limit(None if anonymous else owner, "upload")
     if "Content-Range" in request.headers:
         raise ValidationError("bad options, receieved: partial upload", code="invalid_options")
     request.max_content_length = settings.server.max_request_body_size
@@ -297,6 +298,8 @@ def upload_partial():
     if len(parts) != 1:
         raise ValidationError("partial uploads only support one file field", code="one_file_only")
     chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
+    if chunk.start == 0:  # a chunked upload counts once, as Zipline 4.5 does
+        creation_limit(g.user, "upload")
     filename = unquote(h.get("x-zipline-p-filename") or parts[0].filename or "file")
     content_type = uploads.guess_type(h.get("x-zipline-p-content-type") or parts[0].mimetype, filename)
     stored_options = {

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.zipline import bp, json_body
+from zipshort.api.zipline import bp, creation_limit, json_body
 from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, require_user, runtime
@@ -74,6 +74,7 @@ def _host_for(link) -> str:
 @require_user(scope="links:write")
 def create_url():
     rt = runtime()
+    creation_limit(g.user, "urls")
     body = json_body(required=False)
     max_views = parse_max_views(request.headers.get("x-zipline-max-views"), "Max views must be a number",
                                 "Max views must be greater than 0")

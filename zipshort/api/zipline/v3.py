@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.zipline import bp
+from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain
 from zipshort.auth import runtime
 from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
@@ -26,6 +26,7 @@ def shorten():
     g.dialect = "zipline-v3"
     user = _v3_caller()
     rt = runtime()
+    creation_limit(user, "urls")
     body = request.get_json(silent=True, force=True)
     if not isinstance(body, dict) or not body:
         raise ValidationError("no body", code="invalid_body")
