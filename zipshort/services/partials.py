@@ -170,6 +170,20 @@ def _abandon(session: PartialUpload, storage) -> None:
         db.session.execute(delete(PartialUpload).where(PartialUpload.id == session.id))
 
 
+def list_incomplete(owner: User) -> list[PartialUpload]:
+    """The owner's chunked uploads still receiving (Zipline's incomplete files), oldest first."""
+    return list(db.session.scalars(select(PartialUpload).where(PartialUpload.user_id == owner.id)
+                                   .order_by(PartialUpload.created_at, PartialUpload.id)))
+
+
+def cancel(owner: User, ids: list[str], storage) -> list[PartialUpload]:
+    """Abandon the owner's sessions among ``ids`` (others' and unknown ids are skipped); return them."""
+    rows = [s for s in list_incomplete(owner) if s.id in set(ids)]
+    for session in rows:
+        _abandon(session, storage)
+    return rows
+
+
 def prune_abandoned(storage, now: dt.datetime | None = None) -> int:
     """Forget sessions idle for more than 30 minutes, with their bytes; return how many."""
     cutoff = (now or utcnow()) - SESSION_IDLE
@@ -179,4 +193,5 @@ def prune_abandoned(storage, now: dt.datetime | None = None) -> int:
     return len(stale)
 
 
-__all__ = ["Chunk", "File", "Progress", "parse_content_range", "prune_abandoned", "receive_chunk"]
+__all__ = ["Chunk", "File", "Progress", "cancel", "list_incomplete", "parse_content_range", "prune_abandoned",
+           "receive_chunk"]

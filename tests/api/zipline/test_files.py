@@ -127,3 +127,23 @@ def test_stats(api, make_link, user, client):
 def test_server_public_needs_no_auth(client):
     body = client.get("/api/server/public").get_json()
     assert body["files"]["route"] == "/u" and body["urls"]["route"] == "/go" and body["firstSetup"] is True
+
+
+def test_admin_lists_another_users_files_with_id(client, user, make_user, make_key):
+    from tests.conftest import Api
+    from zipshort.models import Role
+
+    owner = Api(client, make_key(user))
+    owner.post("/api/upload", data={"file": [(io.BytesIO(b"x"), "mine.txt", "text/plain")]},
+               content_type="multipart/form-data")
+    admin = Api(client, make_key(make_user("root", role=Role.ADMIN), scopes=["admin", "files:read"]))
+    listed = admin.get(f"/api/user/files?page=1&id={user.id}").get_json()
+    assert listed["total"] == 1 and listed["page"][0]["name"].endswith(".txt")
+    assert admin.get("/api/user/files?page=1").get_json()["total"] == 0  # their own
+    no_admin_scope = Api(client, make_key(make_user("root2", role=Role.ADMIN), scopes=["files:read"]))
+    assert no_admin_scope.get(f"/api/user/files?page=1&id={user.id}").status_code == 403
+    peer = Api(client, make_key(make_user("bob"), scopes=["files:read"]))
+    assert peer.get(f"/api/user/files?page=1&id={user.id}").status_code == 403
+    super_ = make_user("boss", role=Role.SUPERADMIN)
+    assert admin.get(f"/api/user/files?page=1&id={super_.id}").status_code == 403  # ADMIN cannot act on SUPERADMIN
+    assert admin.get("/api/user/files?page=1&id=nope").status_code == 404

@@ -135,3 +135,22 @@ def test_abandoned_sessions_are_cleaned_up(api, app, rt):
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=31)
     assert partials.prune_abandoned(storage, now=later) == 1
     assert count(PartialUpload) == 0 and list(storage.temp.iterdir()) == []
+
+
+def test_incomplete_files_are_listed_and_can_be_cancelled(api, client, app, make_user, make_key):
+    first = send(api, DATA[:4000], 0, 3999).get_json()
+    listed = api.get("/api/user/files/incomplete").get_json()
+    assert len(listed) == 1
+    entry = listed[0]
+    assert entry["status"] == "PENDING" and entry["bytesTotal"] == len(DATA) and entry["bytesReceived"] == 4000
+    assert entry["metadata"]["file"]["filename"] == "big file.bin" and entry["chunksTotal"] >= 1
+    other = Api(client, make_key(make_user("bob")))
+    assert other.get("/api/user/files/incomplete").get_json() == []
+    assert other.delete("/api/user/files/incomplete", json={"id": [entry["id"]]}).get_json() == []
+    assert count(PartialUpload) == 1
+    assert api.delete("/api/user/files/incomplete", json={"id": "x"}).status_code == 400
+    gone = api.delete("/api/user/files/incomplete", json={"id": [entry["id"]]}).get_json()
+    assert [g["id"] for g in gone] == [entry["id"]] and count(PartialUpload) == 0
+    # the cancelled session takes no more chunks
+    res = send(api, DATA[4000:], 4000, 9999, last=True, x_zipline_p_token=first["partialToken"])
+    assert res.status_code in (400, 404) and count(File) == 0

@@ -8,11 +8,11 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import require_user, runtime
+from zipshort.auth import check_caller, require_user, runtime
 from zipshort.codes import url_segment
-from zipshort.errors import ValidationError
-from zipshort.models import File, Tag
-from zipshort.services import accounts, files, folders, tags
+from zipshort.errors import Forbidden, ValidationError
+from zipshort.models import File, Tag, User
+from zipshort.services import accounts, files, folders, partials, tags
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -64,12 +64,52 @@ def list_files():
         favorite=request.args.get("favorite") == "true", sort_by=request.args.get("sortBy", "createdAt"),
         order=request.args.get("order", "desc"),
         search_field=(search_field or "name") if searching else None, search_query=search_query)
-    rows, total = files.list_files(g.user, query)
+    rows, total = files.list_files(_listed_user(), query)
     body: dict[str, Any] = {"page": [file_json(r) for r in rows], "total": total,
                             "pages": max(1, -(-total // query.per_page))}
     if searching:
         body["search"] = {"field": query.search_field, "query": search_query}
     return jsonify(body)
+
+
+def _listed_user() -> User:
+    """Whose files to list: the caller's, or with ``id=<userId>`` (Zipline) another user's for an
+    administrator who may act on them (a key then needs the admin scope)."""
+    ident = request.args.get("id")
+    if not ident or ident == g.user.id:
+        return g.user
+    check_caller("files:read", admin=True)
+    target = accounts.get_user(ident)
+    if not accounts.can_interact(g.user, target):
+        raise Forbidden("You cannot view this user's files", code="forbidden")
+    return target
+
+
+def incomplete_json(session) -> dict[str, Any]:
+    """Zipline's IncompleteFile: chunks counted in ``files.chunk_size`` pieces, plus the exact bytes."""
+    size = max(1, runtime().settings.files.chunk_size)
+    return {"id": session.id, "status": "PENDING", "chunksTotal": max(1, -(-session.total_size // size)),
+            "chunksComplete": session.received // size if session.received < session.total_size else
+            max(1, -(-session.total_size // size)),
+            "bytesTotal": session.total_size, "bytesReceived": session.received,
+            "createdAt": iso(session.created_at), "updatedAt": iso(session.updated_at),
+            "metadata": {"file": {"id": session.identifier, "filename": session.filename,
+                                  "type": session.content_type}}}
+
+
+@bp.get("/user/files/incomplete")
+@require_user(scope="files:read")
+def list_incomplete():
+    return jsonify([incomplete_json(s) for s in partials.list_incomplete(g.user)])
+
+
+@bp.delete("/user/files/incomplete")
+@require_user(scope="files:write")
+def cancel_incomplete():
+    ids = json_body().get("id")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
+        raise ValidationError("id must be a list of incomplete file ids", field="id")
+    return jsonify([incomplete_json(s) for s in partials.cancel(g.user, ids, runtime().storage)])
 
 
 @bp.get("/user/recent")
