@@ -99,11 +99,7 @@ def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
                                   "'-' or '_'", field="slug")
         out["vanity"] = body["slug"]
     if "tags" in body:
-        tags = body["tags"]
-        if tags is not None and (not isinstance(tags, list) or len(tags) > 10 or not all(
-                isinstance(t, str) and 1 <= len(t.strip()) <= 30 for t in tags)):
-            raise ValidationError("tags must be at most 10 names of 1-30 characters", field="tags")
-        out["tags"] = tags or []
+        out["tags"] = linkfields.validate_tag_names(body["tags"])
     if "folderId" in body:
         if body["folderId"] is not None and not isinstance(body["folderId"], str):
             raise ValidationError("folderId must be a UUID", field="folderId")

@@ -165,6 +165,18 @@ def validate_qr_options(data: object, field: str = "qrCode") -> dict[str, Any] |
     return {"options": options, "imageId": image_id.lower() if image_id else None}
 
 
+MAX_TAGS, MAX_TAG_LENGTH = 10, 30
+
+
+def validate_tag_names(tags: object, field: str = "tags") -> list[str]:
+    """A link's tags by name (h0p's limits: at most 10 names of 1-30 characters); None means none."""
+    if tags is not None and (not isinstance(tags, list) or len(tags) > MAX_TAGS or not all(
+            isinstance(t, str) and 1 <= len(t.strip()) <= MAX_TAG_LENGTH for t in tags)):
+        raise ValidationError(f"{field} must be at most {MAX_TAGS} names of 1-{MAX_TAG_LENGTH} characters",
+                              field=field)
+    return list(tags or [])
+
+
 def text_field(value: object, field: str, max_length: int = 255) -> str | None:
     """Optional text of at most ``max_length`` characters (None when empty)."""
     if value is None:

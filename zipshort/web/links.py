@@ -29,9 +29,7 @@ def short_url(link) -> str:
 def _extras(link=None) -> dict[str, Any]:
     """The "More" fields of the link forms, validated like the APIs validate them."""
     max_length = rt().settings.urls.destination_max_length
-    tags = [t.strip() for t in text("tags").split(",") if t.strip()]
-    if len(tags) > 10 or any(len(t) > 30 for t in tags):
-        raise ValidationError("At most 10 tags of up to 30 characters", field="tags")
+    tags = linkfields.validate_tag_names([t.strip() for t in text("tags").split(",") if t.strip()], "Tags")
     utm = {key: text(f"utm_{key}") for key in ("source", "medium", "campaign", "term", "content") if text(f"utm_{key}")}
     options = dict(((link.qr_options or {}).get("options") or {}) if link else {})
     dark, light = text("qr_dark") or "#000000", text("qr_light") or "#ffffff"

@@ -43,11 +43,7 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
     if "image" in body:
         out["image"] = linkfields.image_url(body["image"], max_length)
     if "tags" in body:
-        tags = body["tags"]
-        if tags is not None and (not isinstance(tags, list) or len(tags) > 10 or not all(
-                isinstance(t, str) and 1 <= len(t.strip()) <= 30 for t in tags)):
-            raise ValidationError("tags must be at most 10 names of 1-30 characters", field="tags")
-        out["tags"] = tags or []
+        out["tags"] = linkfields.validate_tag_names(body["tags"])
     if "folderId" in body:
         folder = body["folderId"]
         if folder is not None and not isinstance(folder, str):
