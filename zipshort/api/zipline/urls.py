@@ -45,10 +45,7 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
     if "tags" in body:
         out["tags"] = linkfields.validate_tag_names(body["tags"])
     if "folderId" in body:
-        folder = body["folderId"]
-        if folder is not None and not isinstance(folder, str):
-            raise ValidationError("folderId must be a string", field="folderId")
-        out["folder_id"] = folder or None
+        out["folder_id"] = _string_or_none(body, "folderId")
     if "utm" in body:
         out["utm"] = linkfields.validate_utm(body["utm"])
     if "rules" in body:
@@ -130,10 +127,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
     if "destination" in body:
         values["destination"] = body["destination"]
     if "vanity" in body:
-        vanity = body["vanity"]
-        if vanity is not None and not isinstance(vanity, str):
-            raise ValidationError("vanity must be a string", field="vanity")
-        values["vanity"] = vanity or None
+        values["vanity"] = _string_or_none(body, "vanity")
     if "enabled" in body:
         values["enabled"] = _bool(body, "enabled", True)
     if "maxViews" in body:
