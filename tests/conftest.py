@@ -8,6 +8,7 @@ reason; under CI (CI=true) it is an error, because CI has PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -149,10 +150,10 @@ def sqlite_template(tmp_path_factory) -> Path:
     return folder / "zipshort.db"
 
 
-@pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory) -> str:
-    """A fresh, migrated PostgreSQL database for this run."""
-    name = f"zipshort_test_{uuid.uuid4().hex[:8]}"
+@contextlib.contextmanager
+def new_postgres_database(prefix: str) -> Iterator[tuple[str, str]]:
+    """Create an empty PostgreSQL database; yield its name and URL; drop it afterwards (skip/fail if unreachable)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin_url = sa.make_url(POSTGRES_ADMIN_URL).set(drivername="postgresql+psycopg")
     try:
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
@@ -160,18 +161,26 @@ def postgres_url(tmp_path_factory) -> str:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # any connection failure
         service_missing("PostgreSQL", exc)
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    folder = tmp_path_factory.mktemp("pg-template")
-    app = create_app(load_settings(base_overrides(folder, url), environ={}, instance_path=folder))
-    migrate(app)
-    with app.app_context():
-        from zipshort.extensions import db
+    try:
+        yield name, admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
-        db.engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory) -> str:
+    """A fresh, migrated PostgreSQL database for this run."""
+    with new_postgres_database("zipshort_test") as (_, url):
+        folder = tmp_path_factory.mktemp("pg-template")
+        app = create_app(load_settings(base_overrides(folder, url), environ={}, instance_path=folder))
+        migrate(app)
+        with app.app_context():
+            from zipshort.extensions import db
+
+            db.engine.dispose()
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)
@@ -349,7 +358,7 @@ class LiveServer:
         from zipshort.cli import waitress_options
 
         options = waitress_options(app.extensions["zipshort"].settings, threads)
-        self.server = create_server(app, host="127.0.0.1", port=0, connection_limit=1000, **options)
+        self.server = create_server(app, host="127.0.0.1", port=0, **options)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)

@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_blueprints(app, settings)
     _register_errors(app)
     _register_headers(app)
+    _register_transaction_end(app)
     return app
 
 
@@ -130,6 +131,22 @@ def _register_errors(app: Flask) -> None:
     from zipshort.errorhandlers import register_error_handlers
 
     register_error_handlers(app)
+
+
+def _register_transaction_end(app: Flask) -> None:
+    """End the request's read transaction as soon as its response is ready.
+
+    The session is removed at app-context teardown anyway, but that waits until a streamed body has been
+    sent: a slow download would hold a snapshot (pinning SQLite's WAL, or a PostgreSQL connection
+    ``idle in transaction``) for minutes. Writes are committed by the services that make them.
+    """
+    from zipshort.extensions import db
+
+    @app.after_request
+    def _end_transaction(response: Response) -> Response:
+        if db.session.registry.has():
+            db.session.rollback()
+        return response
 
 
 def _register_headers(app: Flask) -> None:

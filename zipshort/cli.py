@@ -1,21 +1,29 @@
-"""The ``zipshort`` command: serve, user, key and db groups over the services."""
+"""The ``zipshort`` command: serve, db, user, key and maintenance groups over the services.
+
+A plain click group (not Flask's ``FlaskGroup``): ``--help`` shows zipshort's own options only, and the
+app is built from zipshort's settings, never from ``--app``/``FLASK_APP`` or a ``.env`` file.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
+import resource
 import signal
 import sys
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import Flask, current_app
+from flask.cli import ScriptInfo, with_appcontext
 
 from zipshort.config import ConfigError
 from zipshort.errors import ZipshortError
 
+PASSWORD_ENV = "ZIPSHORT_USER_PASSWORD"  # `user create` / `user set-password` read it when set
 
-def _create_app():
+
+def _create_app() -> Flask:
     from zipshort import create_app
 
     try:
@@ -24,14 +32,25 @@ def _create_app():
         raise click.ClickException(f"configuration error: {exc}") from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, add_version_option=False)
+class ZipshortGroup(click.Group):
+    """The root group: hands every command a ScriptInfo that builds the app from zipshort's settings."""
+
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False))
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.group(cls=ZipshortGroup)
+@click.version_option(package_name="zipshort", prog_name="zipshort", message="%(prog)s %(version)s")
 def main() -> None:
     """zipshort: self-hosted file and URL host (Zipline compatible)."""
 
 
-def _fail_on_service_error(fn):
-    import functools
+def _load_app() -> Flask:
+    return click.get_current_context().ensure_object(ScriptInfo).load_app()
 
+
+def _fail_on_service_error(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -42,11 +61,20 @@ def _fail_on_service_error(fn):
     return wrapper
 
 
-def apply_migrations() -> None:
-    """Upgrade the database to the newest schema (idempotent)."""
+def apply_migrations() -> tuple[str | None, str | None]:
+    """Upgrade the database to the newest schema (idempotent); return the revisions before and after."""
+    from alembic.runtime.migration import MigrationContext
     from flask_migrate import upgrade
 
+    from zipshort.extensions import db
+
+    def revision() -> str | None:
+        with db.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    before = revision()
     upgrade(directory=current_app.extensions["migrate"].directory)
+    return before, revision()
 
 
 def bootstrap_first_admin() -> None:
@@ -70,27 +98,36 @@ def bootstrap_first_admin() -> None:
 @click.option("--host", default=None, help="Address to listen on (server.host).")
 @click.option("--port", default=None, type=int, help="Port to listen on (server.port).")
 @click.option("--threads", default=None, type=int, help="waitress worker threads (server.threads).")
-@with_appcontext
 def serve(host: str | None, port: int | None, threads: int | None) -> None:
     """Apply migrations, create the first admin if needed, and serve with waitress."""
     import waitress
 
-    settings = current_app.extensions["zipshort"].settings
-    apply_migrations()
-    bootstrap_first_admin()
+    app = _load_app()
+    # Start-up work runs in an app context of its own that ends (and so ends its database session and
+    # transaction) before serving: a read left open here would pin SQLite's WAL and hold a PostgreSQL
+    # connection "idle in transaction" for the server's whole life.
+    with app.app_context():
+        apply_migrations()
+        bootstrap_first_admin()
+        from zipshort.extensions import db
+
+        engine = db.engine
+    rt = app.extensions["zipshort"]
+    settings = rt.settings
     host = host or settings.server.host
     port = settings.server.port if port is None else port
+    options = waitress_options(settings, threads)
+    _raise_open_file_limit(options["connection_limit"] + 64 + 2 * options["threads"])
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
     sys.stdout.flush()
-    flusher = _start_view_flusher()
-    pruner = _start_pruner()
+    flusher = _start_view_flusher(engine, rt)
+    pruner = _start_pruner(app, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (reference/performance.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind, so pending view counts are written
     try:
-        waitress.serve(current_app._get_current_object(), host=host, port=port,
-                       **waitress_options(settings, threads))
+        waitress.serve(app, host=host, port=port, **options)
     finally:
         if pruner is not None:
             pruner.stop()
@@ -99,34 +136,89 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
 
 
 def waitress_options(settings, threads: int | None = None) -> dict:
-    """The waitress limits zipshort runs with (tests start their servers with the same)."""
+    """The waitress limits zipshort runs with (tests start their servers with the same).
+
+    Request bodies are read by waitress's event loop, not by worker threads, so a slow client costs a
+    connection, not a thread; ``connection_limit`` bounds those connections (waitress's default of 100
+    let 110 dribbling clients lock everyone out), and poll() instead of select() lets it pass 1024.
+    """
+    server = settings.server
     return {
-        "threads": threads or settings.server.threads,
-        "max_request_body_size": settings.server.max_request_body_size,
+        "threads": threads or server.threads,
+        "connection_limit": server.connection_limit,
+        "asyncore_use_poll": True,
+        "channel_timeout": server.channel_timeout,
+        "cleanup_interval": max(1, min(30, server.channel_timeout // 2)),
+        "max_request_body_size": server.max_request_body_size,
         "max_request_header_size": 64 * 1024,
-        "channel_timeout": settings.server.channel_timeout,
         "expose_tracebacks": False,
         "ident": "zipshort",
     }
 
 
-def _start_pruner():
+def _raise_open_file_limit(needed: int) -> None:
+    """Lift the soft open-files limit towards the hard one so every allowed connection fits."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < needed:
+            click.echo(f"warning: open-files limit {target} is below server.connection_limit; raise `ulimit -n`",
+                       err=True)
+
+
+def _start_pruner(app: Flask, rt):
     """Delete expired files in the background (files.prune_interval_seconds; 0 = only `zipshort prune`)."""
     from zipshort.services.maintenance import Pruner
 
-    rt = current_app.extensions["zipshort"]
     interval = rt.settings.files.prune_interval_seconds
-    return Pruner(current_app._get_current_object(), rt.storage, interval).start() if interval > 0 else None
+    return Pruner(app, rt.storage, interval).start() if interval > 0 else None
 
 
-def _start_view_flusher():
+def _start_view_flusher(engine, rt):
     """Write batched view counts in the background (urls.view_flush_seconds; 0 counts in the request)."""
-    from zipshort.extensions import db
     from zipshort.services.visits import ViewFlusher
 
-    rt = current_app.extensions["zipshort"]
     interval = rt.settings.urls.view_flush_seconds
-    return ViewFlusher(db.engine, rt.views, interval).start() if interval > 0 else None
+    return ViewFlusher(engine, rt.views, interval).start() if interval > 0 else None
+
+
+@main.command()
+def routes() -> None:
+    """Print every route and what it requires (scope, session or nothing) as a Markdown table."""
+    from zipshort.auth import route_table
+
+    click.echo(route_table(_load_app()), nl=False)
+
+
+# --- database -----------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply pending migrations (serve does this itself at start) and say what changed."""
+    before, after = apply_migrations()
+    if before == after:
+        click.echo(f"database already at the newest revision ({after})")
+    else:
+        click.echo(f"database upgraded from {before or 'an empty schema'} to {after}")
+
+
+@db.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Print the database's schema revision."""
+    from alembic.runtime.migration import MigrationContext
+
+    from zipshort.extensions import db as sqla
+
+    with sqla.engine.connect() as conn:
+        click.echo(MigrationContext.configure(conn).get_current_revision() or "empty (no migrations applied)")
 
 
 # --- users --------------------------------------------------------------------------------------
@@ -140,18 +232,42 @@ def _runtime():
     return current_app.extensions["zipshort"]
 
 
+def _password_options(fn):
+    fn = click.option("--password-stdin", "password_stdin", is_flag=True,
+                      help="Read the password from the first line of standard input.")(fn)
+    return click.option("--password", default=None,
+                        help=f"The password (visible in the process list; prefer --password-stdin or ${PASSWORD_ENV}). "
+                             "Asked for when none is given and a terminal is attached.")(fn)
+
+
+def _read_password(password: str | None, from_stdin: bool) -> str:
+    """The new password from --password-stdin, --password, $ZIPSHORT_USER_PASSWORD or a terminal prompt."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise click.ClickException("--password-stdin: standard input had no password on its first line")
+        return line
+    if password is not None:
+        return password
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():  # a hidden prompt without a terminal would warn and echo
+        raise click.ClickException(f"no password given: use --password-stdin, ${PASSWORD_ENV} or a terminal")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
 @user.command("create")
 @click.argument("username")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@_password_options
 @click.option("--role", type=click.Choice(["USER", "ADMIN", "SUPERADMIN"]), default="USER")
 @with_appcontext
 @_fail_on_service_error
-def user_create(username: str, password: str, role: str) -> None:
+def user_create(username: str, password: str | None, password_stdin: bool, role: str) -> None:
     """Create a user."""
     from zipshort.models import Role
     from zipshort.services import accounts
 
-    created = accounts.create_user(_runtime(), username, password, Role(role))
+    created = accounts.create_user(_runtime(), username, _read_password(password, password_stdin), Role(role))
     click.echo(f"created {created.role} {created.username} ({created.id})")
 
 
@@ -168,14 +284,15 @@ def user_list() -> None:
 
 @user.command("set-password")
 @click.argument("username")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@_password_options
 @with_appcontext
 @_fail_on_service_error
-def user_set_password(username: str, password: str) -> None:
+def user_set_password(username: str, password: str | None, password_stdin: bool) -> None:
     """Set a user's password (ends their sessions)."""
     from zipshort.services import accounts
 
-    accounts.update_user(_runtime(), accounts.find_user(username), accounts.UserChanges(password=password))
+    changes = accounts.UserChanges(password=_read_password(password, password_stdin))
+    accounts.update_user(_runtime(), accounts.find_user(username), changes)
     click.echo(f"password changed for {username}")
 
 
@@ -216,7 +333,8 @@ def key() -> None:
 @key.command("create")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True)
-@click.option("--scope", "scopes", multiple=True, help="Repeat for several; default: every scope but admin.")
+@click.option("--scope", "scopes", multiple=True,
+              help="Repeat for several; default: links, files, stats and domains (not account, keys or admin).")
 @click.option("--expires-days", type=int, default=None, help="Expire after this many days.")
 @with_appcontext
 @_fail_on_service_error

@@ -23,7 +23,7 @@ MIN_SECRET_LENGTH = 32
 RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 # Environment variables that are not settings keys.
-SPECIAL_ENV = {"ZIPSHORT_INSTANCE", "ZIPSHORT_ADMIN_USERNAME", "ZIPSHORT_ADMIN_PASSWORD"}
+SPECIAL_ENV = {"ZIPSHORT_INSTANCE", "ZIPSHORT_ADMIN_USERNAME", "ZIPSHORT_ADMIN_PASSWORD", "ZIPSHORT_USER_PASSWORD"}
 SPECIAL_ENV_PREFIXES = ("ZIPSHORT_TEST_",)
 
 
@@ -52,6 +52,7 @@ class ServerSettings:
     threads: int = 8
     max_request_body_size: int = 1024 * 1024 * 1024
     channel_timeout: int = 60
+    connection_limit: int = 1000
     gil_switch_interval_ms: float = 0.5
 
 
@@ -411,6 +412,10 @@ def _validate(settings: Settings) -> Settings:
             raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w")
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
+    if not 10 <= settings.server.connection_limit <= 100_000:
+        raise ConfigError("server.connection_limit: must be between 10 and 100000")
+    if not 5 <= settings.server.channel_timeout <= 3600:
+        raise ConfigError("server.channel_timeout: must be between 5 and 3600 seconds")
     if not 0 <= settings.server.port <= 65535:
         raise ConfigError("server.port: must be between 0 and 65535")
     if settings.core.trust_proxy < 0:

@@ -180,3 +180,79 @@ def test_sigterm_writes_pending_view_counts(tmp_path):
         assert views == 3
     finally:
         stop(proc)
+
+
+# --- the command's own surface ---------------------------------------------------------------------
+
+def _run_exe(tmp_path, *args, input=None, env_extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_", "DATABASE_URL"))}
+    env.update({"ZIPSHORT_INSTANCE": str(tmp_path), "CORE_SECRET": TEST_SECRET,
+                "ZIPSHORT_SECURITY_ARGON2_MEMORY_COST": "8", "ZIPSHORT_SECURITY_ARGON2_TIME_COST": "1",
+                "ZIPSHORT_SECURITY_ARGON2_PARALLELISM": "1", **(env_extra or {})})
+    exe = str(Path(sys.executable).parent / "zipshort")
+    return subprocess.run([exe, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, input=input)
+
+
+def test_version_prints_the_package_version(tmp_path):
+    from importlib.metadata import version
+
+    result = _run_exe(tmp_path, "--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"zipshort {version('zipshort')}"
+
+
+def test_help_lists_only_zipshorts_own_options(tmp_path):
+    result = _run_exe(tmp_path, "--help")
+    assert result.returncode == 0
+    for flask_option in ("--app", "--env-file", "--debug"):
+        assert flask_option not in result.stdout
+    assert "serve" in result.stdout and "--version" in result.stdout
+
+
+def test_db_upgrade_says_what_it_did(tmp_path):
+    first = _run_exe(tmp_path, "db", "upgrade")
+    assert first.returncode == 0 and "upgraded from an empty schema to" in first.stdout, first.stdout + first.stderr
+    again = _run_exe(tmp_path, "db", "upgrade")
+    assert again.returncode == 0 and "already at the newest revision" in again.stdout
+    current = _run_exe(tmp_path, "db", "current")
+    assert current.stdout.strip() in first.stdout
+
+
+def test_user_create_takes_the_password_from_stdin_without_warnings(tmp_path):
+    assert _run_exe(tmp_path, "db", "upgrade").returncode == 0
+    result = _run_exe(tmp_path, "user", "create", "dora", "--password-stdin", input="s3cret-from-stdin\n")
+    assert result.returncode == 0 and "created USER dora" in result.stdout
+    assert result.stderr == "" and "s3cret" not in result.stdout
+    _assert_login(tmp_path, "dora", "s3cret-from-stdin")
+
+
+def test_user_create_takes_the_password_from_the_environment(tmp_path):
+    assert _run_exe(tmp_path, "db", "upgrade").returncode == 0
+    result = _run_exe(tmp_path, "user", "create", "erin", env_extra={"ZIPSHORT_USER_PASSWORD": "s3cret-from-env"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    changed = _run_exe(tmp_path, "user", "set-password", "erin", "--password-stdin", input="another-one\n")
+    assert changed.returncode == 0 and changed.stderr == ""
+    _assert_login(tmp_path, "erin", "another-one")
+
+
+def test_user_create_without_a_password_or_terminal_fails_clearly(tmp_path):
+    assert _run_exe(tmp_path, "db", "upgrade").returncode == 0
+    result = _run_exe(tmp_path, "user", "create", "fred", input="")
+    assert result.returncode != 0 and "--password-stdin" in result.stderr and "Warning" not in result.stderr
+
+
+def _assert_login(instance, username: str, password: str) -> None:
+    from zipshort import create_app
+    from zipshort.config import load_settings
+    from zipshort.services import accounts as accounts_service
+
+    settings = load_settings({"core": {"secret": TEST_SECRET, "testing": True},
+                              "security": {"argon2_memory_cost": 8, "argon2_time_cost": 1,
+                                           "argon2_parallelism": 1}}, environ={}, instance_path=instance)
+    app = create_app(settings)
+    with app.app_context():
+        user = accounts_service.authenticate(app.extensions["zipshort"], username, password, "127.0.0.1")
+        assert user.username == username
+        from zipshort.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
