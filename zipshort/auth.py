@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from flask import current_app, g, request
+from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError as WTFValidationError
 
 from zipshort.errors import Forbidden, Unauthorized
-from zipshort.extensions import db, login_manager
+from zipshort.extensions import login_manager
 from zipshort.models import ApiKey, User
 from zipshort.runtime import Runtime
-from zipshort.services import apikeys
+from zipshort.services import apikeys, sessions
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -30,13 +32,37 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
+SESSION_SECRET = "sid"  # the key of the server-side session's secret in the signed cookie
+
+
 @login_manager.user_loader
 def _load_session_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
-    user = db.session.get(User, user_id, populate_existing=True)
-    if user is None or user.disabled or str(user.session_version) != version:
+    user = sessions.session_user(user_id, cookie_session.get(SESSION_SECRET))
+    if user is None or str(user.session_version) != version:
         return None
     return user
+
+
+def begin_browser_session(user: User) -> None:
+    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives)."""
+    cookie_session.clear()
+    secret = sessions.start_session(user, request.headers.get("User-Agent"))
+    login_user(user)
+    cookie_session[SESSION_SECRET] = secret
+    cookie_session.permanent = True
+
+
+def end_browser_session() -> None:
+    """Log this browser out: its server-side session ends, so a copy of the cookie is worthless too."""
+    sessions.end_session(cookie_session.get(SESSION_SECRET))
+    logout_user()
+    cookie_session.clear()
+
+
+def browser_session_id() -> str | None:
+    """The id of this browser's server-side session (None for key callers)."""
+    return sessions.current_session_id(cookie_session.get(SESSION_SECRET))
 
 
 def presented_key() -> str | None:
@@ -83,10 +109,80 @@ def _check_session_csrf() -> None:
         raise Forbidden("CSRF token missing or invalid", code="csrf_failed")
 
 
+@dataclass(frozen=True)
+class Requirement:
+    """What one API route needs from its caller; every route declares one (a test walks the URL map).
+
+    ``scope``: a key must hold it (a browser session passes every scope check of its user). Account
+    management (password, username, token, 2FA, sessions) needs ``account``; key management
+    ``keys:read``/``keys:write``; none of the three is in a new key's default set, and the Zipline
+    token holds them all. ``person``: never a bot key. ``admin``: an administrator, and a key must hold
+    ``admin``. ``anonymous``: no caller needed (``note`` says what guards it instead). ``session``: a
+    dashboard page or form, for a logged-in browser (keys are not accepted there).
+    """
+
+    scope: str | None = None
+    admin: bool = False
+    person: bool = False
+    anonymous: bool = False
+    session: bool = False
+    note: str = ""
+
+    def describe(self) -> str:
+        """One line for the route table."""
+        if self.anonymous:
+            return "anyone" + (f" ({self.note})" if self.note else "")
+        parts = ["browser session"] if self.session else []
+        if self.session and self.admin:
+            parts.append("administrator")
+        elif self.admin:
+            parts.append("administrator; key scope `admin`")
+        if self.scope:
+            parts.append(f"key scope `{self.scope}`")
+        if self.person and not self.admin:
+            parts.append("never a bot key")
+        text = "; ".join(parts) or "any caller (session or key)"
+        return text + (f" ({self.note})" if self.note else "")
+
+
+def requirement_of(view: Callable[..., Any]) -> Requirement | None:
+    """The requirement a view declared, if any."""
+    return getattr(view, "zipshort_requirement", None)
+
+
+def _declare(view: Callable[..., Any], requirement: Requirement) -> Callable[..., Any]:
+    view.zipshort_requirement = requirement  # type: ignore[attr-defined]
+    return view
+
+
+def public_route(note: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare an API route that needs no caller; ``note`` says why or what guards it."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        return _declare(view, Requirement(anonymous=True, note=note))
+
+    return decorator
+
+
+def session_page(view: Callable[..., Any], admin: bool = False) -> Callable[..., Any]:
+    """Declare a dashboard page or form (the web layer's login gate enforces it)."""
+    return _declare(view, Requirement(session=True, admin=admin))
+
+
+def declares(scope: str | None = None, admin: bool = False, person: bool = False,
+             note: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the requirement of a view that checks its caller itself (with :func:`check_caller`), because
+    whether it needs one depends on the request (e.g. anonymous uploads into an open folder)."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        return _declare(view, Requirement(scope=scope, admin=admin, person=person, note=note))
+
+    return decorator
+
+
 def require_user(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in",
-                 person: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a view that needs a caller (with ``scope`` when a key is used, an administrator if ``admin``;
-    ``person`` marks account endpoints a bot key may never use)."""
+                 person: bool = False, note: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare and enforce what a view needs (see :class:`Requirement`)."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -94,25 +190,27 @@ def require_user(scope: str | None = None, admin: bool = False, unauthorized: st
             check_caller(scope, admin, unauthorized, person)
             return view(*args, **kwargs)
 
-        return wrapper
+        return _declare(wrapper, Requirement(scope=scope, admin=admin, person=person, note=note))
 
     return decorator
 
 
 def check_caller(scope: str | None = None, admin: bool = False, unauthorized: str = "not logged in",
                  person: bool = False) -> User:
-    """Raise unless this request's caller may proceed (see :func:`require_user`); return the caller."""
+    """Raise unless this request's caller may proceed (see :class:`Requirement`); return the caller."""
     if g.get("bad_key"):
         raise Unauthorized("invalid token", code="invalid_token")
     user: User | None = g.get("user")
     if user is None:
         raise Unauthorized(unauthorized, code="not_logged_in")
     key: ApiKey | None = g.get("api_key")
-    needed = "admin" if admin else scope
-    if key is not None and key.bot and (person or admin):
-        raise Forbidden("A bot key cannot manage the account", code="bot_key")
-    if key is not None and needed and needed not in key.scope_set:
-        raise Forbidden(f"This API key lacks the {needed} scope", code="missing_scope")
+    if key is not None:
+        if key.bot and (person or admin):
+            raise Forbidden("A bot key cannot manage the account", code="bot_key")
+        held = key.scope_set
+        for needed in (("admin" if admin else None), scope):
+            if needed and needed not in held:
+                raise Forbidden(f"This API key lacks the {needed} scope", code="missing_scope")
     if admin and not user.is_administrator:
         raise Forbidden("Forbidden", code="not_admin")
     _check_session_csrf()
@@ -133,3 +231,17 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
             cached = (keys, super().get_signing_serializer(app))
             self._cached = cached
         return cached[1]
+
+
+def route_table(app: Any) -> str:
+    """Every route of ``app`` and what it requires, as a Markdown table (docs/routes.md; `zipshort routes`)."""
+    rows = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        requirement = requirement_of(app.view_functions[rule.endpoint])
+        methods = ", ".join(sorted(rule.methods - {"HEAD", "OPTIONS"}))
+        rows.append((rule.rule, methods, requirement.describe() if requirement else "**undeclared**"))
+    lines = ["| route | methods | requires |", "|---|---|---|"]
+    lines += [f"| `{path}` | {methods} | {needs} |" for path, methods, needs in sorted(rows)]
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.auth import load_caller, require_user, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.models import Link, User
 from zipshort.services import domains, files, linkfields, links
@@ -168,8 +168,9 @@ def _owned(link_id: str) -> Link:
 
 
 @bp.post("")
+@require_user("links:write")
 def create():
-    user = check_caller("links:write")
+    user = g.user
     body = _body()
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
@@ -197,8 +198,9 @@ def _domain(body: dict[str, Any], user: User) -> str:
 
 
 @bp.get("/list")
+@require_user("links:read")
 def list_links():
-    user = check_caller("links:read")
+    user = g.user
     try:
         page = int(request.args.get("page", 1))
         limit = int(request.args.get("limit", 20))
@@ -212,14 +214,14 @@ def list_links():
 
 
 @bp.get("/<link_id>")
+@require_user("links:read")
 def get(link_id: str):
-    check_caller("links:read")
     return jsonify(link_json(_owned(link_id), request.host))
 
 
 @bp.route("/<link_id>", methods=["PATCH", "PUT"])
+@require_user("links:write")
 def update(link_id: str):
-    check_caller("links:write")
     link = _owned(link_id)
     fields = _fields(_body(), creating=request.method == "PUT")
     changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
@@ -231,8 +233,8 @@ def update(link_id: str):
 
 
 @bp.delete("/<link_id>")
+@require_user("links:write")
 def delete(link_id: str):
-    check_caller("links:write")
     link = _owned(link_id)
     data = link_json(link, request.host)
     links.delete_link(runtime(), g.user, link.id)

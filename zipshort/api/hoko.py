@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.auth import load_caller, require_user, runtime
 from zipshort.errors import ValidationError
 from zipshort.services import bulk, domains
 
@@ -13,8 +13,9 @@ bp.before_request(load_caller)
 
 
 @bp.post("")
+@require_user("links:write")
 def create_links():
-    user = check_caller("links:write")
+    user = g.user
     items = request.get_json(silent=True, force=True)
     if items is None:
         raise ValidationError("The body must be a JSON array of links", code="invalid_body")

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import check_caller, load_caller, runtime
+from zipshort.auth import load_caller, require_user, runtime
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.models import Link
@@ -40,9 +40,13 @@ def _short_url(host: str, link: Link) -> str:
     return f"{proto}://{host}{runtime().settings.urls.route}/{link.slug}"
 
 
+NO_CREDENTIALS = "Authentication credentials were not provided."
+
+
 @bp.post("/links/create-link")
+@require_user("links:write", unauthorized=NO_CREDENTIALS)
 def create_link():
-    user = check_caller("links:write", unauthorized="Authentication credentials were not provided.")
+    user = g.user
     rt = runtime()
     rt.limiter.hit(rt.settings.urls.hozip_create_limit, "hozip-create", g.api_key.id if g.api_key else user.id,
                    message="Request was throttled: at most 100 link creations per hour per API key.")
@@ -88,8 +92,9 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
 
 
 @bp.get("/links")
+@require_user("links:read", unauthorized=NO_CREDENTIALS)
 def list_links():
-    user = check_caller("links:read", unauthorized="Authentication credentials were not provided.")
+    user = g.user
     limit = _int_param("limit", 20, 1, 100)
     offset = _int_param("offset", 0, 0, None)
     long_url = request.args.get("long_url")

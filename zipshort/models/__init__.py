@@ -8,7 +8,8 @@ from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
 from zipshort.models.link import Link
 from zipshort.models.partial import PartialUpload
+from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
 
 __all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag",
-           "User", "file_tags", "link_tags", "new_id", "utcnow"]
+           "User", "UserSession", "file_tags", "link_tags", "new_id", "utcnow"]

@@ -12,8 +12,14 @@ from zipshort.models.base import IdMixin, utcnow
 from zipshort.models.user import User
 
 # Every scope a key can hold; the Zipline token holds them all, including ones added after it was made.
+# ``account`` opens account management (password, username, token, 2FA, sessions); ``keys:*`` key management;
+# ``admin`` the admin API.
 SCOPES = ("links:read", "links:write", "files:read", "files:write", "stats:read", "domains:read", "domains:write",
-          "keys:read", "keys:write", "admin")
+          "keys:read", "keys:write", "account", "admin")
+# What a key gets when its creator names no scopes: the workspace (links, files, stats, domains), never the
+# account, its keys or the admin API; those must be asked for by name.
+ACCOUNT_SCOPES = ("keys:read", "keys:write", "account", "admin")
+DEFAULT_SCOPES = tuple(s for s in SCOPES if s not in ACCOUNT_SCOPES)
 
 
 class ApiKey(IdMixin, db.Model):

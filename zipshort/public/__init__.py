@@ -1,9 +1,14 @@
-"""Anonymous visitors: redirects and password pages (files join with the files feature)."""
+"""Anonymous visitors: redirects, file serving, password pages, QR codes, Dynamic Links.
+
+Every route here is public by design: what guards it (an unguessable name, a password, a signature)
+is declared with it, and listed in the route table.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
+from zipshort.auth import public_route
 from zipshort.config import Settings
 from zipshort.public import files, links
 
@@ -12,6 +17,15 @@ def make_blueprint(settings: Settings) -> Blueprint:
     """The public routes, mounted where the settings say (urls.route …)."""
     bp = Blueprint("public", __name__)
     route = settings.urls.route
+    public_route("the link's password page when it has one")(links.follow_link)
+    public_route("the link's password; rate limited")(links.unlock_link)
+    public_route("the file's password page when it has one")(files.serve_file)
+    public_route("the file's password; rate limited")(files.unlock_file)
+    public_route("links without a password")(links.link_qr)
+    public_route("the owner's HMAC signature of the destination")(links.dynamic_link)
+    public_route("domain verification visit")(links.verify_domain)
+    public_route("redirect to /raw")(files.raw_redirect)
+    public_route("the file's password when it has one")(files.view_file)
     bp.add_url_rule(f"{route}/<code>", "follow_link", links.follow_link, methods=["GET", "HEAD"])
     bp.add_url_rule(f"{route}/<code>", "unlock_link", links.unlock_link, methods=["POST"])
     for prefix, endpoint in ((settings.files.route, "file"), ("/raw", "raw")):

@@ -16,7 +16,7 @@ from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, Validat
 from zipshort.extensions import db
 from zipshort.models import FilesQuota, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services import invites
+from zipshort.services import invites, sessions
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
@@ -330,11 +330,13 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
         if password_hash is not None:
             user.password_hash = password_hash
             user.session_version += 1
+            db.session.execute(sessions.all_sessions_of(user.id))
         if changes.role is not None:
             user.role = changes.role.value
         if changes.disabled is not None and changes.disabled != user.disabled:
             user.disabled = changes.disabled
             user.session_version += 1
+            db.session.execute(sessions.all_sessions_of(user.id))
         if changes.view is not None:
             user.view = dict(changes.view)
         if changes.avatar is not None:
@@ -353,6 +355,7 @@ def end_sessions(user: User) -> User:
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id)
                            .values(session_version=User.session_version + 1))
+        db.session.execute(sessions.all_sessions_of(user.id))
     db.session.refresh(user)
     return user
 

@@ -12,7 +12,7 @@ from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
-from zipshort.models.apikey import SCOPES
+from zipshort.models.apikey import DEFAULT_SCOPES, SCOPES
 from zipshort.runtime import Runtime
 from zipshort.security import derive_token, digests_equal, key_digest, mint_key
 
@@ -30,9 +30,9 @@ MAX_NAME_LENGTH = 100
 
 
 def parse_scopes(scopes: object) -> str:
-    """Validate a list (or space/comma separated string) of scopes; empty means every scope but admin."""
+    """Validate a list (or space/comma separated string) of scopes; empty means DEFAULT_SCOPES."""
     if scopes is None or scopes == "" or scopes == []:
-        return " ".join(s for s in SCOPES if s != "admin")
+        return " ".join(DEFAULT_SCOPES)
     if isinstance(scopes, str):
         items = scopes.replace(",", " ").split()
     elif isinstance(scopes, list) and all(isinstance(s, str) for s in scopes):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from flask import redirect, render_template, request, session
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from zipshort.auth import client_address
+from zipshort.auth import begin_browser_session, client_address, end_browser_session, public_route
 from zipshort.errors import Conflict, Forbidden, RateLimited, Unauthorized, ValidationError, ZipshortError
 from zipshort.extensions import csrf
 from zipshort.services import accounts, invites, mfa
@@ -18,9 +18,7 @@ MFA_WINDOW_SECONDS = 300  # how long the password step stays good while the code
 
 
 def _start_session(user) -> None:
-    session.clear()  # nothing from before login survives it (fixation)
-    login_user(user)
-    session.permanent = True
+    begin_browser_session(user)  # nothing from before login survives it (fixation)
 
 
 def _refused(template: str, exc: ZipshortError, status: int | None = None, **context):
@@ -29,11 +27,13 @@ def _refused(template: str, exc: ZipshortError, status: int | None = None, **con
 
 
 @bp.get("/")
+@public_route("sends visitors to the dashboard or the login page")
 def index():
     return redirect("/dashboard" if current_user.is_authenticated else "/auth/login")
 
 
 @bp.route("/auth/login", methods=["GET", "POST"])
+@public_route("the login form; CSRF token; rate limited")
 def login():
     if request.method == "POST":
         csrf.protect()  # login CSRF too: nobody can log a visitor into another account
@@ -60,6 +60,7 @@ def login():
 
 
 @bp.post("/auth/login/totp")
+@public_route("the second step of a login in progress; CSRF token; rate limited")
 def login_totp():
     csrf.protect()
     pending = session.get("mfa") or {}
@@ -83,14 +84,15 @@ def login_totp():
 
 
 @bp.post("/auth/logout")
+@public_route("ends the browser's session; CSRF token")
 def logout():
     csrf.protect()
-    logout_user()
-    session.clear()
+    end_browser_session()
     return redirect("/auth/login", 303)
 
 
 @bp.route("/setup", methods=["GET", "POST"])
+@public_route("only until the first user exists; CSRF token")
 def setup():
     if request.method == "POST":
         csrf.protect()
@@ -109,6 +111,7 @@ def setup():
 
 
 @bp.route("/auth/register", methods=["GET", "POST"])
+@public_route("open registration or an invite code; CSRF token; rate limited")
 def register():
     if request.method == "POST":
         csrf.protect()
@@ -131,5 +134,6 @@ def register():
 
 
 @bp.get("/invite/<code>")
+@public_route("redirects to the registration form")
 def invite_link(code: str):
     return redirect("/auth/register?code=" + code if code.isalnum() else "/auth/register", 302)

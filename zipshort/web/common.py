@@ -9,7 +9,7 @@ from urllib.parse import quote, urlsplit
 from flask import flash, g, redirect, request
 from flask_login import current_user
 
-from zipshort.auth import runtime
+from zipshort.auth import runtime, session_page
 from zipshort.errors import Forbidden, ValidationError, ZipshortError
 from zipshort.extensions import csrf
 from zipshort.runtime import Runtime
@@ -42,7 +42,7 @@ def page(admin: bool = False) -> Callable[[Callable[..., Any]], Callable[..., An
                 raise Forbidden("Only administrators may open this page", code="not_admin")
             return view(*args, **kwargs)
 
-        return wrapper
+        return session_page(wrapper, admin)
 
     return decorator
 

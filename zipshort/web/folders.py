@@ -6,6 +6,7 @@ import math
 
 from flask import g, render_template, request
 
+from zipshort.auth import public_route
 from zipshort.services import files, folders
 from zipshort.services.folders import FolderChanges
 from zipshort.web import bp
@@ -48,6 +49,7 @@ def folder_delete(folder_id: str):
 
 
 @bp.get("/folder/<folder_id>")
+@public_route("public folders only")
 def public_folder(folder_id: str):
     folder = folders.public_folder(folder_id)
     try:

@@ -19,6 +19,7 @@ SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change li
                 "files:write": "Upload and change files", "stats:read": "Read statistics",
                 "domains:read": "Read custom domains", "domains:write": "Add and remove custom domains",
                 "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
+                "account": "Manage the account: password, token, 2FA, sessions, keys",
                 "admin": "Administer users (administrators only)"}
 EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
 
@@ -34,6 +35,7 @@ def _render(status: int = 200, **extra):
     return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(rt(), user),
                            signing_secret=dynamic.secret_of(user), dynamic_base=f"{base_url()}/dl/{user.id}/",
                            totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
+                           default_scopes=apikeys.DEFAULT_SCOPES,
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
                            domains=rt().settings.allowed_domains, now=utcnow(),
                            custom_domains=domains.list_custom(user), verify_path=domains.VERIFY_PATH,

@@ -208,7 +208,7 @@ def test_keys_admin_scope_needs_an_administrator(client, user):
 
 
 def test_keys_cannot_be_widened_by_a_narrow_key(client, user, make_key):
-    narrow = Api(client, make_key(user, scopes=["links:read", "keys:write"]))
+    narrow = Api(client, make_key(user, scopes=["links:read", "keys:write", "account"]))
     res = narrow.post("/api/user/keys", json={"name": "x", "scopes": ["links:write"]})
     assert res.status_code == 403 and "more scopes" in res.get_json()["error"]
 

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import g, jsonify, request, session
-from flask_login import login_user, logout_user
+from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso, user_json
-from zipshort.auth import client_address, require_user, runtime
+from zipshort.auth import (
+    begin_browser_session,
+    browser_session_id,
+    client_address,
+    end_browser_session,
+    public_route,
+    require_user,
+    runtime,
+)
 from zipshort.errors import Conflict, Forbidden, ValidationError
-from zipshort.services import accounts, apikeys, mfa
+from zipshort.services import accounts, apikeys, mfa, sessions
 
 
 def _start_session(user) -> None:
-    session.clear()  # nothing from before login survives it (fixation)
-    login_user(user)
-    session.permanent = True
+    begin_browser_session(user)  # nothing from before login survives it (fixation)
 
 
 @bp.post("/auth/login")
+@public_route("username and password (and TOTP code); rate limited")
 def login():
     if request.mimetype != "application/json":
         raise ValidationError("Request body must be JSON", code="invalid_body")
@@ -38,6 +44,7 @@ def login():
 
 
 @bp.post("/auth/register")
+@public_route("open registration or an invite code; rate limited")
 def register():
     body = json_body()
     user = accounts.register(runtime(), body.get("username"), body.get("password"), body.get("code"),
@@ -47,7 +54,7 @@ def register():
 
 
 @bp.get("/user/mfa/totp")
-@require_user(person=True)
+@require_user("account", person=True)
 def totp_state():
     rt = runtime()
     mfa.require_enabled(rt)
@@ -58,7 +65,7 @@ def totp_state():
 
 
 @bp.post("/user/mfa/totp")
-@require_user(person=True)
+@require_user("account", person=True)
 def totp_enable():
     body = json_body()
     mfa.enable(runtime(), g.user, body.get("secret"), body.get("code"))
@@ -66,7 +73,7 @@ def totp_enable():
 
 
 @bp.delete("/user/mfa/totp")
-@require_user(person=True)
+@require_user("account", person=True)
 def totp_disable():
     body = json_body()
     mfa.disable(runtime(), g.user, body.get("code"))
@@ -74,14 +81,44 @@ def totp_disable():
 
 
 @bp.get("/auth/logout")
-@require_user()
+@require_user(note="a cross-site request logs nobody out")
 def logout():
-    logout_user()
-    session.clear()
+    # Zipline logs out on a GET; a link or image on another site must not be able to do it.
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        raise Forbidden("Cross-site logout refused", code="csrf_failed")
+    end_browser_session()
     return jsonify({"loggedOut": True})
 
 
+def session_json(row, current_id: str | None) -> dict:
+    """A browser session as JSON (never its secret)."""
+    return {"id": row.id, "current": row.id == current_id, "createdAt": iso(row.created_at),
+            "lastSeenAt": iso(row.last_seen_at), "expiresAt": iso(row.expires_at), "userAgent": row.user_agent}
+
+
+@bp.get("/user/sessions")
+@require_user("account", person=True)
+def list_sessions():
+    current = browser_session_id()
+    rows = sessions.list_sessions(g.user)
+    return jsonify({"current": next((session_json(r, current) for r in rows if r.id == current), None),
+                    "other": [session_json(r, current) for r in rows if r.id != current]})
+
+
+@bp.delete("/user/sessions")
+@require_user("account", person=True)
+def revoke_sessions():
+    body = json_body()
+    current = browser_session_id()
+    if body.get("all") is True:
+        ended = sessions.end_all_sessions(g.user.id, keep_id=current)
+        return jsonify({"ended": ended})
+    sessions.revoke_session(g.user, body.get("sessionId"), current)
+    return jsonify({"ended": 1})
+
+
 @bp.get("/setup")
+@public_route("only until the first user exists")
 def setup_state():
     if accounts.count_users():
         raise Forbidden("Setup has already been completed", code="setup_done")
@@ -89,6 +126,7 @@ def setup_state():
 
 
 @bp.post("/setup")
+@public_route("only until the first user exists")
 def setup():
     if accounts.count_users():
         raise Forbidden("Setup has already been completed", code="setup_done")
@@ -105,7 +143,7 @@ def get_self():
 
 
 @bp.patch("/user")
-@require_user(person=True)
+@require_user("account", person=True)
 def update_self():
     body = json_body()
     view = body.get("view")
@@ -135,13 +173,13 @@ def _optional_str(body: dict, key: str) -> str | None:
 
 
 @bp.get("/user/token")
-@require_user(person=True)
+@require_user("account", person=True)
 def get_token():
     return jsonify({"token": apikeys.get_token(runtime(), g.user)})
 
 
 @bp.patch("/user/token")
-@require_user(person=True)
+@require_user("account", person=True)
 def reset_token():
     rt = runtime()
     rt.limiter.hit(rt.settings.ratelimit.token_reset, "token-reset", g.user.id)

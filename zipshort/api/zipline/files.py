@@ -8,7 +8,7 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import check_caller, require_user, runtime
+from zipshort.auth import check_caller, public_route, require_user, runtime
 from zipshort.codes import url_segment
 from zipshort.errors import Forbidden, ValidationError
 from zipshort.models import File, Tag, User
@@ -54,7 +54,7 @@ def _int_arg(name: str, default: int) -> int:
 
 
 @bp.get("/user/files")
-@require_user(scope="files:read")
+@require_user(scope="files:read", note="`?id=<userId>`: also an administrator, key scope `admin`")
 def list_files():
     search_field = request.args.get("searchField")
     search_query = request.args.get("searchQuery")
@@ -203,6 +203,7 @@ def stats():
 
 
 @bp.get("/server/public")
+@public_route("what clients may know without an account")
 def server_public():
     """What clients may know without an account (Zipline 4.x's public settings)."""
     settings = runtime().settings

@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.files import file_json, tag_json
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import require_user
+from zipshort.auth import public_route, require_user
 from zipshort.errors import ValidationError
 from zipshort.models import Folder
 from zipshort.services import folders, tags
@@ -79,6 +79,7 @@ def delete_folder(folder_id: str):
 
 
 @bp.get("/server/folder/<folder_id>")
+@public_route("public folders only")
 def public_folder(folder_id: str):
     """A public folder for anyone (``?uploads=true``: a folder open for uploads, without its files)."""
     uploads = request.args.get("uploads") == "true"

@@ -6,10 +6,12 @@ from flask import jsonify
 from sqlalchemy import text
 
 from zipshort.api.zipline import bp
+from zipshort.auth import public_route
 from zipshort.extensions import db
 
 
 @bp.get("/healthcheck")
+@public_route("health check")
 def healthcheck():
     try:
         db.session.execute(text("SELECT 1"))

@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import require_user, runtime
+from zipshort.auth import public_route, require_user, runtime
 from zipshort.errors import NotFound
 from zipshort.models import Invite
 from zipshort.services import invites
@@ -55,6 +55,7 @@ def delete_invite(ident: str):
 
 
 @bp.get("/auth/invites/web")
+@public_route("checks an invite code")
 def check_invite():
     if not runtime().settings.features.invites_enabled:
         raise NotFound("Invites aren't enabled", code="invites_disabled")

@@ -12,7 +12,7 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import iso, pick_domain
-from zipshort.auth import check_caller, presented_key, require_user, runtime
+from zipshort.auth import check_caller, declares, presented_key, require_user, runtime
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.http import SPOOL_KEY
@@ -173,6 +173,7 @@ def _uploader() -> tuple[User, str | None, bool]:
 
 
 @bp.post("/upload")
+@declares("files:write", note="or none: anonymous uploads into a folder open for uploads")
 def upload():
     rt = runtime()
     settings = rt.settings

@@ -9,7 +9,7 @@ from flask import Response, g, jsonify, request
 from zipshort.api.zipline import bp, creation_limit, json_body
 from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
-from zipshort.auth import client_address, require_user, runtime
+from zipshort.auth import client_address, public_route, require_user, runtime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.services import files, linkfields, links, redirects
 
@@ -166,6 +166,7 @@ def delete_url(link_id: str):
 
 
 @bp.post("/user/urls/<ident>/password")
+@public_route("checks a link's password; rate limited per address")
 def check_url_password(ident: str):
     """Zipline's password check (id, code or vanity). No cookie is set: zipshort never stores passwords there."""
     body = json_body()

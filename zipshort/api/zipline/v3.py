@@ -6,7 +6,7 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain
-from zipshort.auth import runtime
+from zipshort.auth import check_caller, declares, runtime
 from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
 from zipshort.services import links
 
@@ -16,12 +16,11 @@ def _v3_caller():
         raise Forbidden("no authorization", code="no_authorization")
     if g.user is None:
         raise Unauthorized("authorization incorect", code="invalid_token")
-    if g.api_key is not None and "links:write" not in g.api_key.scope_set:
-        raise Forbidden("This API key lacks the links:write scope", code="missing_scope")
-    return g.user
+    return check_caller("links:write")
 
 
 @bp.post("/shorten")
+@declares("links:write", note="v3 error texts")
 def shorten():
     g.dialect = "zipline-v3"
     user = _v3_caller()
