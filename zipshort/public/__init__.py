@@ -1,4 +1,4 @@
-"""Anonymous visitors: redirects and password pages (files join with the files feature)."""
+"""Anonymous visitors: redirects, file serving, password pages, QR codes, Dynamic Links."""
 
 from __future__ import annotations
 
