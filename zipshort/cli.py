@@ -123,7 +123,7 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     flusher = _start_view_flusher(engine, rt)
     pruner = _start_pruner(app, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
-    # 5 ms switch interval turns each hand-back into a wait (reference/performance.md).
+    # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind, so pending view counts are written
     try:

@@ -87,7 +87,7 @@ class UrlsSettings:
 
 @dataclass(frozen=True)
 class FilesSettings:
-    """File routes (serving arrives with the files feature)."""
+    """Files: routes, names, size and chunk limits, expiry, images, storage choice, serving."""
 
     route: str = "/u"
     length: int = 6

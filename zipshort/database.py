@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, scoped_session
 
 # One in-process writer at a time for SQLite's tiny hot-path statements: threads queue on
-# this lock instead of sleeping in SQLite's busy handler (see reference/performance.md).
+# this lock instead of sleeping in SQLite's busy handler (see ARCHITECTURE.md, The redirect).
 sqlite_write_lock = threading.Lock()
 _hot_state: "weakref.WeakKeyDictionary[Engine, _HotState]" = weakref.WeakKeyDictionary()
 

@@ -29,7 +29,7 @@ def test_toml_then_zipshort_env_then_zipline_env(tmp_path):
     toml = '[urls]\nroute = "/toml"\nlength = 7\n[server]\nport = 1111\n'
     settings = load(tmp_path, {"ZIPSHORT_URLS_ROUTE": "/env", "URLS_LENGTH": "9", "ZIPSHORT_URLS_LENGTH": "8"}, toml)
     assert settings.urls.route == "/env"  # ZIPSHORT_* beats the file
-    assert settings.urls.length == 9  # Zipline's name beats ZIPSHORT_* (DESIGN.md order)
+    assert settings.urls.length == 9  # Zipline's name beats ZIPSHORT_* (docs/configuration.md order)
     assert settings.server.port == 1111
 
 

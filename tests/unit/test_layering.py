@@ -1,4 +1,4 @@
-"""DESIGN.md's layering: no import points up, and services never touch Flask's request machinery."""
+"""ARCHITECTURE.md's layering: no import points up, and services never touch Flask's request machinery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""h0p's short-link API (seed 002): create, list, get, update, delete; the complete object every time.
+"""h0p's short-link API: create, list, get, update, delete; the complete object every time.
 
 Errors come NestJS style: ``{statusCode, message, error}``.
 """

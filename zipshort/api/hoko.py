@@ -1,4 +1,4 @@
-"""hoko's link API (seed 003): POST /api/links creates up to 10,000 links at once, all or nothing."""
+"""hoko's link API: POST /api/links creates up to 10,000 links at once, all or nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""hozip's external link API (seeds 000 and 001): create a link, list links; errors as {detail, error_code}."""
+"""hozip's external link API: create a link, list links; errors as {detail, error_code}."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Short links: one row per link, designed for every dialect (PRODUCT.md §2).
+"""Short links: one row per link, designed for every dialect (docs/api/README.md, "One model").
 
 ``slug`` is the public code (the vanity when one was given, else the random ``code``);
 ``slug_key`` is its lower-cased form and is unique per ``domain`` ('' = every host), so

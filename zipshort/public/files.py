@@ -1,6 +1,6 @@
 """File routes: /u/<name>, /raw/<name> (Range, ?download), /r/<name> → /raw, with the serving policy.
 
-Serving policy (security.md §1.1): only passive types are shown inline; HTML, SVG, XML, scripts and
+Serving policy (docs/security.md): only passive types are shown inline; HTML, SVG, XML, scripts and
 anything unknown are sent as ``application/octet-stream`` attachments; every response carries
 ``nosniff`` and a sandbox CSP, so nothing uploaded runs on the app's origin.
 """

@@ -242,8 +242,7 @@ def bootstrap_admin(rt: Runtime, username: str | None, password: str | None) -> 
 def authenticate(rt: Runtime, username: object, password: object, client: str) -> User:
     """Check a username and password; the same error for unknown users and wrong passwords.
 
-    Rate limited per client and per (client, username). Rehashes the password when the
-    argon2 parameters changed.
+    Rate limited per client address. Rehashes the password when the argon2 parameters changed.
 
     Raises:
         ValidationError: a field is missing. Unauthorized: bad credentials. RateLimited.

@@ -1,6 +1,6 @@
 """Files: rows for stored blobs, quotas reserved atomically, deletes row-first then blob.
 
-Order of an upload (security.md rule 5): the blob is streamed to storage first (temp, fsync,
+Order of an upload (ARCHITECTURE.md, Storage): the blob is streamed to storage first (temp, fsync,
 rename); then one transaction reserves the quota with a conditional UPDATE and inserts the
 rows; if that fails the blobs are deleted. A crash can leave an orphan blob (fsck removes it),
 never a row without its blob.

@@ -1,6 +1,6 @@
 """Short links: create, list, edit, delete (the redirect itself lives in services/redirects.py).
 
-Rules enforced by the database (DESIGN.md §5): the URL quota is one conditional UPDATE of
+Rules enforced by the database (ARCHITECTURE.md): the URL quota is one conditional UPDATE of
 the owner's counter; a code is unique per domain by constraint, and the cross-domain rule
 (a domain-less link answers on every host) is checked under a per-code lock.
 """

@@ -1,7 +1,8 @@
 """The redirect: resolve a code on a host, apply liveness, limits and passwords, count the view.
 
-The common case (a live link without limit or password) is one indexed SELECT; its view is
-counted in memory and written in batches (services/visits.py). A link with a view limit is
+The common case (a live link without limit or password, resolved recently) runs no SQL: it is
+cached in memory and its view is counted in memory and written in batches (services/visits.py);
+a cache miss runs the same counting UPDATE as every other link. A link with a view limit is
 counted by one conditional ``UPDATE … WHERE views < max_views RETURNING``, so exactly
 ``max_views`` visits succeed under any burst, across processes.
 """

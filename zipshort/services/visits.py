@@ -2,7 +2,7 @@
 
 Links with a view limit never pass through here: their views are counted by the redirect's
 own atomic statement. For the others, losing at most one flush interval of counts on a crash
-buys a redirect that only reads (DESIGN.md §8, reference/performance.md).
+buys a redirect that only reads (ARCHITECTURE.md, docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Blob storage as a small strategy chosen by configuration (local folder now, S3 next)."""
+"""Blob storage as a small strategy chosen by configuration: a local folder or an S3 bucket."""
 
 from zipshort.storage.base import BlobTooLarge, SpoolFile, Storage, StoredBlob, chunks_of
 from zipshort.storage.local import LocalStorage

@@ -1,4 +1,4 @@
-"""Blobs as files under one folder: temp file, fsync, rename, fsync the folder (security.md rule 5)."""
+"""Blobs as files under one folder: temp file, fsync, rename, fsync the folder (ARCHITECTURE.md, Storage)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Client configurations for this server and this user: ShareX (.sxcu), iShare (.iscu), Flameshot and shell.
 
-They follow Zipline's generators (reference §6.9) so its users find the same files, with the
+They follow Zipline's generators so its users find the same files, with the
 known mistakes left out: the URL variants send ``destination`` and read ``url``, and the scripts
 need only bash and curl (plain-text answers instead of jq) and pick a clipboard tool at run time.
 """

@@ -1,4 +1,4 @@
-"""h0p (seed 002): short links with destinations, tags, folders, limits, rules, QR options and meta tags."""
+"""h0p: short links with destinations, tags, folders, limits, rules, QR options and meta tags."""
 
 from __future__ import annotations
 

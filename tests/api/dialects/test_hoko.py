@@ -1,4 +1,4 @@
-"""hoko (seed 003): bulk create up to 10,000 links, all or nothing, UTM merged at redirect."""
+"""hoko: bulk create up to 10,000 links, all or nothing, UTM merged at redirect."""
 
 from __future__ import annotations
 

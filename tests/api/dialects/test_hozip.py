@@ -1,4 +1,4 @@
-"""hozip (seeds 000, 001): create-link and list, with the seeds' own example requests."""
+"""hozip: create-link and list, with the example requests of hozip's own API documents."""
 
 from __future__ import annotations
 

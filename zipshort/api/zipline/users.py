@@ -1,4 +1,4 @@
-"""Zipline's admin user API: /api/users and /api/users/<id>, quotas included (reference §4.6, §5)."""
+"""Zipline's admin user API: /api/users and /api/users/<id>, quotas included."""
 
 from __future__ import annotations
 

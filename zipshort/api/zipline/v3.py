@@ -1,4 +1,4 @@
-"""Zipline v3's POST /api/shorten, with its headers, body and error texts (reference §3.2)."""
+"""Zipline v3's POST /api/shorten, with its headers, body and error texts."""
 
 from __future__ import annotations
 
