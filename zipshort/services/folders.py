@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 
 from zipshort.database import lock_key, write_transaction
-from zipshort.errors import Forbidden, NotFound, ValidationError
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import File, Folder, User, new_id, utcnow
 
@@ -155,9 +155,21 @@ def remove_file(owner: User, folder_id: str, file_id: object) -> Folder:
 
 
 def delete_folder(owner: User, folder_id: str) -> Folder:
-    """Delete the folder; its files stay, outside any folder."""
+    """Delete the folder; its files stay, outside any folder.
+
+    Files other users uploaded into an open folder are theirs: the folder's owner can neither move nor delete
+    them, so the folder cannot go while it holds any (close it for uploads; their owners move them out).
+
+    Raises:
+        NotFound. Conflict: other users' uploads are still in it.
+    """
     with write_transaction(db.session):
         folder = _owned(owner, folder_id)
+        theirs = db.session.scalar(select(func.count(File.id)).where(File.folder_id == folder.id,
+                                                                     File.user_id != owner.id))
+        if theirs:
+            raise Conflict(f"{theirs} file(s) in this folder were uploaded by other users and stay theirs; "
+                           "the folder can be deleted once they have moved them out", code="folder_has_others_files")
         db.session.execute(update(File).where(File.folder_id == folder.id).values(folder_id=None)
                            .execution_options(synchronize_session=False))
         db.session.delete(folder)

@@ -126,3 +126,26 @@ def test_someone_elses_tag_cannot_be_attached(api, other):
     tag = other.post("/api/user/tags", json={"name": "theirs", "color": "#000"}).get_json()
     item = put(api).get_json()["files"][0]
     assert api.patch(f"/api/user/files/{item['id']}", json={"tags": [tag["id"]]}).status_code == 400
+
+
+def test_folder_owner_cannot_move_edit_or_delete_another_users_upload(client, make_user, make_key):
+    alice, bob = make_user("alice"), make_user("bob")
+    owner, uploader = Api(client, make_key(alice)), Api(client, make_key(bob))
+    folder = owner.post("/api/user/folders", json={"name": "Drop box"}).get_json()
+    owner.patch(f"/api/user/folders/{folder['id']}", json={"allowUploads": True})
+    res = uploader.post("/api/upload", data={"file": [(io.BytesIO(b"bobs"), "b.txt", "text/plain")]},
+                        headers={"x-zipline-folder": folder["id"]}, content_type="multipart/form-data")
+    file_id = res.get_json()["files"][0]["id"]
+    assert [f["id"] for f in owner.get(f"/api/user/folders/{folder['id']}").get_json()["files"]] == [file_id]
+    taken = owner.delete(f"/api/user/folders/{folder['id']}", json={"delete": "file", "id": file_id})
+    assert taken.status_code == 400
+    assert owner.patch("/api/user/files/transaction", json={"files": [file_id], "folder": None}).status_code == 400
+    assert owner.delete(f"/api/user/files/{file_id}").status_code == 404
+    gone = owner.delete(f"/api/user/folders/{folder['id']}", json={"delete": "folder"})
+    assert gone.status_code == 409 and gone.get_json()["code"] == "folder_has_others_files"
+    row = File.query.one()
+    assert row.user_id == bob.id and row.folder_id == folder["id"]
+    # the uploader takes it out; then the folder can go
+    assert uploader.patch("/api/user/files/transaction", json={"files": [file_id], "folder": None}).status_code == 200
+    assert owner.delete(f"/api/user/folders/{folder['id']}", json={"delete": "folder"}).status_code == 200
+    assert fresh(File, file_id).folder_id is None
