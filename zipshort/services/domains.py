@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services import roles
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8d1e-4c39-9a0e-2b7d4f3c8e10")
 
@@ -132,12 +134,11 @@ def normalise_hostname(value: object) -> str:
     return text
 
 
-def list_custom(owner: User | None = None) -> list[CustomDomain]:
-    """``owner``'s custom domains (every user's when None), oldest first."""
+def list_custom(actor: User, everyone: bool = False) -> list[CustomDomain]:
+    """``actor``'s custom domains, oldest first; with ``everyone``, all the domains ``actor`` may manage."""
     stmt = select(CustomDomain).order_by(CustomDomain.created_at, CustomDomain.id)
-    if owner is not None:
-        stmt = stmt.where(CustomDomain.user_id == owner.id)
-    return list(db.session.scalars(stmt))
+    owned = roles.managed_by(actor, CustomDomain.user_id) if everyone else CustomDomain.user_id == actor.id
+    return list(db.session.scalars(stmt.where(owned)))
 
 
 def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "") -> CustomDomain:
@@ -171,9 +172,13 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
 
 
 def get_custom(actor: User, ident: str) -> CustomDomain:
-    """``actor``'s custom domain ``ident`` (any user's for an administrator). Raises NotFound."""
-    row = db.session.get(CustomDomain, ident)
-    if row is None or (row.user_id != actor.id and not actor.is_administrator):
+    """Custom domain ``ident`` if ``actor`` may manage it (their own; an administrator's per services/roles.py).
+
+    Raises:
+        NotFound: no such domain, or one the actor may not manage (the same answer: no existence oracle).
+    """
+    row = db.session.get(CustomDomain, ident) if could_be_code(ident) else None
+    if row is None or not roles.can_manage(actor, row.user):
         raise NotFound("Domain not found", code="domain_not_found")
     return row
 

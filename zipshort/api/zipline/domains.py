@@ -30,7 +30,7 @@ def domain_json(row: CustomDomain) -> dict:
 @require_user("domains:read")
 def list_domains():
     everyone = request.args.get("all") in ("1", "true") and g.user.is_administrator
-    return jsonify([domain_json(d) for d in domains.list_custom(None if everyone else g.user)])
+    return jsonify([domain_json(d) for d in domains.list_custom(g.user, everyone=everyone)])
 
 
 @bp.post("/user/domains")
