@@ -5,11 +5,13 @@ came to); each has a stable UUID (v5 of its name), so dialects that address doma
 ``domain_id``, h0p's ``domainId``) get the same id every time. Links on a platform domain are stored
 domain-less and answer on every host.
 
-Custom domains belong to one user. Links may use one once it is verified: the user opens
-``http://<hostname>/.well-known/zipshort-domain/<token>``, and the request arriving here with that Host
-proves the name points at this server (no outgoing request, so nothing to aim at internal hosts). An
-administrator may also mark one verified. Links on a custom domain answer on that host only, and
-their codes are unique per domain.
+Custom domains belong to one user. Links may use one once it is verified: the user creates the DNS TXT
+record ``_zipshort-challenge.<host>`` holding the domain's token and asks for a check, which looks the record
+up through the system's resolver or the configured nameservers. Only whoever controls the name's DNS can do
+that (a request's Host header, by contrast, is whatever the client sends). An administrator may also verify
+one by hand. Several users may claim a hostname while it is unproven, so nobody blocks a name by adding it
+first; proving it makes the claim the only one. Links on a custom domain answer on that host only, and
+their codes are unique per domain; only verified custom domains pass ``core.trusted_hosts``.
 """
 
 from __future__ import annotations
@@ -22,18 +24,26 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
-from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError, ZipshortError
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Link, User, new_id, utcnow
+from zipshort.outbound import DestinationRefused, FetchFailed, fetch, txt_values
 from zipshort.runtime import Runtime
 from zipshort.services import roles
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8d1e-4c39-9a0e-2b7d4f3c8e10")
+
+
+class VerificationFailed(ZipshortError):
+    """The proof of a custom domain is not there (yet)."""
+
+    status = 422
+    code = "verification_failed"
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,8 @@ def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
         found = find(rt, request_host, name=link.domain)
         if found is not None:
             return found
-        row = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == link.domain)).first()
+        row = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == link.domain)
+                                 .order_by(CustomDomain.verified_at.is_(None))).first()
         if row is not None:
             return as_domain(row)
         return Domain(domain_id(link.domain), link.domain, False)
@@ -103,7 +114,8 @@ def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[1-9][0-9]{{0,4}})?")
-VERIFY_PATH = "/.well-known/zipshort-domain/"
+CHALLENGE_PREFIX = "_zipshort-challenge."
+HTTP_PROOF_PATH = "/.well-known/zipshort-challenge.txt"
 
 
 def as_domain(row: CustomDomain) -> Domain:
@@ -164,10 +176,12 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
                                       .where(CustomDomain.user_id == owner.id))
             if count >= limit:
                 raise Forbidden(f"You may have at most {limit} custom domains", code="domain_limit")
+            if db.session.scalar(select(exists().where(CustomDomain.hostname == name,
+                                                       CustomDomain.verified_at.is_not(None)))):
+                raise Conflict("That hostname is already in use", code="domain_exists", field="hostname")
             db.session.add(row)
-    except IntegrityError:
-        raise Conflict("That hostname is already added", code="domain_exists", field="hostname") from None
-    HOSTNAMES.invalidate()
+    except IntegrityError:  # the same user adding it twice at once
+        raise Conflict("You have already added that hostname", code="domain_exists", field="hostname") from None
     return row
 
 
@@ -184,15 +198,16 @@ def get_custom(actor: User, ident: str) -> CustomDomain:
 
 
 def delete_custom(actor: User, ident: str) -> CustomDomain:
-    """Remove a custom domain no link uses any more.
+    """Remove a custom domain none of its owner's links uses any more.
 
     Raises:
         NotFound. Conflict: links still use it (delete them first; nothing is removed behind the user's back).
     """
+    get_custom(actor, ident)
     with write_transaction(db.session):
-        row = get_custom(actor, ident)
-        lock_key(db.session, f"domain:{row.hostname}")  # against a link being created on it meanwhile
-        used = db.session.scalar(select(func.count()).select_from(Link).where(Link.domain == row.hostname))
+        row = _locked(ident)
+        used = db.session.scalar(select(func.count()).select_from(Link).where(Link.domain == row.hostname,
+                                                                              Link.user_id == row.user_id))
         if used:
             raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
         db.session.delete(row)
@@ -200,34 +215,112 @@ def delete_custom(actor: User, ident: str) -> CustomDomain:
     return row
 
 
-def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
-    """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden."""
-    if not actor.is_administrator:
-        raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
-    with write_transaction(db.session):
-        row = get_custom(actor, ident)
-        row.verified_at = (row.verified_at or utcnow()) if verified else None
+def _locked(ident: str) -> CustomDomain:
+    """Row ``ident`` read after taking its hostname's lock, inside the caller's write transaction: links are not
+    created on the name, nor another claim on it proven (which removes this one), until the caller commits.
+
+    Raises:
+        NotFound: gone, also while waiting for the lock.
+    """
+    hostname = db.session.scalar(select(CustomDomain.hostname).where(CustomDomain.id == ident))
+    if hostname is not None:
+        lock_key(db.session, f"domain:{hostname}")
+    row = db.session.scalars(select(CustomDomain).where(CustomDomain.id == ident)
+                             .execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound("Domain not found", code="domain_not_found")
     return row
 
 
-def verify_by_visit(token: str, request_host: str) -> bool:
-    """The verification visit: true when ``token`` belongs to the custom domain named by this request's Host."""
-    if not token or len(token) > 64:
-        return False
-    host = request_host.lower().rstrip(".")
-    with write_transaction(db.session):
-        db.session.execute(update(CustomDomain)
-                           .where(CustomDomain.verify_token == token, CustomDomain.hostname == host,
-                                  CustomDomain.verified_at.is_(None))
-                           .values(verified_at=utcnow()).execution_options(synchronize_session=False))
-        row = db.session.scalars(select(CustomDomain).where(CustomDomain.verify_token == token)).first()
-    return row is not None and row.hostname == host and row.verified_at is not None
+def challenge_record(row: CustomDomain) -> str:
+    """The DNS name whose TXT record proves ``row``: ``_zipshort-challenge.<host>`` (a port is not part of it)."""
+    return CHALLENGE_PREFIX + row.hostname.partition(":")[0]
+
+
+def check_dns(rt: Runtime, actor: User, ident: str) -> CustomDomain:
+    """Verify custom domain ``ident`` when the TXT record :func:`challenge_record` holds its token.
+
+    Raises:
+        NotFound. RateLimited: too many checks by ``actor``. Unavailable: the DNS look-up failed.
+        VerificationFailed: no such record (the message names the record and value expected).
+        Conflict: another account proved the name first, or still has links on it.
+    """
+    row = get_custom(actor, ident)
+    if row.verified:
+        return row
+    section = rt.settings.domain_verification
+    rt.limiter.hit(section.rate_limit, "domain-verify", actor.id,
+                   message="Too many verification checks; DNS changes can take a few minutes, try again later")
+    record, token, row_id, hostname = challenge_record(row), row.verify_token, row.id, row.hostname
+    session = db.session()
+    if session.in_transaction():
+        session.commit()  # no read transaction stays open while the resolver answers
+    found = txt_values(record, section.nameservers, section.timeout)
+    if token in found:
+        return _mark_verified(row_id, True)
+    seen = f" (it holds: {', '.join(repr(v) for v in found[:5])})" if found else " (there is none yet)"
+    message = (f"Expected a DNS TXT record {record} with the value {token}{seen}. Create it at your DNS provider "
+               "and check again; changes can take a few minutes to show.")
+    if section.http_check:
+        served, why = _http_proof(rt, hostname, token)
+        if served:
+            return _mark_verified(row_id, True)
+        message += f" Or serve the value at http://{hostname}{HTTP_PROOF_PATH} ({why})."
+    raise VerificationFailed(message)
+
+
+def _http_proof(rt: Runtime, hostname: str, token: str) -> tuple[bool, str]:
+    """Whether ``http://<hostname>/.well-known/zipshort-challenge.txt`` holds ``token``, and why not.
+
+    zipshort never serves that path (config refuses routes under /.well-known), so an answer comes from
+    whoever runs the name's web server. The request goes through the SSRF guard.
+    """
+    guard = rt.settings.outbound
+    try:
+        got = fetch(f"http://{hostname}{HTTP_PROOF_PATH}", allowed_networks=guard.allowed_networks,
+                    timeout=guard.timeout, max_bytes=4096)
+    except (DestinationRefused, FetchFailed) as exc:
+        return False, exc.message
+    if got.status != 200:
+        return False, f"it answered {got.status}"
+    return token in got.body.decode("utf-8", "replace").split(), "it does not hold the value"
+
+
+def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
+    """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden, Conflict."""
+    if not actor.is_administrator:
+        raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
+    return _mark_verified(get_custom(actor, ident).id, verified)
+
+
+def _mark_verified(ident: str, verified: bool) -> CustomDomain:
+    """Set or clear ``verified_at``; verifying removes the other (unproven) claims on the hostname."""
+    try:
+        with write_transaction(db.session):
+            row = _locked(ident)
+            if not verified or row.verified:
+                row.verified_at = row.verified_at if verified else None
+                return row
+            others = db.session.scalar(select(func.count()).select_from(Link).where(
+                Link.domain == row.hostname, Link.user_id != row.user_id))
+            if others:
+                raise Conflict(f"Links of another account still use {row.hostname}", code="domain_in_use")
+            row.verified_at = utcnow()
+            db.session.flush()  # the partial unique index refuses a second verified claim here
+            db.session.execute(delete(CustomDomain).where(CustomDomain.hostname == row.hostname,
+                                                          CustomDomain.id != row.id)
+                               .execution_options(synchronize_session=False))
+    except IntegrityError:
+        raise Conflict("Another account has already verified that hostname", code="domain_exists") from None
+    finally:
+        HOSTNAMES.invalidate()
+    return row
 
 
 class CustomHostnames:
-    """Every custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
-    ``core.trusted_hosts``). Adding or removing a domain in this process refreshes at once; other
-    processes see it within ``ttl``."""
+    """Every verified custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
+    ``core.trusted_hosts``). Verifying, unverifying or removing one in this process refreshes at once;
+    other processes see it within ``ttl``."""
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
@@ -242,7 +335,8 @@ class CustomHostnames:
         read_at, names = self._cache.get(key, (-1e9, frozenset()))
         if time.monotonic() - read_at > self.ttl:
             with self._lock, engine.connect() as conn:
-                names = frozenset(conn.execute(select(CustomDomain.hostname)).scalars())
+                names = frozenset(conn.execute(select(CustomDomain.hostname)
+                                               .where(CustomDomain.verified_at.is_not(None))).scalars())
             self._cache[key] = (time.monotonic(), names)
         return names
 
