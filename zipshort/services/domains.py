@@ -5,13 +5,11 @@ came to); each has a stable UUID (v5 of its name), so dialects that address doma
 ``domain_id``, h0p's ``domainId``) get the same id every time. Links on a platform domain are stored
 domain-less and answer on every host.
 
-Custom domains belong to one user. Links may use one once it is verified: the user creates the DNS TXT
-record ``_zipshort-challenge.<host>`` holding the domain's token and asks for a check, which looks the record
-up through the system's resolver or the configured nameservers. Only whoever controls the name's DNS can do
-that (a request's Host header, by contrast, is whatever the client sends). An administrator may also verify
-one by hand. Several users may claim a hostname while it is unproven, so nobody blocks a name by adding it
-first; proving it makes the claim the only one. Links on a custom domain answer on that host only, and
-their codes are unique per domain; only verified custom domains pass ``core.trusted_hosts``.
+Custom domains belong to one user. Links may use one once it is verified, by a proof of control of the
+name (services/domainproofs.py: a DNS TXT record) or by an administrator's hand. Several users may claim
+a hostname while it is unproven, so nobody blocks a name by adding it first; proving it makes the claim
+the only one. Links on a custom domain answer on that host only, and their codes are unique per domain;
+only verified custom domains pass ``core.trusted_hosts``.
 """
 
 from __future__ import annotations
@@ -29,21 +27,13 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
-from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError, ZipshortError
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Link, User, new_id, utcnow
-from zipshort.outbound import DestinationRefused, FetchFailed, fetch, txt_values
 from zipshort.runtime import Runtime
 from zipshort.services import roles
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8d1e-4c39-9a0e-2b7d4f3c8e10")
-
-
-class VerificationFailed(ZipshortError):
-    """The proof of a custom domain is not there (yet)."""
-
-    status = 422
-    code = "verification_failed"
 
 
 @dataclass(frozen=True)
@@ -114,8 +104,6 @@ def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[1-9][0-9]{{0,4}})?")
-CHALLENGE_PREFIX = "_zipshort-challenge."
-HTTP_PROOF_PATH = "/.well-known/zipshort-challenge.txt"
 
 
 def as_domain(row: CustomDomain) -> Domain:
@@ -232,69 +220,20 @@ def _locked(ident: str) -> CustomDomain:
     return row
 
 
-def challenge_record(row: CustomDomain) -> str:
-    """The DNS name whose TXT record proves ``row``: ``_zipshort-challenge.<host>`` (a port is not part of it)."""
-    return CHALLENGE_PREFIX + row.hostname.partition(":")[0]
-
-
-def check_dns(rt: Runtime, actor: User, ident: str) -> CustomDomain:
-    """Verify custom domain ``ident`` when the TXT record :func:`challenge_record` holds its token.
-
-    Raises:
-        NotFound. RateLimited: too many checks by ``actor``. Unavailable: the DNS look-up failed.
-        VerificationFailed: no such record (the message names the record and value expected).
-        Conflict: another account proved the name first, or still has links on it.
-    """
-    row = get_custom(actor, ident)
-    if row.verified:
-        return row
-    section = rt.settings.domain_verification
-    rt.limiter.hit(section.rate_limit, "domain-verify", actor.id,
-                   message="Too many verification checks; DNS changes can take a few minutes, try again later")
-    record, token, row_id, hostname = challenge_record(row), row.verify_token, row.id, row.hostname
-    session = db.session()
-    if session.in_transaction():
-        session.commit()  # no read transaction stays open while the resolver answers
-    found = txt_values(record, section.nameservers, section.timeout)
-    if token in found:
-        return _mark_verified(row_id, True)
-    seen = f" (it holds: {', '.join(repr(v) for v in found[:5])})" if found else " (there is none yet)"
-    message = (f"Expected a DNS TXT record {record} with the value {token}{seen}. Create it at your DNS provider "
-               "and check again; changes can take a few minutes to show.")
-    if section.http_check:
-        served, why = _http_proof(rt, hostname, token)
-        if served:
-            return _mark_verified(row_id, True)
-        message += f" Or serve the value at http://{hostname}{HTTP_PROOF_PATH} ({why})."
-    raise VerificationFailed(message)
-
-
-def _http_proof(rt: Runtime, hostname: str, token: str) -> tuple[bool, str]:
-    """Whether ``http://<hostname>/.well-known/zipshort-challenge.txt`` holds ``token``, and why not.
-
-    zipshort never serves that path (config refuses routes under /.well-known), so an answer comes from
-    whoever runs the name's web server. The request goes through the SSRF guard.
-    """
-    guard = rt.settings.outbound
-    try:
-        got = fetch(f"http://{hostname}{HTTP_PROOF_PATH}", allowed_networks=guard.allowed_networks,
-                    timeout=guard.timeout, max_bytes=4096)
-    except (DestinationRefused, FetchFailed) as exc:
-        return False, exc.message
-    if got.status != 200:
-        return False, f"it answered {got.status}"
-    return token in got.body.decode("utf-8", "replace").split(), "it does not hold the value"
-
-
 def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
     """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden, Conflict."""
     if not actor.is_administrator:
         raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
-    return _mark_verified(get_custom(actor, ident).id, verified)
+    return mark_verified(get_custom(actor, ident).id, verified)
 
 
-def _mark_verified(ident: str, verified: bool) -> CustomDomain:
-    """Set or clear ``verified_at``; verifying removes the other (unproven) claims on the hostname."""
+def mark_verified(ident: str, verified: bool) -> CustomDomain:
+    """Set or clear ``verified_at`` (the caller checked the proof or the right); verifying removes the other
+    (unproven) claims on the hostname.
+
+    Raises:
+        NotFound. Conflict: another account verified the hostname, or has links on it.
+    """
     try:
         with write_transaction(db.session):
             row = _locked(ident)

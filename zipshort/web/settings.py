@@ -9,7 +9,7 @@ from flask import Response, g, render_template, request
 from zipshort.auth import client_address
 from zipshort.errors import NotFound, Unauthorized, ValidationError
 from zipshort.models import utcnow
-from zipshort.services import accounts, apikeys, domains, dynamic, mfa
+from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
 from zipshort.web.auth import _start_session
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
@@ -38,7 +38,7 @@ def _render(status: int = 200, **extra):
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
                            domains=rt().settings.allowed_domains, now=utcnow(),
                            custom_domains=custom_domains,
-                           challenge_records={d.id: domains.challenge_record(d) for d in custom_domains},
+                           challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
                            custom_domains_limit=rt().settings.urls.custom_domains_per_user, **extra), status
 
 
@@ -123,7 +123,7 @@ def domain_add():
 @page()
 @action("/dashboard/settings#domains-h")
 def domain_check(ident: str):
-    row = domains.check_dns(rt(), g.user, ident)
+    row = domainproofs.check_proof(rt(), g.user, ident)
     return done(f"{row.hostname} is verified: links on it answer there now", "/dashboard/settings#domains-h")
 
 

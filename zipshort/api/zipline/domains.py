@@ -10,7 +10,7 @@ from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError
 from zipshort.models import CustomDomain
-from zipshort.services import domains
+from zipshort.services import domainproofs, domains
 
 
 def domain_json(row: CustomDomain) -> dict:
@@ -22,7 +22,7 @@ def domain_json(row: CustomDomain) -> dict:
         "verified": row.verified,
         "verifiedAt": iso(row.verified_at) if row.verified_at else None,
         "createdAt": iso(row.created_at),
-        "txtRecord": {"type": "TXT", "name": domains.challenge_record(row), "value": row.verify_token},
+        "txtRecord": {"type": "TXT", "name": domainproofs.challenge_record(row), "value": row.verify_token},
     }
 
 
@@ -50,7 +50,7 @@ def get_domain(ident: str):
 @bp.post("/user/domains/<ident>/verify")
 @require_user("domains:write")
 def check_domain(ident: str):
-    return jsonify(domain_json(domains.check_dns(runtime(), g.user, ident)))
+    return jsonify(domain_json(domainproofs.check_proof(runtime(), g.user, ident)))
 
 
 @bp.patch("/user/domains/<ident>")
