@@ -446,3 +446,59 @@ def only_link():
 
     db.session.rollback()
     return db.session.scalars(sa.select(Link).execution_options(populate_existing=True)).one()
+
+
+class DnsZone:
+    """Answers of the test DNS server: TXT values per name (a name not in ``txt`` is NXDOMAIN)."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address  # "127.0.0.1:<port>", for domain_verification.nameservers
+        self.txt: dict[str, list[str]] = {}
+        self.servfail = False
+        self.silent = False  # drop queries (the client times out)
+
+    def resolve(self, request, handler):
+        from dnslib import QTYPE, RCODE, RR, TXT, DNSError
+
+        name = str(request.q.qname).rstrip(".").lower()
+        reply = request.reply()
+        if self.silent:
+            raise DNSError("dropped")  # dnslib sends nothing back
+        if self.servfail:
+            reply.header.rcode = RCODE.SERVFAIL
+        elif name not in self.txt:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif request.q.qtype == QTYPE.TXT:
+            for value in self.txt[name]:
+                # Long values come in 255-byte strings, as DNS providers publish them.
+                chunks = [value.encode()[i:i + 255] for i in range(0, len(value.encode()), 255)]
+                reply.add_answer(RR(name, QTYPE.TXT, rdata=TXT(chunks), ttl=0))
+        return reply
+
+
+@pytest.fixture(scope="session")
+def dns_server():
+    """A real DNS server (dnslib) on a free loopback UDP port, for the whole run."""
+    from dnslib.server import DNSLogger, DNSServer
+
+    zone = DnsZone("")
+    server = DNSServer(zone, address="127.0.0.1", port=0, logger=DNSLogger("-request,-reply,-truncated,-error,"
+                                                                             "-recv,-send,-data", prefix=False))
+    zone.address = f"127.0.0.1:{server.server.server_address[1]}"
+    server.start_thread()
+    yield zone
+    server.stop()
+    server.server.server_close()
+
+
+@pytest.fixture
+def dns_zone(dns_server) -> DnsZone:
+    """The test DNS server, emptied for this test; point settings at it with ``dns_overrides(dns_zone)``."""
+    dns_server.txt.clear()
+    dns_server.servfail = dns_server.silent = False
+    return dns_server
+
+
+def dns_overrides(zone: DnsZone, **extra: Any) -> dict[str, Any]:
+    """Settings overrides that send domain verification look-ups to the test DNS server."""
+    return {"domain_verification": {"nameservers": [zone.address], "timeout": 1.0, **extra}}

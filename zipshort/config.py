@@ -7,6 +7,7 @@ Every default lives in the dataclasses below and is mirrored, with its meaning, 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import secrets
@@ -15,6 +16,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+import limits
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
@@ -151,6 +154,24 @@ class FeaturesSettings:
 
 
 @dataclass(frozen=True)
+class DomainVerificationSettings:
+    """How a user proves a custom domain: a DNS TXT record ``_zipshort-challenge.<host>`` holding its token."""
+
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 5.0
+    rate_limit: str = "10/minute"
+    http_check: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """Requests this server sends to URLs users give: only public addresses unless a network is allowed here."""
+
+    allowed_networks: tuple[str, ...] = ()
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     """argon2id parameters (RFC 9106 second recommendation by default)."""
 
@@ -173,6 +194,8 @@ class Settings:
     s3: S3Settings = field(default_factory=S3Settings)
     ratelimit: RatelimitSettings = field(default_factory=RatelimitSettings)
     features: FeaturesSettings = field(default_factory=FeaturesSettings)
+    domain_verification: DomainVerificationSettings = field(default_factory=DomainVerificationSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
@@ -362,6 +385,47 @@ def _route(where: str, value: str) -> str:
     return value
 
 
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``1.1.1.1``, ``127.0.0.1:5353``, ``::1`` or ``[::1]:5353`` → (address, port); ValueError otherwise."""
+    text = text.strip()
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (rest or "53")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"bad port in {text!r}")
+    return str(ipaddress.ip_address(host)), int(port)
+
+
+def _validate_domain_verification(section: DomainVerificationSettings) -> None:
+    for server in section.nameservers:
+        try:
+            parse_nameserver(server)
+        except ValueError:
+            raise ConfigError(f"domain_verification.nameservers: {server!r} is not an IP address with an "
+                              "optional port, like 127.0.0.1:5353 or [::1]:53") from None
+    if not 0.1 <= section.timeout <= 60:
+        raise ConfigError("domain_verification.timeout: must be between 0.1 and 60 seconds")
+    if section.rate_limit:
+        try:
+            limits.parse(section.rate_limit)
+        except ValueError:
+            raise ConfigError("domain_verification.rate_limit: a limit like 10/minute, or empty for none") from None
+
+
+def _validate_outbound(section: OutboundSettings) -> None:
+    for network in section.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"outbound.allowed_networks: {network!r} is not a network like 10.0.0.0/8 or "
+                              "fd00::/8") from None
+    if not 0.1 <= section.timeout <= 60:
+        raise ConfigError("outbound.timeout: must be between 0.1 and 60 seconds")
+
+
 def _validate(settings: Settings) -> Settings:
     """Check cross-field rules once; return a normalised copy."""
     urls = settings.urls
@@ -381,6 +445,8 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError("urls.destination_max_length: must be between 64 and 65536")
     route = _route("urls.route", urls.route)
     files_route = _route("files.route", settings.files.route)
+    if route.lower().startswith("/.well-known") or files_route.lower().startswith("/.well-known"):
+        raise ConfigError("urls.route and files.route: /.well-known is reserved (domain proofs, RFC 8615)")
     if route.lower() in (files_route.lower(), "/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
         raise ConfigError(f"urls.route: {route} is taken by another route")
     if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
@@ -423,6 +489,8 @@ def _validate(settings: Settings) -> Settings:
     scheme = settings.ratelimit.storage_uri.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
         raise ConfigError("ratelimit.storage_uri: must be memory:// or a redis:// URL")
+    _validate_domain_verification(settings.domain_verification)
+    _validate_outbound(settings.outbound)
     domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
     return dataclasses.replace(
         settings,

@@ -1,5 +1,5 @@
 """HTTP plumbing: the request class that lets an upload view spool file parts straight into storage, and
-the trusted-hosts list that also admits users' custom domains."""
+the trusted-hosts list that also admits users' verified custom domains."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ class ZipshortRequest(Request):
 
 
 class TrustedHosts(list):
-    """``core.trusted_hosts`` plus every custom domain (Flask's TRUSTED_HOSTS only iterates it).
+    """``core.trusted_hosts`` plus every verified custom domain (Flask's TRUSTED_HOSTS only iterates it).
 
-    The configured names come first, so requests to them never look further; custom domains are
-    trusted because an operator lets users add them, and their own links answer only there.
+    The configured names come first, so requests to them never look further. A custom domain is trusted
+    once its owner proved control of the name (services/domains.py), never on a mere claim: anyone may add
+    any hostname, so admitting unproven ones would make the setting admit every Host a user types.
     """
 
     def __init__(self, configured: list[str], custom: Callable[[Any], frozenset[str]], app: Any) -> None:

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "zipshort"
 LAYERS = {
     "config": 0, "errors": 0, "extensions": 0, "periodic": 0,
     "security": 1, "codes": 1, "counters": 1, "destinations": 1, "database": 1, "ratelimit": 1, "runtime": 1,
-    "models": 1, "storage": 1,
+    "models": 1, "storage": 1, "outbound": 1,
     "services": 2,
     "auth": 3, "errorhandlers": 3, "http": 3,
     "api": 4, "web": 4, "public": 4, "migrations": 4,

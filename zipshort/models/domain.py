@@ -4,21 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import db
 from zipshort.models.base import IdMixin, utcnow
 from zipshort.models.user import User
 
+_VERIFIED = text("verified_at IS NOT NULL")
+
 
 class CustomDomain(IdMixin, db.Model):
-    """One user's hostname (lower-case, optionally with a port); ``verified_at`` set once proven to reach us."""
+    """One user's claim on a hostname (lower-case, optionally with a port); ``verified_at`` set once proven.
+
+    Several users may claim one hostname while none has proven it (so nobody can block a name by adding it
+    first); at most one claim per hostname is ever verified (a partial unique index), and proving it removes
+    the other claims.
+    """
 
     __tablename__ = "custom_domains"
+    __table_args__ = (
+        UniqueConstraint("user_id", "hostname"),
+        Index("uq_custom_domains_verified_hostname", "hostname", unique=True,
+              sqlite_where=_VERIFIED, postgresql_where=_VERIFIED),
+    )
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    hostname: Mapped[str] = mapped_column(String(260), unique=True)
+    hostname: Mapped[str] = mapped_column(String(260), index=True)
     verify_token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     verified_at: Mapped[dt.datetime | None] = mapped_column()

@@ -23,7 +23,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
     public_route("the file's password; rate limited")(files.unlock_file)
     public_route("links without a password")(links.link_qr)
     public_route("the owner's HMAC signature of the destination")(links.dynamic_link)
-    public_route("domain verification visit")(links.verify_domain)
     public_route("redirect to /raw")(files.raw_redirect)
     public_route("the file's password when it has one")(files.view_file)
     bp.add_url_rule(f"{route}/<code>", "follow_link", links.follow_link, methods=["GET", "HEAD"])
@@ -33,7 +32,6 @@ def make_blueprint(settings: Settings) -> Blueprint:
         bp.add_url_rule(f"{prefix}/<name>", f"unlock_{endpoint}", files.unlock_file, methods=["POST"])
     bp.add_url_rule("/qr/<code>.<fmt>", "link_qr", links.link_qr, methods=["GET", "HEAD"])
     bp.add_url_rule("/dl/<user_id>/<signature>", "dynamic_link", links.dynamic_link, methods=["GET", "HEAD"])
-    bp.add_url_rule("/.well-known/zipshort-domain/<token>", "verify_domain", links.verify_domain, methods=["GET"])
     bp.add_url_rule("/r/<name>", "raw_redirect", files.raw_redirect, methods=["GET", "HEAD"])
     bp.add_url_rule("/view/<name>", "view_file", files.view_file, methods=["GET", "HEAD"])
     if settings.files.content_domain:

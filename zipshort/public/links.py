@@ -11,7 +11,7 @@ from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
-from zipshort.services import domains, dynamic, qrcodes, redirects, smart
+from zipshort.services import dynamic, qrcodes, redirects, smart
 
 
 def visitor() -> smart.Visitor:
@@ -92,14 +92,4 @@ def link_qr(code: str, fmt: str):
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
-    return response
-
-
-def verify_domain(token: str):
-    """The custom-domain verification visit: reaching this URL through the domain's name proves it points here."""
-    if not domains.verify_by_visit(token, request.host):
-        raise NotFound("No domain waits for verification at this address", code="domain_not_found")
-    response = Response(f"{request.host.lower()} is verified: links on it answer here now.\n", mimetype="text/plain")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -1,4 +1,4 @@
-"""Accounts: creation, login, roles (Zipline's who-may-act-on-whom), quotas, disable, delete."""
+"""Accounts: creation, login, roles (who may act on whom: services/roles.py), quotas, disable, delete."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from zipshort.extensions import db
 from zipshort.models import FilesQuota, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import invites, sessions
+from zipshort.services.roles import can_manage, managed_by
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
@@ -127,15 +128,6 @@ def validate_password(password: object) -> str:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password")
     return password
-
-
-def can_interact(actor: User, target: User) -> bool:
-    """Zipline's rule: SUPERADMIN acts on USER and ADMIN, ADMIN on USER, nobody else on anyone."""
-    if actor.role == Role.SUPERADMIN.value:
-        return target.role in (Role.USER.value, Role.ADMIN.value)
-    if actor.role == Role.ADMIN.value:
-        return target.role == Role.USER.value
-    return False
 
 
 def can_grant(actor: User | None, role: Role) -> bool:
@@ -273,6 +265,14 @@ def get_user(user_id: str) -> User:
     return user
 
 
+def get_managed_user(actor: User, user_id: str) -> User:
+    """The user ``user_id`` if ``actor`` may manage them; NotFound otherwise, as if they did not exist."""
+    user = get_user(user_id)
+    if not can_manage(actor, user):
+        raise NotFound("User not found", code="user_not_found")
+    return user
+
+
 def find_user(username: str) -> User:
     """The user called ``username`` (case-insensitive), or NotFound."""
     key = username.lower()
@@ -282,9 +282,11 @@ def find_user(username: str) -> User:
     return user
 
 
-def list_users(exclude: User | None = None) -> list[User]:
-    """Every user, oldest first, optionally without ``exclude``."""
+def list_users(actor: User | None = None, exclude: User | None = None) -> list[User]:
+    """Every user ``actor`` may manage (everyone for None, the CLI), oldest first, optionally without ``exclude``."""
     stmt = select(User).order_by(User.created_at, User.id)
+    if actor is not None:
+        stmt = stmt.where(managed_by(actor, User.id))
     if exclude is not None:
         stmt = stmt.where(User.id != exclude.id)
     return list(db.session.scalars(stmt))
@@ -309,11 +311,12 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
     A password change or disable ends every session of the target.
 
     Raises:
-        Forbidden: the actor may not act on the target or grant the role. Conflict: username taken.
+        NotFound: the actor may not manage the target (:func:`can_manage`). Forbidden: the actor may not grant the
+        role, or changes their own quota or disabled flag. Conflict: username taken.
     """
     self_service = actor is not None and actor.id == target.id
-    if actor is not None and not self_service and not can_interact(actor, target):
-        raise Forbidden("You cannot edit this user", code="cannot_interact")
+    if actor is not None and not can_manage(actor, target):
+        raise NotFound("User not found", code="user_not_found")
     if changes.role is not None and actor is not None and (self_service or not can_grant(actor, changes.role)):
         raise Forbidden("You cannot assign this role", code="role_forbidden")
     if (changes.quota or changes.clear_quota or changes.disabled is not None) and self_service:
@@ -363,12 +366,12 @@ def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
     """Delete ``target`` and everything it owns.
 
     Raises:
-        Forbidden: deleting yourself, or a user you may not act on.
+        Forbidden: deleting yourself. NotFound: a user the actor may not manage.
     """
     if actor is not None and actor.id == target.id:
         raise Forbidden("You cannot delete yourself", code="delete_self")
-    if actor is not None and not can_interact(actor, target):
-        raise Forbidden("You cannot delete this user", code="cannot_interact")
+    if actor is not None and not can_manage(actor, target):
+        raise NotFound("User not found", code="user_not_found")
     with write_transaction(db.session):
         user = db.session.get(User, target.id)
         if user is None:

@@ -5,11 +5,11 @@ came to); each has a stable UUID (v5 of its name), so dialects that address doma
 ``domain_id``, h0p's ``domainId``) get the same id every time. Links on a platform domain are stored
 domain-less and answer on every host.
 
-Custom domains belong to one user. Links may use one once it is verified: the user opens
-``http://<hostname>/.well-known/zipshort-domain/<token>``, and the request arriving here with that Host
-proves the name points at this server (no outgoing request, so nothing to aim at internal hosts). An
-administrator may also mark one verified. Links on a custom domain answer on that host only, and
-their codes are unique per domain.
+Custom domains belong to one user. Links may use one once it is verified, by a proof of control of the
+name (services/domainproofs.py: a DNS TXT record) or by an administrator's hand. Several users may claim
+a hostname while it is unproven, so nobody blocks a name by adding it first; proving it makes the claim
+the only one. Links on a custom domain answer on that host only, and their codes are unique per domain;
+only verified custom domains pass ``core.trusted_hosts``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services import roles
 
 _NAMESPACE = uuid.UUID("6f1c9a52-8d1e-4c39-9a0e-2b7d4f3c8e10")
 
@@ -90,7 +92,8 @@ def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
         found = find(rt, request_host, name=link.domain)
         if found is not None:
             return found
-        row = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == link.domain)).first()
+        row = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == link.domain)
+                                 .order_by(CustomDomain.verified_at.is_(None))).first()
         if row is not None:
             return as_domain(row)
         return Domain(domain_id(link.domain), link.domain, False)
@@ -101,7 +104,6 @@ def of_link(rt: Runtime, request_host: str, link: Link) -> Domain:
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[1-9][0-9]{{0,4}})?")
-VERIFY_PATH = "/.well-known/zipshort-domain/"
 
 
 def as_domain(row: CustomDomain) -> Domain:
@@ -132,12 +134,11 @@ def normalise_hostname(value: object) -> str:
     return text
 
 
-def list_custom(owner: User | None = None) -> list[CustomDomain]:
-    """``owner``'s custom domains (every user's when None), oldest first."""
+def list_custom(actor: User, everyone: bool = False) -> list[CustomDomain]:
+    """``actor``'s custom domains, oldest first; with ``everyone``, all the domains ``actor`` may manage."""
     stmt = select(CustomDomain).order_by(CustomDomain.created_at, CustomDomain.id)
-    if owner is not None:
-        stmt = stmt.where(CustomDomain.user_id == owner.id)
-    return list(db.session.scalars(stmt))
+    owned = roles.managed_by(actor, CustomDomain.user_id) if everyone else CustomDomain.user_id == actor.id
+    return list(db.session.scalars(stmt.where(owned)))
 
 
 def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "") -> CustomDomain:
@@ -163,31 +164,38 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
                                       .where(CustomDomain.user_id == owner.id))
             if count >= limit:
                 raise Forbidden(f"You may have at most {limit} custom domains", code="domain_limit")
+            if db.session.scalar(select(exists().where(CustomDomain.hostname == name,
+                                                       CustomDomain.verified_at.is_not(None)))):
+                raise Conflict("That hostname is already in use", code="domain_exists", field="hostname")
             db.session.add(row)
-    except IntegrityError:
-        raise Conflict("That hostname is already added", code="domain_exists", field="hostname") from None
-    HOSTNAMES.invalidate()
+    except IntegrityError:  # the same user adding it twice at once
+        raise Conflict("You have already added that hostname", code="domain_exists", field="hostname") from None
     return row
 
 
 def get_custom(actor: User, ident: str) -> CustomDomain:
-    """``actor``'s custom domain ``ident`` (any user's for an administrator). Raises NotFound."""
-    row = db.session.get(CustomDomain, ident)
-    if row is None or (row.user_id != actor.id and not actor.is_administrator):
+    """Custom domain ``ident`` if ``actor`` may manage it (their own; an administrator's per services/roles.py).
+
+    Raises:
+        NotFound: no such domain, or one the actor may not manage (the same answer: no existence oracle).
+    """
+    row = db.session.get(CustomDomain, ident) if could_be_code(ident) else None
+    if row is None or not roles.can_manage(actor, row.user):
         raise NotFound("Domain not found", code="domain_not_found")
     return row
 
 
 def delete_custom(actor: User, ident: str) -> CustomDomain:
-    """Remove a custom domain no link uses any more.
+    """Remove a custom domain none of its owner's links uses any more.
 
     Raises:
         NotFound. Conflict: links still use it (delete them first; nothing is removed behind the user's back).
     """
+    get_custom(actor, ident)
     with write_transaction(db.session):
-        row = get_custom(actor, ident)
-        lock_key(db.session, f"domain:{row.hostname}")  # against a link being created on it meanwhile
-        used = db.session.scalar(select(func.count()).select_from(Link).where(Link.domain == row.hostname))
+        row = _locked(ident)
+        used = db.session.scalar(select(func.count()).select_from(Link).where(Link.domain == row.hostname,
+                                                                              Link.user_id == row.user_id))
         if used:
             raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
         db.session.delete(row)
@@ -195,34 +203,63 @@ def delete_custom(actor: User, ident: str) -> CustomDomain:
     return row
 
 
-def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
-    """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden."""
-    if not actor.is_administrator:
-        raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
-    with write_transaction(db.session):
-        row = get_custom(actor, ident)
-        row.verified_at = (row.verified_at or utcnow()) if verified else None
+def _locked(ident: str) -> CustomDomain:
+    """Row ``ident`` read after taking its hostname's lock, inside the caller's write transaction: links are not
+    created on the name, nor another claim on it proven (which removes this one), until the caller commits.
+
+    Raises:
+        NotFound: gone, also while waiting for the lock.
+    """
+    hostname = db.session.scalar(select(CustomDomain.hostname).where(CustomDomain.id == ident))
+    if hostname is not None:
+        lock_key(db.session, f"domain:{hostname}")
+    row = db.session.scalars(select(CustomDomain).where(CustomDomain.id == ident)
+                             .execution_options(populate_existing=True)).first()
+    if row is None:
+        raise NotFound("Domain not found", code="domain_not_found")
     return row
 
 
-def verify_by_visit(token: str, request_host: str) -> bool:
-    """The verification visit: true when ``token`` belongs to the custom domain named by this request's Host."""
-    if not token or len(token) > 64:
-        return False
-    host = request_host.lower().rstrip(".")
-    with write_transaction(db.session):
-        db.session.execute(update(CustomDomain)
-                           .where(CustomDomain.verify_token == token, CustomDomain.hostname == host,
-                                  CustomDomain.verified_at.is_(None))
-                           .values(verified_at=utcnow()).execution_options(synchronize_session=False))
-        row = db.session.scalars(select(CustomDomain).where(CustomDomain.verify_token == token)).first()
-    return row is not None and row.hostname == host and row.verified_at is not None
+def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
+    """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden, Conflict."""
+    if not actor.is_administrator:
+        raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
+    return mark_verified(get_custom(actor, ident).id, verified)
+
+
+def mark_verified(ident: str, verified: bool) -> CustomDomain:
+    """Set or clear ``verified_at`` (the caller checked the proof or the right); verifying removes the other
+    (unproven) claims on the hostname.
+
+    Raises:
+        NotFound. Conflict: another account verified the hostname, or has links on it.
+    """
+    try:
+        with write_transaction(db.session):
+            row = _locked(ident)
+            if not verified or row.verified:
+                row.verified_at = row.verified_at if verified else None
+                return row
+            others = db.session.scalar(select(func.count()).select_from(Link).where(
+                Link.domain == row.hostname, Link.user_id != row.user_id))
+            if others:
+                raise Conflict(f"Links of another account still use {row.hostname}", code="domain_in_use")
+            row.verified_at = utcnow()
+            db.session.flush()  # the partial unique index refuses a second verified claim here
+            db.session.execute(delete(CustomDomain).where(CustomDomain.hostname == row.hostname,
+                                                          CustomDomain.id != row.id)
+                               .execution_options(synchronize_session=False))
+    except IntegrityError:
+        raise Conflict("Another account has already verified that hostname", code="domain_exists") from None
+    finally:
+        HOSTNAMES.invalidate()
+    return row
 
 
 class CustomHostnames:
-    """Every custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
-    ``core.trusted_hosts``). Adding or removing a domain in this process refreshes at once; other
-    processes see it within ``ttl``."""
+    """Every verified custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
+    ``core.trusted_hosts``). Verifying, unverifying or removing one in this process refreshes at once;
+    other processes see it within ``ttl``."""
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
@@ -237,7 +274,8 @@ class CustomHostnames:
         read_at, names = self._cache.get(key, (-1e9, frozenset()))
         if time.monotonic() - read_at > self.ttl:
             with self._lock, engine.connect() as conn:
-                names = frozenset(conn.execute(select(CustomDomain.hostname)).scalars())
+                names = frozenset(conn.execute(select(CustomDomain.hostname)
+                                               .where(CustomDomain.verified_at.is_not(None))).scalars())
             self._cache[key] = (time.monotonic(), names)
         return names
 

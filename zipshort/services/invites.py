@@ -13,6 +13,7 @@ from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import Invite, User, new_id, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services.roles import managed_by
 from zipshort.services.uploads import parse_expiry
 
 INVITE_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -56,17 +57,19 @@ def create_invite(rt: Runtime, actor: User, expires: object = "never", max_uses:
 
 
 def list_invites(actor: User) -> list[Invite]:
-    """Every invite, newest first (administrators only)."""
+    """The invites ``actor`` manages (``accounts.can_manage`` of their creator), newest first (administrators only)."""
     _require_admin(actor)
-    return list(db.session.scalars(select(Invite).order_by(Invite.created_at.desc(), Invite.id.desc())))
+    return list(db.session.scalars(select(Invite).where(managed_by(actor, Invite.created_by_id))
+                                   .order_by(Invite.created_at.desc(), Invite.id.desc())))
 
 
 def get_invite(actor: User, ident: str) -> Invite:
-    """One invite by id or code (administrators only), or NotFound."""
+    """One invite ``actor`` manages, by id or code (administrators only), or NotFound."""
     _require_admin(actor)
     invite = None
     if isinstance(ident, str) and could_be_code(ident):
-        invite = db.session.scalar(select(Invite).where(or_(Invite.id == ident, Invite.code == ident)))
+        invite = db.session.scalar(select(Invite).where(or_(Invite.id == ident, Invite.code == ident),
+                                                        managed_by(actor, Invite.created_by_id)))
     if invite is None:
         raise NotFound("Invite not found", code="invite_not_found")
     return invite

@@ -1,13 +1,13 @@
-"""Administration: users (create, role, quota, disable, delete; Zipline's who-may-act-on-whom), invites and
-every user's custom domains (verify by hand, remove)."""
+"""Administration: users (create, role, quota, disable, delete), invites and custom domains (verify by hand,
+remove); each page shows and acts on what the administrator may manage (services/roles.py) only."""
 
 from __future__ import annotations
 
 from flask import g, render_template, request
 
-from zipshort.errors import Forbidden, ValidationError
+from zipshort.errors import ValidationError
 from zipshort.models import FilesQuota, Role
-from zipshort.services import accounts, domains, invites
+from zipshort.services import accounts, domains, invites, roles
 from zipshort.web import bp
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
 
@@ -27,8 +27,8 @@ def _quota() -> accounts.Quota:
 @bp.get("/dashboard/admin/users")
 @page(admin=True)
 def admin_users():
-    users = accounts.list_users()
-    return render_template("admin_users.html", users=users, can_interact=accounts.can_interact,
+    users = accounts.list_users(g.user)
+    return render_template("admin_users.html", users=users, can_interact=roles.can_interact,
                            can_make_admin=g.user.role == Role.SUPERADMIN.value)
 
 
@@ -45,10 +45,8 @@ def admin_user_create():
 
 
 def _target(user_id: str):
-    target = accounts.get_user(user_id)
-    if not accounts.can_interact(g.user, target):
-        raise Forbidden("You can't change this user", code="forbidden_target")
-    return target
+    """The user, when the administrator may manage them (services/roles.py); NotFound otherwise."""
+    return accounts.get_managed_user(g.user, user_id)
 
 
 @bp.post("/dashboard/admin/users/<user_id>")
@@ -98,7 +96,7 @@ def admin_invite_delete(invite_id: str):
 @bp.get("/dashboard/admin/domains")
 @page(admin=True)
 def admin_domains():
-    return render_template("admin_domains.html", rows=domains.list_custom(None))
+    return render_template("admin_domains.html", rows=domains.list_custom(g.user, everyone=True))
 
 
 @bp.post("/dashboard/admin/domains/<ident>/verify")

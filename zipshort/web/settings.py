@@ -9,7 +9,7 @@ from flask import Response, g, render_template, request
 from zipshort.auth import client_address
 from zipshort.errors import NotFound, Unauthorized, ValidationError
 from zipshort.models import utcnow
-from zipshort.services import accounts, apikeys, domains, dynamic, mfa
+from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
 from zipshort.web.auth import _start_session
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
@@ -32,13 +32,15 @@ def _render(status: int = 200, **extra):
         uri = mfa.provisioning_uri(rt(), user, secret)
         totp = {"secret": secret, "qr": mfa.qr_svg_data_url(uri), "uri": uri}
     scopes = {k: v for k, v in SCOPE_LABELS.items() if k != "admin" or user.is_administrator}
+    custom_domains = domains.list_custom(user)
     return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(rt(), user),
                            signing_secret=dynamic.secret_of(user), dynamic_base=f"{base_url()}/dl/{user.id}/",
                            totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
                            default_scopes=apikeys.DEFAULT_SCOPES,
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
                            domains=rt().settings.allowed_domains, now=utcnow(),
-                           custom_domains=domains.list_custom(user), verify_path=domains.VERIFY_PATH,
+                           custom_domains=custom_domains,
+                           challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
                            custom_domains_limit=rt().settings.urls.custom_domains_per_user, **extra), status
 
 
@@ -116,8 +118,15 @@ def key_revoke(key_id: str):
 @action("/dashboard/settings")
 def domain_add():
     row = domains.add_custom(rt(), g.user, text("hostname"), request.host)
-    return done(f"Added {row.hostname}: open its verification link through the domain to start using it",
-                "/dashboard/settings#domains-h")
+    return done(f"Added {row.hostname}: create its DNS TXT record, then check it", "/dashboard/settings#domains-h")
+
+
+@bp.post("/dashboard/settings/domains/<ident>/verify")
+@page()
+@action("/dashboard/settings#domains-h")
+def domain_check(ident: str):
+    row = domainproofs.check_proof(rt(), g.user, ident)
+    return done(f"{row.hostname} is verified: links on it answer there now", "/dashboard/settings#domains-h")
 
 
 @bp.post("/dashboard/settings/domains/<ident>/delete")

@@ -145,5 +145,5 @@ def test_admin_lists_another_users_files_with_id(client, user, make_user, make_k
     peer = Api(client, make_key(make_user("bob"), scopes=["files:read"]))
     assert peer.get(f"/api/user/files?page=1&id={user.id}").status_code == 403
     super_ = make_user("boss", role=Role.SUPERADMIN)
-    assert admin.get(f"/api/user/files?page=1&id={super_.id}").status_code == 403  # ADMIN cannot act on SUPERADMIN
+    assert admin.get(f"/api/user/files?page=1&id={super_.id}").status_code == 404  # ADMIN cannot manage SUPERADMIN
     assert admin.get("/api/user/files?page=1&id=nope").status_code == 404

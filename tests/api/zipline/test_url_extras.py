@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api, count
-from zipshort.models import CustomDomain, Link
+from zipshort.extensions import db
+from zipshort.models import CustomDomain, Link, utcnow
 from zipshort.services import folders
 
 
@@ -52,8 +53,9 @@ def test_create_on_a_verified_custom_domain(api, client, user):
     domain = api.post("/api/user/domains", json={"hostname": "go.acme.test"}).get_json()
     assert api.post("/api/user/urls", json={"destination": "https://a.example/", "domain": "go.acme.test"}
                     ).status_code == 400
-    host, path = domain["verifyUrl"].split("://", 1)[1].split("/", 1)
-    assert client.get("/" + path, headers={"Host": host}).status_code == 200
+    row = db.session.get(CustomDomain, domain["id"])
+    row.verified_at = utcnow()  # the DNS proof itself: tests/api/test_domains.py
+    db.session.commit()
     res = api.post("/api/user/urls", json={"destination": "https://a.example/", "domain": "GO.acme.test",
                                            "vanity": "acme"})
     assert res.status_code == 200 and res.get_json()["url"] == "http://go.acme.test/go/acme"

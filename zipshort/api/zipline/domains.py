@@ -1,4 +1,5 @@
-"""Custom domains (zipshort's addition in the Zipline dialect's style): list, add, verify, remove."""
+"""Custom domains (zipshort's addition in the Zipline dialect's style): list, add, check the DNS proof, verify
+by hand (administrators), remove."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user, runtime
 from zipshort.errors import ValidationError
 from zipshort.models import CustomDomain
-from zipshort.services import domains
+from zipshort.services import domainproofs, domains
 
 
 def domain_json(row: CustomDomain) -> dict:
-    """A custom domain; ``verifyUrl`` is the page to open (it must reach this server through the name)."""
-    proto = "https" if runtime().settings.core.return_https_urls else request.scheme
+    """A custom domain; ``txtRecord`` is the DNS record that proves it (then POST .../verify)."""
     return {
         "id": row.id,
         "hostname": row.hostname,
@@ -22,7 +22,7 @@ def domain_json(row: CustomDomain) -> dict:
         "verified": row.verified,
         "verifiedAt": iso(row.verified_at) if row.verified_at else None,
         "createdAt": iso(row.created_at),
-        "verifyUrl": None if row.verified else f"{proto}://{row.hostname}{domains.VERIFY_PATH}{row.verify_token}",
+        "txtRecord": {"type": "TXT", "name": domainproofs.challenge_record(row), "value": row.verify_token},
     }
 
 
@@ -30,7 +30,7 @@ def domain_json(row: CustomDomain) -> dict:
 @require_user("domains:read")
 def list_domains():
     everyone = request.args.get("all") in ("1", "true") and g.user.is_administrator
-    return jsonify([domain_json(d) for d in domains.list_custom(None if everyone else g.user)])
+    return jsonify([domain_json(d) for d in domains.list_custom(g.user, everyone=everyone)])
 
 
 @bp.post("/user/domains")
@@ -45,6 +45,12 @@ def add_domain():
 @require_user("domains:read")
 def get_domain(ident: str):
     return jsonify(domain_json(domains.get_custom(g.user, ident)))
+
+
+@bp.post("/user/domains/<ident>/verify")
+@require_user("domains:write")
+def check_domain(ident: str):
+    return jsonify(domain_json(domainproofs.check_proof(runtime(), g.user, ident)))
 
 
 @bp.patch("/user/domains/<ident>")

@@ -10,7 +10,7 @@ from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import check_caller, public_route, require_user, runtime
 from zipshort.codes import url_segment
-from zipshort.errors import Forbidden, ValidationError
+from zipshort.errors import ValidationError
 from zipshort.models import File, Tag, User
 from zipshort.services import accounts, files, folders, partials, tags
 
@@ -74,15 +74,12 @@ def list_files():
 
 def _listed_user() -> User:
     """Whose files to list: the caller's, or with ``id=<userId>`` (Zipline) another user's for an
-    administrator who may act on them (a key then needs the admin scope)."""
+    administrator who may manage them (a key then needs the admin scope; others answer 404)."""
     ident = request.args.get("id")
     if not ident or ident == g.user.id:
         return g.user
     check_caller("files:read", admin=True)
-    target = accounts.get_user(ident)
-    if not accounts.can_interact(g.user, target):
-        raise Forbidden("You cannot view this user's files", code="forbidden")
-    return target
+    return accounts.get_managed_user(g.user, ident)
 
 
 def incomplete_json(session) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import user_json
 from zipshort.auth import require_user, runtime
-from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.errors import Conflict, Forbidden, ValidationError
 from zipshort.models import Role
 from zipshort.services import accounts
 
@@ -23,17 +23,15 @@ def _role(value: Any, message: str = "Invalid role (USER, ADMIN)") -> Role | Non
 
 
 def _target(user_id: str):
-    try:
-        return accounts.get_user(user_id)
-    except NotFound:
-        raise NotFound("User not found", code="user_not_found") from None
+    """The user, when the caller may manage them (accounts.can_manage); 404 otherwise, as if absent."""
+    return accounts.get_managed_user(g.user, user_id)
 
 
 @bp.get("/users")
 @require_user(admin=True)
 def list_users():
     exclude = g.user if request.args.get("noincl") == "true" else None
-    return jsonify([user_json(u) for u in accounts.list_users(exclude)])
+    return jsonify([user_json(u) for u in accounts.list_users(g.user, exclude)])
 
 
 @bp.post("/users")
