@@ -58,7 +58,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
         "id": link.id,
         "organizationId": link.user_id,
-        "isActive": link.enabled,
+        "isActive": links.link_state(link) == links.ACTIVE,  # false for disabled, expired and used-up links
         "qrCodeId": _derived(link, "qr") if link.qr_options else None,
         "domainId": domain.id,
         "folderId": link.folder_id,

@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from zipshort.auth import check_caller, load_caller, runtime
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
-from zipshort.models import Link
+from zipshort.models import Link, utcnow
 from zipshort.services import domains, folders, links
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
@@ -100,7 +100,9 @@ def list_links():
         raise _invalid("long_url must be at most 2048 characters.", "long_url")
     rows, total = links.query_links(user, limit, offset, long_url or None, match)
     host = domains.choose(runtime(), request.host).hostname
+    now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{
         "id": link.id, "short_code": link.slug, "long_url": link.destination, "domain": link.domain or host,
-        "group_id": link.folder_id, "is_active": link.enabled, "created_at": _timestamp(link.created_at),
+        "group_id": link.folder_id, "is_active": links.link_state(link, now, user.disabled) == links.ACTIVE,
+        "created_at": _timestamp(link.created_at),
     } for link in rows]})

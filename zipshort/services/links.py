@@ -57,6 +57,35 @@ class NewLink:
     invisible: bool = False  # Zipline v3's Zws: a random code of zero-width characters
 
 
+# A link's state, decided in this order (a disabled link that has also expired reads "disabled").
+ACTIVE, DISABLED, EXPIRED, USED_UP = "active", "disabled", "expired", "used up"
+LINK_STATES = (ACTIVE, DISABLED, EXPIRED, USED_UP)
+
+# The liveness rule in SQL, for the redirect's hot statements (services/redirects.py); state_of() below
+# is the same rule in Python, and tests/public/test_link_state.py walks every state through both.
+LIVE_SQL = """enabled IS TRUE
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (max_views IS NULL OR views < max_views)
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
+
+
+def state_of(enabled: bool, expires_at: dt.datetime | None, views: int, max_views: int | None,
+             owner_disabled: bool = False, now: dt.datetime | None = None) -> str:
+    """active / disabled / expired / used up: whether a visit redirects now and, if not, why."""
+    if not enabled or owner_disabled:
+        return DISABLED
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        return EXPIRED
+    if max_views is not None and views >= max_views:
+        return USED_UP
+    return ACTIVE
+
+
+def link_state(link: Link, now: dt.datetime | None = None, owner_disabled: bool = False) -> str:
+    """The state of ``link`` (see :func:`state_of`); every dialect and page shows this one."""
+    return state_of(link.enabled, link.expires_at, link.views, link.max_views, owner_disabled, now)
+
+
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
              image: object, deep_linking: bool = False) -> bool:
     """Whether a visit needs more than a plain 302 (see services/smart.py)."""

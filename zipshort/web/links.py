@@ -85,7 +85,9 @@ def urls_page():
         rows, total = [], 0
     link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
                                                           if d.verified]
-    return render_template("urls.html", rows=rows, total=total, page=page_no,
+    now = utcnow()
+    states = {link.id: links.link_state(link, now) for link in rows}
+    return render_template("urls.html", rows=rows, states=states, total=total, page=page_no,
                            pages=max(1, math.ceil(total / PER_PAGE)), q=q, field=field, short_url=short_url,
                            search_fields=links.SEARCH_FIELDS, link_domains=link_domains)
 
