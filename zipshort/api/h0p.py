@@ -174,7 +174,7 @@ def create():
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
     try:
-        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec))
+        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host)), 201
@@ -224,7 +224,7 @@ def update(link_id: str):
     fields = _fields(_body(), creating=request.method == "PUT")
     changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
     try:
-        link = links.update_link(runtime(), g.user, link.id, changes)
+        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host))

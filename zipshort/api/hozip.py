@@ -68,11 +68,13 @@ def create_link():
     domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
         link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
-                                                         folder_id=folder.id, domain=domains.link_domain(domain)))
+                                                         folder_id=folder.id, domain=domains.link_domain(domain)),
+                                 host=request.host)
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:
-        raise _invalid(exc.message, exc.field or "body") from None
+        field = "long_url" if exc.field == "destination" else exc.field or "body"
+        raise _invalid(exc.message.replace("Destination", "long_url"), field) from None
     return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
                     "group_id": folder.id, "domain": domain.hostname, "domain_id": domain.id}), 201
 

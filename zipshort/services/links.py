@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, invisible_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
+from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Folder, Link, Tag, User, new_id, utcnow
@@ -214,8 +215,9 @@ def _reserve_url_quota(owner_id: str) -> None:
         raise QuotaExceeded(f"Shortening this URL would exceed your quota of {limit} URLs.")
 
 
-def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None) -> Link:
-    """Create a link for ``owner``.
+def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None, *,
+                host: str = "") -> Link:
+    """Create a link for ``owner``; ``host`` is the Host the request came in on (one of this server's names).
 
     Raises:
         ValidationError: destination, vanity, max views, password or expiry invalid.
@@ -231,6 +233,9 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     title = _title(spec.title)
     if spec.expires_at is not None and spec.expires_at <= now:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    own_hosts = OwnHosts(rt.settings, host)
+    own_hosts.refuse(kind, destination)
+    own_hosts.refuse_rules(spec.rules)
     password_hash = rt.passwords.hash(password) if password else None
     with write_transaction(db.session):
         if spec.folder_id is not None:
@@ -369,8 +374,8 @@ def get_owned_link(owner: User, link_id: str) -> Link:
 
 
 def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
-                now: dt.datetime | None = None) -> Link:
-    """Apply ``changes`` to one of the owner's links.
+                now: dt.datetime | None = None, *, host: str = "") -> Link:
+    """Apply ``changes`` to one of the owner's links; ``host`` is the Host the request came in on.
 
     Raises:
         NotFound, Forbidden, ValidationError, VanityTaken.
@@ -391,6 +396,11 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
         password_hash = rt.passwords.hash(password) if password else None
     if changes.expires_at not in (UNSET, None) and changes.expires_at <= now:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    own_hosts = OwnHosts(rt.settings, host)
+    if kind is not UNSET:
+        own_hosts.refuse(kind, destination)
+    if changes.rules is not UNSET:
+        own_hosts.refuse_rules(changes.rules)
     with write_transaction(db.session):
         link = get_owned_link(owner, link_id)
         if vanity is not UNSET and (vanity or None) != link.vanity:

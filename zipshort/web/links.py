@@ -100,7 +100,7 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(rt(), g.user, spec)
+    link = links.create_link(rt(), g.user, spec, host=request.host)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 
@@ -120,7 +120,7 @@ def url_update(link_id: str):
                                 title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
-    link = links.update_link(rt(), g.user, link_id, changes)
+    link = links.update_link(rt(), g.user, link_id, changes, host=request.host)
     return done(f"Saved {short_url(link)}", "/dashboard/urls")
 
 
