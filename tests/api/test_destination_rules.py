@@ -9,7 +9,7 @@ from tests.conftest import Api, count
 from tests.web.test_pages import csrf, log_in
 from zipshort.destinations import OwnHosts, link_route_host
 from zipshort.models import Link
-from zipshort.services import folders
+from zipshort.services import domains, folders
 
 LOOPS = [
     "http://localhost/go/abc",  # the Host the request came in on
@@ -43,7 +43,6 @@ def overrides():
 def hosts(user, make_user, own_domain, rt):
     own_domain(user, "mine.example")
     own_domain(make_user("bob"), "theirs.example")
-    from zipshort.services import domains
     domains.add_custom(rt, user, "pending.example")
 
 

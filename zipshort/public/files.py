@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from flask import Response, make_response, redirect, render_template, request, send_file
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import FileWrapper
 
 from zipshort.auth import client_address, runtime
 from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
@@ -99,8 +100,9 @@ def _streamed(serving: downloads.Serving, content_type: str) -> Response:
         status, window = 206, (bounds[0], bounds[1] - 1)
     length = size if window is None else window[1] - window[0] + 1
     body = storage.open(serving.storage_key, window) if length and request.method != "HEAD" else None
-    response = Response(_iterate(body) if body is not None else b"", status=status, mimetype=content_type,
-                        direct_passthrough=True)
+    # FileWrapper (unlike a generator) closes the object's stream even when never iterated (a lost count)
+    response = Response(FileWrapper(body, 1024 * 1024) if body is not None else b"", status=status,
+                        mimetype=content_type, direct_passthrough=True)
     response.headers["Content-Length"] = str(length)
     response.headers["ETag"] = etag
     if window is not None:
@@ -127,14 +129,6 @@ def _first_requested_byte(size: int) -> int | None:
         return 0
     starts = [max(size + begin, 0) if begin < 0 else begin for begin, _ in request.range.ranges]
     return min(starts) if starts and min(starts) < size else None
-
-
-def _iterate(body, chunk: int = 1024 * 1024):
-    try:
-        while data := body.read(chunk):
-            yield data
-    finally:
-        body.close()
 
 
 def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline: bool, path) -> Response:

@@ -19,14 +19,14 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services.links import ACTIVE, LIVE_SQL as _LIVE_SQL, MAX_PASSWORD_LENGTH, state_of
+from zipshort.services.links import ACTIVE, LIVE_SQL, MAX_PASSWORD_LENGTH, state_of
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {_LIVE_SQL}"""
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
 _COUNT_SQL = f"""UPDATE links SET views = views + 1
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {_LIVE_SQL}
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 RETURNING id, destination, max_views, expires_at, smart"""
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
-WHERE id = :link_id AND password_hash = :pw_hash AND {_LIVE_SQL}
+WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL}
 RETURNING destination, max_views, smart"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
