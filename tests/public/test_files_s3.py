@@ -50,11 +50,16 @@ def test_etag_and_304(api, client):
     assert client.get(f"/raw/{item['name']}", headers={"If-None-Match": etag}).status_code == 304
 
 
-def test_limited_file_from_s3_is_whole_and_counted(api, client):
+def test_limited_file_from_s3_counts_ranges_from_the_first_byte_only(api, client):
     item = put(api, headers={"x-zipline-max-views": "1"})
+    middle = client.get(f"/raw/{item['name']}", headers={"Range": "bytes=10-19"})
+    assert middle.status_code == 206 and middle.data == DATA[10:20] and middle.headers["Cache-Control"] == "no-store"
+    unsatisfiable = client.get(f"/raw/{item['name']}", headers={"Range": f"bytes={len(DATA)}-"})
+    assert unsatisfiable.status_code == 416 and unsatisfiable.headers["Content-Range"] == f"bytes */{len(DATA)}"
+    assert client.head(f"/raw/{item['name']}").status_code == 200
     first = client.get(f"/raw/{item['name']}", headers={"Range": "bytes=0-9"})
-    assert first.status_code == 200 and first.data == DATA
-    assert client.get(f"/raw/{item['name']}").status_code == 404
+    assert first.status_code == 206 and first.data == DATA[:10]
+    assert client.get(f"/raw/{item['name']}", headers={"Range": "bytes=10-19"}).status_code == 404
 
 
 def test_delete_removes_the_object(api, rt):

@@ -58,7 +58,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
         "id": link.id,
         "organizationId": link.user_id,
-        "isActive": link.enabled,
+        "isActive": links.link_state(link) == links.ACTIVE,  # false for disabled, expired and used-up links
         "qrCodeId": _derived(link, "qr") if link.qr_options else None,
         "domainId": domain.id,
         "folderId": link.folder_id,
@@ -175,7 +175,7 @@ def create():
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
     try:
-        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec))
+        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host)), 201
@@ -226,7 +226,7 @@ def update(link_id: str):
     fields = _fields(_body(), creating=request.method == "PUT")
     changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
     try:
-        link = links.update_link(runtime(), g.user, link.id, changes)
+        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host))

@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from zipshort.auth import load_caller, require_user, runtime
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
-from zipshort.models import Link
+from zipshort.models import Link, utcnow
 from zipshort.services import domains, folders, links
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
@@ -72,11 +72,13 @@ def create_link():
     domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
         link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
-                                                         folder_id=folder.id, domain=domains.link_domain(domain)))
+                                                         folder_id=folder.id, domain=domains.link_domain(domain)),
+                                 host=request.host)
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:
-        raise _invalid(exc.message, exc.field or "body") from None
+        field = "long_url" if exc.field == "destination" else exc.field or "body"
+        raise _invalid(exc.message.replace("Destination", "long_url"), field) from None
     return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
                     "group_id": folder.id, "domain": domain.hostname, "domain_id": domain.id}), 201
 
@@ -105,7 +107,9 @@ def list_links():
         raise _invalid("long_url must be at most 2048 characters.", "long_url")
     rows, total = links.query_links(user, limit, offset, long_url or None, match)
     host = domains.choose(runtime(), request.host).hostname
+    now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{
         "id": link.id, "short_code": link.slug, "long_url": link.destination, "domain": link.domain or host,
-        "group_id": link.folder_id, "is_active": link.enabled, "created_at": _timestamp(link.created_at),
+        "group_id": link.folder_id, "is_active": links.link_state(link, now, user.disabled) == links.ACTIVE,
+        "created_at": _timestamp(link.created_at),
     } for link in rows]})

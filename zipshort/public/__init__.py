@@ -10,6 +10,7 @@ from flask import Blueprint
 
 from zipshort.auth import public_route
 from zipshort.config import Settings
+from zipshort.destinations import DYNAMIC_ROUTE
 from zipshort.public import files, links
 
 
@@ -31,7 +32,8 @@ def make_blueprint(settings: Settings) -> Blueprint:
         bp.add_url_rule(f"{prefix}/<name>", f"serve_{endpoint}", files.serve_file, methods=["GET", "HEAD"])
         bp.add_url_rule(f"{prefix}/<name>", f"unlock_{endpoint}", files.unlock_file, methods=["POST"])
     bp.add_url_rule("/qr/<code>.<fmt>", "link_qr", links.link_qr, methods=["GET", "HEAD"])
-    bp.add_url_rule("/dl/<user_id>/<signature>", "dynamic_link", links.dynamic_link, methods=["GET", "HEAD"])
+    bp.add_url_rule(f"{DYNAMIC_ROUTE}/<user_id>/<signature>", "dynamic_link", links.dynamic_link,
+                    methods=["GET", "HEAD"])
     bp.add_url_rule("/r/<name>", "raw_redirect", files.raw_redirect, methods=["GET", "HEAD"])
     bp.add_url_rule("/view/<name>", "view_file", files.view_file, methods=["GET", "HEAD"])
     if settings.files.content_domain:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import mimetypes
+import re
 from urllib.parse import quote
 
 from flask import Response, make_response, redirect, render_template, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import FileWrapper
 
 from zipshort.auth import client_address, runtime
-from zipshort.errors import Forbidden, PasswordRequired, RateLimited
+from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
-from zipshort.services import downloads
+from zipshort.services import downloads, smart
 
 INLINE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
@@ -31,13 +34,17 @@ FILE_CSP = ("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'
 
 
 def serving_type(declared: str, name: str) -> tuple[str, bool]:
-    """(Content-Type to send, inline?) for a stored type and name; unknown or active types are attachments."""
+    """(mimetype to send, inline?) for a stored type and name; unknown or active types are attachments.
+
+    The mimetype is bare: the response adds ``; charset=utf-8`` to ``text/*`` exactly once.
+    """
+    declared = declared.split(";", 1)[0].strip().lower()
     guessed = mimetypes.guess_type(name)[0]
     if declared in INLINE_TYPES and guessed == declared:
         return declared, True
     if declared.startswith("text/") and declared not in ACTIVE_TEXT and (guessed or "").startswith("text/") \
             and guessed not in ACTIVE_TEXT:
-        return "text/plain; charset=utf-8", True
+        return "text/plain", True
     return "application/octet-stream", False
 
 
@@ -48,63 +55,80 @@ def _send(name: str, serving: downloads.Serving, force_download: bool = False) -
     offload = rt.settings.files.offload
     if offload and request.method != "HEAD":
         return _offloaded(name, serving, content_type, inline and not force_download, path)
-    ranges = not serving.limited  # a limited file is counted per request, so it is always sent whole
     if path is None:
-        response = _streamed(serving, content_type, ranges)
+        response = _streamed(serving, content_type)
         response.headers.set("Content-Disposition", "attachment" if force_download or not inline else "inline",
                              filename=serving.original_name or name)
     else:
-        response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
-                             download_name=serving.original_name or name, conditional=ranges, etag=serving.sha256,
-                             last_modified=serving.updated_at if isinstance(serving.updated_at, dt.datetime)
-                             else None, max_age=None)
+        try:
+            response = send_file(path, mimetype=content_type, as_attachment=force_download or not inline,
+                                 download_name=serving.original_name or name, conditional=True,
+                                 etag=serving.sha256, last_modified=serving.updated_at
+                                 if isinstance(serving.updated_at, dt.datetime) else None, max_age=None)
+        except RequestedRangeNotSatisfiable:
+            response = _unsatisfiable(serving.size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     response.headers["Cross-Origin-Resource-Policy"] = "same-site"
     if serving.limited or serving.protected:
         response.headers["Cache-Control"] = "no-store"
-    if not ranges:
-        response.headers["Accept-Ranges"] = "none"
     return response
 
 
-def _streamed(serving: downloads.Serving, content_type: str, ranges: bool) -> Response:
+def _unsatisfiable(size: int) -> Response:
+    """416, naming the size so the client can ask again (RFC 9110 §15.5.17)."""
+    response = Response(status=416)
+    response.headers["Content-Range"] = f"bytes */{size}"
+    return response
+
+
+def _streamed(serving: downloads.Serving, content_type: str) -> Response:
     """Send a blob that is not on this machine (S3): stream it, honouring one Range and If-None-Match."""
     storage = runtime().storage
     size = serving.size
     etag = f'"{serving.sha256}"'
-    if ranges and request.if_none_match.contains(serving.sha256):
+    if request.if_none_match.contains(serving.sha256):
         response = Response(status=304)
         response.headers["ETag"] = etag
         return response
-    byte_range = request.range if ranges else None
+    byte_range = request.range if request.method in ("GET", "HEAD") else None
     status, window = 200, None
     if byte_range is not None and len(byte_range.ranges) == 1 and byte_range.units == "bytes":
         bounds = byte_range.range_for_length(size)
         if bounds is None:
-            response = Response(status=416)
-            response.headers["Content-Range"] = f"bytes */{size}"
-            return response
+            return _unsatisfiable(size)
         status, window = 206, (bounds[0], bounds[1] - 1)
     length = size if window is None else window[1] - window[0] + 1
     body = storage.open(serving.storage_key, window) if length and request.method != "HEAD" else None
-    response = Response(_iterate(body) if body is not None else b"", status=status, mimetype=content_type,
-                        direct_passthrough=True)
+    # FileWrapper (unlike a generator) closes the object's stream even when never iterated (a lost count)
+    response = Response(FileWrapper(body, 1024 * 1024) if body is not None else b"", status=status,
+                        mimetype=content_type, direct_passthrough=True)
     response.headers["Content-Length"] = str(length)
     response.headers["ETag"] = etag
     if window is not None:
         response.headers["Content-Range"] = f"bytes {window[0]}-{window[1]}/{size}"
-    if ranges:
-        response.headers["Accept-Ranges"] = "bytes"
+    response.headers["Accept-Ranges"] = "bytes"
     return response
 
 
-def _iterate(body, chunk: int = 1024 * 1024):
-    try:
-        while data := body.read(chunk):
-            yield data
-    finally:
-        body.close()
+def _first_byte(response: Response, size: int) -> int | None:
+    """The first byte of the file this answer sends (None: no bytes, as for 304 and 416)."""
+    if "X-Accel-Redirect" in response.headers or "X-Sendfile" in response.headers:
+        return _first_requested_byte(size)  # the proxy applies the request's Range itself
+    if response.status_code == 200:
+        return 0
+    if response.status_code == 206:
+        match = re.match(r"bytes (\d+)-", response.headers.get("Content-Range", ""))
+        return int(match.group(1)) if match else None
+    return None
+
+
+def _first_requested_byte(size: int) -> int | None:
+    """Where the request's Range starts (0 without one; None when no range can be served)."""
+    if "Range" not in request.headers or request.range is None or request.range.units != "bytes":
+        return 0
+    starts = [max(size + begin, 0) if begin < 0 else begin for begin, _ in request.range.ranges]
+    return min(starts) if starts and min(starts) < size else None
 
 
 def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline: bool, path) -> Response:
@@ -127,14 +151,22 @@ def _offloaded(name: str, serving: downloads.Serving, content_type: str, inline:
 
 
 def serve_file(name: str):
-    """/u/<name> and /raw/<name>: count a view and send the bytes under the serving policy."""
+    """/u/<name> and /raw/<name>: send the bytes under the serving policy; count a view if they start at byte 0."""
     if name.startswith(".thumbnail.") and name.endswith(".jpg"):
         return _thumbnail(name[len(".thumbnail."):-len(".jpg")])
+    rt = runtime()
     try:
-        serving = downloads.open_file(runtime(), name, count=request.method != "HEAD")
+        serving = downloads.find_file(rt, name)
     except PasswordRequired:
         return password_page(name, "file")
-    return _send(name, serving, force_download="download" in request.args)
+    response = _send(name, serving, force_download="download" in request.args)
+    if downloads.is_view(request.method, _first_byte(response, serving.size)):
+        try:
+            downloads.count_view(rt, name)  # the conditional UPDATE: a lost race sends no byte
+        except Gone:
+            response.close()
+            raise
+    return response
 
 
 def unlock_file(name: str):
@@ -185,17 +217,24 @@ def raw_redirect(name: str):
 
 
 def view_file(name: str):
-    """/view/<name>: a preview page with OpenGraph/Discord embed tags (every value escaped by Jinja)."""
+    """/view/<name>: a preview page with OpenGraph/Discord embed tags (every value escaped by Jinja).
+
+    Showing a text file's content is a view; HEAD and link-preview bots get the page without it. For a
+    file with a view limit bots get no media tags either, so an embed never spends the owner's views.
+    """
     rt = runtime()
     item = downloads.preview(name)
     if item.protected:
         return password_page(name, "file")
     mimetype, inline = serving_type(item.type, name)
     kind = next((k for k in ("image", "video", "audio") if inline and mimetype.startswith(k + "/")), None)
+    bot = smart.is_preview_bot(request.headers.get("User-Agent", ""))
+    if bot and item.limited:
+        kind = None
     text, truncated = None, False
-    if inline and mimetype.startswith("text/plain"):
+    if inline and mimetype == "text/plain" and request.method == "GET" and not bot:
         kind = "text"
-        serving = downloads.open_file(rt, name)  # showing the text is a view
+        serving = downloads.count_view(rt, name)
         with rt.storage.open(serving.storage_key) as fh:
             raw = fh.read(downloads.TEXT_PREVIEW_BYTES + 1)
         truncated = len(raw) > downloads.TEXT_PREVIEW_BYTES

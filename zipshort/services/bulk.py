@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import random_code
 from zipshort.database import existing_values, write_transaction
-from zipshort.destinations import validate_web_url
+from zipshort.destinations import LOOP_MESSAGE, OwnHosts, validate_web_url
 from zipshort.errors import QuotaExceeded, Unavailable, ValidationError
 from zipshort.extensions import db
 from zipshort.models import Folder, Link, User, new_id, utcnow
@@ -76,14 +76,18 @@ def _item(index: int, raw: Any, max_length: int) -> BulkLink:
         raise ItemError(index, exc.message.replace("Destination", "url"), exc.field) from None
 
 
-def validate(rt: Runtime, items: Any) -> list[BulkLink]:
-    """Check the whole request; raise for the first bad item (with its index)."""
+def validate(rt: Runtime, items: Any, host: str = "") -> list[BulkLink]:
+    """Check the whole request; raise for the first bad item (with its index). ``host``: the request's Host."""
     limit = min(HARD_LIMIT, rt.settings.urls.bulk_max_per_request or HARD_LIMIT)
     if not isinstance(items, list) or not items:
         raise ValidationError("The body must be a non-empty array of links", code="invalid_body")
     if len(items) > limit:
         raise ValidationError(f"At most {limit} links per request", code="too_many_links")
     out = [_item(i, raw, rt.settings.urls.destination_max_length) for i, raw in enumerate(items)]
+    own_hosts = OwnHosts(rt.settings, host)
+    for i, item in enumerate(out):
+        if own_hosts.points_home(item.url):
+            raise ItemError(i, f"url {LOOP_MESSAGE}", "url")
     seen: dict[str, int] = {}
     for i, item in enumerate(out):
         if item.external_id is not None:

@@ -49,28 +49,48 @@ def _gone(rt: Runtime) -> Gone:
     return Gone("This file is no longer available", status=rt.settings.urls.gone_status)
 
 
-def open_file(rt: Runtime, name: str, now: dt.datetime | None = None, count: bool = True) -> Serving:
-    """Count one view of the file ``name`` (atomically against its limit) and say what to send.
+def _check_name(name: str) -> None:
+    if not name or "\x00" in name or len(name) > 255:
+        raise NotFound("File not found", code="file_not_found")
+
+
+def find_file(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving:
+    """The live, unprotected file ``name``, without counting a view (see :func:`is_view`).
 
     Raises:
         NotFound, Gone (expired, used up, owner disabled), PasswordRequired.
     """
-    now = now or utcnow()
-    if not name or "\x00" in name or len(name) > 255:
-        raise NotFound("File not found", code="file_not_found")
-    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+    _check_name(name)
+    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now or utcnow()}, write=False)
     if peek is None:
         exists_ = db.session.scalar(select(File.id).where(File.name == name))
         db.session.rollback()
         raise NotFound("File not found", code="file_not_found") if exists_ is None else _gone(rt)
     if peek[7] is not None:
         raise PasswordRequired(code="password_required")
-    if not count:
-        return _serving(peek, False)
-    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now}, write=True)
+    return _serving(peek, False)
+
+
+def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving:
+    """Count one view of the unprotected file ``name``: one conditional UPDATE against its limit.
+
+    Raises:
+        Gone: no longer live (used up by a concurrent request, expired, deleted or protected since).
+    """
+    _check_name(name)
+    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now or utcnow()}, write=True)
     if row is None:
         raise _gone(rt)
     return _serving(row, False)
+
+
+def is_view(method: str, first_byte: int | None) -> bool:
+    """Whether a request spends a view: a GET whose answer sends the file's first byte.
+
+    HEAD, conditional answers (304), unsatisfiable ranges (416) and ranges that start mid-file
+    (a video player seeking) send no first byte, so they never count: a viewer spends one view.
+    """
+    return method in ("GET", "POST") and first_byte == 0
 
 
 def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None) -> Serving:
@@ -80,8 +100,7 @@ def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.d
         NotFound, Gone, RateLimited, Forbidden.
     """
     now = now or utcnow()
-    if not name or "\x00" in name or len(name) > 255:
-        raise NotFound("File not found", code="file_not_found")
+    _check_name(name)
     peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
     if peek is None or peek[7] is None:
         raise NotFound("File not found", code="file_not_found")
@@ -108,6 +127,7 @@ class Preview:
     size: int
     storage_key: str
     protected: bool
+    limited: bool
     embed: dict[str, str]
 
 
@@ -118,8 +138,7 @@ def preview(name: str, now: dt.datetime | None = None) -> Preview:
         NotFound, Gone.
     """
     now = now or utcnow()
-    if not name or "\x00" in name or len(name) > 255:
-        raise NotFound("File not found", code="file_not_found")
+    _check_name(name)
     peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
     if peek is None:
         raise NotFound("File not found", code="file_not_found")
@@ -129,7 +148,7 @@ def preview(name: str, now: dt.datetime | None = None) -> Preview:
     embed = {k: str(owner_view[k]) for k in ("embedTitle", "embedDescription", "embedColor", "embedSiteName")
              if owner_view.get(k)} if owner_view.get("embed") else {}
     return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
-                   protected=peek[7] is not None, embed=embed)
+                   protected=peek[7] is not None, limited=peek[5] is not None, embed=embed)
 
 
 def thumbnail(file_id: str, now: dt.datetime | None = None) -> str:

@@ -18,7 +18,9 @@ DESTINATION_TYPES = ("link", "email", "phone")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content", "referral")
 OS_TYPES = ("ios", "android", "windows", "macos", "linux", "chromeos", "other")
 MAX_RULES = 20
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# An e-mail destination is one address and nothing else: no '?' (mailto: headers such as body=, cc=,
+# bcc=), '%' (encoded separators) or '#', though RFC 5322 allows them in the local part.
+_EMAIL = re.compile(r"[A-Za-z0-9.!$&'*+/=^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, invisible_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
+from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Folder, Link, Tag, User, new_id, utcnow
@@ -55,6 +56,35 @@ class NewLink:
     cloaking: bool = False
     deep_linking: bool = False
     invisible: bool = False  # Zipline v3's Zws: a random code of zero-width characters
+
+
+# A link's state, decided in this order (a disabled link that has also expired reads "disabled").
+ACTIVE, DISABLED, EXPIRED, USED_UP = "active", "disabled", "expired", "used up"
+LINK_STATES = (ACTIVE, DISABLED, EXPIRED, USED_UP)
+
+# The liveness rule in SQL, for the redirect's hot statements (services/redirects.py); state_of() below
+# is the same rule in Python, and tests/public/test_link_state.py walks every state through both.
+LIVE_SQL = """enabled IS TRUE
+  AND (expires_at IS NULL OR expires_at > :now)
+  AND (max_views IS NULL OR views < max_views)
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
+
+
+def state_of(enabled: bool, expires_at: dt.datetime | None, views: int, max_views: int | None,
+             owner_disabled: bool = False, now: dt.datetime | None = None) -> str:
+    """active / disabled / expired / used up: whether a visit redirects now and, if not, why."""
+    if not enabled or owner_disabled:
+        return DISABLED
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        return EXPIRED
+    if max_views is not None and views >= max_views:
+        return USED_UP
+    return ACTIVE
+
+
+def link_state(link: Link, now: dt.datetime | None = None, owner_disabled: bool = False) -> str:
+    """The state of ``link`` (see :func:`state_of`); every dialect and page shows this one."""
+    return state_of(link.enabled, link.expires_at, link.views, link.max_views, owner_disabled, now)
 
 
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
@@ -185,8 +215,9 @@ def _reserve_url_quota(owner_id: str) -> None:
         raise QuotaExceeded(f"Shortening this URL would exceed your quota of {limit} URLs.")
 
 
-def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None) -> Link:
-    """Create a link for ``owner``.
+def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None, *,
+                host: str = "") -> Link:
+    """Create a link for ``owner``; ``host`` is the Host the request came in on (one of this server's names).
 
     Raises:
         ValidationError: destination, vanity, max views, password or expiry invalid.
@@ -202,6 +233,9 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     title = _title(spec.title)
     if spec.expires_at is not None and spec.expires_at <= now:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    own_hosts = OwnHosts(rt.settings, host)
+    own_hosts.refuse(kind, destination)
+    own_hosts.refuse_rules(spec.rules)
     password_hash = rt.passwords.hash(password) if password else None
     with write_transaction(db.session):
         if spec.folder_id is not None:
@@ -340,8 +374,8 @@ def get_owned_link(owner: User, link_id: str) -> Link:
 
 
 def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
-                now: dt.datetime | None = None) -> Link:
-    """Apply ``changes`` to one of the owner's links.
+                now: dt.datetime | None = None, *, host: str = "") -> Link:
+    """Apply ``changes`` to one of the owner's links; ``host`` is the Host the request came in on.
 
     Raises:
         NotFound, Forbidden, ValidationError, VanityTaken.
@@ -362,6 +396,11 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
         password_hash = rt.passwords.hash(password) if password else None
     if changes.expires_at not in (UNSET, None) and changes.expires_at <= now:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    own_hosts = OwnHosts(rt.settings, host)
+    if kind is not UNSET:
+        own_hosts.refuse(kind, destination)
+    if changes.rules is not UNSET:
+        own_hosts.refuse_rules(changes.rules)
     with write_transaction(db.session):
         link = get_owned_link(owner, link_id)
         if vanity is not UNSET and (vanity or None) != link.vanity:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import bindparam, or_, select
 
 from zipshort.codes import could_be_code
 from zipshort.database import hot_statement
@@ -20,29 +20,22 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services.links import MAX_PASSWORD_LENGTH
+from zipshort.services.links import ACTIVE, LIVE_SQL, MAX_PASSWORD_LENGTH, state_of
 
-_LIVE_SQL = """enabled IS TRUE
-  AND (expires_at IS NULL OR expires_at > :now)
-  AND (max_views IS NULL OR views < max_views)
-  AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id AND users.disabled IS FALSE)"""
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {_LIVE_SQL}"""
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
 _COUNT_SQL = f"""UPDATE links SET views = views + 1
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {_LIVE_SQL}
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 RETURNING id, destination, max_views, expires_at, smart"""
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
-WHERE id = :link_id AND password_hash = :pw_hash AND {_LIVE_SQL}
+WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL}
 RETURNING destination, max_views, smart"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
 _links, _users = Link.__table__, User.__table__
 _CLASSIFY = select(
-    _links.c.id,
-    _links.c.password_hash,
-    and_(_links.c.enabled.is_(True), or_(_links.c.expires_at.is_(None), _links.c.expires_at > bindparam("now")),
-         or_(_links.c.max_views.is_(None), _links.c.views < _links.c.max_views),
-         exists().where(_users.c.id == _links.c.user_id, _users.c.disabled.is_(False))).label("live"),
+    _links.c.password_hash, _links.c.enabled, _links.c.expires_at, _links.c.views, _links.c.max_views,
+    select(_users.c.disabled).where(_users.c.id == _links.c.user_id).scalar_subquery().label("owner_disabled"),
 ).where(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
 
 
@@ -69,11 +62,12 @@ def _gone(rt: Runtime) -> Gone:
 
 def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
     """Why a code did not resolve: unknown (404), password needed, or no longer live (gone status)."""
-    row = db.session.execute(_CLASSIFY, {"key": key, "host": host, "now": now}).first()
+    row = db.session.execute(_CLASSIFY, {"key": key, "host": host}).first()
     db.session.rollback()  # end the read transaction at once
     if row is None:
         return NotFound("Not found", code="not_found")
-    if row.password_hash is not None and row.live:
+    live = state_of(row.enabled, row.expires_at, row.views, row.max_views, bool(row.owner_disabled), now) == ACTIVE
+    if row.password_hash is not None and live:
         return PasswordRequired(code="password_required")
     return _gone(rt)
 

@@ -85,7 +85,9 @@ def urls_page():
         rows, total = [], 0
     link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
                                                           if d.verified]
-    return render_template("urls.html", rows=rows, total=total, page=page_no,
+    now = utcnow()
+    states = {link.id: links.link_state(link, now) for link in rows}
+    return render_template("urls.html", rows=rows, states=states, total=total, page=page_no,
                            pages=max(1, math.ceil(total / PER_PAGE)), q=q, field=field, short_url=short_url,
                            search_fields=links.SEARCH_FIELDS, link_domains=link_domains)
 
@@ -98,7 +100,7 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(rt(), g.user, spec)
+    link = links.create_link(rt(), g.user, spec, host=request.host)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 
@@ -118,7 +120,7 @@ def url_update(link_id: str):
                                 title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
-    link = links.update_link(rt(), g.user, link_id, changes)
+    link = links.update_link(rt(), g.user, link_id, changes, host=request.host)
     return done(f"Saved {short_url(link)}", "/dashboard/urls")
 
 

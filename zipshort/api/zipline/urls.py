@@ -86,7 +86,7 @@ def create_url():
     )
     host = spec.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
     try:
-        link = links.create_link(rt, g.user, spec)
+        link = links.create_link(rt, g.user, spec, host=request.host)
     except VanityTaken as exc:
         raise exc.with_message("Vanity already taken", 400) from None
     url = link_url(rt.settings, link, host)
@@ -152,7 +152,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
 def update_url(link_id: str):
     changes = _changes(json_body())
     try:
-        link = links.update_link(runtime(), g.user, link_id, changes)
+        link = links.update_link(runtime(), g.user, link_id, changes, host=request.host)
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))

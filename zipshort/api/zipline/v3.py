@@ -43,9 +43,11 @@ def shorten():
     spec = links.NewLink(destination=url, vanity=vanity or None, max_views=max_views,
                          invisible="Zws" in request.headers)
     try:
-        link = links.create_link(rt, user, spec)
+        link = links.create_link(rt, user, spec, host=request.host)
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
+    except ValidationError as exc:  # v3 calls the destination "url"
+        raise exc.with_message(exc.message.replace("Destination", "url")) from None
     short = link_url(rt.settings, link, host)
     if "No-JSON" in request.headers:
         return Response(short, mimetype="text/plain")
