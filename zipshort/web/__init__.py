@@ -19,10 +19,13 @@ def filesize(value: int | float | None) -> str:
 
 
 @bp.app_context_processor
-def _origin() -> dict[str, object]:
-    from zipshort.web.common import base_url
+def _page_context() -> dict[str, object]:
+    from flask import g, request
 
-    return {"origin": base_url}
+    from zipshort.web.common import base_url, typed
+
+    # ``here`` is the page being shown: a refused form's page is rendered inside the POST to another path.
+    return {"origin": base_url, "typed": typed, "here": g.get("page_path") or request.path}
 
 
 from zipshort.web import admin, auth, dashboard, folders, links, settings  # noqa: E402,F401  (routes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlencode
 
 from flask import g, render_template, request
 
@@ -63,10 +64,23 @@ def files_page():
     pages = max(1, math.ceil(total / per_page))
     view = "table" if args.get("view") == "table" else "grid"
     params = {k: v for k, v in args.items() if k != "page"}
+    user_folders, user_tags = folders.list_folders(g.user), tags.list_tags(g.user)
+    # This page may be shown inside a refused POST (see web.common.action): its own path, not the request's.
+    back = "/dashboard/files" + ("?" + urlencode(list(args.items(multi=True))) if args else "")
     return render_template("files.html", rows=rows, total=total, page=query.page, pages=pages, params=params,
                            view=view, sort=sort, order=order, field=field, q=q, per_page=per_page, sorts=SORTS,
-                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES,
-                           folders=folders.list_folders(g.user), tags=tags.list_tags(g.user), routes=routes())
+                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES, back=back,
+                           folders=user_folders, tags=user_tags, bulk_actions=_bulk_actions(user_folders, user_tags),
+                           routes=routes())
+
+
+def _bulk_actions(user_folders, user_tags) -> list[tuple[str, str]]:
+    """The choices of the files page's "With selected" menu: (value, label)."""
+    choices = [("favorite", "Favourite"), ("unfavorite", "Unfavourite"), ("folder:", "Remove from folder")]
+    choices += [(f"folder:{f.id}", f"Move to {f.name}") for f in user_folders]
+    for t in user_tags:
+        choices += [(f"tag:{t.id}", f"Tag {t.name}"), (f"untag:{t.id}", f"Untag {t.name}")]
+    return choices
 
 
 @bp.post("/dashboard/files/bulk")
