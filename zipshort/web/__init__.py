@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from zipshort.web import words
+
 bp = Blueprint("web", __name__)
 
 
@@ -16,6 +18,10 @@ def filesize(value: int | float | None) -> str:
             return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} TiB"
+
+
+bp.add_app_template_filter(words.noun, "noun")  # {{ n | noun('file') }} → file / files
+bp.add_app_template_filter(words.counted, "counted")  # {{ n | counted('view') }} → 1 view / 2 views
 
 
 @bp.app_context_processor
