@@ -81,6 +81,7 @@ def test_counts_are_in_the_right_number(browser, user, make_link, client):
     assert re.search(r'<strong>2</strong><span class="muted">views</span>', html)
     for path in ("/dashboard/files", "/dashboard/urls", "/dashboard/files?view=table"):
         assert not re.search(r"\b1 (views|files|links)\b", browser.get(path).get_data(as_text=True)), path
+    assert " · 1 byte · " in client.get(f"/view/{name}").get_data(as_text=True)  # the public preview too
 
 
 def test_password_protection_is_marked_in_words_not_a_bare_emoji(browser, user, make_link):

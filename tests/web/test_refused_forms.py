@@ -223,3 +223,25 @@ def test_refused_form_still_gives_a_fresh_page_after_success(browser):
     page = browser.get("/dashboard/urls")
     browser.post("/dashboard/urls", data={"csrf_token": csrf(page), "destination": "javascript:x", "vanity": "v1"})
     assert input_value(html_of(browser.get("/dashboard/urls")), "vanity") == ""  # nothing lingers
+
+
+def test_refused_bulk_action_shows_the_same_listing_with_the_selection(browser):
+    from tests.web.test_dashboard_pages import upload
+    from zipshort.models import File
+
+    for name in ("a.txt", "b.txt"):
+        assert upload(browser, name).status_code == 200
+    first, second = (f.id for f in File.query.order_by(File.created_at))
+    page = browser.get("/dashboard/files?view=table&sort=name")
+    action = re.search(r'<form method="post" action="([^"]+)" id="bulk"', html_of(page)).group(1).replace("&amp;", "&")
+    assert action == "/dashboard/files/bulk?view=table&sort=name"
+    res = browser.post(action, data={"csrf_token": csrf(page), "back": "/dashboard/files?view=table&sort=name",
+                                     "ids": [first], "action": "nonsense"})
+    html = html_of(res)
+    assert res.status_code == 400 and '<table class="stack">' in html  # the table view, as it was
+    assert re.search(rf'value="{first}" form="bulk" checked', html)
+    assert not re.search(rf'value="{second}" form="bulk" checked', html)
+    assert 'name="back" value="/dashboard/files?view=table&amp;sort=name"' in html
+    elsewhere = browser.post("/dashboard/files/bulk", data={"csrf_token": csrf(page), "ids": [first],
+                                                            "back": "/dashboard/files?view=table", "action": "x"})
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/dashboard/files?view=table"

@@ -91,7 +91,7 @@ def typed(form_action: str) -> Typed:
 def action(default_back: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A form handler. A refused request shows its page again with the reason and what was typed
     (status of the error; passwords are not echoed); ``default_back`` is that page, formatted with the
-    route's arguments. A ``back`` with a query (a filtered listing) gets a flash and a redirect instead."""
+    route's arguments. A ``back`` with another query than the POST's gets a flash and a redirect instead."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -112,9 +112,10 @@ def action(default_back: str) -> Callable[[Callable[..., Any]], Callable[..., An
 
 
 def _show_again(back: str, exc: ZipshortError) -> Any:
-    """Render the GET page at ``back`` inside this POST, with the refused form's values; None if it cannot."""
+    """Render the GET page at ``back`` inside this POST, with the refused form's values; None if it cannot
+    (a page whose query differs from this request's: the GET view reads its query from the request)."""
     path, _, query = back.partition("?")
-    if query:
+    if query != request.query_string.decode("latin-1"):
         return None
     try:
         endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(path, method="GET")

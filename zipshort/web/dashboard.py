@@ -67,10 +67,11 @@ def files_page():
     params = {k: v for k, v in args.items() if k != "page"}
     user_folders, user_tags = folders.list_folders(g.user), tags.list_tags(g.user)
     # This page may be shown inside a refused POST (see web.common.action): its own path, not the request's.
-    back = "/dashboard/files" + ("?" + urlencode(list(args.items(multi=True))) if args else "")
+    # The bulk form posts with the listing's query, so a refused bulk action shows this same listing again.
+    listing = "?" + urlencode(list(args.items(multi=True))) if args else ""
     return render_template("files.html", rows=rows, total=total, page=query.page, pages=pages, params=params,
                            view=view, sort=sort, order=order, field=field, q=q, per_page=per_page, sorts=SORTS,
-                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES, back=back,
+                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES, listing=listing,
                            folders=user_folders, tags=user_tags, bulk_actions=_bulk_actions(user_folders, user_tags),
                            cards=file_cards(rows) if view == "grid" else [],
                            routes=routes())
