@@ -62,7 +62,22 @@ document.addEventListener("change", (event) => {
   if (event.target.matches("[data-autosubmit]")) event.target.form.requestSubmit();
 });
 
+// A thumbnail that does not load gives way to the file type's placeholder beside it: never a broken image.
+function thumbnailFailed(img) {
+  const placeholder = img.nextElementSibling;
+  if (placeholder && placeholder.classList.contains("placeholder")) placeholder.hidden = false;
+  img.remove();
+}
+
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement && event.target.hasAttribute("data-fallback")) thumbnailFailed(event.target);
+}, true);
+
 document.addEventListener("DOMContentLoaded", () => {
+  // Images that failed before this script ran (it is deferred) fired their error event unheard.
+  document.querySelectorAll("img[data-fallback]").forEach((img) => {
+    if (img.complete && img.naturalWidth === 0) thumbnailFailed(img);
+  });
   document.querySelectorAll("time[datetime]").forEach((el) => {
     const when = new Date(el.getAttribute("datetime"));
     if (!Number.isNaN(when.getTime())) {

@@ -318,8 +318,9 @@ PAGES = ["/dashboard", "/dashboard/files", "/dashboard/files?view=table", "/dash
          "/dashboard/admin/users", "/dashboard/admin/invites", "/dashboard/admin/domains"]
 
 
-@pytest.mark.parametrize("scheme,viewport", [("light", {"width": 1280, "height": 900}),
-                                              ("dark", {"width": 390, "height": 844})])
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", [{"width": 1280, "height": 900}, {"width": 390, "height": 844}],
+                         ids=["desktop", "phone"])
 def test_every_page_on_desktop_and_phone_without_errors(chromium, live_server, rt, make_user, make_link,
                                                         scheme, viewport):
     from tests.browser.conftest import Page

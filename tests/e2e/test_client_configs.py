@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -107,3 +108,69 @@ def test_ishare_config_works_as_ishare_uses_it(session, live_server, tmp_path):
 def test_generators_need_a_session(live_server):
     res = requests.get(live_server.url + "/dashboard/settings/generators/zipshort-upload.sh", allow_redirects=False)
     assert res.status_code == 302 and "/auth/login" in res.headers["Location"]
+
+
+def script_token(script) -> str:
+    """The token a generated script holds."""
+    return shlex.split(re.search(r"^TOKEN=(.*)$", script.read_text(), re.M).group(1))[0]
+
+
+def reset_token(session, live_server) -> None:
+    """Reset the Zipline token through the settings page: every generated file now holds a dead one."""
+    page = session.get(live_server.url + "/dashboard/settings")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    res = session.post(live_server.url + "/dashboard/settings/token/reset", data={"csrf_token": token})
+    assert res.status_code == 200 and "Your token was reset" in res.text
+
+
+@needs_curl
+@pytest.mark.parametrize("name", ["zipshort-upload.sh", "zipshort-shorten.sh", "zipshort-flameshot.sh"])
+def test_scripts_print_the_servers_reason_for_a_bad_token_and_fail(session, live_server, tmp_path, name):
+    script = download(session, live_server, tmp_path, name)
+    reset_token(session, live_server)
+    sample = tmp_path / "notes.txt"
+    sample.write_text("x\n")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "flameshot").write_text("#!/bin/sh\nprintf '\\211PNG\\r\\n\\032\\nxxxx'\n")
+    (fake_bin / "flameshot").chmod(0o755)
+    args = {"zipshort-upload.sh": [str(sample)], "zipshort-shorten.sh": ["https://example.com/"]}.get(name, [])
+    done = run(script, *args, env={"PATH": f"{fake_bin}:{os.environ['PATH']}"})
+    assert done.returncode != 0
+    assert "curl: (22)" not in done.stderr
+    said = requests.post(live_server.url + "/api/upload",
+                         headers={"authorization": script_token(script)}).json()["error"]
+    assert f"HTTP 401: {said}" in done.stderr, done.stderr  # the server's own words
+    assert done.stdout == ""  # nothing that looks like a URL for the clipboard
+
+
+@needs_curl
+def test_upload_script_prints_the_quota_message_and_fails(session, live_server, tmp_path, rt, user):
+    from zipshort.services import accounts
+
+    accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.parse_quota({"filesType": "BY_BYTES",
+                                                                                    "maxBytes": "10b"})))
+    script = download(session, live_server, tmp_path, "zipshort-upload.sh")
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"0" * 100)
+    done = run(script, str(big))
+    assert done.returncode != 0 and "curl: (22)" not in done.stderr
+    said = requests.post(live_server.url + "/api/upload", headers={"authorization": script_token(script)},
+                         files={"file": ("big.bin", big.read_bytes())})
+    assert said.status_code == 413 and f"HTTP 413: {said.json()['error']}" in done.stderr, done.stderr
+
+
+@needs_curl
+def test_shorten_script_prints_why_a_destination_is_refused(session, live_server, tmp_path):
+    script = download(session, live_server, tmp_path, "zipshort-shorten.sh")
+    done = run(script, "javascript:alert(1)")
+    assert done.returncode != 0 and "HTTP 400" in done.stderr, done.stderr
+    assert "destination" in done.stderr.lower() and done.stdout == ""
+
+
+@needs_curl
+def test_scripts_report_an_unreachable_server(session, live_server, tmp_path):
+    script = download(session, live_server, tmp_path, "zipshort-shorten.sh")
+    script.write_text(script.read_text().replace(live_server.url, "http://127.0.0.1:9"))
+    done = run(script, "https://example.com/")
+    assert done.returncode != 0 and "curl: (7)" in done.stderr and done.stdout == ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from zipshort.web import words
+
 bp = Blueprint("web", __name__)
 
 
@@ -18,11 +20,18 @@ def filesize(value: int | float | None) -> str:
     return f"{size:.1f} TiB"
 
 
-@bp.app_context_processor
-def _origin() -> dict[str, object]:
-    from zipshort.web.common import base_url
+bp.add_app_template_filter(words.noun, "noun")  # {{ n | noun('file') }} → file / files
+bp.add_app_template_filter(words.counted, "counted")  # {{ n | counted('view') }} → 1 view / 2 views
 
-    return {"origin": base_url}
+
+@bp.app_context_processor
+def _page_context() -> dict[str, object]:
+    from flask import g, request
+
+    from zipshort.web.common import base_url, typed
+
+    # ``here`` is the page being shown: a refused form's page is rendered inside the POST to another path.
+    return {"origin": base_url, "typed": typed, "here": g.get("page_path") or request.path}
 
 
 from zipshort.web import admin, auth, dashboard, folders, links, settings  # noqa: E402,F401  (routes)

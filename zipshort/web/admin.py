@@ -36,9 +36,9 @@ def admin_users():
 @page(admin=True)
 @action("/dashboard/admin/users")
 def admin_user_create():
+    quota = _quota()  # refused before the user exists: a bad quota must not leave a user without one
     user = accounts.create_user(rt(), text("username"), request.form.get("password"), _role(text("role") or "USER"),
                                 actor=g.user)
-    quota = _quota()
     if quota.files_type != FilesQuota.NONE.value or quota.max_urls is not None:
         accounts.update_user(rt(), user, accounts.UserChanges(quota=quota), actor=g.user)
     return done(f"Created user {user.username}", "/dashboard/admin/users")

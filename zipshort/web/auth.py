@@ -100,10 +100,11 @@ def setup():
         return redirect("/auth/login")
     if request.method == "GET":
         return render_template("setup.html")
+    username = request.form.get("username", "")
     try:
-        user = accounts.setup_first_user(rt(), request.form.get("username"), request.form.get("password"))
+        user = accounts.setup_first_user(rt(), username, request.form.get("password"))
     except ValidationError as exc:
-        return render_template("setup.html", error=exc.message), 400
+        return render_template("setup.html", error=exc.message, username=username), 400
     except Forbidden:
         return redirect("/auth/login", 303)
     _start_session(user)

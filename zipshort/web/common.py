@@ -1,13 +1,17 @@
-"""What every page shares: the login gate (CSRF first on POST), form parsing, post/redirect/get."""
+"""What every page shares: the login gate (CSRF first on POST), form parsing, post/redirect/get, and
+refused forms shown again with what was typed."""
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
-from flask import flash, g, redirect, request
+from flask import current_app, flash, g, make_response, redirect, request
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from zipshort.auth import runtime, session_page
 from zipshort.errors import Forbidden, ValidationError, ZipshortError
@@ -47,8 +51,47 @@ def page(admin: bool = False) -> Callable[[Callable[..., Any]], Callable[..., An
     return decorator
 
 
+# Never echoed back into a page: passwords, one-time codes and the CSRF token.
+SECRET_FIELDS = frozenset({"password", "current_password", "new_password", "confirm_password", "code", "csrf_token"})
+TRUE_VALUES = ("on", "true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class Typed:
+    """What a refused form held, for the page that shows it again; without one, every answer is the default."""
+
+    values: MultiDict = field(default_factory=MultiDict)
+    refused: bool = False
+
+    def value(self, name: str, default: object = "") -> object:
+        """The typed text of ``name``, or ``default`` when this form was not refused."""
+        return self.values.get(name, "") if self.refused else default
+
+    def checked(self, name: str, default: bool = False, option: str | None = None) -> bool:
+        """Whether the checkbox ``name`` (with value ``option`` among several) was ticked."""
+        if not self.refused:
+            return default
+        return option in self.values.getlist(name) if option is not None else self.values.get(name) in TRUE_VALUES
+
+    def selected(self, name: str, option: str, default: bool = False) -> bool:
+        """Whether ``option`` was the one chosen in the select ``name``."""
+        return self.values.get(name, "") == option if self.refused else default
+
+    def filled(self, *names: str) -> bool:
+        """Whether any of these fields held something (to open the section they sit in)."""
+        return self.refused and any(self.values.get(n, "").strip() for n in names)
+
+
+def typed(form_action: str) -> Typed:
+    """The typed values of the form posting to ``form_action`` if it is the one just refused."""
+    refused = g.get("refused_form")
+    return refused if refused is not None and g.get("refused_action") == form_action else Typed()
+
+
 def action(default_back: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A form handler: a refused request flashes its error and goes back (post/redirect/get)."""
+    """A form handler. A refused request shows its page again with the reason and what was typed
+    (status of the error; passwords are not echoed); ``default_back`` is that page, formatted with the
+    route's arguments. A ``back`` with another query than the POST's gets a flash and a redirect instead."""
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -59,11 +102,32 @@ def action(default_back: str) -> Callable[[Callable[..., Any]], Callable[..., An
                 if exc.status >= 500:
                     raise
                 flash(exc.message, "error")
-                return redirect(safe_next(request.form.get("back"), default_back), 303)
+                back = safe_next(request.form.get("back"), default_back.format(**kwargs))
+                shown = _show_again(back, exc)
+                return shown if shown is not None else redirect(back, 303)
 
         return wrapper
 
     return decorator
+
+
+def _show_again(back: str, exc: ZipshortError) -> Any:
+    """Render the GET page at ``back`` inside this POST, with the refused form's values; None if it cannot
+    (a page whose query differs from this request's: the GET view reads its query from the request)."""
+    path, _, query = back.partition("?")
+    if query != request.query_string.decode("latin-1"):
+        return None
+    try:
+        endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(path, method="GET")
+    except HTTPException:
+        return None
+    values = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k not in SECRET_FIELDS])
+    g.refused_form, g.refused_action, g.page_path = Typed(values, True), request.path, path
+    response = make_response(current_app.view_functions[endpoint](**args))
+    response.status_code = exc.status
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def done(message: str, to: str) -> Any:
@@ -90,7 +154,7 @@ def optional_int(name: str, label: str) -> int | None:
 
 def checked(name: str) -> bool:
     """A checkbox's state."""
-    return request.form.get(name) in ("on", "true", "1", "yes")
+    return request.form.get(name) in TRUE_VALUES
 
 
 def rt() -> Runtime:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+from urllib.parse import urlencode
 
 from flask import g, render_template, request
 
 from zipshort.errors import ValidationError
 from zipshort.services import files, folders, links, tags
 from zipshort.web import bp
+from zipshort.web.cards import file_cards
+from zipshort.web.charts import daily_chart
 from zipshort.web.common import action, done, page, rt, text
+from zipshort.web.words import counted
 
 PER_PAGE_CHOICES = (12, 24, 48, 96)
 SORTS = {"createdAt": "Date", "name": "Name", "size": "Size", "views": "Views", "type": "Type"}
@@ -27,10 +31,8 @@ def routes() -> dict[str, str]:
 def dashboard():
     recent_files, _ = files.list_files(g.user, files.FileQuery(per_page=8))
     recent_links, _ = links.page_links(g.user, per_page=6)
-    days = files.activity(g.user)
-    peak = max([max(f, n) for _, f, n in days] + [1])
-    return render_template("dashboard.html", stats=files.user_stats(g.user), recent_files=recent_files,
-                           recent_links=recent_links, days=days, peak=peak, routes=routes())
+    return render_template("dashboard.html", stats=files.user_stats(g.user), cards=file_cards(recent_files),
+                           recent_links=recent_links, chart=daily_chart(files.activity(g.user)), routes=routes())
 
 
 def _int_arg(name: str, default: int, allowed: tuple[int, ...] | None = None) -> int:
@@ -63,10 +65,25 @@ def files_page():
     pages = max(1, math.ceil(total / per_page))
     view = "table" if args.get("view") == "table" else "grid"
     params = {k: v for k, v in args.items() if k != "page"}
+    user_folders, user_tags = folders.list_folders(g.user), tags.list_tags(g.user)
+    # This page may be shown inside a refused POST (see web.common.action): its own path, not the request's.
+    # The bulk form posts with the listing's query, so a refused bulk action shows this same listing again.
+    listing = "?" + urlencode(list(args.items(multi=True))) if args else ""
     return render_template("files.html", rows=rows, total=total, page=query.page, pages=pages, params=params,
                            view=view, sort=sort, order=order, field=field, q=q, per_page=per_page, sorts=SORTS,
-                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES,
-                           folders=folders.list_folders(g.user), tags=tags.list_tags(g.user), routes=routes())
+                           search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES, listing=listing,
+                           folders=user_folders, tags=user_tags, bulk_actions=_bulk_actions(user_folders, user_tags),
+                           cards=file_cards(rows) if view == "grid" else [],
+                           routes=routes())
+
+
+def _bulk_actions(user_folders, user_tags) -> list[tuple[str, str]]:
+    """The choices of the files page's "With selected" menu: (value, label)."""
+    choices = [("favorite", "Favourite"), ("unfavorite", "Unfavourite"), ("folder:", "Remove from folder")]
+    choices += [(f"folder:{f.id}", f"Move to {f.name}") for f in user_folders]
+    for t in user_tags:
+        choices += [(f"tag:{t.id}", f"Tag {t.name}"), (f"untag:{t.id}", f"Untag {t.name}")]
+    return choices
 
 
 @bp.post("/dashboard/files/bulk")
@@ -79,17 +96,17 @@ def files_bulk():
         raise ValidationError("Select at least one file", field="ids")
     if request.form.get("delete"):
         n = len(files.delete_files(g.user, ids, rt().storage))
-        return done(f"Deleted {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+        return done(f"Deleted {counted(n, 'file')}", "/dashboard/files")
     if what in ("favorite", "unfavorite"):
         n = files.set_favorite(g.user, ids, what == "favorite")
-        return done(f"Updated {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+        return done(f"Updated {counted(n, 'file')}", "/dashboard/files")
     kind, _, target = what.partition(":")
     if kind == "folder":
         n = folders.move_files(g.user, ids, target or None)
-        return done(f"Moved {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+        return done(f"Moved {counted(n, 'file')}", "/dashboard/files")
     if kind in ("tag", "untag") and target:
         n = tags.tag_files(g.user, ids, target, add=kind == "tag")
-        return done(f"Updated tags of {n} file{'s' if n != 1 else ''}", "/dashboard/files")
+        return done(f"Updated tags of {counted(n, 'file')}", "/dashboard/files")
     raise ValidationError("Choose an action", field="action")
 
 

@@ -10,6 +10,7 @@ from zipshort.auth import public_route
 from zipshort.services import files, folders
 from zipshort.services.folders import FolderChanges
 from zipshort.web import bp
+from zipshort.web.cards import file_cards
 from zipshort.web.common import action, checked, done, page, rt, text
 
 PUBLIC_PER_PAGE = 48
@@ -59,7 +60,7 @@ def public_folder(folder_id: str):
     rows, total = files.list_files(folder.user, files.FileQuery(page=page_no, per_page=PUBLIC_PER_PAGE,
                                                                 folder_id=folder.id))
     settings = rt().settings
-    return render_template("folder_public.html", folder=folder, rows=rows, total=total, page=page_no,
+    return render_template("folder_public.html", folder=folder, cards=file_cards(rows), total=total, page=page_no,
                            pages=max(1, math.ceil(total / PUBLIC_PER_PAGE)),
                            routes={"files": settings.files.route, "urls": settings.urls.route},
                            max_size=settings.files.max_file_size)

@@ -106,11 +106,24 @@ copy() {{
   fi
   printf '%s\\n' "$1"
 }}
+# send CURL-ARGS...: print the server's answer; on an error status print the server's own reason (not
+# curl --fail's bare "curl: (22)") and the status on stderr, and fail. Network errors: curl says why.
+send() {{
+  local answer status reason
+  answer=$(curl -sS -w '\\n%{{http_code}}' -H "authorization: $TOKEN" -H "x-zipline-no-json: true" \\
+    ${{OPTIONS[@]+"${{OPTIONS[@]}}"}} "$@") || exit $?
+  status=${{answer##*$'\\n'}}
+  answer=${{answer%$'\\n'*}}
+  case "$status" in
+    2??) printf '%s' "$answer" ;;
+    *) reason=$(printf '%s' "$answer" | sed -En 's/.*"error" *: *"(([^"\\\\]|\\\\.)*)".*/\\1/p' | head -n 1)
+       printf 'zipshort: %s answered HTTP %s: %s\\n' "$SERVER" "$status" "${{reason:-${{answer:0:500}}}}" >&2
+       exit 1 ;;
+  esac
+}}
 """
 
-_UPLOAD_BODY = """url=$(curl -sS --fail-with-body -H "authorization: $TOKEN" -H "x-zipline-no-json: true" \\
-  ${OPTIONS[@]+"${OPTIONS[@]}"} \\
-  -F "file=@$1" "$SERVER/api/upload")
+_UPLOAD_BODY = """url=$(send -F "file=@$1" "$SERVER/api/upload")
 copy "$url"
 """
 
@@ -122,15 +135,11 @@ trap 'rm -f "$shot" "$shot.png"' EXIT
 "$FLAMESHOT" gui -r > "$shot"
 [ -s "$shot" ] || exit 0  # capture cancelled
 mv "$shot" "$shot.png"
-url=$(curl -sS --fail-with-body -H "authorization: $TOKEN" -H "x-zipline-no-json: true" \\
-  ${OPTIONS[@]+"${OPTIONS[@]}"} \\
-  -F "file=@$shot.png;type=image/png" "$SERVER/api/upload")
+url=$(send -F "file=@$shot.png;type=image/png" "$SERVER/api/upload")
 copy "$url"
 """
 
 _SHORTEN_BODY = """destination=$(printf '%s' "$1" | sed -e 's/\\\\/\\\\\\\\/g' -e 's/"/\\\\"/g')
-url=$(curl -sS --fail-with-body -H "authorization: $TOKEN" -H "x-zipline-no-json: true" \\
-  ${OPTIONS[@]+"${OPTIONS[@]}"} \\
-  -H "content-type: application/json" --data "{\\"destination\\":\\"$destination\\"}" "$SERVER/api/user/urls")
+url=$(send -H "content-type: application/json" --data "{\\"destination\\":\\"$destination\\"}" "$SERVER/api/user/urls")
 copy "$url"
 """

@@ -14,7 +14,7 @@ from zipshort.models import utcnow
 from zipshort.services import domains, linkfields, links, qrcodes
 from zipshort.services.uploads import parse_expiry
 from zipshort.web import bp
-from zipshort.web.common import action, base_url, checked, done, optional_int, page, rt, text
+from zipshort.web.common import Typed, action, base_url, checked, done, optional_int, page, rt, text, typed
 
 PER_PAGE = 25
 
@@ -56,6 +56,19 @@ def _extras(link=None) -> dict[str, Any]:
     }
 
 
+MORE_FIELDS = ("domain", "tags", "expires_at", "description", "image", "utm_source", "utm_medium", "utm_campaign",
+               "utm_term", "utm_content", "cloaking", "deep_linking", "rules")
+
+
+def _more_open(t: Typed, link=None) -> bool:
+    """Open the form's "More" section when it holds something (typed into a refused form, or stored)."""
+    if t.refused:
+        colours = (str(t.value("qr_dark")).lower(), str(t.value("qr_light")).lower())
+        return t.filled(*MORE_FIELDS) or colours not in (("#000000", "#ffffff"), ("", ""))
+    return bool(link and (link.tags or link.utm or link.rules or link.description or link.image or link.qr_options
+                          or link.cloaking or link.deep_linking))
+
+
 def _expires_at() -> dt.datetime | None:
     value = text("expires_at")
     if not value:
@@ -87,9 +100,10 @@ def urls_page():
                                                           if d.verified]
     now = utcnow()
     states = {link.id: links.link_state(link, now) for link in rows}
+    t = typed("/dashboard/urls")
     return render_template("urls.html", rows=rows, states=states, total=total, page=page_no,
                            pages=max(1, math.ceil(total / PER_PAGE)), q=q, field=field, short_url=short_url,
-                           search_fields=links.SEARCH_FIELDS, link_domains=link_domains)
+                           search_fields=links.SEARCH_FIELDS, link_domains=link_domains, t=t, more_open=_more_open(t))
 
 
 @bp.post("/dashboard/urls")
@@ -107,12 +121,13 @@ def url_create():
 @bp.get("/dashboard/urls/<link_id>/edit")
 @page()
 def url_edit_page(link_id: str):
-    return render_template("url_edit.html", link=links.get_owned_link(g.user, link_id), short_url=short_url)
+    link, t = links.get_owned_link(g.user, link_id), typed(f"/dashboard/urls/{link_id}")
+    return render_template("url_edit.html", link=link, short_url=short_url, t=t, more_open=_more_open(t, link))
 
 
 @bp.post("/dashboard/urls/<link_id>")
 @page()
-@action("/dashboard/urls")
+@action("/dashboard/urls/{link_id}/edit")
 def url_update(link_id: str):
     link = links.get_owned_link(g.user, link_id)
     changes = links.LinkChanges(destination=text("destination"), vanity=text("vanity") or None,
