@@ -78,6 +78,9 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     settings = current_app.extensions["zipshort"].settings
     apply_migrations()
     bootstrap_first_admin()
+    # issue 10 (uploads): before serving, remove what interrupted uploads left (temps, orphan blobs, sessions).
+    from zipshort.services.maintenance import clean_storage
+    clean_storage(current_app.extensions["zipshort"])
     host = host or settings.server.host
     port = settings.server.port if port is None else port
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")

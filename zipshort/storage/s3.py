@@ -13,7 +13,7 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Collection, Iterable, Iterator
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -119,10 +119,11 @@ class S3Storage(TempFolderMixin):
             for item in page.get("Contents", []):
                 yield item["Key"][len(self.prefix):]
 
-    def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove old local temp files and abort old unfinished multipart uploads."""
+    def clean_temp(self, older_than: dt.timedelta, keep: Collection[str] = ()) -> int:
+        """Remove old local temp files (not those of live chunked uploads in ``keep``) and abort old
+        unfinished multipart uploads."""
         cutoff = time.time() - older_than.total_seconds()
-        removed = super().clean_temp(older_than)
+        removed = super().clean_temp(older_than, keep)
         uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix).get("Uploads", [])
         for upload in uploads:
             if upload["Initiated"].timestamp() <= cutoff:
