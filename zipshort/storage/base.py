@@ -116,8 +116,11 @@ def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, creat
             for chunk in chunks:
                 if offset + written + len(chunk) > limit:
                     raise BlobTooLarge(f"File is larger than {limit} bytes")
-                os.pwrite(fd, chunk, offset + written)
-                written += len(chunk)
+                view = memoryview(chunk)
+                while view:  # pwrite may write less (a nearly full disk): go on until done or ENOSPC
+                    n = os.pwrite(fd, view, offset + written)
+                    view = view[n:]
+                    written += n
         finally:
             os.close(fd)
     return written
