@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zipshort.extensions import db
@@ -20,10 +20,7 @@ class PartialUpload(IdMixin, TimestampMixin, db.Model):
     """
 
     __tablename__ = "partial_uploads"
-    __table_args__ = (
-        Index("ix_partial_uploads_updated_at", "updated_at"),
-        CheckConstraint("writers >= 0", name="writers_nonnegative"),
-    )
+    __table_args__ = (Index("ix_partial_uploads_updated_at", "updated_at"),)
 
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     identifier: Mapped[str] = mapped_column(String(16), unique=True)
@@ -37,8 +34,6 @@ class PartialUpload(IdMixin, TimestampMixin, db.Model):
     ranges: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
     # "receiving" takes chunks; "assembling" belongs to the one request that is finishing the file.
     state: Mapped[str] = mapped_column(String(16), default="receiving")
-    # Requests writing into the assembly file right now; the file is assembled only when none is.
-    writers: Mapped[int] = mapped_column(Integer, default=0)
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The hard end of the session (files.partial_max_age_seconds after the first chunk), whatever arrives.
     expires_at: Mapped[dt.datetime | None] = mapped_column()

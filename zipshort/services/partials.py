@@ -7,10 +7,12 @@ per upload in storage's temp folder, each chunk written at its offset. Every rul
   open sessions, in one conditional UPDATE (services.quotas). Finishing turns the reservation into the
   file's usage in the transaction that inserts the row and deletes the session; cancel, expiry and every
   failure delete the session and release it. A session row exists exactly as long as its reservation.
-- A chunk registers as a writer (only while the session is receiving), writes, then records its byte
-  range and unregisters. Ranges are merged, so a resent chunk counts once.
-- The last chunk finishes only when the ranges cover the whole file and no chunk is being written: it
-  moves the session to "assembling" under a row lock, so of parallel last chunks exactly one finishes.
+- A chunk writes at its offset (under a shared lock on the assembly file), then records its byte range;
+  ranges are merged, so a resent chunk counts once.
+- The last chunk finishes only when the ranges cover the whole file: it moves the session to
+  "assembling" under a row lock, so of parallel last chunks exactly one finishes. The assembly takes an
+  exclusive lock on the file, so it waits for chunks still being written, and a chunk arriving after it
+  finds the file gone (409). The locks are the kernel's: a crashed writer holds nothing.
 - A session ends 30 minutes after its last chunk (Zipline's), and never later than
   files.partial_max_age_seconds after its first, however often chunks are resent.
 """
@@ -110,7 +112,7 @@ def _start(rt: Runtime, owner: User, chunk: Chunk, filename: str, content_type: 
     uploads.refuse_disabled(uploads.extension_of(filename, options.get("extension")), settings.disabled_extensions)
     session = PartialUpload(id=new_id(), user_id=owner.id, identifier=random_string(8, uploads.NAME_ALPHABET),
                             filename=filename, content_type=content_type, total_size=chunk.total, received=0,
-                            ranges=[], state=RECEIVING, writers=1, options=options, created_at=now, updated_at=now,
+                            ranges=[], state=RECEIVING, options=options, created_at=now, updated_at=now,
                             expires_at=now + dt.timedelta(seconds=settings.partial_max_age_seconds))
     with write_transaction(db.session):
         quotas.reserve(owner.id, chunk.total, settings.partial_sessions_per_user)
@@ -119,22 +121,26 @@ def _start(rt: Runtime, owner: User, chunk: Chunk, filename: str, content_type: 
 
 
 def _join(owner: User, identifier: str | None, token: str | None, chunk: Chunk, now: dt.datetime) -> _Open:
-    """Count this request as a writer of the owner's live, receiving session, or say why not."""
+    """Touch the owner's live, receiving session for this chunk, or say why it cannot take it."""
     live = [PartialUpload.user_id == owner.id, PartialUpload.state == RECEIVING,
             PartialUpload.updated_at >= now - SESSION_IDLE, PartialUpload.expires_at > now]
-    if token:  # 4.5+: strictly in order, one chunk at a time
+    if token:  # 4.5+: strictly in order
         who = PartialUpload.token_hash == key_digest(token)
-        live += [PartialUpload.received == chunk.start, PartialUpload.writers == 0]
+        live.append(PartialUpload.received == chunk.start)
     else:
         who = PartialUpload.identifier == (identifier or "")
     with write_transaction(db.session):
         row = db.session.execute(
-            update(PartialUpload).where(who, *live).values(writers=PartialUpload.writers + 1, updated_at=now)
+            update(PartialUpload).where(who, *live).values(updated_at=now)
             .returning(PartialUpload.id, PartialUpload.identifier, PartialUpload.total_size)
             .execution_options(synchronize_session=False)).first()
     if row is None:
         raise _refusal(owner, who, now)
     return _Open(*row)
+
+
+def _finishing() -> Conflict:
+    return Conflict("This upload is already being finished", code="partial_finishing")
 
 
 def _refusal(owner: User, who: ColumnElement[bool], now: dt.datetime) -> ZipshortError:
@@ -143,17 +149,19 @@ def _refusal(owner: User, who: ColumnElement[bool], now: dt.datetime) -> Zipshor
             or (row.expires_at is not None and row.expires_at <= now)):
         return _gone()
     if row.state == ASSEMBLING:
-        return Conflict("This upload is already being finished", code="partial_finishing")
-    if row.writers:
-        return Conflict("Another chunk of this upload is being written: with a token, send chunks one at a time",
-                        code="partial_busy")
+        return _finishing()
     return ValidationError("Chunks must arrive in order with a token", code="out_of_order")
 
 
-def _leave(session_id: str) -> None:
-    with write_transaction(db.session):
-        db.session.execute(update(PartialUpload).where(PartialUpload.id == session_id, PartialUpload.writers > 0)
-                           .values(writers=PartialUpload.writers - 1).execution_options(synchronize_session=False))
+def _lost(session_id: str, storage: Storage) -> ZipshortError:
+    """The assembly file vanished under a chunk: it is being assembled (409), or it was lost (404, the
+    session ends: its bytes so far are gone)."""
+    state = db.session.scalar(select(PartialUpload.state).where(PartialUpload.id == session_id))
+    db.session.rollback()
+    if state == ASSEMBLING:
+        return _finishing()
+    _abandon(session_id, storage, PartialUpload.state == RECEIVING)
+    return _gone()
 
 
 def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk, *, size: int,
@@ -163,7 +171,7 @@ def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk,
 
     Raises:
         ValidationError (bad range, out of order, incomplete, empty), NotFound (unknown or expired session),
-        Conflict (being finished, or chunks still being written), 413 (too large), FileQuotaExceeded,
+        Conflict (already being finished), 413 (too large), FileQuotaExceeded,
         TooManyPartialUploads, StorageFull (507).
     """
     now = now or utcnow()
@@ -181,50 +189,45 @@ def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk,
                            create=first)
         crash_point("chunk.written")
     except ValidationError:  # the session is intact: the client may send this chunk again
-        _leave(session.id)
         raise
-    except FileNotFoundError:  # the assembly file was removed: the bytes so far are lost
-        _abandon(session.id, storage)
-        raise _gone() from None
+    except FileNotFoundError:
+        raise _lost(session.id, storage) from None
     except BaseException:  # too large, disk full, …: nothing of the upload is kept
         _abandon(session.id, storage)
         raise
-    next_token = _record(session.id, chunk.start, size, chunk.last, now)
+    next_token = _record(session.id, chunk.start, size, chunk.last, now, key_digest(token) if token else None)
     if not chunk.last:
         return Progress(identifier=session.identifier, token=next_token)
     return _complete(rt, owner, session.id, now)
 
 
-def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime) -> str:
-    """Add the chunk's range, stop counting it as a writer and rotate the token; return the new token.
+def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime, presented: str | None) -> str:
+    """Add the chunk's range and rotate the token; return the new token.
 
-    The last chunk also claims the session for assembly, when the ranges cover the file and nobody
-    else is writing; otherwise it raises (its range stays recorded).
+    The last chunk also claims the session for assembly when the ranges cover the file; otherwise it
+    raises 400 (its range stays recorded). ``presented`` is the digest of the token the chunk came with:
+    when another chunk used it meanwhile, this one is refused.
     """
     token = secrets.token_urlsafe(24)
-    error: ZipshortError | None = None
     with write_transaction(db.session):
-        row = db.session.execute(select(PartialUpload.ranges, PartialUpload.total_size, PartialUpload.writers)
-                                 .where(PartialUpload.id == session_id).with_for_update()).first()
-        if row is None:  # cancelled or expired while this chunk was written
-            raise _gone()
+        row = db.session.execute(
+            select(PartialUpload.ranges, PartialUpload.total_size, PartialUpload.state, PartialUpload.token_hash)
+            .where(PartialUpload.id == session_id).with_for_update()).first()
+        if row is None or (presented is not None and row.token_hash != presented):
+            raise _gone()  # cancelled or expired while this chunk was written, or its token was used meanwhile
+        if row.state != RECEIVING:
+            raise _finishing()
         ranges = merge_range(row.ranges, start, start + size)
-        writers = row.writers - 1
         missing = missing_ranges(ranges, row.total_size) if last else []
-        if missing:
-            shown = ", ".join(f"{a}-{b - 1}" for a, b in missing[:3]) + (", …" if len(missing) > 3 else "")
-            error = ValidationError(f"Upload is incomplete: bytes {shown} of {row.total_size} are missing; send "
-                                    "them, then the last chunk again", code="incomplete")
-        elif last and writers:
-            error = Conflict("Other chunks of this upload are still being written; send the last chunk again "
-                             "when they are done", code="partial_busy")
         # updated_at is given explicitly, so a caller's clock (``now``) is kept rather than onupdate's
         db.session.execute(update(PartialUpload).where(PartialUpload.id == session_id).values(
-            ranges=ranges, received=sum(end - begin for begin, end in ranges), writers=writers, updated_at=now,
-            token_hash=key_digest(token), state=ASSEMBLING if last and error is None else RECEIVING)
+            ranges=ranges, received=sum(end - begin for begin, end in ranges), updated_at=now,
+            token_hash=key_digest(token), state=ASSEMBLING if last and not missing else RECEIVING)
             .execution_options(synchronize_session=False))
-    if error is not None:
-        raise error
+    if missing:
+        shown = ", ".join(f"{a}-{b - 1}" for a, b in missing[:3]) + (", …" if len(missing) > 3 else "")
+        raise ValidationError(f"Upload is incomplete: bytes {shown} of {row.total_size} are missing; send them, "
+                              "then the last chunk again", code="incomplete")
     return token
 
 

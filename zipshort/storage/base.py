@@ -16,6 +16,11 @@ from typing import BinaryIO, Collection, Iterable, Iterator, Protocol
 
 from zipshort.errors import ZipshortError
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; see lock_file
+    fcntl = None  # type: ignore[assignment]
+
 CHUNK = 1024 * 1024
 
 
@@ -102,17 +107,31 @@ class Storage(Protocol):
         """Make a finished spool file a blob under a new key."""
 
 
+def lock_file(fd: int, exclusive: bool) -> None:
+    """Wait for a shared or exclusive lock on an open file (released when it is closed, or its process dies).
+
+    Windows has no flock: there, chunks written while their upload is being assembled are not held back.
+    """
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+
+
 def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
-    """Write ``chunks`` into ``path`` starting at ``offset``; return how many bytes.
+    """Write ``chunks`` into ``path`` starting at ``offset``, under a shared lock; return how many bytes.
 
     Raises:
         BlobTooLarge: the data would end past ``limit``. StorageFull: no space left.
-        FileNotFoundError: ``create`` is false and the file is gone.
+        FileNotFoundError: ``create`` is false and the file is gone, or was moved away (assembled)
+        while this write waited for its lock.
     """
     with disk_errors():
         fd = os.open(path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o640)
         written = 0
         try:
+            lock_file(fd, exclusive=False)
+            opened, current = os.fstat(fd), os.stat(path)  # raises FileNotFoundError once moved away
+            if (opened.st_dev, opened.st_ino) != (current.st_dev, current.st_ino):
+                raise FileNotFoundError(path)
             for chunk in chunks:
                 if offset + written + len(chunk) > limit:
                     raise BlobTooLarge(f"File is larger than {limit} bytes")

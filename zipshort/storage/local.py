@@ -8,7 +8,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, new_key
+from zipshort.storage.base import (BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, lock_file,
+                                   new_key)
 
 TEMP_DIR = ".tmp"
 
@@ -68,17 +69,21 @@ class LocalStorage(TempFolderMixin):
     # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Hash the assembled file, fsync it and move it into the store under a new key."""
+        """Hash the assembled file, fsync it and move it into the store under a new key.
+
+        The exclusive lock waits for chunks still being written; the file moves away before it is released.
+        """
         path = self._partial(upload_id)
         digest = hashlib.sha256()
         size = 0
+        key = new_key()
         with disk_errors(), open(path, "rb") as fh:
+            lock_file(fh.fileno(), exclusive=True)
             while chunk := fh.read(1024 * 1024):
                 digest.update(chunk)
                 size += len(chunk)
             os.fsync(fh.fileno())
-        key = new_key()
-        self._move_in(path, key)
+            self._move_in(path, key)
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
 
     def commit(self, spool: SpoolFile) -> StoredBlob:

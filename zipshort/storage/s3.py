@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -145,10 +145,12 @@ class S3Storage(TempFolderMixin):
     # --- chunked uploads: assembled locally, sent whole ---
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Send the assembled file as one object and drop the local copy."""
+        """Send the assembled file as one object and drop the local copy (under an exclusive lock, which
+        waits for chunks still being written)."""
         path = self._partial(upload_id)
-        try:
-            with open(path, "rb") as fh:
+        with open(path, "rb") as fh:
+            lock_file(fh.fileno(), exclusive=True)
+            try:
                 return self.write(iter(lambda: fh.read(PART_SIZE), b""))
-        finally:
-            path.unlink(missing_ok=True)
+            finally:
+                path.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""uploads: quota reservations of chunked uploads, received byte ranges, session state and writers
+"""uploads: quota reservations of chunked uploads, received byte ranges, session state
 
 Revision ID: 5b9186b4df41
 Revises: 2646caa46158
@@ -30,15 +30,11 @@ def upgrade():
     with op.batch_alter_table('partial_uploads', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ranges', sa.JSON(), nullable=False))
         batch_op.add_column(sa.Column('state', sa.String(length=16), nullable=False))
-        batch_op.add_column(sa.Column('writers', sa.Integer(), nullable=False))
-        batch_op.create_check_constraint(batch_op.f('ck_partial_uploads_writers_nonnegative'), 'writers >= 0')
 
 
 def downgrade():
     op.execute(sa.text("DELETE FROM partial_uploads"))
     with op.batch_alter_table('partial_uploads', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('ck_partial_uploads_writers_nonnegative'), type_='check')
-        batch_op.drop_column('writers')
         batch_op.drop_column('state')
         batch_op.drop_column('ranges')
 
