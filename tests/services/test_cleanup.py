@@ -124,3 +124,39 @@ def test_a_chunk_never_recreates_a_removed_assembly_file(rt, user):
         pass
     assert count(File) == 0 and count(PartialUpload) == 0 and assert_exact(user.id)["reserved_bytes"] == 0
     assert list(rt.storage.temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: BEGIN IMMEDIATE serialises them
+def test_prune_racing_a_delete_takes_each_file_off_the_counters_once(app, rt, api, user, postgres_url):
+    import threading
+
+    from zipshort.services.maintenance import prune_expired
+
+    for body in (b"first", b"second"):
+        put(api, body, {"x-zipline-deletes-at": "1h"})
+    db.session.execute(sa.update(File).values(expires_at=dt.datetime.now(dt.timezone.utc) - HOUR))
+    db.session.commit()
+    victim = db.session.scalars(sa.select(File).order_by(File.id)).first()
+    db.session.remove()
+    other = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
+    with other.connect() as conn:  # someone deletes one of them (row, then counters) and has not committed yet
+        conn.execute(sa.delete(File).where(File.id == victim.id))
+        conn.execute(sa.text("UPDATE users SET used_bytes = used_bytes - :n, file_count = file_count - 1 "
+                             "WHERE id = :u"), {"n": victim.size, "u": user.id})
+
+        def prune() -> None:
+            with app.app_context():
+                prune_expired(rt.storage)
+
+        pruner = threading.Thread(target=prune)
+        pruner.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not conn.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar():
+            time.sleep(0.05)
+        conn.commit()
+    pruner.join(timeout=10)
+    other.dispose()
+    c = assert_exact(user.id)
+    assert (c["used_bytes"], c["file_count"], c["files"]) == (0, 0, 0)

@@ -109,12 +109,16 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
     total = 0
     while True:
         with write_transaction(db.session):
-            batch = db.session.execute(
-                select(File.id, File.user_id, File.size, File.storage_key, File.thumbnail_key)
-                .where(File.expires_at.is_not(None), File.expires_at <= now).limit(PRUNE_BATCH)).all()
-            if not batch:
+            ids = db.session.scalars(select(File.id).where(File.expires_at.is_not(None), File.expires_at <= now)
+                                     .limit(PRUNE_BATCH)).all()
+            if not ids:
                 return total
-            db.session.execute(delete(File).where(File.id.in_([row.id for row in batch])))
+            # Counted from what this DELETE removed: a file deleted meanwhile by its owner (who took it off
+            # the counters) is not among them, so nothing is taken off twice.
+            batch = db.session.execute(
+                delete(File).where(File.id.in_(ids))
+                .returning(File.user_id, File.size, File.storage_key, File.thumbnail_key)
+                .execution_options(synchronize_session=False)).all()
             usage: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             for row in batch:
                 usage[row.user_id][0] += row.size
