@@ -37,6 +37,7 @@ from zipshort.models import File, PartialUpload, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.security import key_digest, random_string
 from zipshort.services import files, quotas, uploads
+from zipshort.services.chunkranges import describe, merge_range, missing_ranges
 from zipshort.storage import BlobTooLarge, Storage, StoredBlob
 
 SESSION_IDLE = dt.timedelta(minutes=30)
@@ -225,34 +226,9 @@ def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime
             token_hash=key_digest(token), state=ASSEMBLING if last and not missing else RECEIVING)
             .execution_options(synchronize_session=False))
     if missing:
-        shown = ", ".join(f"{a}-{b - 1}" for a, b in missing[:3]) + (", …" if len(missing) > 3 else "")
-        raise ValidationError(f"Upload is incomplete: bytes {shown} of {row.total_size} are missing; send them, "
-                              "then the last chunk again", code="incomplete")
+        raise ValidationError(f"Upload is incomplete: bytes {describe(missing)} of {row.total_size} are missing; "
+                              "send them, then the last chunk again", code="incomplete")
     return token
-
-
-def merge_range(ranges: list[list[int]], start: int, end: int) -> list[list[int]]:
-    """``ranges`` (sorted, disjoint [start, end) pairs) with [start, end) added, merged."""
-    merged: list[list[int]] = []
-    for begin, stop in sorted([*([list(r) for r in ranges]), [start, end]]):
-        if merged and begin <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], stop)
-        else:
-            merged.append([begin, stop])
-    return merged
-
-
-def missing_ranges(ranges: list[list[int]], total: int) -> list[tuple[int, int]]:
-    """The [start, end) pieces of [0, total) that ``ranges`` (merged) do not cover."""
-    gaps: list[tuple[int, int]] = []
-    position = 0
-    for begin, stop in ranges:
-        if begin > position:
-            gaps.append((position, begin))
-        position = max(position, stop)
-    if position < total:
-        gaps.append((position, total))
-    return gaps
 
 
 def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime) -> File:
@@ -355,5 +331,5 @@ def session_ids() -> set[str]:
     return ids
 
 
-__all__ = ["Chunk", "File", "Progress", "cancel", "list_incomplete", "merge_range", "missing_ranges",
-           "parse_content_range", "prune_abandoned", "receive_chunk", "session_ids"]
+__all__ = ["Chunk", "File", "Progress", "cancel", "list_incomplete", "parse_content_range", "prune_abandoned",
+           "receive_chunk", "session_ids"]

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import (BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, lock_file,
-                                   new_key)
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, lock_file, new_key
 
 TEMP_DIR = ".tmp"
 
