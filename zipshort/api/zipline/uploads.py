@@ -252,7 +252,8 @@ def _part_size(part) -> int:
     if isinstance(part.stream, SpoolFile):
         return part.stream.size
     position = part.stream.tell()
-    size = part.stream.seek(0, io.SEEK_END)
+    part.stream.seek(0, io.SEEK_END)
+    size = part.stream.tell()
     part.stream.seek(position)
     return size
 
