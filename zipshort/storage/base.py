@@ -162,7 +162,8 @@ class SpoolFile(io.RawIOBase):
     def __init__(self, folder: Path, max_bytes: int | None) -> None:
         super().__init__()
         self.path = folder / (secrets.token_hex(16) + ".spool")
-        self._file = open(self.path, "xb")  # noqa: SIM115 - lives as long as this object
+        with disk_errors():  # a full inode table refuses even the empty file
+            self._file = open(self.path, "xb")  # noqa: SIM115 - lives as long as this object
         self.digest = hashlib.sha256()
         self.size = 0
         self.max_bytes = max_bytes
