@@ -109,6 +109,10 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     with app.app_context():
         apply_migrations()
         bootstrap_first_admin()
+        # Before serving, remove what interrupted uploads left (temps, orphan blobs, stuck chunked sessions).
+        from zipshort.services.maintenance import clean_storage
+
+        clean_storage(app.extensions["zipshort"])
         from zipshort.extensions import db
 
         engine = db.engine

@@ -19,6 +19,8 @@ from typing import Any, Mapping
 
 import limits
 
+from zipshort.faults import CRASH_POINTS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
 WEAK_SECRETS = {"changethis", "secret", "changeme", "zipline", "zipshort"}
@@ -109,6 +111,10 @@ class FilesSettings:
     default_compression_format: str = "jpg"
     offload: str = ""
     offload_prefix: str = "/_zipshort_files/"
+    partial_sessions_per_user: int = 5
+    partial_max_age_seconds: int = 6 * 3600
+    cleanup_min_age_seconds: int = 3600
+    cleanup_interval_seconds: int = 3600
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,13 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class FaultsSettings:
+    """Fault injection for crash tests (zipshort.faults); off unless crash_at names points."""
+
+    crash_at: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole configuration tree; build it with :func:`load_settings`."""
 
@@ -197,6 +210,7 @@ class Settings:
     domain_verification: DomainVerificationSettings = field(default_factory=DomainVerificationSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    faults: FaultsSettings = field(default_factory=FaultsSettings)
 
     @property
     def database_url(self) -> str:
@@ -476,6 +490,7 @@ def _validate(settings: Settings) -> Settings:
         value = getattr(settings.files, key)
         if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*", value):
             raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w")
+    _validate_uploads(settings)
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
     if not 10 <= settings.server.connection_limit <= 100_000:
@@ -499,6 +514,20 @@ def _validate(settings: Settings) -> Settings:
         files=dataclasses.replace(settings.files, route=files_route),
         core=dataclasses.replace(settings.core, default_domain=settings.core.default_domain.lower().strip()),
     )
+
+
+def _validate_uploads(settings: Settings) -> None:
+    """Chunked-upload limits, storage clean-up ages and crash points."""
+    files = settings.files
+    if not 1 <= files.partial_sessions_per_user <= 1000:
+        raise ConfigError("files.partial_sessions_per_user: must be between 1 and 1000")
+    if files.partial_max_age_seconds < 60:
+        raise ConfigError("files.partial_max_age_seconds: must be at least 60 seconds")
+    if files.cleanup_min_age_seconds < 0 or files.cleanup_interval_seconds < 0:
+        raise ConfigError("files.cleanup_min_age_seconds and files.cleanup_interval_seconds: must be 0 or more")
+    unknown = [name for name in settings.faults.crash_at if name not in CRASH_POINTS]
+    if unknown:
+        raise ConfigError(f"faults.crash_at: unknown point {unknown[0]!r}; one of {', '.join(CRASH_POINTS)}")
 
 
 def _resolve_secret(settings: Settings) -> Settings:

@@ -33,7 +33,7 @@ def dialect() -> str:
 
 _HTTP_NAMES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                409: "Conflict", 410: "Gone", 413: "Payload Too Large", 429: "Too Many Requests",
-               500: "Internal Server Error", 503: "Service Unavailable"}
+               500: "Internal Server Error", 503: "Service Unavailable", 507: "Insufficient Storage"}
 # hozip (Django REST framework style): {detail, error_code}; its documented codes where they exist.
 _HOZIP_CODES = {"vanity_taken": "short_code_exists", "invalid_token": "authentication_failed",
                 "not_logged_in": "not_authenticated", "rate_limited": "throttled"}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zipshort.config import Settings
 from zipshort.counters import LinkCache, ViewBuffer
+from zipshort.faults import arm as arm_faults
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 from zipshort.storage import Storage, build_storage
@@ -26,6 +27,7 @@ class Runtime:
     def build(cls, settings: Settings) -> "Runtime":
         """Create the runtime for ``settings``."""
         sec = settings.security
+        arm_faults(settings.faults.crash_at)  # empty unless a crash test asks for points
         return cls(
             settings=settings,
             passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),

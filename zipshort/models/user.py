@@ -37,6 +37,8 @@ class User(IdMixin, TimestampMixin, db.Model):
         CheckConstraint("url_count >= 0", name="url_count_nonnegative"),
         CheckConstraint("file_count >= 0", name="file_count_nonnegative"),
         CheckConstraint("used_bytes >= 0", name="used_bytes_nonnegative"),
+        CheckConstraint("reserved_bytes >= 0", name="reserved_bytes_nonnegative"),
+        CheckConstraint("reserved_files >= 0", name="reserved_files_nonnegative"),
     )
 
     username: Mapped[str] = mapped_column(String(64))
@@ -64,6 +66,9 @@ class User(IdMixin, TimestampMixin, db.Model):
     url_count: Mapped[int] = mapped_column(Integer, default=0)
     file_count: Mapped[int] = mapped_column(Integer, default=0)
     used_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Held by open chunked uploads (their declared sizes, one file each); quotas count them too.
+    reserved_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    reserved_files: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def role_enum(self) -> Role:

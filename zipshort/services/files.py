@@ -1,9 +1,9 @@
-"""Files: rows for stored blobs, quotas reserved atomically, deletes row-first then blob.
+"""Files: rows for stored blobs, quotas charged atomically, deletes row-first then blob.
 
 Order of an upload (ARCHITECTURE.md, Storage): the blob is streamed to storage first (temp, fsync,
-rename); then one transaction reserves the quota with a conditional UPDATE and inserts the
-rows; if that fails the blobs are deleted. A crash can leave an orphan blob (fsck removes it),
-never a row without its blob.
+rename); then one transaction charges the quota with a conditional UPDATE (services.quotas) and
+inserts the rows; if that fails the blobs are deleted. A crash can leave an orphan blob (the
+storage clean-up removes it once old enough), never a row without its blob.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.database import write_transaction
-from zipshort.errors import Conflict, NotFound, QuotaExceeded, ValidationError
+from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.extensions import db
-from zipshort.models import File, FilesQuota, Link, Tag, User, new_id, utcnow
+from zipshort.faults import point as crash_point
+from zipshort.models import File, Link, Tag, User, new_id, utcnow
+from zipshort.services import quotas
 from zipshort.storage import Storage, StoredBlob
 
 NAME_ATTEMPTS = 10
@@ -41,33 +43,6 @@ class NewFile:
     anonymous: bool = False
 
 
-class FileQuotaExceeded(QuotaExceeded):
-    """Zipline answers quota failures on uploads with 413."""
-
-    status = 413
-
-
-def _reserve(owner_id: str, n_bytes: int, n_files: int) -> None:
-    """Count the new files against the owner's quota in one conditional UPDATE, or raise."""
-    allowed = or_(
-        User.quota_files_type.is_(None),
-        User.quota_files_type == FilesQuota.NONE.value,
-        and_(User.quota_files_type == FilesQuota.BY_BYTES.value, User.used_bytes + n_bytes <= User.quota_max_bytes),
-        and_(User.quota_files_type == FilesQuota.BY_FILES.value, User.file_count + n_files <= User.quota_max_files),
-    )
-    result = db.session.execute(
-        update(User).where(User.id == owner_id, allowed)
-        .values(used_bytes=User.used_bytes + n_bytes, file_count=User.file_count + n_files)
-        .execution_options(synchronize_session=False))
-    if result.rowcount == 1:
-        return
-    kind, max_bytes, max_files = db.session.execute(
-        select(User.quota_files_type, User.quota_max_bytes, User.quota_max_files).where(User.id == owner_id)).one()
-    if kind == FilesQuota.BY_FILES.value:
-        raise FileQuotaExceeded(f"uploading will exceed your file count quota of {max_files} files")
-    raise FileQuotaExceeded(f"uploading will exceed your storage quota of {max_bytes} bytes")
-
-
 def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
     for _ in range(NAME_ATTEMPTS if item.retry_name else 1):
         name = item.make_name()
@@ -86,22 +61,32 @@ def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
     raise Conflict(f'A file with the name "{name}" already exists', code="name_taken")
 
 
-def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.datetime | None = None) -> list[File]:
+def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.datetime | None = None,
+                settle: Callable[[int], None] | None = None) -> list[File]:
     """Record already-stored blobs as the owner's files, all or none.
+
+    ``settle`` (chunked uploads) runs inside the transaction instead of charging the quota: it turns a
+    reservation made earlier into the usage of these bytes, or raises.
 
     Raises:
         FileQuotaExceeded: over the owner's bytes or file quota. Conflict: a fixed name is taken.
         On any error every blob of ``items`` is deleted.
     """
     now = now or utcnow()
+    size = sum(i.blob.size for i in items)
     try:
         with write_transaction(db.session):
-            _reserve(owner.id, sum(i.blob.size for i in items), len(items))
+            if settle is None:
+                quotas.charge(owner.id, size, len(items))
+            else:
+                settle(size)
             rows = [_insert(owner, item, now) for item in items]
+            crash_point("files.before_commit")
     except BaseException:
         for item in items:
             storage.delete(item.blob.key)
         raise
+    crash_point("files.after_commit")
     return rows
 
 

@@ -1,9 +1,10 @@
-"""Maintenance: reconcile storage with the database (fsck) and prune expired files."""
+"""Maintenance: reconcile storage with rows (fsck), clean up after interrupted uploads, prune expired files."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -13,8 +14,10 @@ from zipshort.database import write_transaction
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
+from zipshort.runtime import Runtime
 from zipshort.services.invites import prune_invites
-from zipshort.services.partials import prune_abandoned
+from zipshort.services.partials import SESSION_IDLE, prune_abandoned, session_ids
+from zipshort.services.sessions import prune_sessions
 from zipshort.services.thumbnails import generate_missing
 from zipshort.storage import Storage
 
@@ -32,13 +35,17 @@ class FsckReport:
     removed: bool = False
 
 
-def fsck(storage: Storage, remove: bool = False, temp_age: dt.timedelta = dt.timedelta(hours=1)) -> FsckReport:
-    """Compare blobs with rows: blobs without a row are orphans (removed with ``remove``); rows without
-    a blob are reported; temp files of interrupted writes older than ``temp_age`` are removed with ``remove``.
+@dataclass
+class CleanupReport:
+    """What one storage clean-up removed."""
 
-    Blobs written in the last ``temp_age`` are left alone: an upload may be between its blob and its row.
-    """
-    report = FsckReport(removed=remove)
+    sessions_ended: int = 0
+    temp_removed: int = 0
+    orphans_removed: int = 0
+
+
+def _referenced() -> tuple[dict[str, str], set[str]]:
+    """Storage keys the database points at: file blobs (key → file name) and thumbnails."""
     rows: dict[str, str] = {}
     thumbnails: set[str] = set()
     for key, name, thumb in db.session.execute(select(File.storage_key, File.name, File.thumbnail_key)):
@@ -46,15 +53,54 @@ def fsck(storage: Storage, remove: bool = False, temp_age: dt.timedelta = dt.tim
         if thumb and thumb != "-":
             thumbnails.add(thumb)
     db.session.rollback()
-    cutoff = utcnow() - temp_age
-    for key in storage.keys():
-        if key not in rows and key not in thumbnails and storage.modified(key) < cutoff:
-            report.orphan_blobs.append(key)
+    return rows, thumbnails
+
+
+def _orphans(storage: Storage, rows: dict[str, str], thumbnails: set[str], cutoff: dt.datetime) -> list[str]:
+    """Blobs written before ``cutoff`` that no row points at (younger ones may be uploads between blob and row)."""
+    return [key for key in storage.keys()
+            if key not in rows and key not in thumbnails and storage.modified(key) < cutoff]
+
+
+def fsck(storage: Storage, remove: bool = False, temp_age: dt.timedelta = dt.timedelta(hours=1)) -> FsckReport:
+    """Compare blobs with rows: blobs without a row are orphans (removed with ``remove``); rows without
+    a blob are reported; temp files of interrupted writes older than ``temp_age`` are removed with ``remove``.
+
+    Blobs written in the last ``temp_age`` are left alone: an upload may be between its blob and its row.
+    """
+    report = FsckReport(removed=remove)
+    rows, thumbnails = _referenced()
+    report.orphan_blobs = _orphans(storage, rows, thumbnails, utcnow() - temp_age)
     report.missing_blobs = sorted(name for key, name in rows.items() if not storage.exists(key))
     if remove:
         for key in report.orphan_blobs:
             storage.delete(key)
-        report.temp_removed = storage.clean_temp(temp_age)
+        report.temp_removed = storage.clean_temp(temp_age, keep=session_ids())
+    return report
+
+
+def clean_storage(rt: Runtime, min_age: dt.timedelta | None = None, now: dt.datetime | None = None) -> CleanupReport:
+    """Remove what interrupted uploads left behind (``zipshort serve`` runs it at start and periodically).
+
+    In order: chunked uploads past their end, idle for 30 minutes or stuck finishing for ``min_age``
+    (default files.cleanup_min_age_seconds) end and release their quota reservations; temp files
+    (spools, interrupted writes, assembly files of ended uploads) older than ``min_age`` go; blobs older
+    than ``min_age`` that no row points at go. Leaves no transaction open.
+    """
+    if min_age is None:
+        min_age = dt.timedelta(seconds=rt.settings.files.cleanup_min_age_seconds)
+    now = now or utcnow()
+    storage = rt.storage
+    report = CleanupReport()
+    report.sessions_ended = prune_abandoned(storage, now, stuck_after=min(min_age, SESSION_IDLE))
+    report.temp_removed = storage.clean_temp(min_age, keep=session_ids())
+    rows, thumbnails = _referenced()
+    for key in _orphans(storage, rows, thumbnails, now - min_age):
+        storage.delete(key)
+        report.orphans_removed += 1
+    if report.sessions_ended or report.temp_removed or report.orphans_removed:
+        log.info("storage clean-up: %d chunked uploads ended, %d temp files and %d orphan blobs removed",
+                 report.sessions_ended, report.temp_removed, report.orphans_removed)
     return report
 
 
@@ -64,12 +110,16 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
     total = 0
     while True:
         with write_transaction(db.session):
-            batch = db.session.execute(
-                select(File.id, File.user_id, File.size, File.storage_key, File.thumbnail_key)
-                .where(File.expires_at.is_not(None), File.expires_at <= now).limit(PRUNE_BATCH)).all()
-            if not batch:
+            ids = db.session.scalars(select(File.id).where(File.expires_at.is_not(None), File.expires_at <= now)
+                                     .limit(PRUNE_BATCH)).all()
+            if not ids:
                 return total
-            db.session.execute(delete(File).where(File.id.in_([row.id for row in batch])))
+            # Counted from what this DELETE removed: a file deleted meanwhile by its owner (who took it off
+            # the counters) is not among them, so nothing is taken off twice.
+            batch = db.session.execute(
+                delete(File).where(File.id.in_(ids))
+                .returning(File.user_id, File.size, File.storage_key, File.thumbnail_key)
+                .execution_options(synchronize_session=False)).all()
             usage: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             for row in batch:
                 usage[row.user_id][0] += row.size
@@ -86,20 +136,30 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
 
 
 def maintenance_round(storage: Storage) -> None:
-    """One round of background upkeep (needs an app context): expired files, stale chunks, thumbnails."""
+    """One round of background upkeep (needs an app context): expired files, stale chunks, invites, browser
+    sessions, thumbnails."""
     pruned = prune_expired(storage)
     if pruned:
         log.info("pruned %d expired files", pruned)
     prune_abandoned(storage)
     prune_invites()
+    prune_sessions()
     generate_missing(storage)
 
 
 def Pruner(app, storage: Storage, interval: float) -> Periodic:  # noqa: N802 - reads as a class
-    """The background maintenance loop of ``zipshort serve``."""
+    """The background maintenance loop of ``zipshort serve``: a round every ``interval`` seconds, and the
+    storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start)."""
+    rt: Runtime = app.extensions["zipshort"]
+    every = rt.settings.files.cleanup_interval_seconds
+    last_cleanup = time.monotonic()
 
     def run() -> None:
+        nonlocal last_cleanup
         with app.app_context():
             maintenance_round(storage)
+            if every and time.monotonic() - last_cleanup >= every:
+                last_cleanup = time.monotonic()
+                clean_storage(rt)
 
     return Periodic("maintenance", interval, run)

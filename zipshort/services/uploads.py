@@ -8,7 +8,7 @@ import re
 import secrets
 import unicodedata
 import uuid
-from typing import Callable
+from typing import Callable, Iterable
 from urllib.parse import unquote
 
 from zipshort.codes import invisible_code
@@ -28,6 +28,36 @@ ANIMALS = ("badger", "beaver", "bison", "camel", "cheetah", "crane", "dingo", "d
            "gecko", "heron", "ibis", "jackal", "koala", "lemur", "lynx", "marmot", "moose", "narwhal", "ocelot",
            "otter", "owl", "panda", "parrot", "puffin", "quokka", "raven", "salmon", "seal", "sloth", "swan",
            "tapir", "tiger", "toucan", "walrus", "wombat", "yak", "zebra")
+
+
+class EmptyUpload(ValidationError):
+    """A file (or chunk) of 0 bytes: refused, where Zipline would store an empty file (see README)."""
+
+    code = "empty_file"
+    message = "File is empty"
+
+
+def refuse_empty(label: str, size: int) -> None:
+    """Refuse a 0-byte file part (``label`` names it, e.g. ``file[0]``).
+
+    Raises:
+        EmptyUpload (400).
+    """
+    if size == 0:
+        raise EmptyUpload(f"{label}: File is empty; empty files cannot be uploaded")
+
+
+def refuse_disabled(ext: str, disabled: Iterable[str], label: str = "") -> None:
+    """Refuse an extension listed in files.disabled_extensions (compared without case, with its dot).
+
+    Raises:
+        ValidationError (400).
+    """
+    if ext and ext.lower() in {e.lower() for e in disabled}:
+        prefix = f"{label}: " if label else ""
+        raise ValidationError(f"{prefix}File extension {ext} is not allowed", code="extension_not_allowed")
+
+
 _UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 

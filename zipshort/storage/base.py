@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import hashlib
 import io
 import os
@@ -10,9 +12,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Protocol
+from typing import BinaryIO, Collection, Iterable, Iterator, Protocol
 
 from zipshort.errors import ZipshortError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; see lock_file
+    fcntl = None  # type: ignore[assignment]
 
 CHUNK = 1024 * 1024
 
@@ -23,6 +30,25 @@ class BlobTooLarge(ZipshortError):
     status = 413
     code = "too_large"
     message = "File is too large"
+
+
+class StorageFull(ZipshortError):
+    """The disk (or the storage user's disk quota) is full: nothing of the upload was kept."""
+
+    status = 507
+    code = "insufficient_storage"
+    message = "Insufficient storage: the server has no space left for this file, try again later"
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """Turn "no space left" (ENOSPC) and "disk quota exceeded" (EDQUOT) into StorageFull."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            raise StorageFull() from exc
+        raise
 
 
 @dataclass(frozen=True)
@@ -70,8 +96,9 @@ class Storage(Protocol):
     def keys(self) -> Iterator[str]:
         """Every stored key (for fsck)."""
 
-    def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove leftovers of interrupted writes older than ``older_than``; return how many."""
+    def clean_temp(self, older_than: dt.timedelta, keep: Collection[str] = ()) -> int:
+        """Remove leftovers of interrupted writes older than ``older_than`` (but not the assembly files of
+        the chunked uploads in ``keep``); return how many."""
 
     def spool(self, max_bytes: int | None) -> SpoolFile:
         """A temp file the multipart parser can write an upload into."""
@@ -80,22 +107,41 @@ class Storage(Protocol):
         """Make a finished spool file a blob under a new key."""
 
 
-def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int) -> int:
-    """Write ``chunks`` into ``path`` starting at ``offset`` (creating it); return how many bytes.
+def lock_file(fd: int, exclusive: bool) -> None:
+    """Wait for a shared or exclusive lock on an open file (released when it is closed, or its process dies).
+
+    Windows has no flock: there, chunks written while their upload is being assembled are not held back.
+    """
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+
+
+def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
+    """Write ``chunks`` into ``path`` starting at ``offset``, under a shared lock; return how many bytes.
 
     Raises:
-        BlobTooLarge: the data would end past ``limit``.
+        BlobTooLarge: the data would end past ``limit``. StorageFull: no space left.
+        FileNotFoundError: ``create`` is false and the file is gone, or was moved away (assembled)
+        while this write waited for its lock.
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o640)
-    written = 0
-    try:
-        for chunk in chunks:
-            if offset + written + len(chunk) > limit:
-                raise BlobTooLarge(f"File is larger than {limit} bytes")
-            os.pwrite(fd, chunk, offset + written)
-            written += len(chunk)
-    finally:
-        os.close(fd)
+    with disk_errors():
+        fd = os.open(path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o640)
+        written = 0
+        try:
+            lock_file(fd, exclusive=False)
+            opened, current = os.fstat(fd), os.stat(path)  # raises FileNotFoundError once moved away
+            if (opened.st_dev, opened.st_ino) != (current.st_dev, current.st_ino):
+                raise FileNotFoundError(path)
+            for chunk in chunks:
+                if offset + written + len(chunk) > limit:
+                    raise BlobTooLarge(f"File is larger than {limit} bytes")
+                view = memoryview(chunk)
+                while view:  # pwrite may write less (a nearly full disk): go on until done or ENOSPC
+                    n = os.pwrite(fd, view, offset + written)
+                    view = view[n:]
+                    written += n
+        finally:
+            os.close(fd)
     return written
 
 
@@ -116,7 +162,8 @@ class SpoolFile(io.RawIOBase):
     def __init__(self, folder: Path, max_bytes: int | None) -> None:
         super().__init__()
         self.path = folder / (secrets.token_hex(16) + ".spool")
-        self._file = open(self.path, "xb")  # noqa: SIM115 - lives as long as this object
+        with disk_errors():  # a full inode table refuses even the empty file
+            self._file = open(self.path, "xb")  # noqa: SIM115 - lives as long as this object
         self.digest = hashlib.sha256()
         self.size = 0
         self.max_bytes = max_bytes
@@ -130,7 +177,8 @@ class SpoolFile(io.RawIOBase):
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise BlobTooLarge(f"File is larger than {self.max_bytes} bytes")
         self.digest.update(data)
-        return self._file.write(data)
+        with disk_errors():
+            return self._file.write(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds finished parts
         return self._file.seek(offset, whence)
@@ -143,16 +191,21 @@ class SpoolFile(io.RawIOBase):
 
     def finish(self) -> None:
         """Flush and fsync the data before the store moves the file."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        with disk_errors():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        if not self.committed:
-            self.path.unlink(missing_ok=True)
-        super().close()
+        try:
+            if not self._file.closed:
+                self._file.close()  # may fail flushing onto a full disk: the file goes anyway
+        except OSError:
+            pass
+        finally:
+            if not self.committed:
+                self.path.unlink(missing_ok=True)
+            super().close()
 
 
 class TempFolderMixin:
@@ -167,24 +220,36 @@ class TempFolderMixin:
     def _partial(self, upload_id: str) -> Path:
         return partial_path(self.temp, upload_id)
 
-    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int) -> int:
+    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
         """Write one chunk at ``offset`` of the upload's assembly file; return its length.
+
+        Only the first chunk creates the file: a later one finding it gone gets FileNotFoundError, so a
+        removed assembly file can never be silently re-created with a hole of zeros.
 
         Raises:
             BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
+            StorageFull: no space left. FileNotFoundError: not ``create`` and the file is gone.
         """
-        return write_at(self._partial(upload_id), offset, chunks, limit)
+        return write_at(self._partial(upload_id), offset, chunks, limit, create)
+
 
     def discard_parts(self, upload_id: str) -> None:
         """Forget an unfinished upload's bytes."""
         self._partial(upload_id).unlink(missing_ok=True)
 
-    def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove temp files (spools, chunk assemblies) older than ``older_than``; return how many."""
+    def clean_temp(self, older_than: dt.timedelta, keep: Collection[str] = ()) -> int:
+        """Remove temp files (spools, interrupted writes, chunk assemblies) older than ``older_than``,
+        except the assembly files of the chunked uploads in ``keep`` (ids of live sessions, which may
+        rest up to 30 minutes between chunks); return how many."""
         cutoff = time.time() - older_than.total_seconds()
         removed = 0
         for path in self.temp.iterdir():
-            if path.stat().st_mtime <= cutoff:
-                path.unlink(missing_ok=True)
-                removed += 1
+            if path.suffix == ".partial" and path.stem in keep:
+                continue
+            try:
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+            except FileNotFoundError:  # finished or removed meanwhile
+                continue
         return removed

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, lock_file, new_key
 
 TEMP_DIR = ".tmp"
 
@@ -41,9 +41,8 @@ class LocalStorage(TempFolderMixin):
         temp = self.temp / (key.rsplit("/", 1)[-1] + ".part")
         digest = hashlib.sha256()
         size = 0
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with disk_errors(), os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), "wb") as out:
                 for chunk in chunks:
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
@@ -52,43 +51,46 @@ class LocalStorage(TempFolderMixin):
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
-            final = self._path(key)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temp, final)
-            _fsync_dir(final.parent)
+            self._move_in(temp, key)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
 
+    def _move_in(self, source: Path, key: str) -> None:
+        """Rename a durable temp file into place under ``key`` and fsync the folder."""
+        final = self._path(key)
+        with disk_errors():  # a new fan-out folder needs space too
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, final)
+            _fsync_dir(final.parent)
+
     # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Hash the assembled file, fsync it and move it into the store under a new key."""
+        """Hash the assembled file, fsync it and move it into the store under a new key.
+
+        The exclusive lock waits for chunks still being written; the file moves away before it is released.
+        """
         path = self._partial(upload_id)
         digest = hashlib.sha256()
         size = 0
-        with open(path, "rb") as fh:
+        key = new_key()
+        with disk_errors(), open(path, "rb") as fh:
+            lock_file(fh.fileno(), exclusive=True)
             while chunk := fh.read(1024 * 1024):
                 digest.update(chunk)
                 size += len(chunk)
             os.fsync(fh.fileno())
-        key = new_key()
-        final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, final)
-        _fsync_dir(final.parent)
+            self._move_in(path, key)
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())
 
     def commit(self, spool: SpoolFile) -> StoredBlob:
         """fsync the spool file and rename it into place under a new key."""
         spool.finish()
         key = new_key()
-        final = self._path(key)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(spool.path, final)
+        self._move_in(spool.path, key)
         spool.committed = True
-        _fsync_dir(final.parent)
         return StoredBlob(key=key, size=spool.size, sha256=spool.digest.hexdigest())
 
     def open(self, key: str) -> BinaryIO:

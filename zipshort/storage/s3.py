@@ -13,14 +13,14 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Collection, Iterable, Iterator
 
 import boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, new_key
+from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -119,10 +119,11 @@ class S3Storage(TempFolderMixin):
             for item in page.get("Contents", []):
                 yield item["Key"][len(self.prefix):]
 
-    def clean_temp(self, older_than: dt.timedelta) -> int:
-        """Remove old local temp files and abort old unfinished multipart uploads."""
+    def clean_temp(self, older_than: dt.timedelta, keep: Collection[str] = ()) -> int:
+        """Remove old local temp files (not those of live chunked uploads in ``keep``) and abort old
+        unfinished multipart uploads."""
         cutoff = time.time() - older_than.total_seconds()
-        removed = super().clean_temp(older_than)
+        removed = super().clean_temp(older_than, keep)
         uploads = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=self.prefix).get("Uploads", [])
         for upload in uploads:
             if upload["Initiated"].timestamp() <= cutoff:
@@ -144,10 +145,12 @@ class S3Storage(TempFolderMixin):
     # --- chunked uploads: assembled locally, sent whole ---
 
     def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Send the assembled file as one object and drop the local copy."""
+        """Send the assembled file as one object and drop the local copy (under an exclusive lock, which
+        waits for chunks still being written)."""
         path = self._partial(upload_id)
-        try:
-            with open(path, "rb") as fh:
+        with open(path, "rb") as fh:
+            lock_file(fh.fileno(), exclusive=True)
+            try:
                 return self.write(iter(lambda: fh.read(PART_SIZE), b""))
-        finally:
-            path.unlink(missing_ok=True)
+            finally:
+                path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import check_caller, declares, presented_key, require_user, runtime
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
+from zipshort.faults import point as crash_point
 from zipshort.http import SPOOL_KEY
 from zipshort.models import User, utcnow
 from zipshort.services import files, folders, images, partials, uploads
@@ -196,25 +197,10 @@ def upload():
     options = parse_options(now, v3)
     host = pick_domain(settings, options.domain, request.host)
     try:
-        parts = request.files.getlist("file")
-    except BlobTooLarge:
-        raise ZipshortError(f"file[{len(spools) - 1}]: File size is too large. Maximum file size is "
-                            f"{settings.files.max_file_size} bytes", code="too_large", status=413) from None
-    if not parts:
-        raise ValidationError("no files" if v3 else "No files were uploaded", code="no_files")
-    password_hash = rt.passwords.hash(options.password) if options.password else None
-    stored: list[files.NewFile] = []
-    extras: list[dict] = []
-    try:
-        for index, part in enumerate(parts):
-            item, extra = _store_part(rt, index, part, options, password_hash, now)
-            stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=anonymous))
-            extras.append(extra)
-        rows = files.store_files(owner, stored, rt.storage, now)
-    except BaseException:
-        for item in stored:
-            rt.storage.delete(item.blob.key)
-        raise
+        rows, extras = _store_request(rt, owner, options, spools, now, folder_id, anonymous)
+    finally:
+        for spooled in spools:  # committed ones stay; the rest (a failed or refused upload) are removed
+            spooled.close()
     proto = "https" if settings.core.return_https_urls else "http"
     host = settings.files.content_domain or host
     urls = [f"{proto}://{host}{settings.files.route}/{url_segment(row.name)}" for row in rows]
@@ -232,13 +218,53 @@ def upload():
     return jsonify(body)
 
 
+def _store_request(rt, owner: User, options: Options, spools: list[SpoolFile], now: dt.datetime,
+                   folder_id: str | None, anonymous: bool):
+    """Parse the file parts (spooled into storage's temp folder), store them and record the rows."""
+    settings = rt.settings
+    try:
+        parts = request.files.getlist("file")
+    except BlobTooLarge:
+        raise ZipshortError(f"file[{len(spools) - 1}]: File size is too large. Maximum file size is "
+                            f"{settings.files.max_file_size} bytes", code="too_large", status=413) from None
+    if not parts:
+        raise ValidationError("no files" if speaks_v3() else "No files were uploaded", code="no_files")
+    for index, part in enumerate(parts):
+        uploads.refuse_empty(f"file[{index}]", _part_size(part))
+    crash_point("upload.spooled")
+    password_hash = rt.passwords.hash(options.password) if options.password else None
+    stored: list[files.NewFile] = []
+    extras: list[dict] = []
+    try:
+        for index, part in enumerate(parts):
+            item, extra = _store_part(rt, index, part, options, password_hash, now)
+            stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=anonymous))
+            extras.append(extra)
+        rows = files.store_files(owner, stored, rt.storage, now)
+    except BaseException:
+        for item in stored:
+            rt.storage.delete(item.blob.key)
+        raise
+    return rows, extras
+
+
+def _part_size(part) -> int:
+    """Bytes in a parsed file part (spooled by us, or by werkzeug when no spool was asked for)."""
+    if isinstance(part.stream, SpoolFile):
+        return part.stream.size
+    position = part.stream.tell()
+    part.stream.seek(0, io.SEEK_END)
+    size = part.stream.tell()
+    part.stream.seek(position)
+    return size
+
+
 def _store_part(rt, index: int, part, options: Options, password_hash: str | None, now: dt.datetime):
     settings = rt.settings.files
     if not part.filename and options.filename is None:
         raise ValidationError(f"file[{index}]: no filename", code="no_filename")
     ext = uploads.extension_of(part.filename, options.extension)
-    if ext.lower() in {e.lower() for e in settings.disabled_extensions}:
-        raise ValidationError(f"file[{index}]: File extension {ext} is not allowed", code="extension_not_allowed")
+    uploads.refuse_disabled(ext, settings.disabled_extensions, f"file[{index}]")
     try:
         if isinstance(part.stream, SpoolFile):
             blob = rt.storage.commit(part.stream)  # the parser already wrote it to the store's temp folder
@@ -296,6 +322,8 @@ def upload_partial():
     options = parse_options(now, v3=False)
     host = pick_domain(settings, options.domain, request.host)
     parts = request.files.getlist("file")
+    if not parts:
+        raise ValidationError("No files were uploaded", code="no_files")
     if len(parts) != 1:
         raise ValidationError("partial uploads only support one file field", code="one_file_only")
     chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
@@ -310,7 +338,8 @@ def upload_partial():
         "keep_name": options.keep_original_name, "filename": options.filename, "extension": options.extension,
     }
     result = partials.receive_chunk(
-        rt, g.user, chunks_of(parts[0].stream), chunk, identifier=h.get("x-zipline-p-identifier") or None,
+        rt, g.user, chunks_of(parts[0].stream), chunk, size=_part_size(parts[0]),
+        identifier=h.get("x-zipline-p-identifier") or None,
         token=h.get("x-zipline-p-token") or None, filename=filename, content_type=content_type,
         options=stored_options, now=now)
     if isinstance(result, partials.Progress):
