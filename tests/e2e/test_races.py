@@ -130,3 +130,27 @@ def test_parallel_uploads_never_exceed_the_bytes_quota(live_server, app, rt, use
     assert statuses == {200: 10, 413: 20}
     assert count(File) == 10 and fresh(User, user.id).used_bytes == 10 * 1024
     assert len(list(rt.storage.keys())) == 10  # the losers' blobs are gone too
+
+
+@pytest.mark.parametrize("attempt", REPEAT)
+def test_parallel_deletes_of_one_file_lower_the_counters_once(live_server, user, key, attempt):
+    headers = {"Authorization": key}
+    for i in range(2):
+        fetch("POST", f"{live_server.url}/api/upload", headers=headers,
+              files={"file": (f"{i}.bin", b"x" * 100, "application/octet-stream")})
+    target = fetch("GET", f"{live_server.url}/api/user/files", headers=headers).json()["page"][0]["id"]
+    statuses = Counter(r.status_code for r in burst(
+        10, lambda i: fetch("DELETE", f"{live_server.url}/api/user/files/{target}", headers=headers)))
+    assert statuses == {200: 1, 404: 9}
+    owner = fresh(User, user.id)
+    assert count(File) == 1 and owner.file_count == 1 and owner.used_bytes == 100
+
+
+@pytest.mark.parametrize("attempt", REPEAT)
+def test_parallel_deletes_of_one_link_lower_the_counter_once(live_server, make_link, user, key, attempt):
+    make_link(user, vanity="keep")
+    link = make_link(user, vanity="gone")
+    statuses = Counter(r.status_code for r in burst(
+        10, lambda i: fetch("DELETE", f"{live_server.url}/api/user/urls/{link.id}", headers={"Authorization": key})))
+    assert statuses == {200: 1, 404: 9}
+    assert count(Link) == 1 and fresh(User, user.id).url_count == 1

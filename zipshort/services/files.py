@@ -172,16 +172,16 @@ def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
     return list(rows), total
 
 
-def get_owned_file(owner: User, ident: str) -> File:
-    """One of the owner's files by id or name.
+def get_owned_file(owner: User, ident: str, lock: bool = False) -> File:
+    """One of the owner's files by id or name (``lock``: row-locked until commit, for a change that must not race).
 
     Raises:
         NotFound: no such file, or someone else's (no existence oracle).
     """
     if not ident or "\x00" in ident or len(ident) > 255:
         raise NotFound("File not found", code="file_not_found")
-    row = db.session.scalar(select(File).where(or_(File.id == ident, File.name == ident))
-                            .execution_options(populate_existing=True))
+    stmt = select(File).where(or_(File.id == ident, File.name == ident)).execution_options(populate_existing=True)
+    row = db.session.scalar(stmt.with_for_update() if lock else stmt)
     if row is None or row.user_id != owner.id:
         raise NotFound("File not found", code="file_not_found")
     return row
@@ -238,10 +238,12 @@ def delete_files(owner: User, idents: list[str], storage: Storage) -> list[File]
     """Delete several of the owner's files at once (rows and quota first, then blobs).
 
     Raises:
-        NotFound: one of them is not the owner's; nothing is deleted then.
+        NotFound: one of them is not the owner's (or was deleted meanwhile); nothing is deleted then.
     """
     with write_transaction(db.session):
-        rows = [get_owned_file(owner, ident) for ident in idents]
+        # Locked reads: a parallel delete of the same file waits, then finds it gone (404), so the usage
+        # counters are lowered once.
+        rows = [get_owned_file(owner, ident, lock=True) for ident in idents]
         for row in rows:
             db.session.delete(row)
         db.session.execute(update(User).where(User.id == owner.id)

@@ -449,7 +449,9 @@ def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
         link = db.session.get(Link, link_id) if could_be_code(link_id) else None
         if link is None or link.user_id != owner.id:
             raise NotFound("URL not found", code="url_not_found")
-        db.session.execute(delete(Link).where(Link.id == link.id))
+        # Only the request whose DELETE removed the row gives the quota back (a parallel one finds it gone).
+        if not db.session.execute(delete(Link).where(Link.id == link.id)).rowcount:
+            raise NotFound("URL not found", code="url_not_found")
         db.session.execute(update(User).where(User.id == owner.id, User.url_count > 0)
                            .values(url_count=User.url_count - 1).execution_options(synchronize_session=False))
     rt.link_cache.clear()
