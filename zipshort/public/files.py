@@ -21,6 +21,7 @@ from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
 from zipshort.services import downloads, smart
+from zipshort.storage import BlobMissing
 
 INLINE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
@@ -67,6 +68,8 @@ def _send(name: str, serving: downloads.Serving, force_download: bool = False) -
                                  if isinstance(serving.updated_at, dt.datetime) else None, max_age=None)
         except RequestedRangeNotSatisfiable:
             response = _unsatisfiable(serving.size)
+        except FileNotFoundError:
+            raise BlobMissing() from None
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     response.headers["Cross-Origin-Resource-Policy"] = "same-site"
@@ -187,7 +190,10 @@ def _thumbnail(file_id: str) -> Response:
     key = downloads.thumbnail(file_id)
     path = storage.local_path(key)
     if path is not None:
-        response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+        try:
+            response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+        except FileNotFoundError:
+            raise BlobMissing() from None
     else:
         with storage.open(key) as fh:
             response = Response(fh.read(), mimetype="image/jpeg")

@@ -1,10 +1,10 @@
 """Blob storage as a small strategy chosen by configuration: a local folder or an S3 bucket."""
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, Storage, StorageFull, StoredBlob, chunks_of
+from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, Storage, StorageFull, StoredBlob, chunks_of
 from zipshort.storage.local import LocalStorage
 
-__all__ = ["BlobTooLarge", "LocalStorage", "SpoolFile", "Storage", "StorageFull", "StoredBlob", "build_storage",
-           "chunks_of"]
+__all__ = ["BlobMissing", "BlobTooLarge", "LocalStorage", "SpoolFile", "Storage", "StorageFull", "StoredBlob",
+           "build_storage", "chunks_of"]
 
 
 def build_storage(settings) -> Storage:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Collection, Iterable, Iterator, Protocol
 
-from zipshort.errors import ZipshortError
+from zipshort.errors import NotFound, ZipshortError
 
 try:
     import fcntl
@@ -30,6 +30,13 @@ class BlobTooLarge(ZipshortError):
     status = 413
     code = "too_large"
     message = "File is too large"
+
+
+class BlobMissing(NotFound):
+    """A row's blob is not in storage (lost outside zipshort; `zipshort fsck` lists such rows): 404, not 500."""
+
+    code = "blob_missing"
+    message = "File not found"
 
 
 class StorageFull(ZipshortError):

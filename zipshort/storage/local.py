@@ -8,7 +8,16 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, disk_errors, lock_file, new_key
+from zipshort.storage.base import (
+    BlobMissing,
+    BlobTooLarge,
+    SpoolFile,
+    StoredBlob,
+    TempFolderMixin,
+    disk_errors,
+    lock_file,
+    new_key,
+)
 
 TEMP_DIR = ".tmp"
 
@@ -94,8 +103,15 @@ class LocalStorage(TempFolderMixin):
         return StoredBlob(key=key, size=spool.size, sha256=spool.digest.hexdigest())
 
     def open(self, key: str) -> BinaryIO:
-        """Open the blob for reading."""
-        return open(self._path(key), "rb")
+        """Open the blob for reading.
+
+        Raises:
+            BlobMissing: it is not there.
+        """
+        try:
+            return open(self._path(key), "rb")
+        except FileNotFoundError:
+            raise BlobMissing() from None
 
     def path(self, key: str) -> Path:
         """Where the blob lives (for sendfile and X-Accel-Redirect)."""

@@ -20,7 +20,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
+from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -88,7 +88,12 @@ class S3Storage(TempFolderMixin):
     def open(self, key: str, byte_range: tuple[int, int] | None = None) -> BinaryIO:
         """The object's body (a stream), whole or one inclusive byte range."""
         extra: dict[str, Any] = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else {}
-        return self.client.get_object(Bucket=self.bucket, Key=self._object(key), **extra)["Body"]
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._object(key), **extra)["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise BlobMissing() from None
+            raise
 
     def local_path(self, key: str) -> None:
         """Objects have no local file; they are streamed."""
