@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlsplit
 
 from flask import Response, render_template, request
@@ -32,6 +33,9 @@ def _answer(result: redirects.Followed, head: bool = False) -> Response:
         return _redirect(decision.location, result, head)
     parts = urlsplit(decision.location)
     template = "link_preview.html" if decision.kind == "preview" else "link_frame.html"
+    if decision.image and decision.image.startswith("/"):  # an uploaded image: previews need an absolute URL
+        proto = "https" if runtime().settings.core.return_https_urls else request.scheme
+        decision = dataclasses.replace(decision, image=f"{proto}://{request.host}{decision.image}")
     response = Response(render_template(template, decision=decision), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
-from zipshort.models import File, Folder, User, new_id, utcnow
+from zipshort.models import File, Folder, Link, User, new_id, utcnow
 
 MAX_NAME = 255
 UNSET: object = object()
@@ -171,6 +171,9 @@ def delete_folder(owner: User, folder_id: str) -> Folder:
             raise Conflict(f"{theirs} file(s) in this folder were uploaded by other users and stay theirs; "
                            "the folder can be deleted once they have moved them out", code="folder_has_others_files")
         db.session.execute(update(File).where(File.folder_id == folder.id).values(folder_id=None)
+                           .execution_options(synchronize_session=False))
+        # Links name folders too (hozip's group, h0p's folderId, hoko's collection): none may name a deleted one.
+        db.session.execute(update(Link).where(Link.folder_id == folder.id).values(folder_id=None)
                            .execution_options(synchronize_session=False))
         db.session.delete(folder)
     return folder

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from zipshort.extensions import db
-from zipshort.models import Link
+from zipshort.models import File, Link
 from zipshort.services.linkfields import merge_utm, target_of
 
 # Link-preview fetchers (chat apps, social networks, search engines): they get the meta tags page.
@@ -121,12 +121,21 @@ def decide(link: Link, visitor: Visitor) -> Decision:
     if kind == "link":
         location = merge_utm(location, link.utm)
     if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
-        return Decision("preview", location, link.title, link.description, link.image)
+        return Decision("preview", location, link.title, link.description, preview_image(link.image))
     if link.deep_linking and kind == "link" and os_type(visitor.user_agent) == "android":
         return Decision("redirect", android_app_link(location))
     if link.cloaking and kind == "link":
         return Decision("frame", location, link.title)
     return Decision("redirect", location)
+
+
+def preview_image(image: str | None) -> str | None:
+    """The preview image as a URL or a path on this server: ``file:<id>`` (an image the owner uploaded, h0p's
+    ``metaTags.imageId``) becomes ``/raw/<name>``; None when that file is gone."""
+    if not image or not image.startswith("file:"):
+        return image
+    name = db.session.scalar(db.select(File.name).where(File.id == image[5:]))
+    return f"/raw/{quote(name)}" if name else None
 
 
 def load(link_id: str) -> Link:

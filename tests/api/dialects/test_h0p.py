@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 
 from tests.conftest import Api, burst, count, fetch
 from zipshort.models import Link, Tag
 from zipshort.services import folders
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde"
+       b"\x00\x00\x00\x0cIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x9a\xa0\x9f\x00\x00\x00\x00IEND\xaeB`\x82")
 
 SEED_KEYS = {"domain", "rules", "qrCode", "destination", "metaTags", "tags", "id", "organizationId", "isActive",
              "qrCodeId", "domainId", "folderId", "slug", "originUrl", "expiresAt", "maxClicks", "currentClicks",
@@ -132,3 +136,14 @@ def test_keys_scopes_and_no_session_routes(client, user, make_key):
         .status_code == 403
     assert reader.get("/short-link/list").status_code == 200
     assert client.get("/short-link/list").status_code == 401
+
+
+def test_meta_image_from_an_upload_is_an_absolute_url_for_preview_bots(h0p, api, client):
+    res = api.post("/api/upload", data={"file": [(io.BytesIO(PNG), "card.png", "image/png")]},
+                   content_type="multipart/form-data")
+    image = res.get_json()["files"][0]
+    made = h0p.post("/short-link", json={"destination": {"type": "link", "value": "https://example.com/"},
+                                         "slug": "with-card", "metaTags": {"title": "T", "imageId": image["id"]}})
+    assert made.status_code == 201, made.get_json()
+    page = client.get("/go/with-card", headers={"User-Agent": "Twitterbot/1.0"}).get_data(as_text=True)
+    assert f'<meta property="og:image" content="http://localhost/raw/{image["name"]}">' in page

@@ -120,3 +120,11 @@ def test_links_of_every_dialect_are_one_list(hozip, api):
     api.post("/api/user/urls", json={"destination": "https://zipline.example/"})
     assert hozip.get("/api/v1/external/links").get_json()["total"] == 2
     assert len(api.get("/api/user/urls").get_json()) == 2
+
+
+def test_deleting_a_folder_leaves_no_link_naming_it(hozip, api):
+    folder = api.post("/api/user/folders", json={"name": "Group"}).get_json()
+    made = create(hozip, {**SEED_MINIMAL, "group_id": folder["id"]}).get_json()
+    assert made["group_id"] == folder["id"]
+    assert api.delete(f"/api/user/folders/{folder['id']}", json={"delete": "folder"}).status_code == 200
+    assert fresh(Link, made["id"]).folder_id is None

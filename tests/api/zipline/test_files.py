@@ -127,6 +127,12 @@ def test_stats(api, make_link, user, client):
 def test_server_public_needs_no_auth(client):
     body = client.get("/api/server/public").get_json()
     assert body["files"]["route"] == "/u" and body["urls"]["route"] == "/go" and body["firstSetup"] is True
+    assert body["features"]["userRegistration"] is False
+
+
+@pytest.mark.parametrize("overrides", [{"features": {"user_registration": True}}])
+def test_server_public_says_when_registration_is_open(client):
+    assert client.get("/api/server/public").get_json()["features"]["userRegistration"] is True
 
 
 def test_admin_lists_another_users_files_with_id(client, user, make_user, make_key):

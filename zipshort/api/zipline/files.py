@@ -208,7 +208,7 @@ def server_public():
         "oauth": {"bypassLocalLogin": False, "loginOnly": False},
         "oauthEnabled": {"discord": False, "github": False, "google": False, "oidc": False},
         "website": {"loginBackground": None, "loginBackgroundBlur": True, "title": "zipshort"},
-        "features": {"oauthRegistration": False, "userRegistration": False},
+        "features": {"oauthRegistration": False, "userRegistration": settings.features.user_registration},
         "mfa": {"passkeys": False},
         "tos": False,
         "files": {"route": settings.files.route, "maxFileSize": settings.files.max_file_size},
