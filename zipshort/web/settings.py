@@ -19,7 +19,7 @@ SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change li
                 "files:write": "Upload and change files", "stats:read": "Read statistics",
                 "domains:read": "Read custom domains", "domains:write": "Add and remove custom domains",
                 "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
-                "account": "Manage the account: password, token, 2FA, sessions, keys",
+                "account": "Manage the account: password, username, token, 2FA, sessions",
                 "admin": "Administer users (administrators only)"}
 EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
 
