@@ -1,4 +1,4 @@
-"""Empty uploads are a clear 400 (Zipline would store a 0-byte file; see README), and keep nothing."""
+"""Empty uploads are a clear 400 (Zipline would store a 0-byte file; see docs/files.md), and keep nothing."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ ANIMALS = ("badger", "beaver", "bison", "camel", "cheetah", "crane", "dingo", "d
 
 
 class EmptyUpload(ValidationError):
-    """A file (or chunk) of 0 bytes: refused, where Zipline would store an empty file (see README)."""
+    """A file (or chunk) of 0 bytes: refused, where Zipline would store an empty file (see docs/files.md)."""
 
     code = "empty_file"
     message = "File is empty"
@@ -125,7 +125,7 @@ def name_maker(fmt: str, length: int, original: str | None, ext: str, now: dt.da
     if override is not None:
         fixed = override if override.lower().endswith(ext.lower()) else override + ext
         return (lambda: fixed), False
-    if fmt == "zws":  # Zipline v3's Zws header: zero-width characters, then the extension (see README)
+    if fmt == "zws":  # Zipline v3's Zws header: zero-width characters, then the extension (see docs/api/zipline.md)
         return (lambda: invisible_code(length) + ext), True
     if fmt not in FORMATS:
         raise ValidationError("Invalid format", code="invalid_format")
