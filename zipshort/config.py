@@ -7,6 +7,7 @@ Every default lives in the dataclasses below and is mirrored, with its meaning, 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import re
 import secrets
@@ -15,6 +16,9 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
+
+from zipshort.dates import parse_expiry
+from zipshort.errors import ValidationError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = REPO_ROOT / "instance"
@@ -361,6 +365,17 @@ def _route(where: str, value: str) -> str:
     return value
 
 
+def _is_duration(value: str) -> bool:
+    """Whether ``value`` is an upload expiry duration (not ``never`` or ``date=``) ending in the supported range."""
+    if value.strip().lower() == "never" or value.strip().lower().startswith("date="):
+        return False
+    try:
+        parse_expiry(value, datetime.datetime.now(datetime.timezone.utc))
+    except ValidationError:
+        return False
+    return True
+
+
 def _validate(settings: Settings) -> Settings:
     """Check cross-field rules once; return a normalised copy."""
     urls = settings.urls
@@ -407,8 +422,8 @@ def _validate(settings: Settings) -> Settings:
                           "(the multipart envelope), or large files would be cut off by waitress")
     for key in ("default_expiration", "max_expiration"):
         value = getattr(settings.files, key)
-        if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*", value):
-            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w")
+        if value and not _is_duration(value):
+            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w (ending before the year 9999)")
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
     if not 0 <= settings.server.port <= 65535:
