@@ -300,7 +300,8 @@ def upload_partial():
     chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
     if chunk.start == 0:  # a chunked upload counts once, as Zipline 4.5 does
         creation_limit(g.user, "upload")
-    filename = unquote(h.get("x-zipline-p-filename") or parts[0].filename or "file")
+    # display metadata, stored with the session: no control characters, at most 255 bytes
+    filename = uploads.clean_display_name(unquote(h.get("x-zipline-p-filename") or parts[0].filename or "")) or "file"
     content_type = uploads.guess_type(h.get("x-zipline-p-content-type") or parts[0].mimetype, filename)
     stored_options = {
         "fmt": options.fmt, "max_views": options.max_views,
