@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -16,6 +17,7 @@ from zipshort.auth import check_caller, presented_key, require_user, runtime
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.http import SPOOL_KEY
+from zipshort.inputs import whole_number
 from zipshort.models import User, utcnow
 from zipshort.services import files, folders, images, partials, uploads
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
@@ -58,12 +60,13 @@ def _max_views(raw: str | None, header: str, nan: str, negative: str) -> int | N
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
-    if not text.lstrip("-").isdigit():
+    digits = text.removeprefix("-")
+    if not re.fullmatch(r"[0-9]+", digits):  # ASCII only: "²" passed isdigit() and then failed int(), a 500
         raise _bad(header, nan)
-    value = int(text)
-    if value < 0:
+    value = whole_number(digits)  # None past 18 digits (int() refuses 4,300)
+    if text.startswith("-") and value != 0:
         raise _bad(header, negative)
-    if value > 1_000_000_000:
+    if value is None or value > 1_000_000_000:
         raise _bad(header, "Max views must be at most 1000000000")
     return value or None
 
