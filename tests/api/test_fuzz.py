@@ -341,7 +341,8 @@ def json_body(draw: Draw, route: Route, env: Env) -> bytes:
 NUMERIC_PARAMETERS = ("page", "perpage", "limit", "offset", "take")
 PARAMETERS = NUMERIC_PARAMETERS + ("searchField", "searchQuery", "filter", "sortBy", "order", "id", "code", "long_url",
                                    "match", "noincl", "uploads", "all", "favorite")
-NUMERALS = [str(n) for n in NUMBERS] + ["99999999999999999", "9" * 30, "9" * 5000, "-0", "+1", "1.0", "0x10", " 1"]
+NUMERALS = [str(n) for n in NUMBERS] + ["99999999999999999", "9" * 30, "9" * 5000, "-0", "+1", "1.0", "0x10", " 1",
+                                        "\u00b2", "\u0661"]
 
 
 def query(draw: Draw, route: Route) -> dict[str, str]:
@@ -360,8 +361,8 @@ def zipline_headers(draw: Draw, route: Route) -> dict[str, str]:
         "x-zipline-deletes-at", "x-zipline-max-views", "x-zipline-password", "x-zipline-filename",
         "x-zipline-domain", "x-zipline-folder", "x-zipline-format", "x-zipline-image-compression-percent",
         "Expires-At", "Max-Views", "Format", "Override-Domain", "Image-Compression-Percent"]
-    values = DATES + [str(n) for n in NUMBERS] + ["%ED%A0%80", "a%00b", "\x01", "x" * 300, "a%2Fb", "..", "%zz",
-                                                  "example.com", "", "true"]
+    values = [n for n in NUMERALS if n.isascii() or n == "\u00b2"] + DATES + [
+        "%ED%A0%80", "a%00b", "\x01", "x" * 300, "a%2Fb", "..", "%zz", "example.com", "", "true"]
     return {draw.pick(names): draw.pick(values) for _ in range(draw.rnd.randint(0, 3))}
 
 

@@ -361,3 +361,16 @@ def test_pages_past_any_offset_a_database_takes_are_refused_naming_the_parameter
 def test_dashboard_pages_past_any_offset_do_not_fail(client, user, path):
     client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
     assert client.get(f"{path}?page={'9' * 30}").status_code < 500
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "9" * 5000, "-" + "9" * 5000])
+def test_max_views_header_that_int_cannot_read_is_refused(api, value):
+    res = api.post("/api/upload", headers={"x-zipline-max-views": value}, data={"file": (io.BytesIO(b"hi"), "a.txt")})
+    assert res.status_code == 400 and res.get_json()["error"].startswith("bad options: [x-zipline-max-views]: ")
+
+
+@pytest.mark.parametrize("dialect,path,name", [("zipline", "/api/user/recent?take=%C2%B2", "take"),
+                                               ("zipline", "/api/user/files?page=" + "9" * 5000, "page"),
+                                               ("hozip", "/api/v1/external/links?limit=" + "9" * 5000, "limit")])
+def test_numbers_int_cannot_read_in_query_parameters_are_refused(send, dialect, path, name):
+    assert refusal(dialect, send(dialect, "GET", path, b"")).startswith(f"{name} must be")
