@@ -24,11 +24,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the WSGI application for ``settings`` (loaded from the environment when omitted)."""
     settings = settings or load_settings()
     Path(settings.instance_path).mkdir(parents=True, exist_ok=True)
-    from zipshort.http import ZipshortRequest
+    from zipshort.http import SegmentConverter, ZipshortRequest
 
     app = Flask("zipshort", instance_path=settings.instance_path, root_path=str(REPO_ROOT / "zipshort"),
                 template_folder=str(REPO_ROOT / "templates"), static_folder=str(REPO_ROOT / "static"))
     app.request_class = ZipshortRequest
+    app.url_map.converters["default"] = SegmentConverter  # before any route is added
     _configure(app, settings)
     _register_extensions(app, settings)
     _register_blueprints(app, settings)

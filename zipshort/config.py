@@ -7,6 +7,7 @@ Every default lives in the dataclasses below and is mirrored, with its meaning, 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import ipaddress
 import os
 import re
@@ -19,6 +20,8 @@ from typing import Any, Mapping
 
 import limits
 
+from zipshort.dates import parse_expiry
+from zipshort.errors import ValidationError
 from zipshort.faults import CRASH_POINTS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -440,6 +443,17 @@ def _validate_outbound(section: OutboundSettings) -> None:
         raise ConfigError("outbound.timeout: must be between 0.1 and 60 seconds")
 
 
+def _is_duration(value: str) -> bool:
+    """Whether ``value`` is an upload expiry duration (not ``never`` or ``date=``) ending in the supported range."""
+    if value.strip().lower() == "never" or value.strip().lower().startswith("date="):
+        return False
+    try:
+        parse_expiry(value, datetime.datetime.now(datetime.timezone.utc))
+    except ValidationError:
+        return False
+    return True
+
+
 def _validate(settings: Settings) -> Settings:
     """Check cross-field rules once; return a normalised copy."""
     urls = settings.urls
@@ -488,8 +502,8 @@ def _validate(settings: Settings) -> Settings:
                           "(the multipart envelope), or large files would be cut off by waitress")
     for key in ("default_expiration", "max_expiration"):
         value = getattr(settings.files, key)
-        if value and not re.fullmatch(r"\s*\d+(\.\d+)?\s*[a-zA-Z]+\s*", value):
-            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w")
+        if value and not _is_duration(value):
+            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w (ending before the year 9999)")
     _validate_uploads(settings)
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")

@@ -1,21 +1,58 @@
-"""HTTP plumbing: the request class that lets an upload view spool file parts straight into storage, and
-the trusted-hosts list that also admits users' verified custom domains."""
+"""HTTP plumbing: the request class (file parts spooled straight into storage; JSON, query and form
+fields checked once by ``zipshort.inputs``), and the trusted-hosts list that also admits users' verified
+custom domains."""
 
 from __future__ import annotations
 
 from typing import IO, Any, Callable, Iterator
 
 from flask import Request
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import BaseConverter
+
+import zipshort.inputs as inputs
 
 SPOOL_KEY = "zipshort.spool"
+
+
+class CheckedFields(ImmutableMultiDict):
+    """Query and form fields; a NUL in a name or value (``%00``) is refused with a 400 naming the field,
+    the same on SQLite and PostgreSQL (which cannot store it). Werkzeug already keeps invalid UTF-8
+    percent-encoded, so no lone surrogate gets this far."""
+
+    def __init__(self, mapping: Any = None) -> None:
+        super().__init__(mapping)
+        for key, value in self.items(multi=True):
+            inputs.check_storable(key, "a field name")
+            if isinstance(value, str):
+                inputs.check_storable(value, key)
+
+
+class SegmentConverter(BaseConverter):
+    """The default URL converter (``<name>``), except that a segment holding NUL (``%00``) matches no route:
+    a 404 in the caller's dialect, instead of an id no database can even look up."""
+
+    regex = "[^/\\x00]+"
 
 
 class ZipshortRequest(Request):
     """Flask's request; when a view set ``environ[SPOOL_KEY]``, file parts are written through it.
 
     Werkzeug would otherwise spool every file part to its own temp file, which the upload then
-    copies into storage: one write of the whole file more than needed.
+    copies into storage: one write of the whole file more than needed. JSON bodies are parsed by
+    ``zipshort.inputs`` (nesting, surrogates, NUL, numbers), query and form fields are CheckedFields.
     """
+
+    parameter_storage_class = CheckedFields
+
+    @property
+    def json_module(self) -> Any:  # type: ignore[override]
+        """Request bodies always parse through ``zipshort.inputs``."""
+        return inputs
+
+    @json_module.setter
+    def json_module(self, value: Any) -> None:
+        """Ignored: Flask assigns ``app.json`` to every request, which would skip the checks."""
 
     def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
                          filename: str | None = None, content_length: int | None = None) -> IO[bytes]:

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from zipshort.auth import load_caller, require_user, runtime
+from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.models import Link, User
 from zipshort.services import domains, files, linkfields, links
@@ -111,7 +112,7 @@ def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
             raise ValidationError("maxClicks must be a whole number greater than 1", field="maxClicks")
         out["max_views"] = int(clicks) if clicks is not None else None
     if "expiresAt" in body:
-        out["expires_at"] = _datetime(body["expiresAt"])
+        out["expires_at"] = parse_datetime(body["expiresAt"], "expiresAt")
     if "password" in body:
         password = body["password"]
         if password is not None and (not isinstance(password, str) or not 5 <= len(password) <= 25):
@@ -136,23 +137,13 @@ def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
     return out
 
 
-def _datetime(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise ValidationError("expiresAt must be an ISO 8601 date-time", field="expiresAt") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-
-
 def _meta(meta: Any) -> dict[str, Any]:
     if meta is None:
         return {"title": None, "description": None, "image": None}
     if not isinstance(meta, dict):
         raise ValidationError("metaTags must be an object", field="metaTags")
     out = {"title": linkfields.text_field(meta.get("title"), "metaTags.title"),
-           "description": linkfields.text_field(meta.get("description"), "metaTags.description", 2000),
+           "description": linkfields.text_field(meta.get("description"), "metaTags.description", 2000, multiline=True),
            "image": None}
     if meta.get("imageId"):  # one of the caller's uploaded files
         out["image"] = "file:" + files.owned_image_id(g.user, str(meta["imageId"]), "metaTags.imageId")

@@ -10,6 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from zipshort.auth import load_caller, require_user, runtime
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
+from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, folders, links
 
@@ -87,10 +88,11 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not re.fullmatch(r"\d+", raw) or int(raw) < low or (high is not None and int(raw) > high):
+    value = whole_number(raw)
+    if value is None or value < low or (high is not None and value > high):
         bounds = f"{low}-{high}" if high is not None else f"at least {low}"
         raise _invalid(f"{name} must be an integer {bounds}.", name)
-    return int(raw)
+    return value
 
 
 @bp.get("/links")

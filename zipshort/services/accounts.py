@@ -14,6 +14,7 @@ from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
 from zipshort.extensions import db
+from zipshort.inputs import check_text
 from zipshort.models import FilesQuota, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import invites, sessions
@@ -21,9 +22,12 @@ from zipshort.services.roles import can_manage, managed_by
 
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
+MAX_AVATAR_LENGTH = 255
 INVALID_LOGIN = "Invalid username or password"
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb|pb)?\s*$", re.IGNORECASE)
 SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "tb": 1024 ** 4, "pb": 1024 ** 5}
+MAX_QUOTA_BYTES = 2**53  # 8 PiB: more than any disk, still exact as a JSON number
+MAX_QUOTA_COUNT = 2**31 - 1  # the file and URL counters are 32-bit columns
 
 
 @dataclass(frozen=True)
@@ -55,18 +59,20 @@ def parse_size(value: Any) -> int:
     """A human size (``10gb``, ``512mb``, ``1024``) in bytes.
 
     Raises:
-        ValueError: not a size.
+        ValueError: not a size, or more than MAX_QUOTA_BYTES.
     """
     if isinstance(value, bool):
         raise ValueError("not a size")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("negative")
-        return int(value)
-    match = SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError("not a size")
-    return int(float(match.group(1)) * SIZE_UNITS[(match.group(2) or "b").lower()])
+        size = value
+    else:
+        match = SIZE_RE.match(str(value)) if len(str(value)) <= 32 else None  # kept as text in a 32-character column
+        if not match:
+            raise ValueError("not a size")
+        size = float(match.group(1)) * SIZE_UNITS[(match.group(2) or "b").lower()]
+    if not 0 <= size <= MAX_QUOTA_BYTES:  # also refuses NaN and infinity (a 300-digit size)
+        raise ValueError("out of range")
+    return int(size)
 
 
 def _int_or_error(value: Any, message: str) -> int | None:
@@ -75,9 +81,12 @@ def _int_or_error(value: Any, message: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValidationError(message, code="invalid_quota")
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ValidationError(message, code="invalid_quota") from None
+    if abs(number) > MAX_QUOTA_COUNT:
+        raise ValidationError(f"{message} (at most {MAX_QUOTA_COUNT})", code="invalid_quota")
+    return number
 
 
 def parse_quota(data: Any) -> Quota:
@@ -128,6 +137,13 @@ def validate_password(password: object) -> str:
     if len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password")
     return password
+
+
+def _avatar(value: str) -> str | None:
+    """An avatar reference: at most 255 characters of text (its column's size), None when empty."""
+    if len(value) > MAX_AVATAR_LENGTH:
+        raise ValidationError(f"avatar must be at most {MAX_AVATAR_LENGTH} characters", field="avatar")
+    return check_text(value, "avatar") or None
 
 
 def can_grant(actor: User | None, role: Role) -> bool:
@@ -323,6 +339,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
         raise Forbidden("You cannot change this for yourself", code="self_forbidden")
     username = validate_username(changes.username) if changes.username is not None else None
     password_hash = rt.passwords.hash(validate_password(changes.password)) if changes.password is not None else None
+    avatar = _avatar(changes.avatar) if changes.avatar is not None else None
     with write_transaction(db.session):
         user = db.session.get(User, target.id, populate_existing=True)
         if user is None:
@@ -342,7 +359,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
         if changes.view is not None:
             user.view = dict(changes.view)
         if changes.avatar is not None:
-            user.avatar = changes.avatar or None
+            user.avatar = avatar
         _apply_quota(user, changes.quota, changes.clear_quota)
         try:
             db.session.flush()

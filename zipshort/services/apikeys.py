@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, write_transaction
+from zipshort.dates import bounded
 from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
@@ -73,7 +74,7 @@ def create_key(user: User, name: object, scopes: object = None, expires_at: dt.d
         raise ValidationError(f"name is required (1-{MAX_NAME_LENGTH} characters)", field="name")
     scope_text = parse_scopes(scopes)
     now = now or utcnow()
-    if expires_at is not None and expires_at <= now:
+    if expires_at is not None and bounded(expires_at, "expiresAt") <= now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
     plaintext = mint_key()
     row = ApiKey(id=new_id(), user_id=user.id, name=name.strip(), prefix=plaintext[:10],

@@ -10,6 +10,7 @@ trip per link.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from zipshort.services import linkfields
 from zipshort.services.links import is_smart
 
 HARD_LIMIT = 10_000
+UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 
 class ItemError(ValidationError):
@@ -61,12 +63,12 @@ def _item(index: int, raw: Any, max_length: int) -> BulkLink:
         if not isinstance(collection, str) or len(collection) != 36:
             raise ValidationError("collectionId is required (a collection id)", field="collectionId")
         partner = raw.get("partnerId")
-        if partner is not None and (not isinstance(partner, str) or len(partner) != 36):
+        if partner is not None and (not isinstance(partner, str) or not UUID.fullmatch(partner)):
             raise ValidationError("partnerId must be a UUID", field="partnerId")
         return BulkLink(
             url=url, collection_id=collection.lower(),
             title=linkfields.text_field(raw.get("title"), "title"),
-            description=linkfields.text_field(raw.get("description"), "description", 2000),
+            description=linkfields.text_field(raw.get("description"), "description", 2000, multiline=True),
             image=linkfields.image_url(raw.get("image"), max_length),
             utm=linkfields.validate_utm(raw.get("utm")),
             external_id=linkfields.text_field(raw.get("externalId"), "externalId"),

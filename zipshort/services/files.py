@@ -19,6 +19,7 @@ from zipshort.database import write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.faults import point as crash_point
+from zipshort.inputs import check_offset
 from zipshort.models import File, Link, Tag, User, new_id, utcnow
 from zipshort.services import quotas
 from zipshort.storage import Storage, StoredBlob
@@ -166,9 +167,9 @@ def list_files(owner: User, query: FileQuery) -> tuple[list[File], int]:
             cond.append(or_(*(func.lower(c).like(f"%{escaped}%", escape="\\") for c in columns)))
     column = _SORT_COLUMNS[query.sort_by]
     ordering = [column.asc() if query.order == "asc" else column.desc(), File.id.desc()]
+    offset = check_offset((query.page - 1) * query.per_page, "page")
     total = db.session.scalar(select(func.count()).select_from(File).where(*cond)) or 0
-    rows = db.session.scalars(select(File).where(*cond).order_by(*ordering)
-                              .limit(query.per_page).offset((query.page - 1) * query.per_page))
+    rows = db.session.scalars(select(File).where(*cond).order_by(*ordering).limit(query.per_page).offset(offset))
     return list(rows), total
 
 

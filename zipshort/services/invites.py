@@ -9,12 +9,12 @@ from sqlalchemy import delete, or_, select, update
 
 from zipshort.codes import could_be_code
 from zipshort.database import write_transaction
+from zipshort.dates import parse_expiry
 from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import Invite, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services.roles import managed_by
-from zipshort.services.uploads import parse_expiry
 
 INVITE_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 INVALID_INVITE = "Invalid invite code"
@@ -38,7 +38,10 @@ def create_invite(rt: Runtime, actor: User, expires: object = "never", max_uses:
         expires = "never"
     if not isinstance(expires, str):
         raise ValidationError("expiresAt must be a string", field="expiresAt")
-    expires_at = parse_expiry(expires, now)
+    try:
+        expires_at = parse_expiry(expires, now, "expiresAt")
+    except ValidationError as exc:
+        raise exc.with_message(f"expiresAt: {exc.message}") from None
     if max_uses in (None, ""):
         max_uses = None
     else:

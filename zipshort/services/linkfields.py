@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError
+from zipshort.inputs import check_text
 
 DESTINATION_TYPES = ("link", "email", "phone")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content", "referral")
@@ -76,6 +77,7 @@ def validate_utm(data: object, field: str = "utm") -> dict[str, str] | None:
             continue
         if not isinstance(value, str) or len(value) > 255:
             raise ValidationError(f"{field}.{key} must be text of at most 255 characters", field=field)
+        check_text(value, f"{field}.{key}")
         if value:
             out[key] = value
     return out or None
@@ -176,16 +178,17 @@ def validate_tag_names(tags: object, field: str = "tags") -> list[str]:
             isinstance(t, str) and 1 <= len(t.strip()) <= MAX_TAG_LENGTH for t in tags)):
         raise ValidationError(f"{field} must be at most {MAX_TAGS} names of 1-{MAX_TAG_LENGTH} characters",
                               field=field)
-    return list(tags or [])
+    return [check_text(tag, field) for tag in tags or []]
 
 
-def text_field(value: object, field: str, max_length: int = 255) -> str | None:
-    """Optional text of at most ``max_length`` characters (None when empty)."""
+def text_field(value: object, field: str, max_length: int = 255, multiline: bool = False) -> str | None:
+    """Optional text of at most ``max_length`` characters (None when empty), without control characters
+    (``multiline`` allows tab and line breaks, for descriptions)."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+    if not isinstance(value, str) or len(value) > max_length:
         raise ValidationError(f"{field} must be text of at most {max_length} characters", field=field)
-    return value.strip() or None
+    return check_text(value, field, multiline).strip() or None
 
 
 def image_url(value: object, max_length: int, field: str = "image") -> str | None:

@@ -16,9 +16,11 @@ from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, invisible_code, normalise_vanity, random_code
 from zipshort.database import lock_key, write_transaction
+from zipshort.dates import bounded
 from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, Forbidden, NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
+from zipshort.inputs import check_offset, check_text
 from zipshort.models import CustomDomain, Folder, Link, Tag, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import linkfields
@@ -125,9 +127,19 @@ def _title(value: object) -> str | None:
     """A link's title: up to 255 characters of text, None when empty."""
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) > 255 or "\x00" in value:
+    if not isinstance(value, str) or len(value) > 255:
         raise ValidationError("Title must be text of at most 255 characters", code="invalid_title", field="title")
-    return value.strip() or None
+    return check_text(value, "title").strip() or None
+
+
+def _future(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """An expiry in the supported date range and in the future (None: never)."""
+    if expires_at is None:
+        return None
+    expires_at = bounded(expires_at, "expiresAt")
+    if expires_at <= now:
+        raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    return expires_at
 
 
 def validate_max_views(value: int | None) -> int | None:
@@ -231,8 +243,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
     title = _title(spec.title)
-    if spec.expires_at is not None and spec.expires_at <= now:
-        raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    expires_at = _future(spec.expires_at, now)
     own_hosts = OwnHosts(rt.settings, host)
     own_hosts.refuse(kind, destination)
     own_hosts.refuse_rules(spec.rules)
@@ -246,7 +257,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         slug, code = _claim_slug(rt, spec.domain, vanity, invisible=spec.invisible)
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
                     vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
-                    enabled=bool(spec.enabled), password_hash=password_hash, expires_at=spec.expires_at,
+                    enabled=bool(spec.enabled), password_hash=password_hash, expires_at=expires_at,
                     title=title, description=spec.description, created_at=now, updated_at=now,
                     folder_id=spec.folder_id, image=spec.image, utm=spec.utm, external_id=spec.external_id,
                     tenant_id=spec.tenant_id, partner_id=spec.partner_id, rules=spec.rules,
@@ -306,13 +317,15 @@ def page_links(owner: User, page: int = 1, per_page: int = 25, search_field: str
         raise ValidationError("Invalid page or perpage", code="invalid_page")
     stmt = _links_query(owner, search_field, search_query)
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    return list(db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))), total
+    offset = check_offset((page - 1) * per_page, "page")
+    return list(db.session.scalars(stmt.limit(per_page).offset(offset))), total
 
 
 def query_links(owner: User, limit: int, offset: int, destination: str | None = None,
                 match: str = "exact") -> tuple[list[Link], int]:
     """A page of the owner's links, newest first, optionally only those whose destination equals (or starts
     with) ``destination``; and how many match in all. Served by the (user_id, destination) index."""
+    check_offset(offset, "offset")
     cond = [Link.user_id == owner.id]
     if destination is not None:
         if match == "exact":
@@ -394,8 +407,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
     if changes.password is not UNSET:
         password = _validate_password(changes.password)
         password_hash = rt.passwords.hash(password) if password else None
-    if changes.expires_at not in (UNSET, None) and changes.expires_at <= now:
-        raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
+    expires_at = _future(changes.expires_at, now) if changes.expires_at is not UNSET else UNSET
     own_hosts = OwnHosts(rt.settings, host)
     if kind is not UNSET:
         own_hosts.refuse(kind, destination)
@@ -424,8 +436,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
             link.max_views = max_views
         if changes.password is not UNSET:
             link.password_hash = password_hash
-        if changes.expires_at is not UNSET:
-            link.expires_at = changes.expires_at
+        if expires_at is not UNSET:
+            link.expires_at = expires_at
         if changes.title is not UNSET:
             link.title = _title(changes.title)
         link.smart = is_smart(link.destination_type, link.rules, link.utm, link.cloaking, link.title,

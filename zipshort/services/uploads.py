@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from urllib.parse import unquote
 
 from zipshort.codes import invisible_code
+from zipshort.dates import parse_expiry  # noqa: F401  (the upload headers' grammar, kept importable here)
 from zipshort.errors import ValidationError
 from zipshort.security import random_string
 
@@ -98,7 +99,10 @@ def decode_override(value: str) -> str:
     """
     if _BAD_ESCAPE.search(value):
         raise ValidationError("Invalid characters in filename override", code="invalid_filename")
-    decoded = unquote(value, errors="strict")
+    try:
+        decoded = unquote(value, errors="strict")
+    except UnicodeDecodeError:  # %ED%A0%80 (an encoded surrogate) or other bytes that are not UTF-8
+        raise ValidationError("Invalid characters in filename override", code="invalid_filename") from None
     if (not decoded or "/" in decoded or "\\" in decoded or ".." in decoded or decoded.startswith(".")
             or _UNSAFE_CHARS.search(decoded) or len(decoded.encode()) > MAX_NAME_BYTES):
         raise ValidationError("Invalid characters in filename override", code="invalid_filename")
@@ -149,35 +153,3 @@ def guess_type(declared: str | None, filename: str) -> str:
     if declared and declared != "application/octet-stream" and re.fullmatch(r"[\w.+-]+/[\w.+-]+", declared):
         return declared
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|msecs?|milliseconds?|s|secs?|seconds?|m|mins?|minutes?|h|hrs?|"
-                       r"hours?|d|days?|w|weeks?|y|yrs?|years?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31557600}
-
-
-def parse_expiry(value: str, now: dt.datetime) -> dt.datetime | None:
-    """Zipline's deletes-at grammar: ``never``, a duration (``1d``, ``30m``, ``2 hours``) or ``date=<ISO date>``.
-
-    Raises:
-        ValidationError: unreadable, or not in the future.
-    """
-    text = value.strip()
-    if text.lower() == "never":
-        return None
-    if text.lower().startswith("date="):
-        try:
-            when = dt.datetime.fromisoformat(text[5:].strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValidationError("Invalid expiry date", code="invalid_expiry") from None
-        when = when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
-    else:
-        match = _DURATION.match(text)
-        if not match:
-            raise ValidationError("Invalid expiry date", code="invalid_expiry")
-        unit = match.group(2).lower()
-        key = "ms" if unit.startswith("ms") or unit.startswith("milli") else unit[0]
-        when = now + dt.timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[key])
-    if when <= now:
-        raise ValidationError("Expiry must be in the future", code="invalid_expiry")
-    return when

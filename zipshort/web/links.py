@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from typing import Any
 
 from flask import Response, g, render_template, request
 
+from zipshort.dates import bounded, parse_expiry
 from zipshort.errors import ValidationError
+from zipshort.inputs import parse_field
 from zipshort.models import utcnow
 from zipshort.services import domains, linkfields, links, qrcodes
-from zipshort.services.uploads import parse_expiry
 from zipshort.web import bp
 from zipshort.web.common import Typed, action, base_url, checked, done, optional_int, page, rt, text, typed
 
@@ -37,13 +37,10 @@ def _extras(link=None) -> dict[str, Any]:
         options["dotsOptions"] = {**(options.get("dotsOptions") or {}), "color": dark}
         options["backgroundOptions"] = {**(options.get("backgroundOptions") or {}), "color": light}
     rules_text = text("rules")
-    try:
-        rules = json.loads(rules_text) if rules_text else None
-    except ValueError:
-        raise ValidationError("Rules must be a JSON list", field="rules") from None
+    rules = parse_field(rules_text, "rules") if rules_text else None
     return {
         "tags": tags,
-        "description": linkfields.text_field(text("description"), "Description", 1000),
+        "description": linkfields.text_field(text("description"), "Description", 1000, multiline=True),
         "image": linkfields.image_url(text("image"), max_length)
         if text("image") or not (link and (link.image or "").startswith("file:")) else link.image,
         "utm": linkfields.validate_utm(utm or None),
@@ -74,13 +71,13 @@ def _expires_at() -> dt.datetime | None:
     if not value:
         return None
     try:
-        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+        return bounded(dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc), "expires_at", "Expiry")
     except ValueError:
         raise ValidationError("Expiry must be a date and time", field="expires_at") from None
 
 
 def _expiry(value: str):
-    return parse_expiry(value, utcnow()) if value else None
+    return parse_expiry(value, utcnow(), "expires") if value else None
 
 
 @bp.get("/dashboard/urls")

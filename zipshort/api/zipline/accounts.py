@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
@@ -17,6 +15,7 @@ from zipshort.auth import (
     require_user,
     runtime,
 )
+from zipshort.dates import parse_datetime
 from zipshort.errors import Conflict, Forbidden, ValidationError
 from zipshort.services import accounts, apikeys, mfa, sessions
 
@@ -220,7 +219,7 @@ def create_key():
         raise Forbidden("Only administrators may create keys with the admin scope", code="missing_scope")
     if g.api_key is not None and not set(scopes.split()) <= g.api_key.scope_set:
         raise Forbidden("A key cannot create a key with more scopes than it has", code="missing_scope")
-    expires_at = _parse_datetime(body.get("expiresAt"), "expiresAt")
+    expires_at = parse_datetime(body.get("expiresAt"), "expiresAt")
     bot = body.get("bot", False)
     if not isinstance(bot, bool):
         raise ValidationError("bot must be a boolean", field="bot")
@@ -234,16 +233,3 @@ def create_key():
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
     return jsonify(key_json(apikeys.revoke_key(g.user, key_id)))
-
-
-def _parse_datetime(value: object, field: str) -> dt.datetime | None:
-    """An ISO 8601 timestamp (a Z or offset; naive means UTC), or None."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(f"{field} must be an ISO 8601 date-time", field=field)
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValidationError(f"{field} must be an ISO 8601 date-time", field=field) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)

@@ -11,6 +11,7 @@ from zipshort.api.zipline.schemas import iso
 from zipshort.auth import check_caller, public_route, require_user, runtime
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError
+from zipshort.inputs import whole_number
 from zipshort.models import File, Tag, User
 from zipshort.services import accounts, files, folders, partials, tags
 
@@ -48,9 +49,10 @@ def _int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
+    value = whole_number(raw)
+    if value is None:
         raise ValidationError(f"{name} must be a positive integer", field=name)
-    return int(raw)
+    return value
 
 
 @bp.get("/user/files")

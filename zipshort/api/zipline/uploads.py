@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -17,6 +18,7 @@ from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.faults import point as crash_point
 from zipshort.http import SPOOL_KEY
+from zipshort.inputs import whole_number
 from zipshort.models import User, utcnow
 from zipshort.services import files, folders, images, partials, uploads
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
@@ -59,12 +61,13 @@ def _max_views(raw: str | None, header: str, nan: str, negative: str) -> int | N
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
-    if not text.lstrip("-").isdigit():
+    digits = text.removeprefix("-")
+    if not re.fullmatch(r"[0-9]+", digits):  # ASCII only: "²" passed isdigit() and then failed int(), a 500
         raise _bad(header, nan)
-    value = int(text)
-    if value < 0:
+    value = whole_number(digits)  # None past 18 digits (int() refuses 4,300)
+    if text.startswith("-") and value != 0:
         raise _bad(header, negative)
-    if value > 1_000_000_000:
+    if value is None or value > 1_000_000_000:
         raise _bad(header, "Max views must be at most 1000000000")
     return value or None
 
@@ -329,7 +332,8 @@ def upload_partial():
     chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
     if chunk.start == 0:  # a chunked upload counts once, as Zipline 4.5 does
         creation_limit(g.user, "upload")
-    filename = unquote(h.get("x-zipline-p-filename") or parts[0].filename or "file")
+    # display metadata, stored with the session: no control characters, at most 255 bytes
+    filename = uploads.clean_display_name(unquote(h.get("x-zipline-p-filename") or parts[0].filename or "")) or "file"
     content_type = uploads.guess_type(h.get("x-zipline-p-content-type") or parts[0].mimetype, filename)
     stored_options = {
         "fmt": options.fmt, "max_views": options.max_views,

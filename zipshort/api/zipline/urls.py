@@ -7,9 +7,9 @@ from typing import Any
 from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit, json_body
-from zipshort.api.zipline.accounts import _parse_datetime
 from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, public_route, require_user, runtime
+from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.services import files, linkfields, links, redirects
 
@@ -39,7 +39,7 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
     max_length = runtime().settings.urls.destination_max_length
     for key, attr in (("title", "title"), ("description", "description")):
         if key in body:
-            out[attr] = linkfields.text_field(body[key], key, 255 if key == "title" else 1000)
+            out[attr] = linkfields.text_field(body[key], key, 255 if key == "title" else 1000, key == "description")
     if "image" in body:
         out["image"] = linkfields.image_url(body["image"], max_length)
     if "tags" in body:
@@ -80,7 +80,7 @@ def create_url():
         enabled=_bool(body, "enabled", True),
         max_views=max_views,
         password=request.headers.get("x-zipline-password") or None,
-        expires_at=_parse_datetime(body.get("expiresAt"), "expiresAt"),
+        expires_at=parse_datetime(body.get("expiresAt"), "expiresAt"),
         domain=(_string_or_none(body, "domain") or "").lower(),
         **_extras(body),
     )
@@ -143,7 +143,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
             raise ValidationError("password must be a string", field="password")
         values["password"] = password or None
     if "expiresAt" in body:
-        values["expires_at"] = _parse_datetime(body["expiresAt"], "expiresAt")
+        values["expires_at"] = parse_datetime(body["expiresAt"], "expiresAt")
     return links.LinkChanges(**values, **_extras(body))
 
 

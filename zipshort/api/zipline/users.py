@@ -41,13 +41,13 @@ def create_user():
     role = _role(body.get("role")) or Role.USER
     if role == Role.SUPERADMIN:
         raise ValidationError("Invalid role (USER, ADMIN)", code="invalid_role", field="role")
+    quota = accounts.parse_quota(body["quota"]) if body.get("quota") is not None else None  # before anything is written
     try:
         user = accounts.create_user(runtime(), body.get("username"), body.get("password"), role, actor=g.user)
     except Conflict as exc:
         raise exc.with_message("Username is taken", 400) from None
-    if body.get("quota") is not None:
-        user = accounts.update_user(runtime(), user, accounts.UserChanges(quota=accounts.parse_quota(body["quota"])),
-                                    actor=g.user)
+    if quota is not None:
+        user = accounts.update_user(runtime(), user, accounts.UserChanges(quota=quota), actor=g.user)
     return jsonify(user_json(user))
 
 
