@@ -255,3 +255,17 @@ class TestConfiguredRoutesAreReserved:
     def test_vanity_equal_to_a_configured_route_is_refused(self, rt, user, vanity):
         with pytest.raises(ValidationError):
             links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity=vanity))
+
+
+@pytest.mark.parametrize("description", ["a\x00b", "bell\x07", "x" * 2001, 12])
+def test_service_refuses_a_bad_description_whoever_calls_it(rt, user, make_link, description):
+    from zipshort.errors import ValidationError
+    from zipshort.services import links
+
+    with pytest.raises(ValidationError) as refused:
+        make_link(user, description=description)
+    assert refused.value.field == "description"
+    link = make_link(user, description="two\nlines\tand a tab")
+    assert link.description == "two\nlines\tand a tab"
+    with pytest.raises(ValidationError):
+        links.update_link(rt, user, link.id, links.LinkChanges(description=description))

@@ -440,3 +440,26 @@ def test_admin_domains_page_verifies_and_removes(admin_browser, user, rt):
     assert not fresh(CustomDomain, row.id).verified
     admin_browser.post(f"/dashboard/admin/domains/{row.id}/delete", data={"csrf_token": csrf(page)})
     assert count(CustomDomain) == 0
+
+
+@pytest.mark.parametrize("field,value", [("embedTitle", "bell\x07"), ("embedSiteName", "x" * 301),
+                                         ("embedColor", "#12345g")])
+def test_embed_settings_refuse_control_characters_long_text_and_bad_colours(browser, user, field, value):
+    page = browser.get("/dashboard/settings")
+    res = browser.post("/dashboard/settings/embed", data={"csrf_token": csrf(page), field: value})
+    assert res.status_code == 400 and f"view.{field}" in res.get_data(as_text=True)
+    assert field not in (fresh(User, user.id).view or {})
+
+
+@pytest.mark.parametrize("view,field", [({"embedTitle": "tab\tin a title"}, "view.embedTitle"),
+                                        ({"embed": "yes"}, "view.embed"), ([1], "view"),
+                                        ({"embedColor": "blue"}, "view.embedColor")])
+def test_zipline_view_settings_are_validated_by_the_service(client, user, view, field):
+    assert client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"}).status_code == 200
+    res = client.patch("/api/user", json={"view": view})
+    assert res.status_code == 400 and field in res.get_json()["error"]
+
+
+def test_generated_config_ignores_numbers_that_are_not_ascii_digits(browser):
+    res = browser.get("/dashboard/settings/generators/zipshort-file.sxcu?max_views=%C2%B2")
+    assert res.status_code == 200 and "²" not in res.get_data(as_text=True)

@@ -94,3 +94,4 @@ def test_session_dies_when_the_password_changes(app, rt, user):
     log_in(browser)
     accounts.update_user(rt, user, accounts.UserChanges(password="another one"))
     assert browser.get("/dashboard").status_code == 302
+

@@ -139,6 +139,37 @@ def validate_password(password: object) -> str:
     return password
 
 
+VIEW_TEXT_FIELDS = {"embedTitle": False, "embedDescription": True, "embedSiteName": False, "embedColor": False,
+                    "align": False, "content": True}  # name → multi-line allowed
+VIEW_FLAGS = ("enabled", "showMimetype", "showTags", "showFolder", "embed")
+VIEW_TEXT_MAX = 300
+
+
+def validate_view(view: object) -> dict[str, Any]:
+    """Zipline's ``view`` settings (file page and embeds): text fields short and free of control characters,
+    flags booleans, ``embedColor`` a #rrggbb colour.
+
+    Raises:
+        ValidationError: naming the field (``view.embedTitle`` …).
+    """
+    if not isinstance(view, dict):
+        raise ValidationError("view must be an object", field="view")
+    for key, multiline in VIEW_TEXT_FIELDS.items():
+        value = view.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > VIEW_TEXT_MAX:
+            raise ValidationError(f"view.{key} must be text of at most {VIEW_TEXT_MAX} characters", field=f"view.{key}")
+        check_text(value, f"view.{key}", multiline=multiline)
+    for key in VIEW_FLAGS:
+        if key in view and view[key] is not None and not isinstance(view[key], bool):
+            raise ValidationError(f"view.{key} must be true or false", field=f"view.{key}")
+    color = view.get("embedColor")
+    if color and not re.fullmatch(r"#[0-9A-Fa-f]{6}", color):
+        raise ValidationError("view.embedColor must look like #3b5bdb", field="view.embedColor")
+    return dict(view)
+
+
 def _avatar(value: str) -> str | None:
     """An avatar reference: at most 255 characters of text (its column's size), None when empty."""
     if len(value) > MAX_AVATAR_LENGTH:
@@ -357,7 +388,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
             user.session_version += 1
             db.session.execute(sessions.all_sessions_of(user.id))
         if changes.view is not None:
-            user.view = dict(changes.view)
+            user.view = validate_view(changes.view)
         if changes.avatar is not None:
             user.avatar = avatar
         _apply_quota(user, changes.quota, changes.clear_quota)

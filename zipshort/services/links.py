@@ -132,6 +132,11 @@ def _title(value: object) -> str | None:
     return check_text(value, "title").strip() or None
 
 
+def _description(value: object) -> str | None:
+    """A link's description: multi-line text (tabs and line breaks kept) of at most 2,000 characters."""
+    return linkfields.text_field(value, "description", 2000, multiline=True)
+
+
 def _future(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
     """An expiry in the supported date range and in the future (None: never)."""
     if expires_at is None:
@@ -258,7 +263,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
                     vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=expires_at,
-                    title=title, description=spec.description, created_at=now, updated_at=now,
+                    title=title, description=_description(spec.description), created_at=now, updated_at=now,
                     folder_id=spec.folder_id, image=spec.image, utm=spec.utm, external_id=spec.external_id,
                     tenant_id=spec.tenant_id, partner_id=spec.partner_id, rules=spec.rules,
                     qr_options=spec.qr_options, cloaking=spec.cloaking, deep_linking=spec.deep_linking,
@@ -426,8 +431,9 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges,
         if changes.folder_id not in (UNSET, None):
             folder_owned(owner, changes.folder_id)
         for attr in _PLAIN_CHANGES:
-            if getattr(changes, attr) is not UNSET:
-                setattr(link, attr, getattr(changes, attr))
+            value = getattr(changes, attr)
+            if value is not UNSET:
+                setattr(link, attr, _description(value) if attr == "description" else value)
         if changes.tags is not UNSET:
             link.tags = tags_by_name(owner, changes.tags or [])
         if changes.enabled is not UNSET:

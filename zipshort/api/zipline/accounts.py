@@ -145,13 +145,10 @@ def get_self():
 @require_user("account", person=True)
 def update_self():
     body = json_body()
-    view = body.get("view")
-    if view is not None and not isinstance(view, dict):
-        raise ValidationError("view must be an object", field="view")
     changes = accounts.UserChanges(
         username=_optional_str(body, "username"),
         password=_optional_str(body, "password"),
-        view=view,
+        view=body.get("view"),
     )
     try:
         user = accounts.update_user(runtime(), g.user, changes, actor=g.user)
