@@ -355,7 +355,7 @@ class LiveServer:
     def __init__(self, app, threads: int = 16) -> None:
         from waitress.server import create_server
 
-        from zipshort.cli import waitress_options
+        from zipshort.serving import waitress_options
 
         options = waitress_options(app.extensions["zipshort"].settings, threads)
         self.server = create_server(app, host="127.0.0.1", port=0, **options)

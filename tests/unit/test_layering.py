@@ -17,7 +17,7 @@ LAYERS = {
     "services": 2,
     "auth": 3, "errorhandlers": 3, "http": 3,
     "api": 4, "web": 4, "public": 4, "migrations": 4,
-    "__init__": 5, "__main__": 5, "cli": 5,  # entry points assemble the app
+    "__init__": 5, "__main__": 5, "cli": 5, "serving": 5,  # entry points assemble the app
 }
 
 

@@ -1,0 +1,270 @@
+"""The settings tree: one frozen dataclass per section, every default here (mirrored in config.example.toml)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_INSTANCE = REPO_ROOT / "instance"
+WEAK_SECRETS = {"changethis", "secret", "changeme", "zipline", "zipshort"}
+MIN_SECRET_LENGTH = 32
+RANDOM_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+# Environment variables that are not settings keys.
+SPECIAL_ENV = {"ZIPSHORT_INSTANCE", "ZIPSHORT_ADMIN_USERNAME", "ZIPSHORT_ADMIN_PASSWORD", "ZIPSHORT_USER_PASSWORD"}
+SPECIAL_ENV_PREFIXES = ("ZIPSHORT_TEST_",)
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class CoreSettings:
+    """Secret, URL building and proxy trust."""
+
+    secret: str = ""
+    return_https_urls: bool = False
+    default_domain: str = ""
+    trust_proxy: int = 0
+    trusted_hosts: tuple[str, ...] = ()
+    testing: bool = False
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The waitress front end."""
+
+    host: str = "0.0.0.0"
+    port: int = 3000
+    threads: int = 8
+    max_request_body_size: int = 1024 * 1024 * 1024
+    channel_timeout: int = 60
+    connection_limit: int = 1000
+    gil_switch_interval_ms: float = 0.5
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where rows live; empty url means SQLite in the instance folder."""
+
+    url: str = ""
+    pool_size: int = 10
+    sqlite_busy_timeout_ms: int = 5000
+
+
+@dataclass(frozen=True)
+class UrlsSettings:
+    """Short links: route, random codes, vanity rules, what gone links answer."""
+
+    route: str = "/go"
+    length: int = 6
+    alphabet: str = RANDOM_ALPHABET
+    vanity_max_length: int = 100
+    destination_max_length: int = 2048
+    gone_status: int = 404
+    view_flush_seconds: float = 1.0
+    cache_seconds: float = 2.0
+    country_header: str = ""
+    geoip_database: str = ""
+    hozip_create_limit: str = "100/hour"
+    bulk_max_per_request: int = 10_000
+    bulk_max_links: int = 0
+    custom_domains_per_user: int = 5
+
+
+@dataclass(frozen=True)
+class FilesSettings:
+    """Files: routes, names, size and chunk limits, expiry, images, storage choice, serving."""
+
+    route: str = "/u"
+    length: int = 6
+    storage: str = "local"
+    directory: str = ""
+    max_file_size: int = 100 * 1024 * 1024
+    chunk_threshold: int = 95 * 1024 * 1024
+    chunk_size: int = 25 * 1024 * 1024
+    default_format: str = "random"
+    disabled_extensions: tuple[str, ...] = ()
+    prune_interval_seconds: int = 60
+    remove_gps_metadata: bool = False
+    default_expiration: str = ""
+    max_expiration: str = ""
+    content_domain: str = ""
+    default_compression_format: str = "jpg"
+    offload: str = ""
+    offload_prefix: str = "/_zipshort_files/"
+    partial_sessions_per_user: int = 5
+    partial_max_age_seconds: int = 6 * 3600
+    cleanup_min_age_seconds: int = 3600
+    cleanup_interval_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The bucket used when files.storage = "s3" (Zipline's DATASOURCE_S3_*)."""
+
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    force_path_style: bool = False
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class RatelimitSettings:
+    """Shared rate limits; storage is memory:// or redis://host:port."""
+
+    storage_uri: str = "memory://"
+    # Zipline's general limit on uploads (a chunked upload counts once) and link creation, per user (per
+    # address when anonymous) and route: ``max`` requests per ``window`` seconds. Off by default (Zipline: on).
+    enabled: bool = False
+    max: int = 10
+    window: int = 60
+    admin_bypass: bool = True
+    allow_list: tuple[str, ...] = ()
+    login: str = "10/minute"
+    link_password: str = "10/minute"
+    token_reset: str = "5/minute"
+    register: str = "5/minute"
+
+
+@dataclass(frozen=True)
+class FeaturesSettings:
+    """Who may create an account and how, and second factors."""
+
+    user_registration: bool = False
+    invites_enabled: bool = True
+    invites_length: int = 8
+    totp_enabled: bool = True
+    totp_issuer: str = "zipshort"
+
+
+@dataclass(frozen=True)
+class DomainVerificationSettings:
+    """How a user proves a custom domain: a DNS TXT record ``_zipshort-challenge.<host>`` holding its token."""
+
+    nameservers: tuple[str, ...] = ()
+    timeout: float = 5.0
+    rate_limit: str = "10/minute"
+    http_check: bool = False
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    """Requests this server sends to URLs users give: only public addresses unless a network is allowed here."""
+
+    allowed_networks: tuple[str, ...] = ()
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    """argon2id parameters (RFC 9106 second recommendation by default)."""
+
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class FaultsSettings:
+    """Fault injection for crash tests (zipshort.faults); off unless crash_at names points."""
+
+    crash_at: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration tree; build it with :func:`load_settings`."""
+
+    instance_path: str = str(DEFAULT_INSTANCE)
+    domains: tuple[str, ...] = ()
+    core: CoreSettings = field(default_factory=CoreSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    urls: UrlsSettings = field(default_factory=UrlsSettings)
+    files: FilesSettings = field(default_factory=FilesSettings)
+    s3: S3Settings = field(default_factory=S3Settings)
+    ratelimit: RatelimitSettings = field(default_factory=RatelimitSettings)
+    features: FeaturesSettings = field(default_factory=FeaturesSettings)
+    domain_verification: DomainVerificationSettings = field(default_factory=DomainVerificationSettings)
+    outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    faults: FaultsSettings = field(default_factory=FaultsSettings)
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL, defaulting to SQLite in the instance folder."""
+        if self.database.url:
+            url = self.database.url
+            if url.startswith("postgres://"):
+                url = "postgresql://" + url[len("postgres://"):]
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            return url
+        return "sqlite:///" + str(Path(self.instance_path) / "zipshort.db")
+
+    @property
+    def files_directory(self) -> str:
+        """Where local blobs live: files.directory, else <instance>/files."""
+        return self.files.directory or str(Path(self.instance_path) / "files")
+
+    @property
+    def allowed_domains(self) -> tuple[str, ...]:
+        """Hosts a client may ask for in returned URLs (DOMAINS plus the default domain)."""
+        extra = (self.core.default_domain,) if self.core.default_domain else ()
+        return tuple(dict.fromkeys(d.lower() for d in self.domains + extra))
+
+
+SECTIONS = {f.name: f.type for f in dataclasses.fields(Settings) if f.name not in ("instance_path", "domains")}
+
+# Zipline's environment names that mean the same as ours: name -> (section, key).
+ZIPLINE_ENV = {
+    "CORE_SECRET": ("core", "secret"),
+    "CORE_RETURN_HTTPS_URLS": ("core", "return_https_urls"),
+    "CORE_DEFAULT_DOMAIN": ("core", "default_domain"),
+    "CORE_TRUST_PROXY": ("core", "trust_proxy"),
+    "CORE_PORT": ("server", "port"),
+    "CORE_HOSTNAME": ("server", "host"),
+    "DATABASE_URL": ("database", "url"),
+    "URLS_ROUTE": ("urls", "route"),
+    "URLS_LENGTH": ("urls", "length"),
+    "FILES_ROUTE": ("files", "route"),
+    "FILES_LENGTH": ("files", "length"),
+    "FILES_DEFAULT_FORMAT": ("files", "default_format"),
+    "FILES_DISABLED_EXTENSIONS": ("files", "disabled_extensions"),
+    "DATASOURCE_LOCAL_DIRECTORY": ("files", "directory"),
+    "DATASOURCE_TYPE": ("files", "storage"),
+    "FILES_REMOVE_GPS_METADATA": ("files", "remove_gps_metadata"),
+    "FILES_DEFAULT_EXPIRATION": ("files", "default_expiration"),
+    "FILES_MAX_EXPIRATION": ("files", "max_expiration"),
+    "FILES_MAX_FILE_SIZE": ("files", "max_file_size"),
+    "CHUNKS_MAX": ("files", "chunk_threshold"),
+    "CHUNKS_SIZE": ("files", "chunk_size"),
+    "FILES_DEFAULT_COMPRESSION_FORMAT": ("files", "default_compression_format"),
+    "DATASOURCE_S3_BUCKET": ("s3", "bucket"),
+    "DATASOURCE_S3_REGION": ("s3", "region"),
+    "DATASOURCE_S3_ENDPOINT": ("s3", "endpoint"),
+    "DATASOURCE_S3_ACCESS_KEY_ID": ("s3", "access_key_id"),
+    "DATASOURCE_S3_SECRET_ACCESS_KEY": ("s3", "secret_access_key"),
+    "DATASOURCE_S3_FORCE_PATH_STYLE": ("s3", "force_path_style"),
+    "DATASOURCE_S3_SUBDIRECTORY": ("s3", "prefix"),
+    "FEATURES_USER_REGISTRATION": ("features", "user_registration"),
+    "INVITES_ENABLED": ("features", "invites_enabled"),
+    "INVITES_LENGTH": ("features", "invites_length"),
+    "MFA_TOTP_ENABLED": ("features", "totp_enabled"),
+    "MFA_TOTP_ISSUER": ("features", "totp_issuer"),
+    "RATELIMIT_ENABLED": ("ratelimit", "enabled"),
+    "RATELIMIT_MAX": ("ratelimit", "max"),
+    "RATELIMIT_WINDOW": ("ratelimit", "window"),
+    "RATELIMIT_ADMIN_BYPASS": ("ratelimit", "admin_bypass"),
+    "RATELIMIT_ALLOW_LIST": ("ratelimit", "allow_list"),
+    "DOMAINS": (None, "domains"),
+}
+
+

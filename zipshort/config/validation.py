@@ -1,0 +1,170 @@
+"""Cross-field checks, run once at start-up; each failure names its key and says why."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+
+import limits
+
+from zipshort.config.sections import (
+    ConfigError,
+    DomainVerificationSettings,
+    OutboundSettings,
+    Settings,
+)
+from zipshort.dates import parse_expiry
+from zipshort.errors import ValidationError
+from zipshort.faults import CRASH_POINTS
+
+
+def _route(where: str, value: str) -> str:
+    value = "/" + value.strip("/")
+    if value == "/" or any(c in value for c in "<>?#% "):
+        raise ConfigError(f"{where}: route must be a path like /go, got {value!r}")
+    return value
+
+
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """``1.1.1.1``, ``127.0.0.1:5353``, ``::1`` or ``[::1]:5353`` → (address, port); ValueError otherwise."""
+    text = text.strip()
+    host, port = text, "53"
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (rest or "53")
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"bad port in {text!r}")
+    return str(ipaddress.ip_address(host)), int(port)
+
+
+def _validate_domain_verification(section: DomainVerificationSettings) -> None:
+    for server in section.nameservers:
+        try:
+            parse_nameserver(server)
+        except ValueError:
+            raise ConfigError(f"domain_verification.nameservers: {server!r} is not an IP address with an "
+                              "optional port, like 127.0.0.1:5353 or [::1]:53") from None
+    if not 0.1 <= section.timeout <= 60:
+        raise ConfigError("domain_verification.timeout: must be between 0.1 and 60 seconds")
+    if section.rate_limit:
+        try:
+            limits.parse(section.rate_limit)
+        except ValueError:
+            raise ConfigError("domain_verification.rate_limit: a limit like 10/minute, or empty for none") from None
+
+
+def _validate_outbound(section: OutboundSettings) -> None:
+    for network in section.allowed_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"outbound.allowed_networks: {network!r} is not a network like 10.0.0.0/8 or "
+                              "fd00::/8") from None
+    if not 0.1 <= section.timeout <= 60:
+        raise ConfigError("outbound.timeout: must be between 0.1 and 60 seconds")
+
+
+def _is_duration(value: str) -> bool:
+    """Whether ``value`` is an upload expiry duration (not ``never`` or ``date=``) ending in the supported range."""
+    if value.strip().lower() == "never" or value.strip().lower().startswith("date="):
+        return False
+    try:
+        parse_expiry(value, datetime.datetime.now(datetime.timezone.utc))
+    except ValidationError:
+        return False
+    return True
+
+
+def _validate(settings: Settings) -> Settings:
+    """Check cross-field rules once; return a normalised copy."""
+    urls = settings.urls
+    if not 3 <= urls.length <= 64:
+        raise ConfigError("urls.length: must be between 3 and 64")
+    if len(set(urls.alphabet)) < 10 or not urls.alphabet.isascii() or not urls.alphabet.isalnum():
+        raise ConfigError("urls.alphabet: needs at least 10 distinct ASCII letters or digits")
+    if urls.gone_status not in (404, 410):
+        raise ConfigError("urls.gone_status: must be 404 or 410")
+    if not 1 <= urls.vanity_max_length <= 255:
+        raise ConfigError("urls.vanity_max_length: must be between 1 and 255")
+    if not 0 <= urls.view_flush_seconds <= 3600:
+        raise ConfigError("urls.view_flush_seconds: must be between 0 (count in the request) and 3600")
+    if not 0 <= urls.cache_seconds <= 3600:
+        raise ConfigError("urls.cache_seconds: must be between 0 (no cache) and 3600")
+    if not 64 <= urls.destination_max_length <= 65536:
+        raise ConfigError("urls.destination_max_length: must be between 64 and 65536")
+    route = _route("urls.route", urls.route)
+    files_route = _route("files.route", settings.files.route)
+    if route.lower().startswith("/.well-known") or files_route.lower().startswith("/.well-known"):
+        raise ConfigError("urls.route and files.route: /.well-known is reserved (domain proofs, RFC 8615)")
+    if route.lower() in (files_route.lower(), "/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
+        raise ConfigError(f"urls.route: {route} is taken by another route")
+    if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
+        raise ConfigError(f"files.route: {files_route} is taken by another route")
+    if not 0.05 <= settings.server.gil_switch_interval_ms <= 100:
+        raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
+    if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):
+        raise ConfigError("files.default_format: one of random, uuid, date, name, gfycat, random-words")
+    if settings.files.default_compression_format not in ("jpg", "jpeg", "png", "webp"):
+        raise ConfigError("files.default_compression_format: jpg, jpeg, png or webp")
+    if settings.files.storage not in ("local", "s3"):
+        raise ConfigError("files.storage: local or s3 (Zipline: DATASOURCE_TYPE)")
+    if settings.files.storage == "s3" and not settings.s3.bucket:
+        raise ConfigError("s3.bucket: required when files.storage is s3 (Zipline: DATASOURCE_S3_BUCKET)")
+    if settings.files.storage == "s3" and settings.files.offload:
+        raise ConfigError("files.offload: works with local storage only")
+    if settings.files.offload not in ("", "x-accel-redirect", "x-sendfile"):
+        raise ConfigError("files.offload: empty, x-accel-redirect (nginx) or x-sendfile (Apache, lighttpd)")
+    if settings.files.max_file_size < 1:
+        raise ConfigError("files.max_file_size: must be a positive number of bytes")
+    if settings.files.chunk_size < 1 or settings.files.chunk_threshold < 1:
+        raise ConfigError("files.chunk_size and files.chunk_threshold: must be positive numbers of bytes")
+    if settings.server.max_request_body_size < settings.files.max_file_size + 64 * 1024:
+        raise ConfigError("server.max_request_body_size: must exceed files.max_file_size by at least 64 KiB "
+                          "(the multipart envelope), or large files would be cut off by waitress")
+    for key in ("default_expiration", "max_expiration"):
+        value = getattr(settings.files, key)
+        if value and not _is_duration(value):
+            raise ConfigError(f"files.{key}: a duration like 30d, 12h or 1w (ending before the year 9999)")
+    _validate_uploads(settings)
+    if not 1 <= settings.server.threads <= 256:
+        raise ConfigError("server.threads: must be between 1 and 256")
+    if not 10 <= settings.server.connection_limit <= 100_000:
+        raise ConfigError("server.connection_limit: must be between 10 and 100000")
+    if not 5 <= settings.server.channel_timeout <= 3600:
+        raise ConfigError("server.channel_timeout: must be between 5 and 3600 seconds")
+    if not 0 <= settings.server.port <= 65535:
+        raise ConfigError("server.port: must be between 0 and 65535")
+    if settings.core.trust_proxy < 0:
+        raise ConfigError("core.trust_proxy: must be 0 (no proxy) or the number of proxies")
+    scheme = settings.ratelimit.storage_uri.split("://", 1)[0]
+    if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
+        raise ConfigError("ratelimit.storage_uri: must be memory:// or a redis:// URL")
+    _validate_domain_verification(settings.domain_verification)
+    _validate_outbound(settings.outbound)
+    domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
+    return dataclasses.replace(
+        settings,
+        domains=domains,
+        urls=dataclasses.replace(urls, route=route),
+        files=dataclasses.replace(settings.files, route=files_route),
+        core=dataclasses.replace(settings.core, default_domain=settings.core.default_domain.lower().strip()),
+    )
+
+
+def _validate_uploads(settings: Settings) -> None:
+    """Chunked-upload limits, storage clean-up ages and crash points."""
+    files = settings.files
+    if not 1 <= files.partial_sessions_per_user <= 1000:
+        raise ConfigError("files.partial_sessions_per_user: must be between 1 and 1000")
+    if files.partial_max_age_seconds < 60:
+        raise ConfigError("files.partial_max_age_seconds: must be at least 60 seconds")
+    if files.cleanup_min_age_seconds < 0 or files.cleanup_interval_seconds < 0:
+        raise ConfigError("files.cleanup_min_age_seconds and files.cleanup_interval_seconds: must be 0 or more")
+    unknown = [name for name in settings.faults.crash_at if name not in CRASH_POINTS]
+    if unknown:
+        raise ConfigError(f"faults.crash_at: unknown point {unknown[0]!r}; one of {', '.join(CRASH_POINTS)}")
+
+

@@ -1,0 +1,96 @@
+"""Serving with waitress: its limits, the background threads of a server process, and a clean stop.
+
+``cli.serve`` does the start-up work and hands the app here; tests start their servers with the same
+``waitress_options``.
+"""
+
+from __future__ import annotations
+
+import resource
+import signal
+import sys
+
+import click
+from flask import Flask
+
+from zipshort.periodic import Periodic
+from zipshort.runtime import Runtime
+
+
+def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> None:
+    """Serve ``app`` until SIGTERM/SIGINT, with the view flusher and the maintenance loop running beside it."""
+    import waitress
+
+    from zipshort.extensions import db
+
+    rt: Runtime = app.extensions["zipshort"]
+    settings = rt.settings
+    host = host or settings.server.host
+    port = settings.server.port if port is None else port
+    options = waitress_options(settings, threads)
+    _raise_open_file_limit(options["connection_limit"] + 64 + 2 * options["threads"])
+    with app.app_context():
+        engine = db.engine
+    click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
+    sys.stdout.flush()
+    flusher = _start_view_flusher(engine, rt)
+    pruner = _start_pruner(app, rt)
+    # Worker threads hand the GIL back and forth around every database call; Python's default
+    # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
+    sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwind, so pending view counts are written
+    try:
+        waitress.serve(app, host=host, port=port, **options)
+    finally:
+        if pruner is not None:
+            pruner.stop()
+        if flusher is not None:
+            flusher.stop()
+
+
+def waitress_options(settings, threads: int | None = None) -> dict:
+    """The waitress limits zipshort runs with (tests start their servers with the same).
+
+    Request bodies are read by waitress's event loop, not by worker threads, so a slow client costs a
+    connection, not a thread; ``connection_limit`` bounds those connections (waitress's default of 100
+    let 110 dribbling clients lock everyone out), and poll() instead of select() lets it pass 1024.
+    """
+    server = settings.server
+    return {
+        "threads": threads or server.threads,
+        "connection_limit": server.connection_limit,
+        "asyncore_use_poll": True,
+        "channel_timeout": server.channel_timeout,
+        "cleanup_interval": max(1, min(30, server.channel_timeout // 2)),
+        "max_request_body_size": server.max_request_body_size,
+        "max_request_header_size": 64 * 1024,
+        "expose_tracebacks": False,
+        "ident": "zipshort",
+    }
+
+
+def _raise_open_file_limit(needed: int) -> None:
+    """Lift the soft open-files limit towards the hard one so every allowed connection fits."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if target < needed:
+            click.echo(f"warning: open-files limit {target} is below server.connection_limit; raise `ulimit -n`",
+                       err=True)
+
+
+def _start_pruner(app: Flask, rt: Runtime) -> Periodic | None:
+    """Delete expired files in the background (files.prune_interval_seconds; 0 = only `zipshort prune`)."""
+    from zipshort.services.maintenance import Pruner
+
+    interval = rt.settings.files.prune_interval_seconds
+    return Pruner(app, rt.storage, interval).start() if interval > 0 else None
+
+
+def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:
+    """Write batched view counts in the background (urls.view_flush_seconds; 0 counts in the request)."""
+    from zipshort.services.visits import ViewFlusher
+
+    interval = rt.settings.urls.view_flush_seconds
+    return ViewFlusher(engine, rt.views, interval).start() if interval > 0 else None
