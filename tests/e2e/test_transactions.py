@@ -12,11 +12,16 @@ import requests
 import sqlalchemy as sa
 
 from tests.cli.test_cli import start_server, stop
-from tests.conftest import POSTGRES_ADMIN_URL, new_postgres_database
+from tests.conftest import POSTGRES_ADMIN_URL, burst, new_postgres_database
 
 ADMIN = {"ZIPSHORT_ADMIN_USERNAME": "admin", "ZIPSHORT_ADMIN_PASSWORD": "pw-123456",
          # count views in the request too, so the redirect's write path is exercised
          "ZIPSHORT_URLS_VIEW_FLUSH_SECONDS": "0"}
+
+
+def burst_of_everything(url: str) -> None:
+    """Four clients at once, each sending one request of every kind (see ``exercise``)."""
+    burst(4, lambda i: exercise(url), workers=4)
 
 
 def exercise(url: str) -> None:
@@ -64,7 +69,7 @@ def test_restarted_sqlite_server_lets_a_checkpoint_complete(tmp_path):
     proc, url = start_server(tmp_path, ADMIN)  # users exist now: the start-up check reads them
     try:
         assert _checkpoint_after_a_write(tmp_path) == "complete"
-        exercise(url)
+        burst_of_everything(url)
         time.sleep(0.5)  # background work (view flusher, maintenance) gets its turn
         assert _checkpoint_after_a_write(tmp_path) == "complete"
     finally:
@@ -108,7 +113,7 @@ def test_restarted_postgres_server_holds_no_idle_transaction(tmp_path, empty_pos
     try:
         time.sleep(0.5)
         assert _idle_in_transaction(admin_url, database) == []
-        exercise(url)
+        burst_of_everything(url)
         time.sleep(0.5)
         assert _idle_in_transaction(admin_url, database) == []
     finally:
