@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import count
+from tests.conftest import count, service_missing
 from tests.e2e.uploads import assert_exact, send_chunk, send_file
 from zipshort.models import File, PartialUpload
 
@@ -19,15 +19,16 @@ BIG = 2 * 1024 * 1024  # twice the disk
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 1 MiB tmpfs; skipped where mounting is impossible (not Linux, not root, no CAP_SYS_ADMIN)."""
+    """A 1 MiB tmpfs; skipped locally where mounting is impossible (not Linux, not root, no CAP_SYS_ADMIN), an
+    error under CI (CI runs as root on Linux)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     if not sys.platform.startswith("linux"):
-        pytest.skip("a small tmpfs needs Linux")
+        service_missing("a small tmpfs (Linux only)", OSError(sys.platform))
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "zipshort-test", str(disk)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a 1 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN): {mounted.stderr.strip()}")
+        service_missing("a 1 MiB tmpfs to fill (needs root or CAP_SYS_ADMIN)", OSError(mounted.stderr.strip()))
     yield disk
     if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
         subprocess.run(["umount", "-l", str(disk)], check=True)
