@@ -68,6 +68,22 @@ def derive_token(secret: str, user_id: str, nonce: str) -> str:
     return KEY_PREFIX + "".join(chars)
 
 
+def sign_grant(secret: str, subject: str, expires: int) -> str:
+    """A short token saying "``subject`` is granted until ``expires`` (epoch seconds)", signed with the secret."""
+    mac = hmac.new(secret.encode(), f"grant:{subject}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{expires}.{mac}"
+
+
+def grant_valid(secret: str, subject: str, token: object, now: int) -> bool:
+    """Whether ``token`` is an unexpired grant of ``subject`` made by :func:`sign_grant`."""
+    if not isinstance(token, str):
+        return False
+    expires, _, mac = token.partition(".")
+    if not expires.isdigit() or len(expires) > 12 or int(expires) < now:
+        return False
+    return hmac.compare_digest(sign_grant(secret, subject, int(expires)), token)
+
+
 def random_string(length: int, alphabet: str) -> str:
     """``length`` characters drawn uniformly from ``alphabet`` with the system CSPRNG."""
     return "".join(secrets.choice(alphabet) for _ in range(length))

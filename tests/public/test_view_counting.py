@@ -1,11 +1,13 @@
-"""What spends a view: one GET that returns a link's redirect or a file's beginning; never HEAD,
-mid-file Range requests, 416 answers or link-preview bots reading a /view page."""
+"""What spends a view: one GET that returns a link's redirect or a file's beginning; never HEAD, 416
+answers, link-preview bots reading a /view page, or a viewer's mid-file Range requests (a video player
+seeking); a mid-file Range of a limited file without the viewer's grant counts like a download."""
 
 from __future__ import annotations
 
 import io
 
 import pytest
+import requests
 
 from tests.conftest import fetch, fresh, only_link
 from zipshort.extensions import db
@@ -89,13 +91,46 @@ def test_head_through_r_does_not_count(api, client):
     ("bytes=-24", 206, DATA[-24:], 0),
     ("bytes=5000-6000", 416, b"", 0),
 ])
-def test_range_counts_only_from_the_first_byte(api, client, limit, header, status, body, counted):
+def test_range_counts_only_from_the_first_byte_for_a_viewer(api, client, limit, header, status, body, counted):
+    """Unlimited files count from byte 0 only; a viewer who spent a view of a limited file (and so holds its
+    grant) spends nothing more, whatever range they ask for."""
     row = put(api, "a.bin", DATA, "application/octet-stream", max_views=limit)
+    if limit:
+        assert client.get(f"/raw/{row.name}", headers={"Range": "bytes=0-0"}).status_code == 206
     res = client.get(f"/raw/{row.name}", headers={"Range": header})
     assert res.status_code == status and res.data == body
     if status == 206:
         assert res.headers["Content-Range"].endswith(f"/{len(DATA)}")
-    assert views_of(row) == counted
+    assert views_of(row) == (1 if limit else counted)
+
+
+@pytest.mark.parametrize("header", ["bytes=1-", "bytes=100-199", "bytes=-24"])
+def test_mid_file_range_without_a_grant_spends_a_view_of_a_limited_file(api, app, header):
+    row = put(api, "a.bin", DATA, "application/octet-stream", max_views=1)
+    stranger = app.test_client()
+    assert stranger.get(f"/raw/{row.name}", headers={"Range": header}).status_code == 206
+    assert views_of(row) == 1
+    for _ in range(20):
+        assert app.test_client().get(f"/raw/{row.name}", headers={"Range": "bytes=1-"}).status_code == 404
+    assert views_of(row) == 1
+
+
+def test_a_grant_is_for_one_file_and_cannot_be_forged(api, app):
+    first, second = (put(api, f"{n}.bin", DATA, "application/octet-stream", max_views=3) for n in "ab")
+    viewer = app.test_client()
+    assert viewer.get(f"/raw/{first.name}").status_code == 200
+    grant = next(c for c in viewer._cookies.values() if c.key.startswith("zsv-"))
+    assert grant.path == f"/raw/{first.name}"
+    assert viewer.get(f"/raw/{first.name}", headers={"Range": "bytes=10-"}).status_code == 206
+    assert views_of(first) == 1
+    thief = app.test_client()
+    thief.set_cookie(grant.key, grant.value, path=f"/raw/{second.name}")
+    assert thief.get(f"/raw/{second.name}", headers={"Range": "bytes=10-"}).status_code == 206
+    assert views_of(second) == 1  # a grant of another file does not count here
+    forged = app.test_client()
+    forged.set_cookie(grant.key, grant.value.split(".")[0] + ".0" * 16, path=f"/raw/{first.name}")
+    assert forged.get(f"/raw/{first.name}", headers={"Range": "bytes=10-"}).status_code == 206
+    assert views_of(first) == 2
 
 
 @pytest.mark.parametrize("limit", [None, 5], ids=["unlimited", "limited"])
@@ -106,11 +141,12 @@ def test_unsatisfiable_range_names_the_size(api, client, limit):
     assert views_of(row) == 0
 
 
-def test_limited_file_is_no_longer_served_in_pieces_once_used_up(api, client):
+def test_limited_file_is_no_longer_served_in_pieces_once_used_up(api, client, app):
     row = put(api, "a.bin", DATA, "application/octet-stream", max_views=1)
     assert client.get(f"/raw/{row.name}").status_code == 200
-    res = client.get(f"/raw/{row.name}", headers={"Range": "bytes=100-"})
+    res = app.test_client().get(f"/raw/{row.name}", headers={"Range": "bytes=100-"})
     assert res.status_code == 404 and DATA[100:120] not in res.data
+    assert client.get(f"/raw/{row.name}", headers={"Range": "bytes=100-"}).data == DATA[100:]  # the viewer's own
 
 
 def test_preview_bot_reading_view_spends_no_view_and_gets_no_text(api, client):
@@ -130,19 +166,22 @@ def test_preview_of_limited_image_has_no_og_image_for_bots(api, client):
     assert "og:image" in client.get(f"/view/{put(api).name}", headers={"User-Agent": DISCORD}).get_data(as_text=True)
 
 
-def test_limited_file_survives_mid_file_ranges_and_heads_on_a_real_server(live_server, api):
+def test_limited_file_survives_a_players_seeks_and_heads_on_a_real_server(live_server, api):
     row = put(api, "movie.mp4", DATA, "video/mp4", max_views=2)
     base = live_server.url
-    for i in range(10):
-        res = fetch("GET", f"{base}/raw/{row.name}", headers={"Range": f"bytes={100 + i}-"})
-        assert res.status_code == 206 and res.content == DATA[100 + i:]
+    with requests.Session() as player:  # a browser's video element: one cookie jar
+        assert player.get(f"{base}/raw/{row.name}", headers={"Range": "bytes=0-"}).status_code == 206
+        for i in range(10):
+            res = player.get(f"{base}/raw/{row.name}", headers={"Range": f"bytes={100 + i}-"})
+            assert res.status_code == 206 and res.content == DATA[100 + i:]
     for prefix in ("/u/", "/raw/", "/view/", "/u/", "/raw/", "/view/", "/u/", "/raw/", "/view/", "/raw/"):
         assert fetch("HEAD", f"{base}{prefix}{row.name}").status_code == 200
     for _ in range(3):
         assert fetch("GET", f"{base}/raw/{row.name}", headers={"Range": "bytes=9999-"}).status_code == 416
-    assert fetch("GET", f"{base}/raw/{row.name}", headers={"Range": "bytes=0-"}).status_code == 206
+    assert views_of(row) == 1
     assert fetch("GET", f"{base}/u/{row.name}").content == DATA
     assert fetch("GET", f"{base}/u/{row.name}").status_code == 404
+    assert fetch("GET", f"{base}/raw/{row.name}", headers={"Range": "bytes=100-"}).status_code == 404
     assert views_of(row) == 2
 
 
@@ -155,13 +194,14 @@ def test_link_survives_heads_on_a_real_server(live_server, make_link, user):
 
 
 class TestOffloaded:
-    """nginx (X-Accel-Redirect) applies the Range itself: the request's Range decides."""
+    """nginx (X-Accel-Redirect) applies the Range itself: the request's Range decides (a mid-file range
+    of a limited file without a viewer's grant counts like a whole download)."""
 
     @pytest.fixture
     def overrides(self):
         return {"files": {"offload": "x-accel-redirect"}}
 
-    @pytest.mark.parametrize("header,counted", [(None, 1), ("bytes=0-99", 1), ("bytes=100-", 0), ("bytes=-10", 0),
+    @pytest.mark.parametrize("header,counted", [(None, 1), ("bytes=0-99", 1), ("bytes=100-", 1), ("bytes=-10", 1),
                                                 ("bytes=4096-", 0), ("bytes=abc", 1)])
     def test_offloaded_range_counts_only_from_the_first_byte(self, api, client, header, counted):
         row = put(api, "a.bin", DATA, "application/octet-stream", max_views=3)

@@ -162,13 +162,20 @@ def serve_file(name: str):
         serving = downloads.find_file(rt, name)
     except PasswordRequired:
         return password_page(name, "file")
+    except Gone:
+        serving = downloads.find_for_grant(rt, name, request.cookies)  # the viewer who used it up goes on
     response = _send(name, serving, force_download="download" in request.args)
-    if downloads.is_view(request.method, _first_byte(response, serving.size)):
+    granted = serving.limited and downloads.holds_grant(rt, serving, request.cookies)
+    if downloads.is_view(request.method, _first_byte(response, serving.size), serving, granted):
         try:
             downloads.count_view(rt, name)  # the conditional UPDATE: a lost race sends no byte
         except Gone:
             response.close()
             raise
+        if serving.limited:  # this viewer may now seek within the file without spending more views
+            cookie, value, max_age = downloads.view_grant(rt, serving)
+            response.set_cookie(cookie, value, max_age=max_age, path=quote(request.path), httponly=True, samesite="Lax",
+                                secure=rt.settings.core.return_https_urls)
     return response
 
 

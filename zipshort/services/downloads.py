@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import time
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy import select
 
@@ -12,10 +15,12 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
 from zipshort.models import File, utcnow
 from zipshort.runtime import Runtime
+from zipshort.security import grant_valid, sign_grant
 
-_LIVE_SQL = """(expires_at IS NULL OR expires_at > :now)
-  AND (max_views IS NULL OR views < max_views)
+_AVAILABLE_SQL = """(expires_at IS NULL OR expires_at > :now)
   AND EXISTS (SELECT 1 FROM users WHERE users.id = files.user_id AND users.disabled IS FALSE)"""
+_LIVE_SQL = f"""{_AVAILABLE_SQL}
+  AND (max_views IS NULL OR views < max_views)"""
 _SERVE_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
 RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
@@ -43,6 +48,11 @@ class Serving:
 def _serving(row, protected: bool) -> Serving:
     return Serving(storage_key=row[0], type=row[1], size=row[2], sha256=row[3], original_name=row[4],
                    limited=row[5] is not None, protected=protected, updated_at=row[6])
+
+
+# A used-up limited file, for a viewer holding the grant of the view that used it up (seeking goes on).
+_PEEK_FOR_GRANT_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at
+FROM files WHERE name = :name AND password_hash IS NULL AND max_views IS NOT NULL AND {_AVAILABLE_SQL}"""
 
 
 def _gone(rt: Runtime) -> Gone:
@@ -84,13 +94,56 @@ def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Servin
     return _serving(row, False)
 
 
-def is_view(method: str, first_byte: int | None) -> bool:
+def is_view(method: str, first_byte: int | None, serving: Serving | None = None, granted: bool = False) -> bool:
     """Whether a request spends a view: a GET whose answer sends the file's first byte.
 
-    HEAD, conditional answers (304), unsatisfiable ranges (416) and ranges that start mid-file
-    (a video player seeking) send no first byte, so they never count: a viewer spends one view.
+    HEAD, conditional answers (304) and unsatisfiable ranges (416) send nothing and never count. A viewer
+    who spent a view of a limited file holds its grant (:func:`view_grant`) and spends nothing more while
+    it lasts (a video player seeking, or starting over). Without a grant a range that starts mid-file of a
+    limited file counts like a whole download, so ``Range: bytes=1-`` cannot read it for free; ranges of
+    files without a limit count only from byte 0.
     """
-    return method in ("GET", "POST") and first_byte == 0
+    if method not in ("GET", "POST") or first_byte is None or granted:
+        return False
+    return first_byte == 0 or (serving is not None and serving.limited)
+
+
+def find_for_grant(rt: Runtime, name: str, cookies: Mapping[str, str], now: dt.datetime | None = None) -> Serving:
+    """A limited file whose views are used up, for the viewer whose grant says they spent one of them.
+
+    Raises:
+        Gone: no such file, or no live grant for it in ``cookies``.
+    """
+    if not any(key.startswith(GRANT_PREFIX) for key in cookies):
+        raise _gone(rt)
+    row = hot_statement(db.engine, _PEEK_FOR_GRANT_SQL, {"name": name, "now": now or utcnow()}, write=False)
+    serving = _serving(row, False) if row is not None else None
+    if serving is None or not holds_grant(rt, serving, cookies):
+        raise _gone(rt)
+    return serving
+
+
+VIEW_GRANT_SECONDS = 6 * 3600  # how long seeking within a limited file stays free after its counted view
+
+
+def view_grant(rt: Runtime, serving: Serving, now: float | None = None) -> tuple[str, str, int]:
+    """(cookie name, value, max-age) of the grant a counted view of a limited file hands its viewer."""
+    expires = int(now if now is not None else time.time()) + VIEW_GRANT_SECONDS
+    return _grant_name(serving), sign_grant(rt.settings.core.secret, serving.storage_key, expires), VIEW_GRANT_SECONDS
+
+
+def holds_grant(rt: Runtime, serving: Serving, cookies: Mapping[str, str], now: float | None = None) -> bool:
+    """Whether the request carries a live view grant for this file."""
+    token = cookies.get(_grant_name(serving))
+    return token is not None and grant_valid(rt.settings.core.secret, serving.storage_key, token,
+                                             int(now if now is not None else time.time()))
+
+
+GRANT_PREFIX = "zsv-"
+
+
+def _grant_name(serving: Serving) -> str:
+    return GRANT_PREFIX + hashlib.sha256(serving.storage_key.encode()).hexdigest()[:16]
 
 
 def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None) -> Serving:
