@@ -14,6 +14,8 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from typing import Sequence, Union
 from urllib.parse import urljoin, urlsplit
@@ -170,6 +172,17 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+def _abort(conn: http.client.HTTPConnection, cut_off: threading.Event) -> None:
+    """Cut a connection off at the fetch's deadline (the blocked read then fails or ends)."""
+    cut_off.set()
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _split(url: str) -> tuple[str, str, int, str]:
     """(scheme, host, port, path with query) of a URL this server may fetch. Raises DestinationRefused."""
     try:
@@ -192,24 +205,38 @@ def fetch(url: str, *, allowed_networks: Sequence[str] = (), timeout: float = 5.
 
     A 303, and a 301/302 after POST, continue as GET without a body (as browsers do).
 
+    ``timeout`` bounds the whole fetch, redirects included: a server that dribbles its headers or body a
+    byte at a time is cut off when it runs out, not after each read.
+
     Raises:
         DestinationRefused: a hop's URL or address is refused. FetchFailed: unreachable, timed out, TLS
         failure, or more than ``max_redirects`` redirects.
     """
+    deadline = time.monotonic() + timeout
     for _ in range(max_redirects + 1):
         scheme, host, port, path = _split(url)
         address = resolve_public(host, port, allowed_networks)
-        kind = _PinnedHTTPS if scheme == "https" else _PinnedHTTP
-        conn = kind(host, port, address, timeout)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchFailed(f"Could not fetch {url}: timed out after {timeout:g} s")
+        conn = (_PinnedHTTPS if scheme == "https" else _PinnedHTTP)(host, port, address, remaining)
+        cut_off = threading.Event()
+        watchdog = threading.Timer(remaining, _abort, args=(conn, cut_off))
+        watchdog.start()
         try:
             conn.request(method, path, body=body, headers={"User-Agent": "zipshort", **(headers or {})})
             response = conn.getresponse()
             content = response.read(max_bytes)
             got = Fetched(url, response.status, {k.lower(): v for k, v in response.getheaders()}, content)
-        except (OSError, http.client.HTTPException) as exc:  # refused, reset, timeout, TLS, bad response
+        except (OSError, ValueError, http.client.HTTPException) as exc:  # refused, reset, timeout, TLS, bad answer
+            if cut_off.is_set():
+                raise FetchFailed(f"Could not fetch {url}: timed out after {timeout:g} s") from None
             raise FetchFailed(f"Could not fetch {url}: {exc.__class__.__name__}: {exc}") from None
         finally:
+            watchdog.cancel()
             conn.close()
+        if cut_off.is_set():  # a cut-off answer can look complete (its headers or body end at the cut)
+            raise FetchFailed(f"Could not fetch {url}: timed out after {timeout:g} s")
         if got.status not in REDIRECTS or "location" not in got.headers:
             return got
         url = urljoin(url, got.headers["location"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 from collections import Counter
 
@@ -214,3 +215,24 @@ class TestDisabledExtensions:
         res = send_chunk(live_server.url, key, b"MZ", 0, 1, 10, x_zipline_p_filename="tool.EXE")
         assert res.status_code == 400 and res.json()["error"] == "File extension .EXE is not allowed"
         assert count(PartialUpload) == 0
+
+
+def test_an_upload_in_too_many_separate_pieces_is_refused(client, user, key):
+    from zipshort.services.partials import MAX_PIECES
+
+    total = 4 * MAX_PIECES
+    headers = {"Authorization": key, "x-zipline-p-filename": "holes.bin",
+               "x-zipline-p-content-type": "application/octet-stream"}
+
+    def chunk(start: int, ident: str | None = None):
+        extra = {"x-zipline-p-identifier": ident} if ident else {}
+        return client.post("/api/upload/partial", headers={**headers, **extra,
+                                                            "Content-Range": f"bytes {start}-{start}/{total}"},
+                           data={"file": (io.BytesIO(b"x"), "blob")}, content_type="multipart/form-data")
+
+    ident = chunk(0).get_json()["partialIdentifier"]
+    for n in range(1, MAX_PIECES):
+        assert chunk(2 * n, ident).status_code == 200, n
+    refused = chunk(2 * MAX_PIECES, ident)
+    assert refused.status_code == 400 and refused.get_json()["code"] == "too_many_pieces"
+    assert chunk(1, ident).status_code == 200  # a chunk next to others joins two pieces: fine

@@ -90,3 +90,37 @@ def test_fetch_of_a_closed_port_fails_cleanly(stub):
     stub.close()
     with pytest.raises(FetchFailed):
         fetch(f"{stub.url}/hello", allowed_networks=["127.0.0.0/8"], timeout=2)
+
+
+@pytest.mark.parametrize("stage", ["headers", "body"])
+def test_a_server_dribbling_its_answer_is_cut_off_at_the_deadline(stage):
+    import socket
+    import threading
+    import time
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        answer = b"HTTP/1.1 200 OK\r\n" if stage == "headers" else b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n"
+        conn.sendall(answer)
+        while not stop.wait(0.3):  # one byte every 0.3 s: each read succeeds, the whole never ends
+            try:
+                conn.sendall(b"X-A: b\r\n"[:1] if stage == "headers" else b"x")
+            except OSError:
+                break
+        conn.close()
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchFailed, match="timed out"):
+            fetch(f"http://127.0.0.1:{port}/", allowed_networks=["127.0.0.0/8"], timeout=1.0)
+        assert time.monotonic() - started < 3
+    finally:
+        stop.set()
+        listener.close()

@@ -245,3 +245,11 @@ def test_refused_bulk_action_shows_the_same_listing_with_the_selection(browser):
     elsewhere = browser.post("/dashboard/files/bulk", data={"csrf_token": csrf(page), "ids": [first],
                                                             "back": "/dashboard/files?view=table", "action": "x"})
     assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/dashboard/files?view=table"
+
+
+def test_a_refused_form_never_runs_a_view_outside_the_dashboard(browser, user):
+    page = browser.get("/dashboard/folders")
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    res = browser.post("/dashboard/folders", data={"csrf_token": token, "name": "", "back": "/api/auth/logout"})
+    assert res.status_code == 303 and res.headers["Location"] == "/api/auth/logout"
+    assert browser.get("/api/user").status_code == 200  # still logged in: the API view did not run

@@ -160,6 +160,7 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
     try:
         with write_transaction(db.session):
             lock_key(db.session, f"custom-domains:{owner.id}")  # count-then-insert must not interleave
+            lock_key(db.session, f"domain:{name}")  # nor a claim with another user's proof of the name
             count = db.session.scalar(select(func.count()).select_from(CustomDomain)
                                       .where(CustomDomain.user_id == owner.id))
             if count >= limit:

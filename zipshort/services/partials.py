@@ -43,6 +43,8 @@ from zipshort.storage import BlobTooLarge, Storage, StoredBlob
 SESSION_IDLE = dt.timedelta(minutes=30)
 RECEIVING, ASSEMBLING = "receiving", "assembling"
 _RANGE = re.compile(r"^bytes[ =](\d+)-(\d+)/(\d+)$")
+# Separate received pieces an upload may have at once (clients sending chunks in parallel make a few).
+MAX_PIECES = 64
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,9 @@ def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime
         if row.state != RECEIVING:
             raise _finishing()
         ranges = merge_range(row.ranges, start, start + size)
+        if len(ranges) > MAX_PIECES:  # each chunk rewrites the list under the write lock: keep it short
+            raise ValidationError(f"Too many separate pieces: at most {MAX_PIECES} at a time; send chunks next to "
+                                  "the ones already received", code="too_many_pieces")
         missing = missing_ranges(ranges, row.total_size) if last else []
         # updated_at is given explicitly, so a caller's clock (``now``) is kept rather than onupdate's
         db.session.execute(update(PartialUpload).where(PartialUpload.id == session_id).values(

@@ -74,7 +74,7 @@ def reserve(owner_id: str, n_bytes: int, max_open: int) -> None:
         return
     if db.session.scalar(select(User.reserved_files).where(User.id == owner_id)) >= max_open:
         raise TooManyPartialUploads(f"You already have {max_open} chunked uploads in progress: finish or cancel "
-                                    "one first (unfinished ones end 30 minutes after their last chunk)")
+                                    "one first (unfinished ones end at the latest 30 minutes after their last chunk)")
     raise _quota_error(owner_id)
 
 

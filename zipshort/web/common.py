@@ -121,6 +121,8 @@ def _show_again(back: str, exc: ZipshortError) -> Any:
         endpoint, args = current_app.url_map.bind_to_environ(request.environ).match(path, method="GET")
     except HTTPException:
         return None
+    if not endpoint.startswith("web."):  # only dashboard pages (never an API or public route's view)
+        return None
     values = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k not in SECRET_FIELDS])
     g.refused_form, g.refused_action, g.page_path = Typed(values, True), request.path, path
     response = make_response(current_app.view_functions[endpoint](**args))
