@@ -400,6 +400,23 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
     return user
 
 
+def change_password(rt: Runtime, user: User, current: object, new: object, client: str) -> User:
+    """A person changing their own password, proving the current one first (rate limited like a login);
+    every session of the account ends (the caller starts a new one for this browser).
+
+    Zipline's ``PATCH /api/user`` sets a password without the current one; there the ``account`` scope or
+    the browser session is the proof, as in Zipline.
+
+    Raises:
+        ValidationError: the current password is wrong, or the new one is not acceptable. RateLimited.
+    """
+    try:
+        authenticate(rt, user.username, current, client)
+    except Unauthorized:
+        raise ValidationError("The current password is wrong", field="current_password") from None
+    return update_user(rt, user, UserChanges(password=new), actor=user)
+
+
 def end_sessions(user: User) -> User:
     """Invalidate every session of ``user`` (logout everywhere)."""
     with write_transaction(db.session):

@@ -7,7 +7,7 @@ import datetime as dt
 from flask import Response, g, render_template, request
 
 from zipshort.auth import client_address
-from zipshort.errors import NotFound, Unauthorized, ValidationError
+from zipshort.errors import NotFound, ValidationError
 from zipshort.models import utcnow
 from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
@@ -54,14 +54,10 @@ def settings_page():
 @page()
 @action("/dashboard/settings")
 def change_password():
-    try:
-        accounts.authenticate(rt(), g.user.username, request.form.get("current_password"), client_address())
-    except Unauthorized:
-        raise ValidationError("The current password is wrong", field="current_password") from None
     new = request.form.get("new_password") or ""
     if new != (request.form.get("confirm_password") or ""):
         raise ValidationError("The new passwords do not match", field="confirm_password")
-    user = accounts.update_user(rt(), g.user, accounts.UserChanges(password=new), actor=g.user)
+    user = accounts.change_password(rt(), g.user, request.form.get("current_password"), new, client_address())
     _start_session(user)  # every other session of this account has ended; this one goes on
     return done("Password changed; your other sessions were logged out", "/dashboard/settings")
 
