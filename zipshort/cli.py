@@ -101,6 +101,9 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     from zipshort import serving
 
     app = _load_app()
+    from zipshort.eventlog import configure_logging
+
+    configure_logging(app.extensions["zipshort"].settings)
     # Start-up work runs in an app context of its own that ends (and so ends its database session and
     # transaction) before serving: a read left open here would pin SQLite's WAL and hold a PostgreSQL
     # connection "idle in transaction" for the server's whole life.
