@@ -69,7 +69,7 @@ class Event:
     """Common to every event: who did it (user id, None for anonymous or the system), when, which request."""
 
     name: ClassVar[str] = "event"
-    actor_id: int | None = None
+    actor_id: str | None = None
     at: dt.datetime = field(default_factory=_now)
     request_id: str | None = field(default_factory=request_id)
 
@@ -88,9 +88,9 @@ class Event:
 @dataclass(frozen=True, kw_only=True)
 class LinkCreated(Event):
     name: ClassVar[str] = "link.created"
-    link_id: int
+    link_id: str
     code: str
-    owner_id: int | None
+    owner_id: str | None
     domain: str | None = None
     has_password: bool = False
     max_views: int | None = None
@@ -101,18 +101,18 @@ class LinkCreated(Event):
 @dataclass(frozen=True, kw_only=True)
 class LinkUpdated(Event):
     name: ClassVar[str] = "link.updated"
-    link_id: int
+    link_id: str
     code: str
-    owner_id: int | None
+    owner_id: str | None
     changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class LinkDeleted(Event):
     name: ClassVar[str] = "link.deleted"
-    link_id: int
+    link_id: str
     code: str
-    owner_id: int | None
+    owner_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,7 +120,7 @@ class LinkVisited(Event):
     """A counted redirect (published from the hot path with what it already holds; no query)."""
 
     name: ClassVar[str] = "link.visited"
-    link_id: int
+    link_id: str
     code: str
     host: str | None = None
     destination: str | None = quiet()
@@ -131,12 +131,12 @@ class LinkVisited(Event):
 @dataclass(frozen=True, kw_only=True)
 class FileUploaded(Event):
     name: ClassVar[str] = "file.uploaded"
-    file_id: int
+    file_id: str
     filename: str
-    owner_id: int | None
+    owner_id: str | None
     size: int
     mimetype: str | None = None
-    folder_id: int | None = None
+    folder_id: str | None = None
     has_password: bool = False
     max_views: int | None = None
     expires_at: dt.datetime | None = None
@@ -146,18 +146,18 @@ class FileUploaded(Event):
 @dataclass(frozen=True, kw_only=True)
 class FileUpdated(Event):
     name: ClassVar[str] = "file.updated"
-    file_id: int
+    file_id: str
     filename: str
-    owner_id: int | None
+    owner_id: str | None
     changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class FileDeleted(Event):
     name: ClassVar[str] = "file.deleted"
-    file_id: int
+    file_id: str
     filename: str
-    owner_id: int | None
+    owner_id: str | None
     size: int = 0
 
 
@@ -166,7 +166,7 @@ class FileViewed(Event):
     """A counted view of a file (published from the download path; no query)."""
 
     name: ClassVar[str] = "file.viewed"
-    file_id: int
+    file_id: str
     filename: str
     host: str | None = None
 
@@ -176,7 +176,7 @@ class FileViewed(Event):
 @dataclass(frozen=True, kw_only=True)
 class UserCreated(Event):
     name: ClassVar[str] = "user.created"
-    user_id: int
+    user_id: str
     username: str
     role: str
     via: str = "admin"  # admin, invite, registration, first-start, cli, oauth
@@ -185,7 +185,7 @@ class UserCreated(Event):
 @dataclass(frozen=True, kw_only=True)
 class UserUpdated(Event):
     name: ClassVar[str] = "user.updated"
-    user_id: int
+    user_id: str
     username: str
     changed: tuple[str, ...] = ()
 
@@ -193,7 +193,7 @@ class UserUpdated(Event):
 @dataclass(frozen=True, kw_only=True)
 class UserDeleted(Event):
     name: ClassVar[str] = "user.deleted"
-    user_id: int
+    user_id: str
     username: str
     files: int = 0
     links: int = 0
@@ -202,7 +202,7 @@ class UserDeleted(Event):
 @dataclass(frozen=True, kw_only=True)
 class RoleChanged(Event):
     name: ClassVar[str] = "user.role_changed"
-    user_id: int
+    user_id: str
     username: str
     old: str
     new: str
@@ -211,14 +211,14 @@ class RoleChanged(Event):
 @dataclass(frozen=True, kw_only=True)
 class QuotaChanged(Event):
     name: ClassVar[str] = "user.quota_changed"
-    user_id: int
+    user_id: str
     username: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class LoginSucceeded(Event):
     name: ClassVar[str] = "login.succeeded"
-    user_id: int
+    user_id: str
     username: str
     method: str = "password"  # password, totp, token
 
@@ -235,8 +235,8 @@ class LoginFailed(Event):
 @dataclass(frozen=True, kw_only=True)
 class KeyCreated(Event):
     name: ClassVar[str] = "key.created"
-    key_id: int
-    owner_id: int
+    key_id: str
+    owner_id: str
     key_name: str
     scopes: tuple[str, ...] = ()
 
@@ -244,33 +244,33 @@ class KeyCreated(Event):
 @dataclass(frozen=True, kw_only=True)
 class KeyRevoked(Event):
     name: ClassVar[str] = "key.revoked"
-    key_id: int
-    owner_id: int
+    key_id: str
+    owner_id: str
     key_name: str
 
 
 @dataclass(frozen=True, kw_only=True)
 class DomainAdded(Event):
     name: ClassVar[str] = "domain.added"
-    domain_id: int
+    domain_id: str
     hostname: str
-    owner_id: int | None
+    owner_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class DomainVerified(Event):
     name: ClassVar[str] = "domain.verified"
-    domain_id: int
+    domain_id: str
     hostname: str
-    owner_id: int | None
+    owner_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True)
 class DomainDeleted(Event):
     name: ClassVar[str] = "domain.deleted"
-    domain_id: int
+    domain_id: str
     hostname: str
-    owner_id: int | None
+    owner_id: str | None
 
 
 def catalogue() -> Iterator[type[Event]]:

@@ -9,7 +9,7 @@ from zipshort.events import Dispatcher, Event, FileDeleted, LinkCreated, LinkVis
 
 
 def link_created(code: str = "abc") -> LinkCreated:
-    return LinkCreated(link_id=1, code=code, owner_id=2, destination="https://example.com/?token=t")
+    return LinkCreated(link_id="l1", code=code, owner_id="u2", destination="https://example.com/?token=t")
 
 
 def test_subscribers_get_the_types_they_asked_for_and_subclasses_of_them():
@@ -18,7 +18,7 @@ def test_subscribers_get_the_types_they_asked_for_and_subclasses_of_them():
     d.subscribe(seen_all.append)
     d.subscribe(seen_links.append, LinkCreated)
     d.publish(link_created())
-    d.publish(FileDeleted(file_id=3, filename="a.png", owner_id=2))
+    d.publish(FileDeleted(file_id="f3", filename="a.png", owner_id="u2"))
     assert d.drain(5)
     assert [e.name for e in seen_all] == ["link.created", "file.deleted"]
     assert [e.name for e in seen_links] == ["link.created"]
@@ -29,7 +29,7 @@ def test_nothing_is_queued_for_a_type_nobody_listens_to():
     d = Dispatcher()
     d.subscribe(lambda e: None, FileDeleted)
     assert not d.wants(LinkVisited) and d.wants(FileDeleted)
-    d.publish(LinkVisited(link_id=1, code="x"))
+    d.publish(LinkVisited(link_id="l1", code="x"))
     assert d.stats()["published"] == 0
 
 
@@ -106,7 +106,7 @@ def test_request_ids_are_scoped_and_made_on_demand():
 
 def test_details_leave_quiet_fields_and_common_fields_out():
     event = link_created()
-    assert event.details() == {"link_id": 1, "code": "abc", "owner_id": 2, "domain": None,
+    assert event.details() == {"link_id": "l1", "code": "abc", "owner_id": "u2", "domain": None,
                                "has_password": False, "max_views": None, "expires_at": None}
     assert event.details(include_quiet=True)["destination"].startswith("https://example.com/")
 
