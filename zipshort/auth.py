@@ -27,6 +27,11 @@ def runtime() -> Runtime:
     return current_app.extensions["zipshort"]
 
 
+def actor() -> apikeys.Actor:
+    """The caller as the services see it: the user, and the scopes of the key (or the session) they came with."""
+    return apikeys.Actor.of(g.user, g.get("api_key"))
+
+
 def client_address() -> str:
     """The client's address (ProxyFix has already applied core.trust_proxy)."""
     return request.remote_addr or "unknown"

@@ -278,10 +278,8 @@ def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: 
     from zipshort.services import accounts, apikeys
 
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
-    owner = accounts.find_user(username)
-    if "admin" in scopes and not owner.is_administrator:
-        raise click.ClickException("only administrators can hold the admin scope")
-    _, plaintext = apikeys.create_key(owner, name, list(scopes) or None, expires)
+    _, plaintext = apikeys.create_key(apikeys.Actor.console(), accounts.find_user(username), name=name,
+                                      scopes=list(scopes) or None, expires_at=expires)
     click.echo(plaintext)
 
 
@@ -308,7 +306,7 @@ def key_revoke(username: str, key_id: str) -> None:
     """Revoke a key; it stops working on the next request."""
     from zipshort.services import accounts, apikeys
 
-    apikeys.revoke_key(accounts.find_user(username), key_id)
+    apikeys.revoke_key(apikeys.Actor.console(), accounts.find_user(username), key_id)
     click.echo(f"revoked {key_id}")
 
 

@@ -7,6 +7,7 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso, user_json
 from zipshort.auth import (
+    actor,
     begin_browser_session,
     browser_session_id,
     client_address,
@@ -211,22 +212,16 @@ def list_keys():
 @require_user("keys:write", person=True)
 def create_key():
     body = json_body()
-    scopes = apikeys.parse_scopes(body.get("scopes"))
-    if "admin" in scopes.split() and not g.user.is_administrator:
-        raise Forbidden("Only administrators may create keys with the admin scope", code="missing_scope")
-    if g.api_key is not None and not set(scopes.split()) <= g.api_key.scope_set:
-        raise Forbidden("A key cannot create a key with more scopes than it has", code="missing_scope")
     expires_at = parse_datetime(body.get("expiresAt"), "expiresAt")
     bot = body.get("bot", False)
     if not isinstance(bot, bool):
         raise ValidationError("bot must be a boolean", field="bot")
-    if bot and "admin" in scopes.split():
-        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
-    key, plaintext = apikeys.create_key(g.user, body.get("name"), scopes, expires_at, bot=bot)
+    key, plaintext = apikeys.create_key(actor(), g.user, name=body.get("name"), scopes=body.get("scopes"),
+                                        expires_at=expires_at, bot=bot)
     return jsonify(key_json(key, plaintext)), 201
 
 
 @bp.delete("/user/keys/<key_id>")
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
-    return jsonify(key_json(apikeys.revoke_key(g.user, key_id)))
+    return jsonify(key_json(apikeys.revoke_key(actor(), g.user, key_id)))
