@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -30,6 +31,10 @@ def run_migrations_online() -> None:
         context.configure(connection=connection, target_metadata=db.metadata, render_as_batch=True,
                           render_item=render_item, compare_type=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Servers starting together on one empty database: one migrates, the others wait for its
+                # commit and find nothing left to do (without it the second crashes creating alembic_version).
+                connection.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended('zipshort-migrations', 0))"))
             context.run_migrations()
 
 
