@@ -444,16 +444,6 @@ def change_password(rt: Runtime, user: User, current: object, new: object, clien
     return update_user(rt, user, UserChanges(password=new), actor=user)
 
 
-def end_sessions(user: User) -> User:
-    """Invalidate every session of ``user`` (logout everywhere)."""
-    with write_transaction(db.session):
-        db.session.execute(update(User).where(User.id == user.id)
-                           .values(session_version=User.session_version + 1))
-        db.session.execute(sessions.all_sessions_of(user.id))
-    db.session.refresh(user)
-    return user
-
-
 def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
     """Delete ``target`` and everything it owns.
 
