@@ -8,6 +8,7 @@ from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, Unauthorized
 from zipshort.events import (
     LoginFailed,
+    LoginSucceeded,
     QuotaChanged,
     RoleChanged,
     UserCreated,
@@ -108,3 +109,33 @@ def test_failed_logins_are_published_without_the_password(rt, make_user, events_
     failed = events_seen.of(LoginFailed)
     assert [(e.username, e.reason) for e in failed] == [("bob", "wrong_password"), ("nobody", "unknown_user")]
     assert "the wrong one" not in repr(failed) and "198.51.100.7" not in repr(failed)
+
+
+def test_signing_in_publishes_once_per_sign_in_and_not_for_a_refused_one(client, make_user, events_seen):
+    bob = make_user("bob", password="the right one")
+    events_seen.clear()
+    res = client.post("/api/auth/login", json={"username": "bob", "password": "the right one"})
+    assert res.status_code == 200
+    assert client.post("/api/auth/login", json={"username": "bob", "password": "nope nope"}).status_code == 401
+    [ok] = events_seen.of(LoginSucceeded)
+    assert (ok.user_id, ok.method, ok.actor_id) == (bob.id, "password", bob.id)
+    assert ok.request_id == res.headers["X-Request-ID"]
+    assert events_seen.names() == ["login.succeeded", "login.failed"]
+
+
+def test_a_wrong_second_factor_is_published_and_a_right_one_signs_in(rt, client, make_user, events_seen):
+    import pyotp
+
+    from zipshort.extensions import db as database
+
+    bob = make_user("bob", password="the right one")
+    secret = pyotp.random_base32()
+    bob.totp_secret = secret
+    database.session.commit()
+    events_seen.clear()
+    body = {"username": "bob", "password": "the right one"}
+    assert client.post("/api/auth/login", json={**body, "code": "000000"}).status_code == 400
+    assert client.post("/api/auth/login", json={**body, "code": pyotp.TOTP(secret).now()}).status_code == 200
+    failed, succeeded = events_seen.drained()
+    assert (failed.name, failed.reason) == ("login.failed", "wrong_code")
+    assert (succeeded.name, succeeded.method) == ("login.succeeded", "totp")

@@ -312,6 +312,11 @@ def authenticate(rt: Runtime, username: object, password: object, client: str) -
     return user
 
 
+def needs_second_factor(rt: Runtime, user: User) -> bool:
+    """Whether signing in as ``user`` needs a TOTP code after the password."""
+    return bool(user.totp_secret) and rt.settings.features.totp_enabled
+
+
 def get_user(user_id: str) -> User:
     """The user with ``user_id``, or NotFound."""
     user = db.session.get(User, user_id) if isinstance(user_id, str) and could_be_code(user_id) else None
