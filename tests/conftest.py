@@ -285,7 +285,7 @@ def make_key(rt):
     from zipshort.services import apikeys
 
     def factory(user, scopes=None, name: str = "test", expires_at=None) -> str:
-        return apikeys.create_key(apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at)[1]
+        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at)[1]
 
     return factory
 

@@ -278,7 +278,7 @@ def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: 
     from zipshort.services import accounts, apikeys
 
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
-    _, plaintext = apikeys.create_key(apikeys.Actor.console(), accounts.find_user(username), name=name,
+    _, plaintext = apikeys.create_key(_runtime(), apikeys.Actor.console(), accounts.find_user(username), name=name,
                                       scopes=list(scopes) or None, expires_at=expires)
     click.echo(plaintext)
 
@@ -306,7 +306,7 @@ def key_revoke(username: str, key_id: str) -> None:
     """Revoke a key; it stops working on the next request."""
     from zipshort.services import accounts, apikeys
 
-    apikeys.revoke_key(apikeys.Actor.console(), accounts.find_user(username), key_id)
+    apikeys.revoke_key(_runtime(), apikeys.Actor.console(), accounts.find_user(username), key_id)
     click.echo(f"revoked {key_id}")
 
 

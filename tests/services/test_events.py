@@ -139,3 +139,20 @@ def test_a_wrong_second_factor_is_published_and_a_right_one_signs_in(rt, client,
     failed, succeeded = events_seen.drained()
     assert (failed.name, failed.reason) == ("login.failed", "wrong_code")
     assert (succeeded.name, succeeded.method) == ("login.succeeded", "totp")
+
+
+def test_keys_created_and_revoked_are_published_without_the_key(rt, user, events_seen):
+    from zipshort.events import KeyCreated, KeyRevoked
+    from zipshort.services import apikeys
+
+    events_seen.clear()
+    with pytest.raises(Forbidden):
+        apikeys.create_key(rt, apikeys.Actor.of(user), user, name="wide", scopes=["admin"])
+    row, plaintext = apikeys.create_key(rt, apikeys.Actor.of(user), user, name="ci", scopes=["links:read"])
+    apikeys.revoke_key(rt, apikeys.Actor.of(user), user, row.id)
+    apikeys.revoke_key(rt, apikeys.Actor.of(user), user, row.id)  # already revoked: no second event
+    created, revoked = events_seen.drained()
+    assert isinstance(created, KeyCreated) and (created.key_id, created.scopes, created.actor_id) == (
+        row.id, ("links:read",), user.id)
+    assert isinstance(revoked, KeyRevoked) and revoked.key_id == row.id
+    assert plaintext not in repr(created) and row.key_hash not in repr(created)

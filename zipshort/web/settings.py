@@ -90,7 +90,7 @@ def key_create():
     scopes = request.form.getlist("scopes")
     if not scopes:
         raise ValidationError("Choose at least one scope", field="scopes")
-    row, plaintext = apikeys.create_key(actor(), g.user, name=text("name"), scopes=scopes, expires_at=expires_at,
+    row, plaintext = apikeys.create_key(rt(), actor(), g.user, name=text("name"), scopes=scopes, expires_at=expires_at,
                                         bot=checked("bot"))
     # Shown once, in this answer only: never stored, never put in a redirect or the session.
     return _render(201, new_key={"name": row.name, "value": plaintext})
@@ -100,7 +100,7 @@ def key_create():
 @page()
 @action("/dashboard/settings")
 def key_revoke(key_id: str):
-    row = apikeys.revoke_key(actor(), g.user, key_id)
+    row = apikeys.revoke_key(rt(), actor(), g.user, key_id)
     return done(f"Revoked key {row.name}", "/dashboard/settings")
 
 

@@ -213,7 +213,7 @@ def create_key():
     bot = body.get("bot", False)
     if not isinstance(bot, bool):
         raise ValidationError("bot must be a boolean", field="bot")
-    key, plaintext = apikeys.create_key(actor(), g.user, name=body.get("name"), scopes=body.get("scopes"),
+    key, plaintext = apikeys.create_key(runtime(), actor(), g.user, name=body.get("name"), scopes=body.get("scopes"),
                                         expires_at=expires_at, bot=bot)
     return jsonify(key_json(key, plaintext)), 201
 
@@ -221,4 +221,4 @@ def create_key():
 @bp.delete("/user/keys/<key_id>")
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
-    return jsonify(key_json(apikeys.revoke_key(actor(), g.user, key_id)))
+    return jsonify(key_json(apikeys.revoke_key(runtime(), actor(), g.user, key_id)))
