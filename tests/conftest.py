@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import logging
 import os
 import shutil
@@ -315,6 +316,35 @@ def make_link(rt):
         return links.create_link(rt, user, links.NewLink(destination=destination, **fields))
 
     return factory
+
+
+class Clock:
+    """A clock that moves only when a test says so: ``monotonic()`` seconds for caches, ``now()`` (aware UTC)
+    for the ``now=`` parameter services take, ``advance(seconds)`` instead of sleeping."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return 1_000_000.0 + self.elapsed
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.elapsed)
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
+@pytest.fixture
+def clock(rt) -> Clock:
+    """A controllable clock the runtime's time-based caches read (the redirect's link cache); pass
+    ``clock.now()`` as ``now=`` to services, then ``clock.advance(seconds)``."""
+    from zipshort.models import utcnow
+
+    fake = Clock(utcnow())
+    rt.link_cache.clock = fake.monotonic
+    return fake
 
 
 class Api:
