@@ -106,7 +106,18 @@ def s3_overrides(endpoint: str, prefix: str) -> dict[str, Any]:
 
 def service_missing(what: str, error: Exception) -> None:
     """Skip locally, fail under CI, when a service the test needs is unreachable."""
-    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    _missing(f"{what} is not reachable ({error.__class__.__name__}: {error})")
+
+
+def require_tool(command: str, needed_for: str) -> str:
+    """The path of ``command``; skip locally, fail under CI, when it is not on PATH (``.ci/run`` installs it)."""
+    path = shutil.which(command)
+    if path is None:
+        _missing(f"{command} is not installed: {needed_for}")
+    return path
+
+
+def _missing(message: str) -> None:
     if IN_CI:
         pytest.fail(message + " — CI must provide it")
     pytest.skip(message)
@@ -419,7 +430,10 @@ def live_server(app) -> Iterator[LiveServer]:
 
 
 def burst(n: int, fn, workers: int = 32) -> list[Any]:
-    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order."""
+    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order.
+
+    Fails when the threads cannot all reach the start line within 10 s (a serial run proves no race).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     barrier = threading.Barrier(min(workers, n))
@@ -429,7 +443,9 @@ def burst(n: int, fn, workers: int = 32) -> list[Any]:
             try:
                 barrier.wait(timeout=10)
             except threading.BrokenBarrierError:
-                pass
+                # Going on would run the calls one after another and prove nothing about a race.
+                raise AssertionError(f"burst: the first {barrier.parties} calls were never released together") \
+                    from None
         return fn(i)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
