@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import logging
 import os
 import shutil
@@ -105,7 +106,18 @@ def s3_overrides(endpoint: str, prefix: str) -> dict[str, Any]:
 
 def service_missing(what: str, error: Exception) -> None:
     """Skip locally, fail under CI, when a service the test needs is unreachable."""
-    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    _missing(f"{what} is not reachable ({error.__class__.__name__}: {error})")
+
+
+def require_tool(command: str, needed_for: str) -> str:
+    """The path of ``command``; skip locally, fail under CI, when it is not on PATH (``.ci/run`` installs it)."""
+    path = shutil.which(command)
+    if path is None:
+        _missing(f"{command} is not installed: {needed_for}")
+    return path
+
+
+def _missing(message: str) -> None:
     if IN_CI:
         pytest.fail(message + " — CI must provide it")
     pytest.skip(message)
@@ -317,6 +329,35 @@ def make_link(rt):
     return factory
 
 
+class Clock:
+    """A clock that moves only when a test says so: ``monotonic()`` seconds for caches, ``now()`` (aware UTC)
+    for the ``now=`` parameter services take, ``advance(seconds)`` instead of sleeping."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return 1_000_000.0 + self.elapsed
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.elapsed)
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
+@pytest.fixture
+def clock(rt) -> Clock:
+    """A controllable clock the runtime's time-based caches read (the redirect's link cache); pass
+    ``clock.now()`` as ``now=`` to services, then ``clock.advance(seconds)``."""
+    from zipshort.models import utcnow
+
+    fake = Clock(utcnow())
+    rt.link_cache.clock = fake.monotonic
+    return fake
+
+
 class Api:
     """A test client that sends one API key in the Zipline header style by default."""
 
@@ -389,7 +430,10 @@ def live_server(app) -> Iterator[LiveServer]:
 
 
 def burst(n: int, fn, workers: int = 32) -> list[Any]:
-    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order."""
+    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order.
+
+    Fails when the threads cannot all reach the start line within 10 s (a serial run proves no race).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     barrier = threading.Barrier(min(workers, n))
@@ -399,7 +443,9 @@ def burst(n: int, fn, workers: int = 32) -> list[Any]:
             try:
                 barrier.wait(timeout=10)
             except threading.BrokenBarrierError:
-                pass
+                # Going on would run the calls one after another and prove nothing about a race.
+                raise AssertionError(f"burst: the first {barrier.parties} calls were never released together") \
+                    from None
         return fn(i)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
