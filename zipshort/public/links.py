@@ -92,7 +92,7 @@ def link_qr(code: str, fmt: str):
     settings = runtime().settings
     proto = "https" if settings.core.return_https_urls else request.scheme
     url = f"{proto}://{link.domain or request.host}{settings.urls.route}/{link.slug}"
-    body = qrcodes.render(url, link.qr_options, fmt, runtime().storage, link.user_id)
+    body = qrcodes.link_qr(runtime(), link, url, fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
