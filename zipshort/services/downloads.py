@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
+from zipshort.events import FileViewed
 from zipshort.extensions import db
 from zipshort.models import File, utcnow
 from zipshort.runtime import Runtime
@@ -24,10 +25,10 @@ from zipshort.services.thumbnails import stored_thumbnail
 
 _SERVE_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at, id"""
 _SERVE_UNLOCKED_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash = :pw_hash AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at, id"""
 _PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id
 FROM files WHERE name = :name AND {_LIVE_SQL}"""
 
@@ -92,7 +93,14 @@ def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Servin
     row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now or utcnow()}, write=True)
     if row is None:
         raise _gone(rt)
+    _viewed(rt, row[7], name)
     return _serving(row, False)
+
+
+def _viewed(rt: Runtime, file_id: str, name: str) -> None:
+    """Publish a counted view from what the counting statement returned (no further query)."""
+    if rt.events.wants(FileViewed):
+        rt.events.publish(FileViewed(file_id=file_id, filename=name))
 
 
 def is_view(method: str, first_byte: int | None, serving: Serving | None = None, granted: bool = False) -> bool:
@@ -165,6 +173,7 @@ def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.d
     row = hot_statement(db.engine, _SERVE_UNLOCKED_SQL, {"name": name, "pw_hash": peek[7], "now": now}, write=True)
     if row is None:
         raise _gone(rt)
+    _viewed(rt, row[7], name)
     return _serving(row, True)
 
 

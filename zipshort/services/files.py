@@ -16,8 +16,9 @@ from typing import Callable, Iterable
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zipshort.database import write_transaction
+from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
+from zipshort.events import FileDeleted, FileUpdated, FileUploaded
 from zipshort.extensions import db
 from zipshort.faults import point as crash_point
 from zipshort.inputs import check_offset
@@ -140,9 +141,9 @@ def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
     raise Conflict(f'A file with the name "{name}" already exists', code="name_taken")
 
 
-def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.datetime | None = None,
+def store_files(rt: Runtime, owner: User, items: list[NewFile], now: dt.datetime | None = None,
                 settle: Callable[[int], None] | None = None) -> list[File]:
-    """Record already-stored blobs as the owner's files, all or none.
+    """Record already-stored blobs as the owner's files, all or none; ``file.uploaded`` for each on commit.
 
     ``settle`` (chunked uploads) runs inside the transaction instead of charging the quota: it turns a
     reservation made earlier into the usage of these bytes, or raises.
@@ -160,13 +161,27 @@ def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.dat
             else:
                 settle(size)
             rows = [_insert(owner, item, now) for item in items]
+            actor_id = None if any(item.anonymous for item in items) else owner.id  # anonymous: into an open folder
+            publish_after_commit(db.session, rt.events, *(uploaded_event(row, actor_id) for row in rows))
             crash_point("files.before_commit")
     except BaseException:
         for item in items:
-            storage.delete(item.blob.key)
+            rt.storage.delete(item.blob.key)
         raise
     crash_point("files.after_commit")
     return rows
+
+
+def uploaded_event(row: File, actor_id: str | None) -> FileUploaded:
+    """What subscribers learn of a new file (never its password hash or storage key)."""
+    return FileUploaded(file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size, mimetype=row.type,
+                        folder_id=row.folder_id, has_password=row.password_hash is not None,
+                        max_views=row.max_views, expires_at=row.expires_at, actor_id=actor_id)
+
+
+def deleted_event(row: File, actor_id: str | None) -> FileDeleted:
+    """What subscribers learn of a deleted file."""
+    return FileDeleted(file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size, actor_id=actor_id)
 
 
 # --- the files API ------------------------------------------------------------------------------
@@ -291,17 +306,23 @@ def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> F
     password_hash = hash_password(rt, changes.password) if changes.password is not UNSET else UNSET
     with write_transaction(db.session):
         row = get_owned_file(owner, ident)
+        changed = []
         for attr in ("favorite", "max_views", "original_name", "type", "name", "tags"):
             value = getattr(changes, attr)
             if value is not UNSET:
                 setattr(row, attr, value)
+                changed.append(attr)
         if password_hash is not UNSET:
             row.password_hash = password_hash
+            changed.append("password")
         row.updated_at = utcnow()
         try:
             db.session.flush()
         except IntegrityError:
             raise Conflict("File with this name already exists", code="name_taken") from None
+        publish_after_commit(db.session, rt.events, FileUpdated(file_id=row.id, filename=row.name,
+                                                                owner_id=row.user_id, changed=tuple(changed),
+                                                                actor_id=owner.id))
     return row
 
 
@@ -317,6 +338,7 @@ def delete_files(rt: Runtime, owner: User, idents: list[str]) -> list[File]:
         rows = [get_owned_file(owner, ident, lock=True) for ident in idents]
         for row in rows:
             db.session.delete(row)
+        publish_after_commit(db.session, rt.events, *(deleted_event(row, owner.id) for row in rows))
         db.session.execute(update(User).where(User.id == owner.id)
                            .values(used_bytes=User.used_bytes - sum(r.size for r in rows),
                                    file_count=User.file_count - len(rows))

@@ -341,7 +341,7 @@ def create_upload(rt: Runtime, owner: User, parts: Sequence[Part] | PartReader, 
                 item, answer = _store_part(rt, index, part, options, password_hash, expires_at, now)
                 stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=options.anonymous))
                 answers.append(answer)
-            rows = files.store_files(owner, stored, rt.storage, now)
+            rows = files.store_files(rt, owner, stored, now)
         except BaseException:
             for item in stored:
                 rt.storage.delete(item.blob.key)
