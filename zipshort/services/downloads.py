@@ -253,7 +253,7 @@ def open_blob(rt: Runtime, serving: Serving, window: tuple[int, int] | None = No
     """The file's bytes (``window``: first and last byte, inclusive), for streaming."""
     if window is None:
         return rt.storage.open(serving.storage_key)
-    return rt.storage.open(serving.storage_key, window)  # type: ignore[call-arg]  (S3 reads ranges)
+    return rt.storage.open(serving.storage_key, window)  # type: ignore[call-arg]  # S3 reads ranges
 
 
 def text_preview(rt: Runtime, serving: Serving) -> tuple[str, bool]:

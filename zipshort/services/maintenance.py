@@ -51,8 +51,8 @@ def _referenced() -> tuple[dict[str, str], set[str]]:
     thumbnails: set[str] = set()
     for key, name, thumb in db.session.execute(select(File.storage_key, File.name, File.thumbnail_key)):
         rows[key] = name
-        if stored_thumbnail(thumb) is not None:
-            thumbnails.add(thumb)
+        if (stored := stored_thumbnail(thumb)) is not None:
+            thumbnails.add(stored)
     db.session.rollback()
     return rows, thumbnails
 

@@ -24,7 +24,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable
+from typing import IO, Any, Iterable
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -204,7 +204,7 @@ def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk,
     return _complete(rt, owner, session.id, now)
 
 
-def add_chunk(rt: Runtime, owner: User, stream: BinaryIO, chunk: Chunk, *, identifier: str | None,
+def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, identifier: str | None,
               token: str | None, filename: str, content_type: str | None, options: uploads.UploadOptions,
               now: dt.datetime | None = None) -> Progress | uploads.UploadedFile:
     """The door of a chunked upload: store one chunk (``stream``, placed by ``chunk``); the last one

@@ -21,7 +21,7 @@ import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Sequence
+from typing import IO, Callable, Iterable, Sequence
 from urllib.parse import unquote
 
 from zipshort.codes import invisible_code
@@ -186,7 +186,7 @@ class Part:
 
     filename: str | None
     mimetype: str | None
-    stream: BinaryIO
+    stream: IO[bytes]
 
 
 @dataclass(frozen=True)
@@ -252,8 +252,8 @@ def apply_expiry_rules(settings, expires_at: dt.datetime | None, never: bool,
     """
     if expires_at is None and not never and settings.default_expiration:
         expires_at = parse_expiry(settings.default_expiration, now)
-    if settings.max_expiration:
-        longest = parse_expiry(settings.max_expiration, now)
+    longest = parse_expiry(settings.max_expiration, now) if settings.max_expiration else None
+    if longest is not None:
         if never or (expires_at is not None and expires_at > longest):
             raise ValidationError(f"Expiry exceeds maximum allowed expiration of {settings.max_expiration}",
                                   code="invalid_options", field=EXPIRY_FIELD)
@@ -354,7 +354,7 @@ def create_upload(rt: Runtime, owner: User, parts: Sequence[Part] | PartReader, 
                     expires_at=expires_at, never=never)
 
 
-def size_of(stream: BinaryIO) -> int:
+def size_of(stream: IO[bytes]) -> int:
     """Bytes in a file part (spooled by us, or any seekable stream)."""
     if isinstance(stream, SpoolFile):
         return stream.size

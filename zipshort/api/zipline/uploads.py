@@ -88,26 +88,17 @@ def _compression_type(value: str) -> str:
         raise _bad("x-zipline-image-compression-type", exc.message) from None
 
 
-def parse_options(now: dt.datetime, v3: bool) -> Options:
-    """Read the v4 (``x-zipline-*``) or v3 header set (the expiration settings apply in the service)."""
-    return _read_options(now, v3)
-
-
-def expiry_header(v3: bool) -> str:
-    """The header the expiry came in, for Zipline's "bad options" texts."""
-    return "expires-at" if v3 else "x-zipline-deletes-at"
-
-
 def _dialect_error(exc: ZipshortError, v3: bool) -> ZipshortError:
     """A service error in Zipline's words: expiry errors name the header, v3 says "no files"."""
     if exc.field == uploads.EXPIRY_FIELD:
-        return _bad(expiry_header(v3), exc.message)
+        return _bad("expires-at" if v3 else "x-zipline-deletes-at", exc.message)
     if v3 and exc.code == "no_files":
         return exc.with_message("no files")
     return exc
 
 
-def _read_options(now: dt.datetime, v3: bool) -> Options:
+def parse_options(now: dt.datetime, v3: bool) -> Options:
+    """Read the v4 (``x-zipline-*``) or v3 header set (the expiration settings apply in the service)."""
     h = request.headers
     default_fmt = runtime().settings.files.default_format
     if v3:
