@@ -20,7 +20,7 @@ def create_links():
     if items is None:
         raise ValidationError("The body must be a JSON array of links", code="invalid_body")
     rt = runtime()
-    links = bulk.create(rt, user, bulk.validate(rt, items, request.host))
+    links = bulk.create(rt, user, items, host=request.host)
     host = domains.choose(rt, request.host).hostname
     proto = "https" if rt.settings.core.return_https_urls else request.scheme
     base = f"{proto}://{host}{rt.settings.urls.route}/"

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from zipshort.auth import load_caller, require_user, runtime
-from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, folders, links
+from zipshort.services.creationlimits import PerKeyLimit
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
 bp.before_request(load_caller)
@@ -49,16 +49,10 @@ NO_CREDENTIALS = "Authentication credentials were not provided."
 def create_link():
     user = g.user
     rt = runtime()
-    rt.limiter.hit(rt.settings.urls.hozip_create_limit, "hozip-create", g.api_key.id if g.api_key else user.id,
-                   message="Request was throttled: at most 100 link creations per hour per API key.")
     body = _body()
     long_url = body.get("long_url")
     if not isinstance(long_url, str) or not long_url:
         raise _invalid("long_url is required.", "long_url")
-    try:
-        validate_web_url(long_url, 2048, schemes=("https",))
-    except ValidationError as exc:
-        raise _invalid(exc.message.replace("Destination", "long_url"), "long_url") from None
     short_code = body.get("short_code")
     if short_code is not None:
         if not isinstance(short_code, str) or not SHORT_CODE.fullmatch(short_code):
@@ -72,9 +66,9 @@ def create_link():
     domain_id = body.get("domain_id")
     domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
-        link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
+        link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code, schemes=("https",),
                                                          folder_id=folder.id, domain=domains.link_domain(domain)),
-                                 host=request.host)
+                                 host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None))
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:
@@ -112,6 +106,6 @@ def list_links():
     now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{
         "id": link.id, "short_code": link.slug, "long_url": link.destination, "domain": link.domain or host,
-        "group_id": link.folder_id, "is_active": links.link_state(link, now, user.disabled) == links.ACTIVE,
+        "group_id": link.folder_id, "is_active": links.is_live(link, now, user.disabled),
         "created_at": _timestamp(link.created_at),
     } for link in rows]})
