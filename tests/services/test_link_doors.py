@@ -15,7 +15,7 @@ from zipshort.api.h0p import NAMES as H0P
 from zipshort.api.zipline.urls import NAMES as ZIPLINE
 from zipshort.errors import NotFound, RateLimited, ValidationError
 from zipshort.extensions import db
-from zipshort.models import File, Link, Role, new_id, utcnow
+from zipshort.models import File, Folder, Link, Role, new_id, utcnow
 from zipshort.services import bulk, creationlimits, links
 from zipshort.web.links import NAMES as PAGES
 
@@ -293,3 +293,19 @@ def test_bulk_create_validates_its_items_itself(rt, user):
     assert count(Link) == 0
     made = bulk.create(rt, user, [{"url": URL, "collectionId": folder.id, "utm": {"source": "x"}}])
     assert len(made) == 1 and fresh(Link, made[0].id).utm == {"source": "x"}
+
+
+def test_a_folder_that_is_not_the_owners_means_the_default_one_when_asked(rt, user, make_user):
+    from zipshort.services import folders
+
+    mine, theirs = folders.create_folder(user, "mine"), folders.create_folder(make_user("bob"), "theirs")
+    assert create(rt, user, folder_id=mine.id, or_default_folder=True).folder_id == mine.id
+    default = create(rt, user, folder_id=theirs.id, or_default_folder=True).folder_id
+    assert default == folders.default_folder(user).id != theirs.id
+    assert create(rt, user, or_default_folder=True).folder_id == default
+    with pytest.raises(NotFound):
+        create(rt, user, folder_id=theirs.id)
+    carol = make_user("carol")
+    with pytest.raises(ValidationError):  # no default folder is made for a request the door refuses
+        create(rt, carol, destination_type="fax", or_default_folder=True)
+    assert db.session.query(Folder).filter_by(user_id=carol.id).count() == 0

@@ -11,7 +11,7 @@ from zipshort.auth import load_caller, require_user, runtime
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
-from zipshort.services import domains, folders, links
+from zipshort.services import domains, links
 from zipshort.services.creationlimits import PerKeyLimit
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
@@ -58,16 +58,14 @@ def create_link():
         if not isinstance(short_code, str) or not SHORT_CODE.fullmatch(short_code):
             raise _invalid("short_code must be 3-50 letters, digits, '_' or '-'.", "short_code")
         short_code = short_code.lower()
-    folder = None
     group_id = body.get("group_id")
-    if isinstance(group_id, str) and UUID_RE.fullmatch(group_id):
-        folder = next((f for f in folders.list_folders(user) if f.id == group_id.lower()), None)
-    folder = folder or folders.default_folder(user)
+    group_id = group_id.lower() if isinstance(group_id, str) and UUID_RE.fullmatch(group_id) else None
     domain_id = body.get("domain_id")
     domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
         link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code, schemes=("https",),
-                                                         folder_id=folder.id, domain=domains.link_domain(domain)),
+                                                         folder_id=group_id, or_default_folder=True,
+                                                         domain=domains.link_domain(domain)),
                                  host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None))
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
@@ -75,7 +73,7 @@ def create_link():
         field = "long_url" if exc.field == "destination" else exc.field or "body"
         raise _invalid(exc.message.replace("Destination", "long_url"), field) from None
     return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
-                    "group_id": folder.id, "domain": domain.hostname, "domain_id": domain.id}), 201
+                    "group_id": link.folder_id, "domain": domain.hostname, "domain_id": domain.id}), 201
 
 
 def _int_param(name: str, default: int, low: int, high: int | None) -> int:

@@ -91,12 +91,16 @@ def release_url_quota(owner_id: str) -> None:
                        .values(url_count=User.url_count - 1).execution_options(synchronize_session=False))
 
 
-def folder_owned(owner: User, folder_id: str) -> Folder:
-    """The owner's folder ``folder_id``, or NotFound."""
+def folder_is_owned(owner: User, folder_id: object) -> bool:
+    """Whether ``folder_id`` is one of the owner's folders."""
     folder = db.session.get(Folder, folder_id) if isinstance(folder_id, str) and could_be_code(folder_id) else None
-    if folder is None or folder.user_id != owner.id:
+    return folder is not None and folder.user_id == owner.id
+
+
+def folder_owned(owner: User, folder_id: str) -> None:
+    """Raise NotFound unless ``folder_id`` is one of the owner's folders."""
+    if not folder_is_owned(owner, folder_id):
         raise NotFound("Folder not found", code="folder_not_found", field="folderId")
-    return folder
 
 
 def tags_by_name(owner: User, names: list[str]) -> list[Tag]:

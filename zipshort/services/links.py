@@ -29,11 +29,12 @@ from zipshort.errors import Conflict, NotFound, ValidationError, VanityTaken
 from zipshort.extensions import db
 from zipshort.models import Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services import files, linkfields
+from zipshort.services import files, folders, linkfields
 from zipshort.services.creationlimits import CreationLimit
 from zipshort.services.linkclaims import (
     check_domain,
     claim_slug,
+    folder_is_owned,
     folder_owned,
     release_url_quota,
     reserve_url_quota,
@@ -94,6 +95,7 @@ class NewLink:
     description: str | None = None
     destination_type: str = "link"
     folder_id: str | None = None
+    or_default_folder: bool = False  # a folder_id that is not the owner's means their default folder (hozip's groups)
     tags: list[str] | None = None  # tag names; missing ones are created
     image: str | None = None  # an http(s) URL
     image_id: str | None = None  # or one of the owner's uploaded images (wins over ``image``)
@@ -234,9 +236,12 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     own_hosts.refuse(kind, destination)
     own_hosts.refuse_rules(values["rules"])
     password_hash = rt.passwords.hash(password) if password else None
+    folder_id = spec.folder_id
+    if spec.or_default_folder and (folder_id is None or not folder_is_owned(owner, folder_id)):
+        folder_id = folders.default_folder(owner).id
     with write_transaction(db.session):
-        if spec.folder_id is not None:
-            folder_owned(owner, spec.folder_id)
+        if folder_id is not None:
+            folder_owned(owner, folder_id)
         _owned_images(owner, values, spec.image_id, names)
         if spec.domain:
             check_domain(rt, owner, spec.domain)
@@ -246,7 +251,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                     vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=expires_at,
                     title=values["title"], description=values["description"], created_at=now, updated_at=now,
-                    folder_id=spec.folder_id, image=values["image"], utm=values["utm"], external_id=external_id,
+                    folder_id=folder_id, image=values["image"], utm=values["utm"], external_id=external_id,
                     tenant_id=tenant_id, partner_id=partner_id, rules=values["rules"],
                     qr_options=values["qr_options"], cloaking=bool(spec.cloaking),
                     deep_linking=bool(spec.deep_linking))
