@@ -49,10 +49,14 @@ def _load_session_user(session_id: str) -> User | None:
     return user
 
 
-def begin_browser_session(user: User) -> None:
-    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives)."""
+def begin_browser_session(user: User, method: str | None = None) -> None:
+    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives).
+
+    ``method`` (password, totp, setup, registration) makes it a sign-in that is published; None continues a
+    session (after a password change).
+    """
     cookie_session.clear()
-    secret = sessions.start_session(user, request.headers.get("User-Agent"))
+    secret = sessions.start_session(runtime(), user, request.headers.get("User-Agent"), method=method)
     login_user(user)
     cookie_session[SESSION_SECRET] = secret
     cookie_session.permanent = True

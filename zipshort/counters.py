@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from typing import Callable
 
 
 class ViewBuffer:
@@ -41,17 +42,19 @@ class LinkCache:
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
     the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
+    ``clock`` (monotonic seconds) is replaceable so tests can move time instead of sleeping.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+    def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[tuple[str, str], tuple[float, str, str, object]] = {}
 
     def get(self, key: str, host: str) -> tuple[str, str, object] | None:
         """(link id, destination, expires_at) if fresh."""
         entry = self._entries.get((key, host))
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self.clock():
             return None
         return entry[1], entry[2], entry[3]
 
@@ -61,7 +64,7 @@ class LinkCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; a cache miss costs one indexed query
-        self._entries[(key, host)] = (time.monotonic() + self.ttl, link_id, destination, expires_at)
+        self._entries[(key, host)] = (self.clock() + self.ttl, link_id, destination, expires_at)
 
     def clear(self) -> None:
         """Forget everything (after any change to links or users)."""

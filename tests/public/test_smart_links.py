@@ -28,12 +28,6 @@ def ruled(make_link, user, rt):
                      rules=linkfields.validate_rules(RULES, 2048))
 
 
-@pytest.fixture
-def country_header(rt):
-    object.__setattr__(rt.settings, "urls", type(rt.settings.urls)(country_header="CF-IPCountry",
-                                                                   view_flush_seconds=0))
-
-
 @pytest.mark.parametrize("headers,expected", [
     ({}, "https://main.example/"),
     ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
@@ -44,7 +38,8 @@ def country_header(rt):
     ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
     ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
 ])
-def test_rules_choose_by_language_os_and_country(client, ruled, country_header, headers, expected):
+@pytest.mark.parametrize("overrides", [{"urls": {"country_header": "CF-IPCountry"}}])
+def test_rules_choose_by_language_os_and_country(client, ruled, headers, expected):
     res = client.get("/go/ruled", headers=headers)
     assert res.status_code == 302 and res.headers["Location"] == expected
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import shutil
 
-import pytest
 from PIL import Image
 
-from tests.conftest import count
+from tests.conftest import count, require_tool
 from zipshort.extensions import db
 from zipshort.models import File
 from zipshort.services.maintenance import fsck, prune_expired
@@ -62,9 +60,10 @@ def test_thumbnails_are_not_orphans_and_go_with_their_file(api, rt):
     assert item
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed: video thumbnails need it")
 def test_video_thumbnail_with_ffmpeg(api, rt, tmp_path):
     import subprocess
+
+    require_tool("ffmpeg", "video thumbnails need it")
 
     video = tmp_path / "v.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=10",

@@ -304,8 +304,8 @@ def test_admin_invites_page_and_sign_up_with_the_invite(admin_browser, app):
     assert count(Invite) == 0
 
 
+@pytest.mark.parametrize("overrides", [{"features": {"invites_enabled": False}}])
 def test_register_page_closed_by_default_without_invite(client, user, rt):
-    object.__setattr__(rt.settings, "features", type(rt.settings.features)(invites_enabled=False))
     res = client.get("/auth/register")
     assert res.status_code == 403 and "Registration is closed" in res.get_data(as_text=True)
 

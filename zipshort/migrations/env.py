@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -34,6 +35,11 @@ def run_migrations_online() -> None:
                           render_item=render_item, compare_type=True)
         with sqlite_foreign_keys_off(connection):
             with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Servers starting together on one empty database: one migrates, the others wait for its
+                    # commit and find nothing left to do (without it the second crashes creating alembic_version).
+                    connection.execute(sa.text(
+                        "SELECT pg_advisory_xact_lock(hashtextextended('zipshort-migrations', 0))"))
                 context.run_migrations()
 
 

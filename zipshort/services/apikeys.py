@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 
 from zipshort.codes import could_be_code
-from zipshort.database import lock_key, write_transaction
+from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.dates import bounded
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.events import KeyCreated, KeyRevoked
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
 from zipshort.models.apikey import DEFAULT_SCOPES, SCOPES
@@ -108,7 +109,7 @@ def parse_scopes(scopes: object) -> str:
     return " ".join(s for s in SCOPES if s in items)
 
 
-def create_key(actor: Actor, owner: User, *, name: object, scopes: object = None,
+def create_key(rt: Runtime, actor: Actor, owner: User, *, name: object, scopes: object = None,
                expires_at: dt.datetime | None = None, bot: bool = False,
                now: dt.datetime | None = None) -> tuple[ApiKey, str]:
     """THE door for minting a key: ``actor`` mints one for ``owner``; return the row and the plaintext
@@ -154,6 +155,9 @@ def create_key(actor: Actor, owner: User, *, name: object, scopes: object = None
             if live is not None:
                 raise Conflict("You already have a bot key; revoke it first", code="bot_key_exists")
         db.session.add(row)
+        publish_after_commit(db.session, rt.events, KeyCreated(
+            key_id=row.id, owner_id=owner.id, key_name=row.name, scopes=tuple(scope_text.split()),
+            actor_id=actor.user.id if actor.user is not None else None))
     return row, plaintext
 
 
@@ -164,7 +168,7 @@ def list_keys(user: User) -> list[ApiKey]:
     return list(db.session.scalars(stmt))
 
 
-def revoke_key(actor: Actor, owner: User, key_id: str, now: dt.datetime | None = None) -> ApiKey:
+def revoke_key(rt: Runtime, actor: Actor, owner: User, key_id: str, now: dt.datetime | None = None) -> ApiKey:
     """THE door for revoking: ``actor`` revokes one of ``owner``'s keys; effective on the next request.
 
     Raises:
@@ -181,6 +185,9 @@ def revoke_key(actor: Actor, owner: User, key_id: str, now: dt.datetime | None =
             raise NotFound("Key not found", code="key_not_found")
         if key.revoked_at is None:
             key.revoked_at = now or utcnow()
+            publish_after_commit(db.session, rt.events, KeyRevoked(
+                key_id=key.id, owner_id=owner.id, key_name=key.name,
+                actor_id=actor.user.id if actor.user is not None else None))
     return key
 
 

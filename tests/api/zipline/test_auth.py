@@ -217,7 +217,7 @@ def test_keys_revoking_another_users_key_is_404(client, user, make_user, rt):
     from zipshort.services import apikeys
 
     bob = make_user("bob")
-    other_key, _ = apikeys.create_key(apikeys.Actor.of(bob), bob, name="bobs")
+    other_key, _ = apikeys.create_key(rt, apikeys.Actor.of(bob), bob, name="bobs")
     login(client)
     assert client.delete(f"/api/user/keys/{other_key.id}").status_code == 404
 
