@@ -159,7 +159,7 @@ def url_qr(link_id: str, fmt: str):
     if fmt not in ("svg", "png"):
         raise ValidationError("QR codes come as svg or png", code="invalid_format")
     link = links.get_owned_link(g.user, link_id)
-    body = qrcodes.render(short_url(link), link.qr_options, fmt, rt().storage, link.user_id)
+    body = qrcodes.link_qr(rt(), link, short_url(link), fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{link.slug}.{fmt}"'
