@@ -7,9 +7,10 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, folders, links

@@ -10,25 +10,26 @@ from flask import Response, g, render_template, request
 
 from zipshort.dates import bounded, parse_expiry
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.inputs import parse_field
 from zipshort.models import utcnow
 from zipshort.services import domains, linkfields, links, qrcodes
 from zipshort.urls import link_url
 from zipshort.web import bp
-from zipshort.web.common import Typed, action, checked, done, optional_int, page, rt, text, typed
+from zipshort.web.common import Typed, action, checked, done, optional_int, page, text, typed
 
 PER_PAGE = 25
 
 
 def short_url(link) -> str:
     """The link's public address (on its custom domain when it has one)."""
-    settings = rt().settings
+    settings = runtime().settings
     return link_url(settings, link, link.domain or settings.core.default_domain or None)
 
 
 def _extras(link=None) -> dict[str, Any]:
     """The "More" fields of the link forms, validated like the APIs validate them."""
-    max_length = rt().settings.urls.destination_max_length
+    max_length = runtime().settings.urls.destination_max_length
     tags = linkfields.validate_tag_names([t.strip() for t in text("tags").split(",") if t.strip()], "Tags")
     utm = {key: text(f"utm_{key}") for key in ("source", "medium", "campaign", "term", "content") if text(f"utm_{key}")}
     options = dict(((link.qr_options or {}).get("options") or {}) if link else {})
@@ -93,7 +94,7 @@ def urls_page():
         rows, total = links.page_links(g.user, page_no, PER_PAGE, field if q else None, q or None)
     except ValidationError:
         rows, total = [], 0
-    link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
+    link_domains = list(runtime().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
                                                           if d.verified]
     now = utcnow()
     states = {link.id: links.link_state(link, now) for link in rows}
@@ -111,7 +112,7 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(rt(), g.user, spec, host=request.host)
+    link = links.create_link(runtime(), g.user, spec, host=request.host)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 
@@ -132,7 +133,7 @@ def url_update(link_id: str):
                                 title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
-    link = links.update_link(rt(), g.user, link_id, changes, host=request.host)
+    link = links.update_link(runtime(), g.user, link_id, changes, host=request.host)
     return done(f"Saved {short_url(link)}", "/dashboard/urls")
 
 
@@ -141,7 +142,7 @@ def url_update(link_id: str):
 @action("/dashboard/urls")
 def url_toggle(link_id: str):
     link = links.get_owned_link(g.user, link_id)
-    link = links.update_link(rt(), g.user, link_id, links.LinkChanges(enabled=not link.enabled))
+    link = links.update_link(runtime(), g.user, link_id, links.LinkChanges(enabled=not link.enabled))
     return done(f"{'Enabled' if link.enabled else 'Disabled'} {short_url(link)}", "/dashboard/urls")
 
 
@@ -149,7 +150,7 @@ def url_toggle(link_id: str):
 @page()
 @action("/dashboard/urls")
 def url_delete(link_id: str):
-    link = links.delete_link(rt(), g.user, link_id)
+    link = links.delete_link(runtime(), g.user, link_id)
     return done(f"Deleted {short_url(link)}", "/dashboard/urls")
 
 
@@ -159,7 +160,7 @@ def url_qr(link_id: str, fmt: str):
     if fmt not in ("svg", "png"):
         raise ValidationError("QR codes come as svg or png", code="invalid_format")
     link = links.get_owned_link(g.user, link_id)
-    body = qrcodes.link_qr(rt(), link, short_url(link), fmt)
+    body = qrcodes.link_qr(runtime(), link, short_url(link), fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{link.slug}.{fmt}"'

@@ -6,8 +6,9 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain
-from zipshort.auth import check_caller, declares, runtime
+from zipshort.auth import check_caller, declares
 from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.services import links
 from zipshort.urls import link_url
 
