@@ -99,6 +99,7 @@ def _register_extensions(app: Flask, settings: Settings) -> None:
     from zipshort import models  # noqa: F401  (registers the tables)
     from zipshort.database import install_engine_hooks
     from zipshort.extensions import csrf, db, login_manager, migrate
+    from zipshort.http import RUNTIME_KEY
     from zipshort.runtime import Runtime
 
     db.init_app(app)
@@ -110,7 +111,7 @@ def _register_extensions(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     with app.app_context():
         install_engine_hooks(db.engine, settings.database.sqlite_busy_timeout_ms)
-    app.extensions["zipshort"] = Runtime.build(settings)
+    app.extensions[RUNTIME_KEY] = Runtime.build(settings)
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
@@ -162,8 +163,9 @@ def _register_events(app: Flask, settings: Settings) -> None:
     """
     from zipshort.eventlog import log_event
     from zipshort.events import begin_request, end_request, request_id
+    from zipshort.http import runtime
 
-    app.extensions["zipshort"].events.subscribe(log_event)
+    runtime(app).events.subscribe(log_event)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

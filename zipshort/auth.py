@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import current_app, g, request
+from flask import g, request
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
@@ -15,16 +15,11 @@ from wtforms import ValidationError as WTFValidationError
 
 from zipshort.errors import Forbidden, Unauthorized
 from zipshort.extensions import login_manager
+from zipshort.http import runtime
 from zipshort.models import ApiKey, User
-from zipshort.runtime import Runtime
 from zipshort.services import apikeys, sessions
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-def runtime() -> Runtime:
-    """The app's Runtime (settings, hasher, limiter)."""
-    return current_app.extensions["zipshort"]
 
 
 def actor() -> apikeys.Actor:

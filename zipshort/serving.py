@@ -13,6 +13,7 @@ import sys
 import click
 from flask import Flask
 
+from zipshort.http import runtime
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
 
@@ -23,7 +24,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
 
     from zipshort.extensions import db
 
-    rt: Runtime = app.extensions["zipshort"]
+    rt: Runtime = runtime(app)
     settings = rt.settings
     host = host or settings.server.host
     port = settings.server.port if port is None else port

@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.models import Link, User
 from zipshort.services import domains, links
 from zipshort.urls import link_url

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.services import bulk, domains
 from zipshort.urls import link_url
 

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.errors import ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, links

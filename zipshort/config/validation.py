@@ -78,7 +78,7 @@ def _is_duration(value: str) -> bool:
     return True
 
 
-def _validate(settings: Settings) -> Settings:
+def validate(settings: Settings) -> Settings:
     """Check cross-field rules once; return a normalised copy."""
     urls = settings.urls
     if not 3 <= urls.length <= 64:

@@ -16,9 +16,10 @@ from flask import Response, make_response, redirect, render_template, request, s
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from zipshort.auth import client_address, runtime
+from zipshort.auth import client_address
 from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.http import runtime
 from zipshort.public.pages import password_page
 from zipshort.services import downloads, smart
 from zipshort.storage import BlobMissing

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 from flask import Response, render_template, request
 from werkzeug.urls import iri_to_uri
 
-from zipshort.auth import client_address, runtime
+from zipshort.auth import client_address
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.http import runtime
 from zipshort.public.pages import password_page
 from zipshort.services import dynamic, qrcodes, redirects, smart
 from zipshort.urls import link_url, public_url

@@ -13,10 +13,10 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from zipshort.auth import runtime, session_page
+from zipshort.auth import session_page
 from zipshort.errors import Forbidden, ValidationError, ZipshortError
 from zipshort.extensions import csrf
-from zipshort.runtime import Runtime
+from zipshort.http import runtime
 from zipshort.urls import origin
 
 
@@ -158,11 +158,6 @@ def optional_int(name: str, label: str) -> int | None:
 def checked(name: str) -> bool:
     """A checkbox's state."""
     return request.form.get(name) in TRUE_VALUES
-
-
-def rt() -> Runtime:
-    """The app's Runtime."""
-    return runtime()
 
 
 def base_url() -> str:

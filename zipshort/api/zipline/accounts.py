@@ -14,10 +14,10 @@ from zipshort.auth import (
     end_browser_session,
     public_route,
     require_user,
-    runtime,
 )
 from zipshort.dates import parse_datetime
 from zipshort.errors import Conflict, Forbidden, ValidationError
+from zipshort.http import runtime
 from zipshort.services import accounts, apikeys, mfa, sessions
 
 

@@ -7,8 +7,9 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import require_user, runtime
+from zipshort.auth import require_user
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.models import CustomDomain
 from zipshort.services import domainproofs, domains
 

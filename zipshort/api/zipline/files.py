@@ -8,9 +8,10 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import check_caller, public_route, require_user, runtime
+from zipshort.auth import check_caller, public_route, require_user
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import File, Tag, User
 from zipshort.services import accounts, files, folders, partials, tags

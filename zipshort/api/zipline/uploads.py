@@ -12,9 +12,9 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import iso, pick_domain
-from zipshort.auth import check_caller, declares, presented_key, require_user, runtime
+from zipshort.auth import check_caller, declares, presented_key, require_user
 from zipshort.errors import ValidationError, ZipshortError
-from zipshort.http import SPOOL_KEY
+from zipshort.http import SPOOL_KEY, runtime
 from zipshort.inputs import whole_number
 from zipshort.models import User, utcnow
 from zipshort.services import folders, images, partials, uploads

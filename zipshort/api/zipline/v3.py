@@ -6,8 +6,9 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain
-from zipshort.auth import check_caller, client_address, declares, runtime
+from zipshort.auth import check_caller, client_address, declares
 from zipshort.errors import Forbidden, RateLimited, Unauthorized, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.services import links
 from zipshort.services.creationlimits import GeneralLimit
 from zipshort.urls import link_url
