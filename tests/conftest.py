@@ -297,7 +297,7 @@ def make_key(rt):
     from zipshort.services import apikeys
 
     def factory(user, scopes=None, name: str = "test", expires_at=None) -> str:
-        return apikeys.create_key(user, name, scopes, expires_at)[1]
+        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at)[1]
 
     return factory
 
@@ -548,3 +548,32 @@ def dns_zone(dns_server) -> DnsZone:
 def dns_overrides(zone: DnsZone, **extra: Any) -> dict[str, Any]:
     """Settings overrides that send domain verification look-ups to the test DNS server."""
     return {"domain_verification": {"nameservers": [zone.address], "timeout": 1.0, **extra}}
+
+
+class EventRecorder:
+    """What the app's dispatcher delivered to a test's own subscriber (read after ``drain``)."""
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.events: list[Any] = []
+        dispatcher.subscribe(self.events.append)
+
+    def drained(self) -> list[Any]:
+        assert self.dispatcher.drain(10), "events were not delivered within 10 s"
+        return list(self.events)
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.drained()]
+
+    def of(self, kind) -> list[Any]:
+        return [e for e in self.drained() if isinstance(e, kind)]
+
+    def clear(self) -> None:
+        self.drained()
+        self.events.clear()
+
+
+@pytest.fixture
+def events_seen(rt) -> EventRecorder:
+    """Every event the app publishes from now on: ``events_seen.names()``, ``events_seen.of(LinkCreated)``."""
+    return EventRecorder(rt.events)

@@ -27,6 +27,11 @@ def runtime() -> Runtime:
     return current_app.extensions["zipshort"]
 
 
+def actor() -> apikeys.Actor:
+    """The caller as the services see it: the user, and the scopes of the key (or the session) they came with."""
+    return apikeys.Actor.of(g.user, g.get("api_key"))
+
+
 def client_address() -> str:
     """The client's address (ProxyFix has already applied core.trust_proxy)."""
     return request.remote_addr or "unknown"
@@ -44,10 +49,14 @@ def _load_session_user(session_id: str) -> User | None:
     return user
 
 
-def begin_browser_session(user: User) -> None:
-    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives)."""
+def begin_browser_session(user: User, method: str | None = None) -> None:
+    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives).
+
+    ``method`` (password, totp, setup, registration) makes it a sign-in that is published; None continues a
+    session (after a password change).
+    """
     cookie_session.clear()
-    secret = sessions.start_session(user, request.headers.get("User-Agent"))
+    secret = sessions.start_session(runtime(), user, request.headers.get("User-Agent"), method=method)
     login_user(user)
     cookie_session[SESSION_SECRET] = secret
     cookie_session.permanent = True

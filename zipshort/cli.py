@@ -101,6 +101,9 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     from zipshort import serving
 
     app = _load_app()
+    from zipshort.eventlog import configure_logging
+
+    configure_logging(app.extensions["zipshort"].settings)
     # Start-up work runs in an app context of its own that ends (and so ends its database session and
     # transaction) before serving: a read left open here would pin SQLite's WAL and hold a PostgreSQL
     # connection "idle in transaction" for the server's whole life.
@@ -275,10 +278,8 @@ def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: 
     from zipshort.services import accounts, apikeys
 
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
-    owner = accounts.find_user(username)
-    if "admin" in scopes and not owner.is_administrator:
-        raise click.ClickException("only administrators can hold the admin scope")
-    _, plaintext = apikeys.create_key(owner, name, list(scopes) or None, expires)
+    _, plaintext = apikeys.create_key(_runtime(), apikeys.Actor.console(), accounts.find_user(username), name=name,
+                                      scopes=list(scopes) or None, expires_at=expires)
     click.echo(plaintext)
 
 
@@ -305,7 +306,7 @@ def key_revoke(username: str, key_id: str) -> None:
     """Revoke a key; it stops working on the next request."""
     from zipshort.services import accounts, apikeys
 
-    apikeys.revoke_key(accounts.find_user(username), key_id)
+    apikeys.revoke_key(_runtime(), apikeys.Actor.console(), accounts.find_user(username), key_id)
     click.echo(f"revoked {key_id}")
 
 

@@ -1,4 +1,4 @@
-"""The objects every service needs, built once per app: settings, hasher, rate limiter, view buffer."""
+"""The objects every service needs, built once per app: settings, hasher, rate limiter, view buffer, events."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from zipshort.config import Settings
 from zipshort.counters import LinkCache, ViewBuffer
+from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
@@ -22,6 +23,7 @@ class Runtime:
     views: ViewBuffer
     link_cache: LinkCache
     storage: Storage
+    events: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -35,4 +37,5 @@ class Runtime:
             views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds),
             storage=build_storage(settings),
+            events=Dispatcher(),
         )

@@ -42,6 +42,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     try:
         waitress.serve(app, host=host, port=port, **options)
     finally:
+        rt.events.close()  # deliver what is queued (log lines of the last requests)
         if pruner is not None:
             pruner.stop()
         if flusher is not None:

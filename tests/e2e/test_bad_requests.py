@@ -245,7 +245,7 @@ def test_services_refuse_far_expiries_whoever_parsed_them(rt, user, make_link):
     with pytest.raises(ValidationError, match="expiresAt must be between"):
         links.update_link(rt, user, make_link(user).id, links.LinkChanges(expires_at=far))
     with pytest.raises(ValidationError, match="expiresAt must be between"):
-        apikeys.create_key(user, "k", None, far)
+        apikeys.create_key(rt, apikeys.Actor.of(user), user, name="k", expires_at=far)
 
 
 @pytest.mark.parametrize("value", ["999999999999y", "30 fortnights", "never", "date=2099-01-01"])

@@ -62,8 +62,3 @@ class Link(IdMixin, TimestampMixin, db.Model):
     smart: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     tags: Mapped[list["Tag"]] = relationship(secondary="link_tags", lazy="selectin", order_by="Tag.name")
-
-    @property
-    def has_password(self) -> bool:
-        """Whether visitors must enter a password."""
-        return self.password_hash is not None

@@ -22,6 +22,7 @@ from zipshort.extensions import csrf
 from zipshort.public.pages import password_page
 from zipshort.services import downloads, smart
 from zipshort.storage import BlobMissing
+from zipshort.urls import public_url
 
 INLINE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
@@ -217,9 +218,8 @@ def require_content_domain():
     """With files.content_domain set, file routes answer only there; elsewhere they redirect to it."""
     content_domain = runtime().settings.files.content_domain
     if request.endpoint in FILE_ENDPOINTS and request.host.lower() != content_domain:
-        proto = "https" if runtime().settings.core.return_https_urls else request.scheme
         query = request.query_string.decode("latin-1")
-        target = f"{proto}://{content_domain}{request.path}" + (f"?{query}" if query else "")
+        target = public_url(runtime().settings, request.path + (f"?{query}" if query else ""), content_domain)
         return redirect(target, 307)  # 307 keeps a password POST a POST
     return None
 
@@ -252,11 +252,10 @@ def view_file(name: str):
             raw = fh.read(downloads.TEXT_PREVIEW_BYTES + 1)
         truncated = len(raw) > downloads.TEXT_PREVIEW_BYTES
         text = raw[: downloads.TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace")
-    proto = "https" if rt.settings.core.return_https_urls else request.scheme
     raw_path = f"/raw/{quote(name)}"
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,
-        mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=f"{proto}://{request.host}{raw_path}",
+        mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=public_url(rt.settings, raw_path),
         embed=item.embed))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -91,18 +91,6 @@ def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.dat
     return rows
 
 
-def get_file_by_name(name: str) -> File:
-    """The file served under ``name``.
-
-    Raises:
-        NotFound.
-    """
-    row = db.session.scalar(select(File).where(File.name == name)) if name and "\x00" not in name else None
-    if row is None:
-        raise NotFound("File not found", code="file_not_found")
-    return row
-
-
 # --- the files API ------------------------------------------------------------------------------
 
 SORT_FIELDS = ("id", "createdAt", "updatedAt", "deletesAt", "name", "originalName", "size", "type", "views",

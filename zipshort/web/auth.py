@@ -17,10 +17,6 @@ from zipshort.web.common import rt, safe_next
 MFA_WINDOW_SECONDS = 300  # how long the password step stays good while the code is typed
 
 
-def _start_session(user) -> None:
-    begin_browser_session(user)  # nothing from before login survives it (fixation)
-
-
 def _refused(template: str, exc: ZipshortError, status: int | None = None, **context):
     headers = {"Retry-After": str(exc.retry_after or 60)} if isinstance(exc, RateLimited) else {}
     return render_template(template, error=exc.message, **context), status or exc.status, headers
@@ -51,11 +47,11 @@ def login():
         return _refused("login.html", exc, 401, username=username, **context)
     except RateLimited as exc:
         return _refused("login.html", exc, **context)
-    if user.totp_secret and features.totp_enabled:
+    if accounts.needs_second_factor(rt(), user):
         session.clear()
         session["mfa"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
         return render_template("login_totp.html")
-    _start_session(user)
+    begin_browser_session(user, "password")  # a fresh session (no fixation)
     return redirect(next_url, 303)
 
 
@@ -72,14 +68,13 @@ def login_totp():
         user = accounts.get_user(user_id)
         if user.disabled or str(user.session_version) != version:
             raise Unauthorized("Please log in again", code="not_logged_in")
-        rt().limiter.hit(rt().settings.ratelimit.login, "totp", user.id)
-        mfa.verify_login(user, request.form.get("code"))
+        mfa.check_login_code(rt(), user, request.form.get("code"))
     except (ValidationError, RateLimited) as exc:
         return _refused("login_totp.html", exc, 401 if isinstance(exc, ValidationError) else None)
     except ZipshortError:
         session.pop("mfa", None)
         return redirect("/auth/login", 303)
-    _start_session(user)
+    begin_browser_session(user, "totp")  # a fresh session (no fixation)
     return redirect(safe_next(pending.get("next")), 303)
 
 
@@ -107,7 +102,7 @@ def setup():
         return render_template("setup.html", error=exc.message, username=username), 400
     except Forbidden:
         return redirect("/auth/login", 303)
-    _start_session(user)
+    begin_browser_session(user, "setup")  # a fresh session (no fixation)
     return redirect("/dashboard", 303)
 
 
@@ -130,7 +125,7 @@ def register():
         user = accounts.register(rt(), username, request.form.get("password"), code or None, client_address())
     except (ValidationError, Forbidden, Conflict, RateLimited) as exc:
         return _refused("register.html", exc, username=username, **context)
-    _start_session(user)
+    begin_browser_session(user, "registration")  # a fresh session (no fixation)
     return redirect("/dashboard", 303)
 
 

@@ -17,6 +17,7 @@ from zipshort.auth import runtime, session_page
 from zipshort.errors import Forbidden, ValidationError, ZipshortError
 from zipshort.extensions import csrf
 from zipshort.runtime import Runtime
+from zipshort.urls import origin
 
 
 def safe_next(value: str | None, default: str = "/dashboard") -> str:
@@ -165,7 +166,5 @@ def rt() -> Runtime:
 
 
 def base_url() -> str:
-    """This server's origin as clients should see it (https when core.return_https_urls)."""
-    settings = runtime().settings
-    proto = "https" if settings.core.return_https_urls else request.scheme
-    return f"{proto}://{settings.core.default_domain or request.host}"
+    """This server's origin as clients should see it (``zipshort.urls``: the one scheme rule)."""
+    return origin(runtime().settings)

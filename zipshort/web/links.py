@@ -13,17 +13,17 @@ from zipshort.errors import ValidationError
 from zipshort.inputs import parse_field
 from zipshort.models import utcnow
 from zipshort.services import domains, linkfields, links, qrcodes
+from zipshort.urls import link_url
 from zipshort.web import bp
-from zipshort.web.common import Typed, action, base_url, checked, done, optional_int, page, rt, text, typed
+from zipshort.web.common import Typed, action, checked, done, optional_int, page, rt, text, typed
 
 PER_PAGE = 25
 
 
 def short_url(link) -> str:
     """The link's public address (on its custom domain when it has one)."""
-    if link.domain:
-        return f"{base_url().split('://', 1)[0]}://{link.domain}{rt().settings.urls.route}/{link.slug}"
-    return f"{base_url()}{rt().settings.urls.route}/{link.slug}"
+    settings = rt().settings
+    return link_url(settings, link, link.domain or settings.core.default_domain or None)
 
 
 def _extras(link=None) -> dict[str, Any]:

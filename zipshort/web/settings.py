@@ -6,12 +6,11 @@ import datetime as dt
 
 from flask import Response, g, render_template, request
 
-from zipshort.auth import client_address
+from zipshort.auth import actor, begin_browser_session, client_address
 from zipshort.errors import NotFound, ValidationError
 from zipshort.models import utcnow
 from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
-from zipshort.web.auth import _start_session
 from zipshort.web.common import action, base_url, checked, done, page, rt, text
 
 EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "365d": "1 year"}
@@ -58,7 +57,7 @@ def change_password():
     if new != (request.form.get("confirm_password") or ""):
         raise ValidationError("The new passwords do not match", field="confirm_password")
     user = accounts.change_password(rt(), g.user, request.form.get("current_password"), new, client_address())
-    _start_session(user)  # every other session of this account has ended; this one goes on
+    begin_browser_session(user)  # every other session of this account has ended; this one goes on
     return done("Password changed; your other sessions were logged out", "/dashboard/settings")
 
 
@@ -91,12 +90,8 @@ def key_create():
     scopes = request.form.getlist("scopes")
     if not scopes:
         raise ValidationError("Choose at least one scope", field="scopes")
-    if "admin" in scopes and not g.user.is_administrator:
-        raise ValidationError("Only administrators can give a key the admin scope", field="scopes")
-    bot = checked("bot")
-    if bot and "admin" in scopes:
-        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
-    row, plaintext = apikeys.create_key(g.user, text("name"), scopes, expires_at, bot=bot)
+    row, plaintext = apikeys.create_key(rt(), actor(), g.user, name=text("name"), scopes=scopes, expires_at=expires_at,
+                                        bot=checked("bot"))
     # Shown once, in this answer only: never stored, never put in a redirect or the session.
     return _render(201, new_key={"name": row.name, "value": plaintext})
 
@@ -105,7 +100,7 @@ def key_create():
 @page()
 @action("/dashboard/settings")
 def key_revoke(key_id: str):
-    row = apikeys.revoke_key(g.user, key_id)
+    row = apikeys.revoke_key(rt(), actor(), g.user, key_id)
     return done(f"Revoked key {row.name}", "/dashboard/settings")
 
 

@@ -14,7 +14,6 @@ from flask import Response, g, jsonify, request
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import check_caller, declares, presented_key, require_user, runtime
-from zipshort.codes import url_segment
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.faults import point as crash_point
 from zipshort.http import SPOOL_KEY
@@ -22,6 +21,7 @@ from zipshort.inputs import whole_number
 from zipshort.models import User, utcnow
 from zipshort.services import files, folders, images, partials, uploads
 from zipshort.storage import BlobTooLarge, SpoolFile, chunks_of
+from zipshort.urls import file_url
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
                         "no-json", "original-name", "override-domain", "uploadtext"})
@@ -204,9 +204,7 @@ def upload():
     finally:
         for spooled in spools:  # committed ones stay; the rest (a failed or refused upload) are removed
             spooled.close()
-    proto = "https" if settings.core.return_https_urls else "http"
-    host = settings.files.content_domain or host
-    urls = [f"{proto}://{host}{settings.files.route}/{url_segment(row.name)}" for row in rows]
+    urls = [file_url(settings, row.name, host) for row in rows]
     if options.no_json:
         return Response(",".join(urls), mimetype="text/plain")
     if v3:
@@ -349,8 +347,7 @@ def upload_partial():
     if isinstance(result, partials.Progress):
         return jsonify({"files": [], "partialSuccess": True, "partialIdentifier": result.identifier,
                         "partialToken": result.token})
-    proto = "https" if settings.core.return_https_urls else "http"
-    url = f"{proto}://{settings.files.content_domain or host}{settings.files.route}/{url_segment(result.name)}"
+    url = file_url(settings, result.name, host)
     if options.no_json:
         return Response(url, mimetype="text/plain")
     return jsonify({"files": [{"id": result.id, "name": result.name, "type": result.type, "url": url,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, creation_limit
-from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain
+from zipshort.api.zipline.schemas import parse_max_views, pick_domain
 from zipshort.auth import check_caller, declares, runtime
 from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
 from zipshort.services import links
+from zipshort.urls import link_url
 
 
 def _v3_caller():
