@@ -374,7 +374,7 @@ def clock(rt) -> Clock:
     ``clock.now()`` as ``now=`` to services, then ``clock.advance(seconds)``."""
     from zipshort.models import utcnow
 
-    fake = Clock(utcnow())
+    fake = Clock(utcnow().replace(microsecond=0))  # on a whole second, so boundaries in seconds are exact
     rt.link_cache.clock = fake.monotonic
     return fake
 
