@@ -318,9 +318,9 @@ def key_revoke(username: str, key_id: str) -> None:
 @with_appcontext
 def fsck(remove: bool, min_age_minutes: int) -> None:
     """Reconcile stored blobs with file rows; exit 1 when a row has lost its blob."""
-    from zipshort.services.maintenance import fsck as run_fsck
+    from zipshort.services.maintenance import check_storage
 
-    report = run_fsck(_runtime().storage, remove=remove, temp_age=dt.timedelta(minutes=min_age_minutes))
+    report = check_storage(_runtime(), remove=remove, temp_age=dt.timedelta(minutes=min_age_minutes))
     verb = "removed" if remove else "found"
     click.echo(f"orphan blobs {verb}: {len(report.orphan_blobs)}")
     for key in report.orphan_blobs:
@@ -338,10 +338,9 @@ def fsck(remove: bool, min_age_minutes: int) -> None:
 @with_appcontext
 def prune() -> None:
     """Delete expired files now (rows and quota first, then blobs)."""
-    from zipshort.services.invites import prune_invites
-    from zipshort.services.maintenance import prune_expired
-    from zipshort.services.partials import prune_abandoned
+    from zipshort.services.maintenance import prune_now
 
-    click.echo(f"pruned {prune_expired(_runtime().storage)} expired files")
-    click.echo(f"forgot {prune_abandoned(_runtime().storage)} abandoned chunked uploads")
-    click.echo(f"removed {prune_invites()} expired or used-up invites")
+    report = prune_now(_runtime())
+    click.echo(f"pruned {report.files} expired files")
+    click.echo(f"forgot {report.sessions} abandoned chunked uploads")
+    click.echo(f"removed {report.invites} expired or used-up invites")

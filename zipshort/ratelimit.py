@@ -12,6 +12,14 @@ from limits.strategies import MovingWindowRateLimiter
 from zipshort.errors import RateLimited
 
 
+def describe(limit: str, what: str) -> str:
+    """``limit`` in words: ``describe("100/hour", "link creations")`` is "at most 100 link creations per hour"."""
+    item = parse(limit)
+    unit = item.GRANULARITY.name
+    period = unit if item.multiples == 1 else f"{item.multiples} {unit}s"
+    return f"at most {item.amount} {what} per {period}"
+
+
 class RateLimiter:
     """Named limits like ``10/minute`` applied to a tuple of keys (route, client, account …)."""
 

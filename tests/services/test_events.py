@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from zipshort.database import publish_after_commit, write_transaction
@@ -156,3 +158,34 @@ def test_keys_created_and_revoked_are_published_without_the_key(rt, user, events
         row.id, ("links:read",), user.id)
     assert isinstance(revoked, KeyRevoked) and revoked.key_id == row.id
     assert plaintext not in repr(created) and row.key_hash not in repr(created)
+
+
+def test_files_uploaded_updated_viewed_and_deleted_are_published_once(rt, api, user, events_seen):
+    from zipshort.events import FileDeleted, FileUpdated, FileUploaded, FileViewed
+
+    events_seen.clear()
+    res = api.post("/api/upload", data={"file": (io.BytesIO(b"hello"), "a.txt")}, content_type="multipart/form-data")
+    assert res.status_code == 200, res.text
+    [uploaded] = events_seen.of(FileUploaded)
+    assert (uploaded.owner_id, uploaded.size, uploaded.actor_id) == (user.id, 5, user.id)
+    name = uploaded.filename
+    assert api.client.get(f"/u/{name}").status_code == 200
+    assert api.client.head(f"/u/{name}").status_code == 200  # HEAD counts no view
+    [viewed] = events_seen.of(FileViewed)
+    assert (viewed.file_id, viewed.filename) == (uploaded.file_id, name)
+    assert api.patch(f"/api/user/files/{uploaded.file_id}", json={"password": "file secret 1"}).status_code == 200
+    [updated] = events_seen.of(FileUpdated)
+    assert updated.changed == ("password",) and "file secret 1" not in repr(updated)
+    assert api.delete(f"/api/user/files/{uploaded.file_id}").status_code == 200
+    assert api.delete(f"/api/user/files/{uploaded.file_id}").status_code == 404
+    [deleted] = events_seen.of(FileDeleted)
+    assert (deleted.file_id, deleted.size) == (uploaded.file_id, 5)
+    assert events_seen.names() == ["file.uploaded", "file.viewed", "file.updated", "file.deleted"]
+
+
+def test_a_refused_upload_publishes_nothing(rt, api, events_seen):
+    events_seen.clear()
+    res = api.post("/api/upload", headers={"x-zipline-max-views": "-3"},
+                   data={"file": (io.BytesIO(b"hello"), "a.txt")}, content_type="multipart/form-data")
+    assert res.status_code == 400
+    assert events_seen.names() == []

@@ -16,7 +16,7 @@ from zipshort.auth import load_caller, require_user, runtime
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.models import Link, User
-from zipshort.services import domains, files, linkfields, links
+from zipshort.services import domains, links
 from zipshort.urls import link_url
 
 bp = Blueprint("h0p", __name__, url_prefix="/short-link")
@@ -24,6 +24,7 @@ bp.before_request(load_caller)
 
 SLUG = re.compile(r"^(?![-_])[A-Za-z0-9_-]{1,50}(?<![-_])$")
 UNSET = links.UNSET
+NAMES = links.FieldNames(title="metaTags.title", description="metaTags.description", image_id="metaTags.imageId")
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -60,7 +61,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
         "id": link.id,
         "organizationId": link.user_id,
-        "isActive": links.link_state(link) == links.ACTIVE,  # false for disabled, expired and used-up links
+        "isActive": links.is_live(link, owner_disabled=g.user.disabled),  # false for disabled, expired, used up
         "qrCodeId": _derived(link, "qr") if link.qr_options else None,
         "domainId": domain.id,
         "folderId": link.folder_id,
@@ -86,22 +87,19 @@ def _body() -> dict[str, Any]:
 
 def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
     """The seed's request fields → keyword arguments shared by NewLink and LinkChanges."""
-    rt = runtime()
     out: dict[str, Any] = {}
-    max_length = rt.settings.urls.destination_max_length
     if "destination" in body or creating:
         dest = body.get("destination")
         if not isinstance(dest, dict):
             raise ValidationError("destination must be an object {type, value}", field="destination")
-        kind, value = linkfields.validate_destination(dest.get("type"), dest.get("value"), max_length)
-        out["destination"], out["destination_type"] = value, kind
+        out["destination"], out["destination_type"] = dest.get("value"), dest.get("type")
     if "slug" in body and body["slug"] is not None:
         if not isinstance(body["slug"], str) or not SLUG.fullmatch(body["slug"]):
             raise ValidationError("slug must be 1-50 letters, digits, '-' or '_', not starting or ending with "
                                   "'-' or '_'", field="slug")
         out["vanity"] = body["slug"]
     if "tags" in body:
-        out["tags"] = linkfields.validate_tag_names(body["tags"])
+        out["tags"] = body["tags"]
     if "folderId" in body:
         if body["folderId"] is not None and not isinstance(body["folderId"], str):
             raise ValidationError("folderId must be a UUID", field="folderId")
@@ -125,10 +123,9 @@ def _fields(body: dict[str, Any], creating: bool) -> dict[str, Any]:
                 raise ValidationError(f"{key} must be a boolean", field=key)
             out[attr] = body[key]
     if "rules" in body:
-        out["rules"] = linkfields.validate_rules(body["rules"], max_length)
+        out["rules"] = body["rules"]
     if "qrCode" in body:
-        out["qr_options"] = linkfields.validate_qr_options(body["qrCode"])
-        files.owned_image_id(g.user, (out["qr_options"] or {}).get("imageId"), "qrCode.imageId")
+        out["qr_options"] = body["qrCode"]
     if "metaTags" in body:
         out.update(_meta(body["metaTags"]))
     if "isActive" in body:
@@ -143,11 +140,9 @@ def _meta(meta: Any) -> dict[str, Any]:
         return {"title": None, "description": None, "image": None}
     if not isinstance(meta, dict):
         raise ValidationError("metaTags must be an object", field="metaTags")
-    out = {"title": linkfields.text_field(meta.get("title"), "metaTags.title"),
-           "description": linkfields.text_field(meta.get("description"), "metaTags.description", 2000, multiline=True),
-           "image": None}
+    out = {"title": meta.get("title"), "description": meta.get("description"), "image": None}
     if meta.get("imageId"):  # one of the caller's uploaded files
-        out["image"] = "file:" + files.owned_image_id(g.user, str(meta["imageId"]), "metaTags.imageId")
+        out["image_id"] = str(meta["imageId"])
     return out
 
 
@@ -167,7 +162,7 @@ def create():
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
     try:
-        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host)
+        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host, names=NAMES)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host)), 201
@@ -218,7 +213,7 @@ def update(link_id: str):
     fields = _fields(_body(), creating=request.method == "PUT")
     changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
     try:
-        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host)
+        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host, names=NAMES)
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host))

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from zipshort.auth import load_caller, require_user, runtime
-from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
-from zipshort.services import domains, folders, links
+from zipshort.services import domains, links
+from zipshort.services.creationlimits import PerKeyLimit
 from zipshort.urls import link_url
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
@@ -49,39 +49,31 @@ NO_CREDENTIALS = "Authentication credentials were not provided."
 def create_link():
     user = g.user
     rt = runtime()
-    rt.limiter.hit(rt.settings.urls.hozip_create_limit, "hozip-create", g.api_key.id if g.api_key else user.id,
-                   message="Request was throttled: at most 100 link creations per hour per API key.")
     body = _body()
     long_url = body.get("long_url")
     if not isinstance(long_url, str) or not long_url:
         raise _invalid("long_url is required.", "long_url")
-    try:
-        validate_web_url(long_url, 2048, schemes=("https",))
-    except ValidationError as exc:
-        raise _invalid(exc.message.replace("Destination", "long_url"), "long_url") from None
     short_code = body.get("short_code")
     if short_code is not None:
         if not isinstance(short_code, str) or not SHORT_CODE.fullmatch(short_code):
             raise _invalid("short_code must be 3-50 letters, digits, '_' or '-'.", "short_code")
         short_code = short_code.lower()
-    folder = None
     group_id = body.get("group_id")
-    if isinstance(group_id, str) and UUID_RE.fullmatch(group_id):
-        folder = next((f for f in folders.list_folders(user) if f.id == group_id.lower()), None)
-    folder = folder or folders.default_folder(user)
+    group_id = group_id.lower() if isinstance(group_id, str) and UUID_RE.fullmatch(group_id) else None
     domain_id = body.get("domain_id")
     domain = domains.choose(rt, request.host, ident=domain_id if isinstance(domain_id, str) else None, owner=user)
     try:
-        link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code,
-                                                         folder_id=folder.id, domain=domains.link_domain(domain)),
-                                 host=request.host)
+        link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code, schemes=("https",),
+                                                         folder_id=group_id, or_default_folder=True,
+                                                         domain=domains.link_domain(domain)),
+                                 host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None))
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:
         field = "long_url" if exc.field == "destination" else exc.field or "body"
         raise _invalid(exc.message.replace("Destination", "long_url"), field) from None
     return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
-                    "group_id": folder.id, "domain": domain.hostname, "domain_id": domain.id}), 201
+                    "group_id": link.folder_id, "domain": domain.hostname, "domain_id": domain.id}), 201
 
 
 def _int_param(name: str, default: int, low: int, high: int | None) -> int:
@@ -112,6 +104,6 @@ def list_links():
     now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{
         "id": link.id, "short_code": link.slug, "long_url": link.destination, "domain": link.domain or host,
-        "group_id": link.folder_id, "is_active": links.link_state(link, now, user.disabled) == links.ACTIVE,
+        "group_id": link.folder_id, "is_active": links.is_live(link, now, user.disabled),
         "created_at": _timestamp(link.created_at),
     } for link in rows]})

@@ -53,7 +53,7 @@ def serving_type(declared: str, name: str) -> tuple[str, bool]:
 def _send(name: str, serving: downloads.Serving, force_download: bool = False) -> Response:
     rt = runtime()
     content_type, inline = serving_type(serving.type, name)
-    path = rt.storage.local_path(serving.storage_key)
+    path = downloads.local_file(rt, serving)
     offload = rt.settings.files.offload
     if offload and request.method != "HEAD":
         return _offloaded(name, serving, content_type, inline and not force_download, path)
@@ -88,7 +88,6 @@ def _unsatisfiable(size: int) -> Response:
 
 def _streamed(serving: downloads.Serving, content_type: str) -> Response:
     """Send a blob that is not on this machine (S3): stream it, honouring one Range and If-None-Match."""
-    storage = runtime().storage
     size = serving.size
     etag = f'"{serving.sha256}"'
     if request.if_none_match.contains(serving.sha256):
@@ -103,7 +102,7 @@ def _streamed(serving: downloads.Serving, content_type: str) -> Response:
             return _unsatisfiable(size)
         status, window = 206, (bounds[0], bounds[1] - 1)
     length = size if window is None else window[1] - window[0] + 1
-    body = storage.open(serving.storage_key, window) if length and request.method != "HEAD" else None
+    body = downloads.open_blob(runtime(), serving, window) if length and request.method != "HEAD" else None
     # FileWrapper (unlike a generator) closes the object's stream even when never iterated (a lost count)
     response = Response(FileWrapper(body, 1024 * 1024) if body is not None else b"", status=status,
                         mimetype=content_type, direct_passthrough=True)
@@ -194,17 +193,14 @@ def unlock_file(name: str):
 
 def _thumbnail(file_id: str) -> Response:
     """Zipline's /raw/.thumbnail.<fileId>.jpg: the preview image, never counted as a view."""
-    storage = runtime().storage
-    key = downloads.thumbnail(file_id)
-    path = storage.local_path(key)
-    if path is not None:
+    thumb = downloads.thumbnail(runtime(), file_id)
+    if thumb.path is not None:
         try:
-            response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+            response = send_file(thumb.path, mimetype="image/jpeg", conditional=True, max_age=3600)
         except FileNotFoundError:
             raise BlobMissing() from None
     else:
-        with storage.open(key) as fh:
-            response = Response(fh.read(), mimetype="image/jpeg")
+        response = Response(thumb.data, mimetype="image/jpeg")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     return response
@@ -247,11 +243,7 @@ def view_file(name: str):
     text, truncated = None, False
     if inline and mimetype == "text/plain" and request.method == "GET" and not bot:
         kind = "text"
-        serving = downloads.count_view(rt, name)
-        with rt.storage.open(serving.storage_key) as fh:
-            raw = fh.read(downloads.TEXT_PREVIEW_BYTES + 1)
-        truncated = len(raw) > downloads.TEXT_PREVIEW_BYTES
-        text = raw[: downloads.TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace")
+        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name))
     raw_path = f"/raw/{quote(name)}"
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,

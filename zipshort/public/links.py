@@ -91,7 +91,7 @@ def link_qr(code: str, fmt: str):
     link = qrcodes.find(code, request.host)
     settings = runtime().settings
     url = link_url(settings, link, link.domain or None)
-    body = qrcodes.render(url, link.qr_options, fmt, runtime().storage, link.user_id)
+    body = qrcodes.link_qr(runtime(), link, url, fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,11 +17,12 @@ from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, Validat
 from zipshort.events import LoginFailed, QuotaChanged, RoleChanged, UserCreated, UserDeleted, UserUpdated
 from zipshort.extensions import db
 from zipshort.inputs import check_text
-from zipshort.models import FilesQuota, Role, User, new_id, utcnow
+from zipshort.models import File, FilesQuota, PartialUpload, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services import invites, sessions
+from zipshort.services import files, invites, sessions
 from zipshort.services.roles import can_manage, managed_by
 
+log = logging.getLogger("zipshort.accounts")
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
 MAX_AVATAR_LENGTH = 255
@@ -450,7 +452,8 @@ def change_password(rt: Runtime, user: User, current: object, new: object, clien
 
 
 def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
-    """Delete ``target`` and everything it owns.
+    """Delete ``target`` and everything it owns: the rows (one transaction, the database cascades), then
+    their blobs, thumbnails and chunked-upload bytes in storage.
 
     Raises:
         Forbidden: deleting yourself. NotFound: a user the actor may not manage.
@@ -460,12 +463,25 @@ def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
     if actor is not None and not can_manage(actor, target):
         raise NotFound("User not found", code="user_not_found")
     with write_transaction(db.session):
-        user = db.session.get(User, target.id)
+        # Locked first: an upload of theirs charging its quota waits, then finds no user (and removes its blob).
+        user = db.session.get(User, target.id, with_for_update=True, populate_existing=True)
         if user is None:
             raise NotFound("User not found", code="user_not_found")
+        blobs = files.blob_keys(db.session.execute(select(File.storage_key, File.thumbnail_key)
+                                                   .where(File.user_id == user.id)).all())
+        chunked = list(db.session.scalars(select(PartialUpload.id).where(PartialUpload.user_id == user.id)))
         publish_after_commit(db.session, rt.events, UserDeleted(
             user_id=user.id, username=user.username, files=user.file_count or 0, links=user.url_count or 0,
             actor_id=actor.id if actor is not None else None))
-        db.session.delete(user)
+        db.session.delete(user)  # the database cascades to every row they own
     rt.link_cache.clear()
+    # Their blobs, thumbnails and the bytes of their open chunked uploads go once the rows are gone; a
+    # failure is logged (the storage clean-up removes what is left), never raised: the user is deleted.
+    files.remove_blobs(rt.storage, blobs)
+    for session_id in chunked:
+        try:
+            rt.storage.discard_parts(session_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not remove the chunks of upload %s; the storage clean-up will", session_id,
+                        exc_info=True)
     return target

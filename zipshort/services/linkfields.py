@@ -29,8 +29,10 @@ _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
-def validate_destination(kind: object, value: object, max_length: int, field: str = "destination") -> tuple[str, str]:
-    """(type, value) for a web link, an e-mail address or a phone number; nothing else is accepted.
+def validate_destination(kind: object, value: object, max_length: int, field: str = "destination",
+                         schemes: tuple[str, ...] = ("http", "https")) -> tuple[str, str]:
+    """(type, value) for a web link (with one of ``schemes``), an e-mail address or a phone number; nothing
+    else is accepted.
 
     Raises:
         ValidationError: unknown type or an invalid value for it.
@@ -39,7 +41,7 @@ def validate_destination(kind: object, value: object, max_length: int, field: st
         raise ValidationError(f"{field}.type must be link, email or phone", field=field)
     if kind == "link":
         try:
-            return "link", validate_web_url(value, max_length)
+            return "link", validate_web_url(value, max_length, schemes)
         except ValidationError as exc:
             raise ValidationError(exc.message, code=exc.code, field=field) from None
     if not isinstance(value, str) or not value.strip():

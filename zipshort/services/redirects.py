@@ -20,7 +20,8 @@ from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services.links import ACTIVE, LIVE_SQL, MAX_PASSWORD_LENGTH, state_of
+from zipshort.services.links import MAX_PASSWORD_LENGTH
+from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of
 
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""

@@ -12,7 +12,7 @@ from zipshort.dates import bounded, parse_expiry
 from zipshort.errors import ValidationError
 from zipshort.inputs import parse_field
 from zipshort.models import utcnow
-from zipshort.services import domains, linkfields, links, qrcodes
+from zipshort.services import domains, links, qrcodes
 from zipshort.urls import link_url
 from zipshort.web import bp
 from zipshort.web.common import Typed, action, checked, done, optional_int, page, rt, text, typed
@@ -26,10 +26,12 @@ def short_url(link) -> str:
     return link_url(settings, link, link.domain or settings.core.default_domain or None)
 
 
+NAMES = links.FieldNames(title="Title", description="Description", tags="Tags")
+
+
 def _extras(link=None) -> dict[str, Any]:
-    """The "More" fields of the link forms, validated like the APIs validate them."""
-    max_length = rt().settings.urls.destination_max_length
-    tags = linkfields.validate_tag_names([t.strip() for t in text("tags").split(",") if t.strip()], "Tags")
+    """The "More" fields of the link forms, for the service to validate like the APIs' (the stored preview image
+    stays when it is an uploaded one and no URL was typed; so does the QR logo)."""
     utm = {key: text(f"utm_{key}") for key in ("source", "medium", "campaign", "term", "content") if text(f"utm_{key}")}
     options = dict(((link.qr_options or {}).get("options") or {}) if link else {})
     dark, light = text("qr_dark") or "#000000", text("qr_light") or "#ffffff"
@@ -37,20 +39,19 @@ def _extras(link=None) -> dict[str, Any]:
         options["dotsOptions"] = {**(options.get("dotsOptions") or {}), "color": dark}
         options["backgroundOptions"] = {**(options.get("backgroundOptions") or {}), "color": light}
     rules_text = text("rules")
-    rules = parse_field(rules_text, "rules") if rules_text else None
-    return {
-        "tags": tags,
-        "description": linkfields.text_field(text("description"), "Description", 1000, multiline=True),
-        "image": linkfields.image_url(text("image"), max_length)
-        if text("image") or not (link and (link.image or "").startswith("file:")) else link.image,
-        "utm": linkfields.validate_utm(utm or None),
-        "qr_options": linkfields.validate_qr_options(
-            {"options": options, "imageId": (link.qr_options or {}).get("imageId") if link else None})
+    out = {
+        "tags": [t.strip() for t in text("tags").split(",") if t.strip()],
+        "description": text("description") or None,
+        "utm": utm or None,
+        "qr_options": {"options": options, "imageId": (link.qr_options or {}).get("imageId") if link else None}
         if options else None,
-        "rules": linkfields.validate_rules(rules, max_length),
+        "rules": parse_field(rules_text, "rules") if rules_text else None,
         "cloaking": checked("cloaking"),
         "deep_linking": checked("deep_linking"),
     }
+    if text("image") or not (link and (link.image or "").startswith("file:")):
+        out["image"] = text("image") or None
+    return out
 
 
 MORE_FIELDS = ("domain", "tags", "expires_at", "description", "image", "utm_source", "utm_medium", "utm_campaign",
@@ -96,7 +97,7 @@ def urls_page():
     link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
                                                           if d.verified]
     now = utcnow()
-    states = {link.id: links.link_state(link, now) for link in rows}
+    states = {link.id: links.link_state(link, now, g.user.disabled) for link in rows}
     t = typed("/dashboard/urls")
     return render_template("urls.html", rows=rows, states=states, total=total, page=page_no,
                            pages=max(1, math.ceil(total / PER_PAGE)), q=q, field=field, short_url=short_url,
@@ -111,7 +112,7 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(rt(), g.user, spec, host=request.host)
+    link = links.create_link(rt(), g.user, spec, host=request.host, names=NAMES)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 
@@ -132,7 +133,7 @@ def url_update(link_id: str):
                                 title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
-    link = links.update_link(rt(), g.user, link_id, changes, host=request.host)
+    link = links.update_link(rt(), g.user, link_id, changes, host=request.host, names=NAMES)
     return done(f"Saved {short_url(link)}", "/dashboard/urls")
 
 
@@ -159,7 +160,7 @@ def url_qr(link_id: str, fmt: str):
     if fmt not in ("svg", "png"):
         raise ValidationError("QR codes come as svg or png", code="invalid_format")
     link = links.get_owned_link(g.user, link_id)
-    body = qrcodes.render(short_url(link), link.qr_options, fmt, rt().storage, link.user_id)
+    body = qrcodes.link_qr(rt(), link, short_url(link), fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{link.slug}.{fmt}"'

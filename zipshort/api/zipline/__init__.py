@@ -9,6 +9,7 @@ from flask import Blueprint, g, request
 from zipshort.auth import client_address, load_caller, runtime
 from zipshort.errors import RateLimited, ValidationError
 from zipshort.models import User
+from zipshort.services.creationlimits import GeneralLimit
 
 bp = Blueprint("zipline", __name__, url_prefix="/api")
 bp.before_request(load_caller)
@@ -31,26 +32,18 @@ def json_body(required: bool = True) -> dict[str, Any]:
 
 
 def creation_limit(user: User | None, route: str) -> None:
-    """Zipline's RATELIMIT_* limit on uploads and link creation (see config.example.toml).
+    """Zipline's RATELIMIT_* limit on uploads (see config.example.toml and services/creationlimits.py; link
+    creation applies it in services/links.py).
 
     Raises:
         RateLimited: over ``max`` in ``window``; v3 callers get v3's text and X-Ratelimit-Remaining.
     """
-    settings = runtime().settings.ratelimit
-    if not settings.enabled or (user is not None and settings.admin_bypass and user.is_administrator):
-        return
-    address = client_address()
-    if address in settings.allow_list:
-        return
     try:
-        runtime().limiter.hit(f"{max(1, settings.max)}/{max(1, settings.window)} second", "creation",
-                              user.id if user is not None else address, route, request.method)
+        GeneralLimit(route, client_address(), request.method).hit(runtime(), user)
     except RateLimited as exc:
         if g.get("dialect") == "zipline-v3":
-            raise RateLimited(f"ratelimited - try again in {exc.retry_after} seconds",
-                              retry_after=exc.retry_after) from None
-        raise RateLimited(f"Rate limit exceeded, retry in {exc.retry_after} seconds",
-                          retry_after=exc.retry_after) from None
+            raise exc.with_message(f"ratelimited - try again in {exc.retry_after} seconds") from None
+        raise
 
 
 from zipshort.api.zipline import (  # noqa: E402,F401  (routes)

@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.zipline import bp, creation_limit, json_body
+from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain, url_json
 from zipshort.auth import client_address, public_route, require_user, runtime
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
-from zipshort.services import files, linkfields, links, redirects
+from zipshort.services import links, redirects
+from zipshort.services.creationlimits import GeneralLimit
 from zipshort.urls import link_url
 
 
@@ -31,29 +32,18 @@ def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _extras(body: dict[str, Any]) -> dict[str, Any]:
-    """zipshort's link fields beyond Zipline's (the same ones h0p and hoko set), camel-cased like the rest.
+# zipshort's fields beyond Zipline's (the same ones h0p and hoko set), camel-cased like the rest.
+_EXTRA_KEYS = {"title": "title", "description": "description", "image": "image", "tags": "tags", "utm": "utm",
+               "rules": "rules", "qrOptions": "qr_options"}
+NAMES = links.FieldNames(qr_options="qrOptions")
 
-    Keys left out are left alone on an edit; null clears.
-    """
-    out: dict[str, Any] = {}
-    max_length = runtime().settings.urls.destination_max_length
-    for key, attr in (("title", "title"), ("description", "description")):
-        if key in body:
-            out[attr] = linkfields.text_field(body[key], key, 255 if key == "title" else 1000, key == "description")
-    if "image" in body:
-        out["image"] = linkfields.image_url(body["image"], max_length)
-    if "tags" in body:
-        out["tags"] = linkfields.validate_tag_names(body["tags"])
+
+def _extras(body: dict[str, Any]) -> dict[str, Any]:
+    """zipshort's link fields beyond Zipline's, for the service to validate. Keys left out are left alone on an
+    edit; null clears."""
+    out: dict[str, Any] = {attr: body[key] for key, attr in _EXTRA_KEYS.items() if key in body}
     if "folderId" in body:
         out["folder_id"] = _string_or_none(body, "folderId")
-    if "utm" in body:
-        out["utm"] = linkfields.validate_utm(body["utm"])
-    if "rules" in body:
-        out["rules"] = linkfields.validate_rules(body["rules"], max_length)
-    if "qrOptions" in body:
-        out["qr_options"] = linkfields.validate_qr_options(body["qrOptions"], "qrOptions")
-        files.owned_image_id(g.user, (out["qr_options"] or {}).get("imageId"), "qrOptions.imageId")
     for key, attr in (("cloaking", "cloaking"), ("deepLinking", "deep_linking")):
         if key in body:
             out[attr] = _bool(body, key, False)
@@ -68,7 +58,6 @@ def _host_for(link) -> str:
 @require_user(scope="links:write")
 def create_url():
     rt = runtime()
-    creation_limit(g.user, "urls")
     body = json_body(required=False)
     max_views = parse_max_views(request.headers.get("x-zipline-max-views"), "Max views must be a number",
                                 "Max views must be greater than 0")
@@ -87,7 +76,8 @@ def create_url():
     )
     host = spec.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
     try:
-        link = links.create_link(rt, g.user, spec, host=request.host)
+        link = links.create_link(rt, g.user, spec, host=request.host, names=NAMES,
+                                 limit=GeneralLimit("urls", client_address(), request.method))
     except VanityTaken as exc:
         raise exc.with_message("Vanity already taken", 400) from None
     url = link_url(rt.settings, link, host)
@@ -153,7 +143,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
 def update_url(link_id: str):
     changes = _changes(json_body())
     try:
-        link = links.update_link(runtime(), g.user, link_id, changes, host=request.host)
+        link = links.update_link(runtime(), g.user, link_id, changes, host=request.host, names=NAMES)
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.zipline import bp, creation_limit
+from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain
-from zipshort.auth import check_caller, declares, runtime
-from zipshort.errors import Forbidden, Unauthorized, ValidationError, VanityTaken
+from zipshort.auth import check_caller, client_address, declares, runtime
+from zipshort.errors import Forbidden, RateLimited, Unauthorized, ValidationError, VanityTaken
 from zipshort.services import links
+from zipshort.services.creationlimits import GeneralLimit
 from zipshort.urls import link_url
 
 
@@ -26,7 +27,6 @@ def shorten():
     g.dialect = "zipline-v3"
     user = _v3_caller()
     rt = runtime()
-    creation_limit(user, "urls")
     body = request.get_json(silent=True, force=True)
     if not isinstance(body, dict) or not body:
         raise ValidationError("no body", code="invalid_body")
@@ -44,7 +44,10 @@ def shorten():
     spec = links.NewLink(destination=url, vanity=vanity or None, max_views=max_views,
                          invisible="Zws" in request.headers)
     try:
-        link = links.create_link(rt, user, spec, host=request.host)
+        link = links.create_link(rt, user, spec, host=request.host,
+                                 limit=GeneralLimit("urls", client_address(), request.method))
+    except RateLimited as exc:
+        raise exc.with_message(f"ratelimited - try again in {exc.retry_after} seconds") from None
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
     except ValidationError as exc:  # v3 calls the destination "url"

@@ -1,0 +1,101 @@
+"""Reading links: one link of its owner's, the owner's links listed, paged, searched or filtered by destination.
+
+Nothing here writes; services/links.py holds the doors that do.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, func, select, text
+
+from zipshort.codes import could_be_code
+from zipshort.errors import Forbidden, NotFound, ValidationError
+from zipshort.extensions import db
+from zipshort.inputs import check_offset
+from zipshort.models import Link, User
+
+SEARCH_FIELDS = ("destination", "vanity", "code")
+
+
+def get_owned_link(owner: User, link_id: str) -> Link:
+    """The link ``link_id`` if ``owner`` owns it.
+
+    Raises:
+        NotFound: no such link. Forbidden: it belongs to someone else.
+    """
+    link = db.session.get(Link, link_id, populate_existing=True) if could_be_code(link_id) else None
+    if link is None:
+        raise NotFound("URL not found", code="url_not_found")
+    if link.user_id != owner.id:
+        raise Forbidden("You don't own this URL", code="not_owner")
+    return link
+
+
+def list_links(owner: User, search_field: str | None = None, search_query: str | None = None) -> list[Link]:
+    """The owner's links, newest first, optionally filtered by a case-insensitive substring.
+
+    Raises:
+        ValidationError: unknown search field.
+    """
+    return list(db.session.scalars(_links_query(owner, search_field, search_query)))
+
+
+def page_links(owner: User, page: int = 1, per_page: int = 25, search_field: str | None = None,
+               search_query: str | None = None) -> tuple[list[Link], int]:
+    """One page of the owner's links (newest first) and how many match in all."""
+    if page < 1 or not 1 <= per_page <= 500:
+        raise ValidationError("Invalid page or perpage", code="invalid_page")
+    stmt = _links_query(owner, search_field, search_query)
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    offset = check_offset((page - 1) * per_page, "page")
+    return list(db.session.scalars(stmt.limit(per_page).offset(offset))), total
+
+
+def query_links(owner: User, limit: int, offset: int, destination: str | None = None,
+                match: str = "exact") -> tuple[list[Link], int]:
+    """A page of the owner's links, newest first, optionally only those whose destination equals (or starts
+    with) ``destination``; and how many match in all. Served by the (user_id, destination) index."""
+    check_offset(offset, "offset")
+    cond = [Link.user_id == owner.id]
+    if destination is not None:
+        if match == "exact":
+            cond.append(Link.destination == destination)
+        else:  # a byte-order range the index can serve, and the exact prefix test for any collation
+            if _binary_collation():
+                cond += [Link.destination >= destination, Link.destination < destination + "\U0010ffff"]
+            cond.append(func.substr(Link.destination, 1, len(destination)) == destination)
+    if destination is None:  # the owner's counter, kept exact by every create and delete
+        total = db.session.scalar(select(User.url_count).where(User.id == owner.id)) or 0
+    else:
+        total = db.session.scalar(select(func.count()).select_from(Link).where(*cond)) or 0
+    rows = db.session.scalars(select(Link).where(*cond).order_by(Link.created_at.desc(), Link.id.desc())
+                              .limit(limit).offset(offset))
+    return list(rows), total
+
+
+_COLLATION: dict[str, bool] = {}
+
+
+def _binary_collation() -> bool:
+    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation)."""
+    bind = db.session.get_bind()
+    key = str(bind.url)
+    if key not in _COLLATION:
+        if bind.dialect.name != "postgresql":
+            _COLLATION[key] = True
+        else:
+            collate = db.session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
+            _COLLATION[key] = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
+    return _COLLATION[key]
+
+
+def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[tuple[Link]]:
+    stmt = select(Link).where(Link.user_id == owner.id).order_by(Link.created_at.desc(), Link.id.desc())
+    if search_field is not None or search_query:
+        if search_field not in SEARCH_FIELDS:
+            raise ValidationError("Invalid searchField value", code="invalid_search_field", field="searchField")
+        column = {"destination": Link.destination, "vanity": Link.vanity, "code": Link.slug}[search_field]
+        if "\x00" in (search_query or ""):
+            raise ValidationError("searchQuery must not contain NUL", field="searchQuery")
+        query = (search_query or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(func.lower(column).like(f"%{query}%", escape="\\"))
+    return stmt
