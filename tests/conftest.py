@@ -329,6 +329,27 @@ def make_link(rt):
     return factory
 
 
+@pytest.fixture
+def make_file(rt):
+    """Store files through the service: make_file(user, b"data", name="a.txt", type="text/plain", **NewFile fields).
+
+    The blob goes to the runtime's storage, then ``files.store_files`` charges the quota and inserts the row.
+    """
+    from zipshort.services import files
+
+    counter = iter(range(10_000))
+
+    def factory(user, data: bytes = b"hello", name: str | None = None, type: str = "text/plain",  # noqa: A002
+                **fields):
+        blob = rt.storage.write([data])
+        name = name or f"file{next(counter)}.txt"
+        item = files.NewFile(blob=blob, make_name=lambda: name, retry_name=False, original_name=name, type=type,
+                             **fields)
+        return files.store_files(user, [item], rt.storage)[0]
+
+    return factory
+
+
 class Clock:
     """A clock that moves only when a test says so: ``monotonic()`` seconds for caches, ``now()`` (aware UTC)
     for the ``now=`` parameter services take, ``advance(seconds)`` instead of sleeping."""
@@ -353,7 +374,7 @@ def clock(rt) -> Clock:
     ``clock.now()`` as ``now=`` to services, then ``clock.advance(seconds)``."""
     from zipshort.models import utcnow
 
-    fake = Clock(utcnow())
+    fake = Clock(utcnow().replace(microsecond=0))  # on a whole second, so boundaries in seconds are exact
     rt.link_cache.clock = fake.monotonic
     return fake
 

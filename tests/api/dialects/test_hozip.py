@@ -115,8 +115,8 @@ def test_list_pagination_filter_and_errors(hozip, make_link, user):
 
 
 def test_links_of_every_dialect_are_one_list(hozip, api):
-    create(hozip, {**SEED_ALIAS})
-    api.post("/api/user/urls", json={"destination": "https://zipline.example/"})
+    assert create(hozip, {**SEED_ALIAS}).status_code == 201
+    assert api.post("/api/user/urls", json={"destination": "https://zipline.example/"}).status_code == 200
     assert hozip.get("/api/v1/external/links").get_json()["total"] == 2
     assert len(api.get("/api/user/urls").get_json()) == 2
 

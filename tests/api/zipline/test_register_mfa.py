@@ -71,11 +71,11 @@ def test_registration_matrix(client, rt, admin, overrides, code, status, error):
 def test_registration_validates_fields_and_spends_no_invite_on_failure(client, rt, admin, make_user):
     invite = invites.create_invite(rt, admin, "never", 1)
     make_user("taken")
-    for body, message in [({"username": "", "password": "pw"}, "Username is required"),
-                          ({"username": "ok", "password": ""}, "Password is required"),
-                          ({"username": "Taken", "password": "pw-123456"}, "Username is taken")]:
+    for body, status, message in [({"username": "", "password": "pw"}, 400, "Username is required"),
+                                  ({"username": "ok", "password": ""}, 400, "Password is required"),
+                                  ({"username": "Taken", "password": "pw-123456"}, 409, "Username is taken")]:
         res = client.post("/api/auth/register", json={**body, "code": invite.code})
-        assert res.status_code in (400, 409) and res.get_json()["error"] == message
+        assert res.status_code == status and res.get_json()["error"] == message
     assert fresh(Invite, invite.id).uses == 0
     assert client.post("/api/auth/register", json={"username": "fine", "password": "pw-123456",
                                                      "code": invite.code}).status_code == 200
