@@ -103,7 +103,7 @@ def admin_domains():
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_verify(ident: str):
-    row = domains.set_verified(g.user, ident, not checked("unverify"))
+    row = domains.set_verified(rt(), g.user, ident, not checked("unverify"))
     return done(f"{row.hostname} is {'verified' if row.verified else 'no longer verified'}", "/dashboard/admin/domains")
 
 
@@ -111,5 +111,5 @@ def admin_domain_verify(ident: str):
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_delete(ident: str):
-    row = domains.delete_custom(g.user, ident)
+    row = domains.delete_custom(rt(), g.user, ident)
     return done(f"Removed {row.hostname}", "/dashboard/admin/domains")
