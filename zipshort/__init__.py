@@ -79,9 +79,10 @@ def _trusted_hosts(settings: Settings, app: Flask) -> list[str] | None:
     if not settings.core.trusted_hosts:
         return None
     from zipshort.http import TrustedHosts
-    from zipshort.services.domains import HOSTNAMES
+    from zipshort.services.domains import verified_hostnames
 
-    return TrustedHosts(list(settings.core.trusted_hosts), HOSTNAMES.get, app)
+    return TrustedHosts(list(settings.core.trusted_hosts),
+                        lambda engine: verified_hostnames(app.extensions["zipshort"], engine), app)
 
 
 def _engine_options(settings: Settings) -> dict:

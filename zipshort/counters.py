@@ -1,4 +1,5 @@
-"""In-memory counters shared by request threads (no I/O; services write them out)."""
+"""In-memory counters and caches shared by request threads (no I/O; services fill them and write them out).
+Each app has its own, on its ``Runtime``."""
 
 from __future__ import annotations
 
@@ -69,3 +70,27 @@ class LinkCache:
     def clear(self) -> None:
         """Forget everything (after any change to links or users)."""
         self._entries.clear()
+
+
+class HostnameCache:
+    """The verified custom domains' hostnames (for ``core.trusted_hosts``), re-read at most every ``ttl``
+    seconds. services/domains.py loads it and empties it after every change made in this process; other
+    processes see a change within ``ttl``."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._value: tuple[float, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Read the names again on the next ``get``."""
+        self._value = None
+
+    def get(self, load: Callable[[], frozenset[str]]) -> frozenset[str]:
+        """The names, from ``load()`` when the cached ones are older than ``ttl`` (or were invalidated)."""
+        value = self._value
+        if value is None or time.monotonic() - value[0] > self.ttl:
+            with self._lock:
+                names = load()
+                self._value = value = (time.monotonic(), names)
+        return value[1]

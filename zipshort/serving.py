@@ -87,7 +87,7 @@ def _start_pruner(app: Flask, rt: Runtime) -> Periodic | None:
     from zipshort.services.maintenance import Pruner
 
     interval = rt.settings.files.prune_interval_seconds
-    return Pruner(app, rt.storage, interval).start() if interval > 0 else None
+    return Pruner(rt, interval, app.app_context).start() if interval > 0 else None
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

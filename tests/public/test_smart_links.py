@@ -28,20 +28,24 @@ def ruled(make_link, user, rt):
                      rules=linkfields.validate_rules(RULES, 2048))
 
 
-@pytest.mark.parametrize("headers,expected", [
-    ({}, "https://main.example/"),
-    ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
-    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "US"}, "https://ios-us.example/"),
-    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "DE"}, "https://main.example/"),
-    ({"User-Agent": ANDROID}, "https://android.example/"),
-    ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
-    ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
-    ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
-])
-@pytest.mark.parametrize("overrides", [{"urls": {"country_header": "CF-IPCountry"}}])
-def test_rules_choose_by_language_os_and_country(client, ruled, headers, expected):
-    res = client.get("/go/ruled", headers=headers)
-    assert res.status_code == 302 and res.headers["Location"] == expected
+class TestRulesWithTheCountryHeader:
+    @pytest.fixture
+    def overrides(self):
+        return {"urls": {"country_header": "CF-IPCountry"}}
+
+    @pytest.mark.parametrize("headers,expected", [
+        ({}, "https://main.example/"),
+        ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
+        ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "US"}, "https://ios-us.example/"),
+        ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "DE"}, "https://main.example/"),
+        ({"User-Agent": ANDROID}, "https://android.example/"),
+        ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
+        ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
+        ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
+    ])
+    def test_rules_choose_by_language_os_and_country(self, client, ruled, headers, expected):
+        res = client.get("/go/ruled", headers=headers)
+        assert res.status_code == 302 and res.headers["Location"] == expected
 
 
 def test_country_header_is_ignored_unless_configured(client, ruled):

@@ -386,7 +386,7 @@ def test_bad_extra_link_fields_create_nothing(browser, field, value):
     assert 'class="flash error"' in res.get_data(as_text=True) and count(Link) == 0
 
 
-def test_custom_domains_in_settings_and_the_link_form(browser, user, client, make_user):
+def test_custom_domains_in_settings_and_the_link_form(browser, user, client, make_user, rt):
     from zipshort.models import CustomDomain
 
     page = browser.get("/dashboard/settings")
@@ -396,7 +396,7 @@ def test_custom_domains_in_settings_and_the_link_form(browser, user, client, mak
     html = res.get_data(as_text=True)
     assert "go.mine.test" in html and "_zipshort-challenge.go.mine.test" in html
     row = CustomDomain.query.one()
-    domains.set_verified(make_user("root", role=Role.SUPERADMIN), row.id, True)  # DNS: test_domain_settings.py
+    domains.set_verified(rt, make_user("root", role=Role.SUPERADMIN), row.id, True)  # DNS: test_domain_settings.py
     form = browser.get("/dashboard/urls")
     assert '<option value="go.mine.test">' in form.get_data(as_text=True)
     res = browser.post("/dashboard/urls", data={"csrf_token": csrf(form), "destination": "https://example.com/",

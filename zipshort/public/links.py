@@ -19,11 +19,9 @@ from zipshort.urls import link_url, public_url
 
 def visitor() -> smart.Visitor:
     """What the request says about who is visiting (for rules)."""
-    settings = runtime().settings.urls
-    lookup = smart.country_lookup(settings.country_header, settings.geoip_database)
     return smart.Visitor(user_agent=request.headers.get("User-Agent", "")[:512],
                          languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
-                         country=lookup(request.headers, client_address()))
+                         country=runtime().country(request.headers, client_address()))
 
 
 def _answer(result: redirects.Followed, head: bool = False) -> Response:

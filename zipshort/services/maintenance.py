@@ -6,7 +6,9 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import delete, select, update
 
@@ -166,17 +168,21 @@ def maintenance_round(storage: Storage) -> None:
     generate_missing(storage)
 
 
-def Pruner(app, storage: Storage, interval: float) -> Periodic:  # noqa: N802 - reads as a class
+def Pruner(rt: Runtime, interval: float,  # noqa: N802 - reads as a class
+           scope: Callable[[], AbstractContextManager[object]]) -> Periodic:
     """The background maintenance loop of ``zipshort serve``: a round every ``interval`` seconds, and the
-    storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start)."""
-    rt: Runtime = app.extensions["zipshort"]
+    storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start).
+
+    Each round runs inside ``scope()``, the database scope the caller binds ``db.session`` with (``serve``
+    passes its app's ``app_context``); the loop itself knows only the runtime.
+    """
     every = rt.settings.files.cleanup_interval_seconds
     last_cleanup = time.monotonic()
 
     def run() -> None:
         nonlocal last_cleanup
-        with app.app_context():
-            maintenance_round(storage)
+        with scope():
+            maintenance_round(rt.storage)
             if every and time.monotonic() - last_cleanup >= every:
                 last_cleanup = time.monotonic()
                 clean_storage(rt)

@@ -104,7 +104,7 @@ def admin_domains():
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_verify(ident: str):
-    row = domains.set_verified(g.user, ident, not checked("unverify"))
+    row = domains.set_verified(runtime(), g.user, ident, not checked("unverify"))
     return done(f"{row.hostname} is {'verified' if row.verified else 'no longer verified'}", "/dashboard/admin/domains")
 
 
@@ -112,5 +112,5 @@ def admin_domain_verify(ident: str):
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_delete(ident: str):
-    row = domains.delete_custom(g.user, ident)
+    row = domains.delete_custom(runtime(), g.user, ident)
     return done(f"Removed {row.hostname}", "/dashboard/admin/domains")

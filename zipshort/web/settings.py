@@ -125,7 +125,7 @@ def domain_check(ident: str):
 @page()
 @action("/dashboard/settings")
 def domain_delete(ident: str):
-    row = domains.delete_custom(g.user, ident)
+    row = domains.delete_custom(runtime(), g.user, ident)
     return done(f"Removed {row.hostname}", "/dashboard/settings#domains-h")
 
 

@@ -60,10 +60,10 @@ def verify_domain(ident: str):
     verified = json_body().get("verified")
     if not isinstance(verified, bool):
         raise ValidationError("verified must be a boolean", field="verified")
-    return jsonify(domain_json(domains.set_verified(g.user, ident, verified)))
+    return jsonify(domain_json(domains.set_verified(runtime(), g.user, ident, verified)))
 
 
 @bp.delete("/user/domains/<ident>")
 @require_user("domains:write")
 def delete_domain(ident: str):
-    return jsonify(domain_json(domains.delete_custom(g.user, ident)))
+    return jsonify(domain_json(domains.delete_custom(runtime(), g.user, ident)))
