@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime as dt
 import logging
 import os
 import shutil
@@ -105,7 +106,18 @@ def s3_overrides(endpoint: str, prefix: str) -> dict[str, Any]:
 
 def service_missing(what: str, error: Exception) -> None:
     """Skip locally, fail under CI, when a service the test needs is unreachable."""
-    message = f"{what} is not reachable ({error.__class__.__name__}: {error})"
+    _missing(f"{what} is not reachable ({error.__class__.__name__}: {error})")
+
+
+def require_tool(command: str, needed_for: str) -> str:
+    """The path of ``command``; skip locally, fail under CI, when it is not on PATH (``.ci/run`` installs it)."""
+    path = shutil.which(command)
+    if path is None:
+        _missing(f"{command} is not installed: {needed_for}")
+    return path
+
+
+def _missing(message: str) -> None:
     if IN_CI:
         pytest.fail(message + " — CI must provide it")
     pytest.skip(message)
@@ -285,7 +297,7 @@ def make_key(rt):
     from zipshort.services import apikeys
 
     def factory(user, scopes=None, name: str = "test", expires_at=None) -> str:
-        return apikeys.create_key(user, name, scopes, expires_at)[1]
+        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at)[1]
 
     return factory
 
@@ -315,6 +327,56 @@ def make_link(rt):
         return links.create_link(rt, user, links.NewLink(destination=destination, **fields))
 
     return factory
+
+
+@pytest.fixture
+def make_file(rt):
+    """Store files through the service: make_file(user, b"data", name="a.txt", type="text/plain", **NewFile fields).
+
+    The blob goes to the runtime's storage, then ``files.store_files`` charges the quota and inserts the row.
+    """
+    from zipshort.services import files
+
+    counter = iter(range(10_000))
+
+    def factory(user, data: bytes = b"hello", name: str | None = None, type: str = "text/plain",  # noqa: A002
+                **fields):
+        blob = rt.storage.write([data])
+        name = name or f"file{next(counter)}.txt"
+        item = files.NewFile(blob=blob, make_name=lambda: name, retry_name=False, original_name=name, type=type,
+                             **fields)
+        return files.store_files(user, [item], rt.storage)[0]
+
+    return factory
+
+
+class Clock:
+    """A clock that moves only when a test says so: ``monotonic()`` seconds for caches, ``now()`` (aware UTC)
+    for the ``now=`` parameter services take, ``advance(seconds)`` instead of sleeping."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.start = start
+        self.elapsed = 0.0
+
+    def monotonic(self) -> float:
+        return 1_000_000.0 + self.elapsed
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.elapsed)
+
+    def advance(self, seconds: float) -> None:
+        self.elapsed += seconds
+
+
+@pytest.fixture
+def clock(rt) -> Clock:
+    """A controllable clock the runtime's time-based caches read (the redirect's link cache); pass
+    ``clock.now()`` as ``now=`` to services, then ``clock.advance(seconds)``."""
+    from zipshort.models import utcnow
+
+    fake = Clock(utcnow().replace(microsecond=0))  # on a whole second, so boundaries in seconds are exact
+    rt.link_cache.clock = fake.monotonic
+    return fake
 
 
 class Api:
@@ -389,7 +451,10 @@ def live_server(app) -> Iterator[LiveServer]:
 
 
 def burst(n: int, fn, workers: int = 32) -> list[Any]:
-    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order."""
+    """Run ``fn(i)`` n times from ``workers`` threads released together; results in order.
+
+    Fails when the threads cannot all reach the start line within 10 s (a serial run proves no race).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     barrier = threading.Barrier(min(workers, n))
@@ -399,7 +464,9 @@ def burst(n: int, fn, workers: int = 32) -> list[Any]:
             try:
                 barrier.wait(timeout=10)
             except threading.BrokenBarrierError:
-                pass
+                # Going on would run the calls one after another and prove nothing about a race.
+                raise AssertionError(f"burst: the first {barrier.parties} calls were never released together") \
+                    from None
         return fn(i)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -502,3 +569,32 @@ def dns_zone(dns_server) -> DnsZone:
 def dns_overrides(zone: DnsZone, **extra: Any) -> dict[str, Any]:
     """Settings overrides that send domain verification look-ups to the test DNS server."""
     return {"domain_verification": {"nameservers": [zone.address], "timeout": 1.0, **extra}}
+
+
+class EventRecorder:
+    """What the app's dispatcher delivered to a test's own subscriber (read after ``drain``)."""
+
+    def __init__(self, dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.events: list[Any] = []
+        dispatcher.subscribe(self.events.append)
+
+    def drained(self) -> list[Any]:
+        assert self.dispatcher.drain(10), "events were not delivered within 10 s"
+        return list(self.events)
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.drained()]
+
+    def of(self, kind) -> list[Any]:
+        return [e for e in self.drained() if isinstance(e, kind)]
+
+    def clear(self) -> None:
+        self.drained()
+        self.events.clear()
+
+
+@pytest.fixture
+def events_seen(rt) -> EventRecorder:
+    """Every event the app publishes from now on: ``events_seen.names()``, ``events_seen.of(LinkCreated)``."""
+    return EventRecorder(rt.events)

@@ -7,9 +7,10 @@ It has no side effects beyond creating the instance folder: no migrations, no ne
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from zipshort.config import REPO_ROOT, Settings, load_settings
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_errors(app)
     _register_headers(app)
     _register_transaction_end(app)
+    _register_events(app, settings)
     return app
 
 
@@ -77,9 +79,10 @@ def _trusted_hosts(settings: Settings, app: Flask) -> list[str] | None:
     if not settings.core.trusted_hosts:
         return None
     from zipshort.http import TrustedHosts
-    from zipshort.services.domains import HOSTNAMES
+    from zipshort.services.domains import verified_hostnames
 
-    return TrustedHosts(list(settings.core.trusted_hosts), HOSTNAMES.get, app)
+    return TrustedHosts(list(settings.core.trusted_hosts),
+                        lambda engine: verified_hostnames(app.extensions["zipshort"], engine), app)
 
 
 def _engine_options(settings: Settings) -> dict:
@@ -97,6 +100,7 @@ def _register_extensions(app: Flask, settings: Settings) -> None:
     from zipshort import models  # noqa: F401  (registers the tables)
     from zipshort.database import install_engine_hooks
     from zipshort.extensions import csrf, db, login_manager, migrate
+    from zipshort.http import RUNTIME_KEY
     from zipshort.runtime import Runtime
 
     db.init_app(app)
@@ -108,7 +112,7 @@ def _register_extensions(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     with app.app_context():
         install_engine_hooks(db.engine, settings.database.sqlite_busy_timeout_ms)
-    app.extensions["zipshort"] = Runtime.build(settings)
+    app.extensions[RUNTIME_KEY] = Runtime.build(settings)
 
 
 def _register_blueprints(app: Flask, settings: Settings) -> None:
@@ -148,6 +152,40 @@ def _register_transaction_end(app: Flask) -> None:
         if db.session.registry.has():
             db.session.rollback()
         return response
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def _register_events(app: Flask, settings: Settings) -> None:
+    """Subscribe the event consumers, and give every request an id (a trusted proxy's, else a new one).
+
+    The id is stamped on every event and log line the request causes and echoed as ``X-Request-ID``.
+    """
+    from zipshort.eventlog import log_event
+    from zipshort.events import begin_request, end_request, request_id
+    from zipshort.http import runtime
+
+    runtime(app).events.subscribe(log_event)
+    trust = bool(settings.core.trust_proxy)
+
+    @app.before_request
+    def _begin_request_scope() -> None:
+        given = request.headers.get("X-Request-ID") if trust else None
+        g.zipshort_request = begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        rid = request_id()
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.teardown_request
+    def _end_request_scope(_exc: BaseException | None) -> None:
+        token = g.pop("zipshort_request", None)
+        if token is not None:
+            end_request(token)
 
 
 def _register_headers(app: Flask) -> None:

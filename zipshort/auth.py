@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from flask import current_app, g, request
+from flask import g, request
 from flask import session as cookie_session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
@@ -15,16 +15,16 @@ from wtforms import ValidationError as WTFValidationError
 
 from zipshort.errors import Forbidden, Unauthorized
 from zipshort.extensions import login_manager
+from zipshort.http import runtime
 from zipshort.models import ApiKey, User
-from zipshort.runtime import Runtime
 from zipshort.services import apikeys, sessions
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def runtime() -> Runtime:
-    """The app's Runtime (settings, hasher, limiter)."""
-    return current_app.extensions["zipshort"]
+def actor() -> apikeys.Actor:
+    """The caller as the services see it: the user, and the scopes of the key (or the session) they came with."""
+    return apikeys.Actor.of(g.user, g.get("api_key"))
 
 
 def client_address() -> str:
@@ -44,10 +44,14 @@ def _load_session_user(session_id: str) -> User | None:
     return user
 
 
-def begin_browser_session(user: User) -> None:
-    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives)."""
+def begin_browser_session(user: User, method: str | None = None) -> None:
+    """Log ``user`` in on this browser: a new server-side session, a fresh cookie (nothing from before survives).
+
+    ``method`` (password, totp, setup, registration) makes it a sign-in that is published; None continues a
+    session (after a password change).
+    """
     cookie_session.clear()
-    secret = sessions.start_session(user, request.headers.get("User-Agent"))
+    secret = sessions.start_session(runtime(), user, request.headers.get("User-Agent"), method=method)
     login_user(user)
     cookie_session[SESSION_SECRET] = secret
     cookie_session.permanent = True

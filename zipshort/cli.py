@@ -17,6 +17,7 @@ from flask.cli import ScriptInfo, with_appcontext
 
 from zipshort.config import ConfigError
 from zipshort.errors import ZipshortError
+from zipshort.http import runtime
 
 PASSWORD_ENV = "ZIPSHORT_USER_PASSWORD"  # `user create` / `user set-password` read it when set
 
@@ -79,7 +80,7 @@ def bootstrap_first_admin() -> None:
     """Create the first SUPERADMIN when there are no users; print a generated password once."""
     from zipshort.services import accounts
 
-    created = accounts.bootstrap_admin(current_app.extensions["zipshort"],
+    created = accounts.bootstrap_admin(runtime(),
                                        os.environ.get("ZIPSHORT_ADMIN_USERNAME"),
                                        os.environ.get("ZIPSHORT_ADMIN_PASSWORD"))
     if created is None:
@@ -101,6 +102,9 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     from zipshort import serving
 
     app = _load_app()
+    from zipshort.eventlog import configure_logging
+
+    configure_logging(runtime(app).settings)
     # Start-up work runs in an app context of its own that ends (and so ends its database session and
     # transaction) before serving: a read left open here would pin SQLite's WAL and hold a PostgreSQL
     # connection "idle in transaction" for the server's whole life.
@@ -110,7 +114,7 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
         # Before serving, remove what interrupted uploads left (temps, orphan blobs, stuck chunked sessions).
         from zipshort.services.maintenance import clean_storage
 
-        clean_storage(app.extensions["zipshort"])
+        clean_storage(runtime(app))
     serving.run(app, host, port, threads)
 
 
@@ -159,10 +163,6 @@ def user() -> None:
     """Manage users."""
 
 
-def _runtime():
-    return current_app.extensions["zipshort"]
-
-
 def _password_options(fn):
     fn = click.option("--password-stdin", "password_stdin", is_flag=True,
                       help="Read the password from the first line of standard input.")(fn)
@@ -198,7 +198,7 @@ def user_create(username: str, password: str | None, password_stdin: bool, role:
     from zipshort.models import Role
     from zipshort.services import accounts
 
-    created = accounts.create_user(_runtime(), username, _read_password(password, password_stdin), Role(role))
+    created = accounts.create_user(runtime(), username, _read_password(password, password_stdin), Role(role))
     click.echo(f"created {created.role} {created.username} ({created.id})")
 
 
@@ -223,7 +223,7 @@ def user_set_password(username: str, password: str | None, password_stdin: bool)
     from zipshort.services import accounts
 
     changes = accounts.UserChanges(password=_read_password(password, password_stdin))
-    accounts.update_user(_runtime(), accounts.find_user(username), changes)
+    accounts.update_user(runtime(), accounts.find_user(username), changes)
     click.echo(f"password changed for {username}")
 
 
@@ -237,7 +237,7 @@ def user_set_role(username: str, role: str) -> None:
     from zipshort.models import Role
     from zipshort.services import accounts
 
-    accounts.update_user(_runtime(), accounts.find_user(username), accounts.UserChanges(role=Role(role)))
+    accounts.update_user(runtime(), accounts.find_user(username), accounts.UserChanges(role=Role(role)))
     click.echo(f"{username} is now {role}")
 
 
@@ -250,7 +250,7 @@ def user_disable(username: str, enable: bool) -> None:
     """Disable a user (sessions and keys stop working at once), or enable them again."""
     from zipshort.services import accounts
 
-    accounts.update_user(_runtime(), accounts.find_user(username), accounts.UserChanges(disabled=not enable))
+    accounts.update_user(runtime(), accounts.find_user(username), accounts.UserChanges(disabled=not enable))
     click.echo(f"{username} {'enabled' if enable else 'disabled'}")
 
 
@@ -275,10 +275,8 @@ def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: 
     from zipshort.services import accounts, apikeys
 
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
-    owner = accounts.find_user(username)
-    if "admin" in scopes and not owner.is_administrator:
-        raise click.ClickException("only administrators can hold the admin scope")
-    _, plaintext = apikeys.create_key(owner, name, list(scopes) or None, expires)
+    _, plaintext = apikeys.create_key(runtime(), apikeys.Actor.console(), accounts.find_user(username), name=name,
+                                      scopes=list(scopes) or None, expires_at=expires)
     click.echo(plaintext)
 
 
@@ -305,7 +303,7 @@ def key_revoke(username: str, key_id: str) -> None:
     """Revoke a key; it stops working on the next request."""
     from zipshort.services import accounts, apikeys
 
-    apikeys.revoke_key(accounts.find_user(username), key_id)
+    apikeys.revoke_key(runtime(), apikeys.Actor.console(), accounts.find_user(username), key_id)
     click.echo(f"revoked {key_id}")
 
 
@@ -317,9 +315,9 @@ def key_revoke(username: str, key_id: str) -> None:
 @with_appcontext
 def fsck(remove: bool, min_age_minutes: int) -> None:
     """Reconcile stored blobs with file rows; exit 1 when a row has lost its blob."""
-    from zipshort.services.maintenance import fsck as run_fsck
+    from zipshort.services.maintenance import check_storage
 
-    report = run_fsck(_runtime().storage, remove=remove, temp_age=dt.timedelta(minutes=min_age_minutes))
+    report = check_storage(runtime(), remove=remove, temp_age=dt.timedelta(minutes=min_age_minutes))
     verb = "removed" if remove else "found"
     click.echo(f"orphan blobs {verb}: {len(report.orphan_blobs)}")
     for key in report.orphan_blobs:
@@ -337,10 +335,9 @@ def fsck(remove: bool, min_age_minutes: int) -> None:
 @with_appcontext
 def prune() -> None:
     """Delete expired files now (rows and quota first, then blobs)."""
-    from zipshort.services.invites import prune_invites
-    from zipshort.services.maintenance import prune_expired
-    from zipshort.services.partials import prune_abandoned
+    from zipshort.services.maintenance import prune_now
 
-    click.echo(f"pruned {prune_expired(_runtime().storage)} expired files")
-    click.echo(f"forgot {prune_abandoned(_runtime().storage)} abandoned chunked uploads")
-    click.echo(f"removed {prune_invites()} expired or used-up invites")
+    report = prune_now(runtime())
+    click.echo(f"pruned {report.files} expired files")
+    click.echo(f"forgot {report.sessions} abandoned chunked uploads")
+    click.echo(f"removed {report.invites} expired or used-up invites")

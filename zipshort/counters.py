@@ -1,10 +1,12 @@
-"""In-memory counters shared by request threads (no I/O; services write them out)."""
+"""In-memory counters and caches shared by request threads (no I/O; services fill them and write them out).
+Each app has its own, on its ``Runtime``."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
+from typing import Callable
 
 
 class ViewBuffer:
@@ -41,17 +43,19 @@ class LinkCache:
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
     the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
+    ``clock`` (monotonic seconds) is replaceable so tests can move time instead of sleeping.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+    def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.clock = clock
         self._entries: dict[tuple[str, str], tuple[float, str, str, object]] = {}
 
     def get(self, key: str, host: str) -> tuple[str, str, object] | None:
         """(link id, destination, expires_at) if fresh."""
         entry = self._entries.get((key, host))
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < self.clock():
             return None
         return entry[1], entry[2], entry[3]
 
@@ -61,8 +65,32 @@ class LinkCache:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; a cache miss costs one indexed query
-        self._entries[(key, host)] = (time.monotonic() + self.ttl, link_id, destination, expires_at)
+        self._entries[(key, host)] = (self.clock() + self.ttl, link_id, destination, expires_at)
 
     def clear(self) -> None:
         """Forget everything (after any change to links or users)."""
         self._entries.clear()
+
+
+class HostnameCache:
+    """The verified custom domains' hostnames (for ``core.trusted_hosts``), re-read at most every ``ttl``
+    seconds. services/domains.py loads it and empties it after every change made in this process; other
+    processes see a change within ``ttl``."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._value: tuple[float, frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Read the names again on the next ``get``."""
+        self._value = None
+
+    def get(self, load: Callable[[], frozenset[str]]) -> frozenset[str]:
+        """The names, from ``load()`` when the cached ones are older than ``ttl`` (or were invalidated)."""
+        value = self._value
+        if value is None or time.monotonic() - value[0] > self.ttl:
+            with self._lock:
+                names = load()
+                self._value = value = (time.monotonic(), names)
+        return value[1]

@@ -154,6 +154,34 @@ def write_transaction(session: Session | scoped_session) -> Iterator[Session]:
         raise
 
 
+PENDING_EVENTS = "zipshort.pending_events"
+
+
+def publish_after_commit(session: Session | scoped_session, dispatcher: Any, *events: Any) -> None:
+    """Publish ``events`` through ``dispatcher`` when the session's transaction commits; drop them on rollback.
+
+    Doors call this beside the change that the event describes, so an event is published exactly once
+    per committed change and never for one that rolled back (a savepoint's rollback keeps them: the
+    outer transaction decides).
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    session.info.setdefault(PENDING_EVENTS, []).extend((dispatcher, e) for e in events)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_pending(session: Session) -> None:
+    pending = session.info.pop(PENDING_EVENTS, None)
+    for dispatcher, item in pending or ():
+        dispatcher.publish(item)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction: Any) -> None:
+    if not previous_transaction.nested:
+        session.info.pop(PENDING_EVENTS, None)
+
+
 def lock_key(session: Session, key: str) -> None:
     """Serialise transactions that touch ``key`` until commit (PostgreSQL advisory lock).
 

@@ -1,18 +1,26 @@
-"""HTTP plumbing: the request class (file parts spooled straight into storage; JSON, query and form
-fields checked once by ``zipshort.inputs``), and the trusted-hosts list that also admits users' verified
-custom domains."""
+"""HTTP plumbing: ``runtime()``, the one way a face reaches the app's Runtime; the request class (file
+parts spooled straight into storage; JSON, query and form fields checked once by ``zipshort.inputs``),
+and the trusted-hosts list that also admits users' verified custom domains."""
 
 from __future__ import annotations
 
 from typing import IO, Any, Callable, Iterator
 
-from flask import Request
+from flask import Flask, Request, current_app
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import BaseConverter
 
 import zipshort.inputs as inputs
+from zipshort.runtime import Runtime
 
 SPOOL_KEY = "zipshort.spool"
+RUNTIME_KEY = "zipshort"  # where create_app keeps the Runtime among the app's extensions
+
+
+def runtime(app: Flask | None = None) -> Runtime:
+    """The app's Runtime (settings, hasher, limiter, storage, events): THE way every face and entry point
+    reaches it (``tests/unit/test_runtime_access.py``). ``app`` defaults to the current one."""
+    return (app if app is not None else current_app).extensions[RUNTIME_KEY]
 
 
 class CheckedFields(ImmutableMultiDict):

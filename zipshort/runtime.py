@@ -1,12 +1,15 @@
-"""The objects every service needs, built once per app: settings, hasher, rate limiter, view buffer."""
+"""The objects every service needs, built once per app: settings, hasher, rate limiter, view buffer, caches,
+events. No module keeps per-app state of its own: it lives here (tests/unit/test_layering.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from zipshort.config import Settings
-from zipshort.counters import LinkCache, ViewBuffer
+from zipshort.counters import HostnameCache, LinkCache, ViewBuffer
+from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
+from zipshort.geoip import CountryLookup
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 from zipshort.storage import Storage, build_storage
@@ -22,6 +25,9 @@ class Runtime:
     views: ViewBuffer
     link_cache: LinkCache
     storage: Storage
+    hostnames: HostnameCache
+    country: CountryLookup
+    events: Dispatcher
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -35,4 +41,7 @@ class Runtime:
             views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds),
             storage=build_storage(settings),
+            hostnames=HostnameCache(),
+            country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),
+            events=Dispatcher(),
         )

@@ -13,6 +13,7 @@ import sys
 import click
 from flask import Flask
 
+from zipshort.http import runtime
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
 
@@ -23,7 +24,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
 
     from zipshort.extensions import db
 
-    rt: Runtime = app.extensions["zipshort"]
+    rt: Runtime = runtime(app)
     settings = rt.settings
     host = host or settings.server.host
     port = settings.server.port if port is None else port
@@ -42,6 +43,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     try:
         waitress.serve(app, host=host, port=port, **options)
     finally:
+        rt.events.close()  # deliver what is queued (log lines of the last requests)
         if pruner is not None:
             pruner.stop()
         if flusher is not None:
@@ -85,7 +87,7 @@ def _start_pruner(app: Flask, rt: Runtime) -> Periodic | None:
     from zipshort.services.maintenance import Pruner
 
     interval = rt.settings.files.prune_interval_seconds
-    return Pruner(app, rt.storage, interval).start() if interval > 0 else None
+    return Pruner(rt, interval, app.app_context).start() if interval > 0 else None
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

@@ -176,7 +176,7 @@ class Env:
             self.ids["victim"] = victim.id
         key_row = apikeys.authenticate_key(self.key) if self.key else None
         if key_row is None or key_row.bot:
-            row, self.key = apikeys.create_key(admin, "fuzz", list(SCOPES))
+            row, self.key = apikeys.create_key(rt, apikeys.Actor.of(admin), admin, name="fuzz", scopes=list(SCOPES))
             self.ids["key"] = row.id
         db.session.rollback()
         if db.session.get(Folder, self.ids.get("folder", "")) is None:

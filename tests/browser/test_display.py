@@ -137,8 +137,8 @@ def test_every_dashboard_page_fits_a_phone(chromium, live_server, rt, make_user,
     token = apikeys.get_token(rt, admin)
     api_upload(live_server, token, "a-file-with-a-remarkably-long-name-" + "x" * 40 + ".txt", b"note")
     api_upload(live_server, token, "photo.png", png_bytes())
-    apikeys.create_key(admin, "a key with a long descriptive name", ["links:read", "links:write", "files:read",
-                                                                    "files:write", "stats:read"], None)
+    apikeys.create_key(rt, apikeys.Actor.of(admin), admin, name="a key with a long descriptive name",
+                       scopes=["links:read", "links:write", "files:read", "files:write", "stats:read"])
     invites.create_invite(rt, admin, "7d", 5)
     folders.create_folder(admin, "Holiday pictures from the long summer of twenty-four", public=True)
     link = Link.query.first()

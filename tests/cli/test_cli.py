@@ -83,6 +83,13 @@ def free_port() -> int:
 
 
 def start_server(instance: Path, env_extra: dict[str, str] | None = None, module: bool = False):
+    """Launch ``zipshort serve`` and wait until it answers its health check."""
+    proc, url = launch_server(instance, env_extra, module)
+    return wait_ready(proc, url)
+
+
+def launch_server(instance: Path, env_extra: dict[str, str] | None = None, module: bool = False):
+    """Launch ``zipshort serve`` without waiting for it (see ``wait_ready``)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_", "DATABASE_URL"))}
     env.update({"ZIPSHORT_INSTANCE": str(instance), "CORE_SECRET": TEST_SECRET,
@@ -91,13 +98,19 @@ def start_server(instance: Path, env_extra: dict[str, str] | None = None, module
     command = [sys.executable, "-m", "zipshort"] if module else [str(Path(sys.executable).parent / "zipshort"), "serve"]
     proc = subprocess.Popen([*command, "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(proc, url: str):
+    """Poll the health check of a launched server until it passes (fails after 30 s or when it exits)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             if requests.get(url + "/api/healthcheck", timeout=1).json() == {"pass": True}:
                 return proc, url
         except requests.RequestException:
+            if proc.poll() is not None:
+                break
             time.sleep(0.1)
     proc.kill()
     raise AssertionError("server did not start: " + proc.communicate()[0])
@@ -110,10 +123,7 @@ def stop(proc) -> str:
 
 def test_first_start_creates_admin_with_printed_password(tmp_path):
     proc, url = start_server(tmp_path)
-    try:
-        time.sleep(0.2)
-    finally:
-        output = stop(proc)
+    output = stop(proc)  # it printed the password before it answered the health check
     line = next(line for line in output.splitlines() if "first administrator" in line)
     password = line.split("password '")[1].split("'")[0]
     proc, url = start_server(tmp_path)  # second start: no new admin, the password still works

@@ -36,9 +36,8 @@ def test_huge_headers_are_refused_and_the_server_keeps_serving(live_server, make
     make_link(user, vanity="alive")
     payload = b"GET /go/alive HTTP/1.1\r\nHost: x\r\nCookie: " + b"a" * (300 * 1024) + b"\r\nConnection: close\r\n\r\n"
     answer = raw_request(live_server.url, payload)
-    assert answer.split(b"\r\n", 1)[0] in (b"HTTP/1.1 431 Request Header Fields Too Large",
-                                           b"HTTP/1.0 431 Request Header Fields Too Large",
-                                           b"HTTP/1.1 400 Bad Request", b"HTTP/1.0 400 Bad Request")
+    # waitress answers before it has read the request line's version, so in HTTP/1.0
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.0 431 Request Header Fields Too Large", answer[:200]
     assert fetch("GET", f"{live_server.url}/go/alive").status_code == 302
 
 
@@ -47,7 +46,7 @@ def test_huge_headers_are_refused_and_the_server_keeps_serving(live_server, make
 def test_odd_link_paths_are_not_found(live_server, path):
     answer = raw_request(live_server.url, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     status = int(answer.split(b" ", 2)[1])
-    assert status in (400, 404, 414) and b"root:" not in answer
+    assert status == 404 and b"root:" not in answer
 
 
 def test_smuggled_second_request_is_not_executed(live_server, make_link, user, make_key):
@@ -246,7 +245,7 @@ def test_services_refuse_far_expiries_whoever_parsed_them(rt, user, make_link):
     with pytest.raises(ValidationError, match="expiresAt must be between"):
         links.update_link(rt, user, make_link(user).id, links.LinkChanges(expires_at=far))
     with pytest.raises(ValidationError, match="expiresAt must be between"):
-        apikeys.create_key(user, "k", None, far)
+        apikeys.create_key(rt, apikeys.Actor.of(user), user, name="k", expires_at=far)
 
 
 @pytest.mark.parametrize("value", ["999999999999y", "30 fortnights", "never", "date=2099-01-01"])

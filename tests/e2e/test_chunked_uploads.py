@@ -83,8 +83,9 @@ def test_an_open_reservation_counts_against_plain_uploads(live_server, rt, user,
     assert send_file(live_server.url, key, b"y" * 60).status_code == 413
     assert send_file(live_server.url, key, b"y" * 50).status_code == 200
     listed = fetch("GET", live_server.url + "/api/user/files/incomplete", headers={"Authorization": key}).json()
-    fetch("DELETE", live_server.url + "/api/user/files/incomplete", headers={"Authorization": key},
-          json={"id": [s["id"] for s in listed]})
+    cancelled = fetch("DELETE", live_server.url + "/api/user/files/incomplete", headers={"Authorization": key},
+                      json={"id": [s["id"] for s in listed]})
+    assert cancelled.status_code == 200 and len(cancelled.json()) == 1
     assert ident and send_file(live_server.url, key, b"y" * 60).status_code == 200
     c = assert_exact(user.id)
     assert c["used_bytes"] == 110 and c["reserved_bytes"] == 0

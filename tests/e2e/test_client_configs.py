@@ -7,12 +7,13 @@ import json
 import os
 import re
 import shlex
-import shutil
 import stat
 import subprocess
 
 import pytest
 import requests
+
+from tests.conftest import require_tool
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,12 @@ def run(path, *args, env=None):
                           env={**clean, **(env or {})})
 
 
-needs_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="the scripts use curl")
+@pytest.fixture
+def curl() -> str:
+    return require_tool("curl", "the scripts use it")
+
+
+needs_curl = pytest.mark.usefixtures("curl")
 
 
 @needs_curl

@@ -93,15 +93,21 @@ def test_parallel_wrong_passwords_are_cut_off_by_the_rate_limit(live_server, mak
 def test_edit_during_redirect_burst_serves_old_or_new_destination(live_server, make_link, user, key):
     link = make_link(user, destination="https://old.example/", vanity="moving")
 
+    edits = []
+
     def hit(i: int):
         if i == 50:
-            fetch("PATCH", f"{live_server.url}/api/user/urls/{link.id}", headers={"Authorization": key},
-                  json={"destination": "https://new.example/"})
+            edits.append(fetch("PATCH", f"{live_server.url}/api/user/urls/{link.id}", headers={"Authorization": key},
+                               json={"destination": "https://new.example/"}))
         return _get(f"{live_server.url}/go/moving")
 
     responses = burst(150, hit, workers=24)
+    [edit] = edits
+    assert edit.status_code == 200 and edit.json()["destination"] == "https://new.example/", edit.text
     assert {r.status_code for r in responses} == {302}
     assert {r.headers["Location"] for r in responses} <= {"https://old.example/", "https://new.example/"}
+    assert responses[50].headers["Location"] == "https://new.example/"  # sent after the edit was answered
+    assert _get(f"{live_server.url}/go/moving").headers["Location"] == "https://new.example/"
 
 
 @pytest.fixture
@@ -136,8 +142,8 @@ def test_parallel_uploads_never_exceed_the_bytes_quota(live_server, app, rt, use
 def test_parallel_deletes_of_one_file_lower_the_counters_once(live_server, user, key, attempt):
     headers = {"Authorization": key}
     for i in range(2):
-        fetch("POST", f"{live_server.url}/api/upload", headers=headers,
-              files={"file": (f"{i}.bin", b"x" * 100, "application/octet-stream")})
+        assert fetch("POST", f"{live_server.url}/api/upload", headers=headers,
+                     files={"file": (f"{i}.bin", b"x" * 100, "application/octet-stream")}).status_code == 200
     target = fetch("GET", f"{live_server.url}/api/user/files", headers=headers).json()["page"][0]["id"]
     statuses = Counter(r.status_code for r in burst(
         10, lambda i: fetch("DELETE", f"{live_server.url}/api/user/files/{target}", headers=headers)))

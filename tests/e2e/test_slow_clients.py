@@ -3,6 +3,7 @@ real server, a health check and a redirect still answer within 2 seconds."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -37,6 +38,25 @@ def _dribblers(url: str, stop_event: threading.Event) -> tuple[list[socket.socke
     return sockets, thread
 
 
+def _sockets_held(pid: int) -> int:
+    """How many sockets process ``pid`` holds open (Linux: its /proc fd table)."""
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            held += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:  # closed meanwhile
+            pass
+    return held
+
+
+def _wait_until_accepted(pid: int, before: int) -> None:
+    """Wait until the server has accepted every slow connection (each one is a socket it holds)."""
+    deadline = time.monotonic() + 30
+    while _sockets_held(pid) < before + SLOW:
+        assert time.monotonic() < deadline, f"the server accepted {_sockets_held(pid) - before} of {SLOW}"
+        time.sleep(0.05)  # polling the fd table
+
+
 def _timed(method: str, url: str, **kwargs) -> tuple[int, float]:
     started = time.monotonic()
     res = requests.request(method, url, timeout=10, allow_redirects=False, **kwargs)
@@ -54,8 +74,9 @@ def test_health_check_and_redirect_answer_while_300_clients_dribble(tmp_path):
         made = requests.post(url + "/api/user/urls", headers={"Authorization": token}, timeout=10,
                              json={"destination": "https://example.com/", "vanity": "still-up"})
         assert made.status_code == 200
+        before = _sockets_held(proc.pid)
         sockets, thread = _dribblers(url, stop_event)
-        time.sleep(1.0)  # every slow connection is accepted and mid-body
+        _wait_until_accepted(proc.pid, before)  # every slow connection is accepted and mid-body
         for _ in range(3):
             status, took = _timed("GET", url + "/api/healthcheck")
             assert status == 200 and took < 2, (status, took)

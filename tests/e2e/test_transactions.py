@@ -3,6 +3,7 @@ connection ``idle in transaction``, after start and after a burst of every kind 
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import time
 import uuid
@@ -16,7 +17,37 @@ from tests.conftest import POSTGRES_ADMIN_URL, burst, new_postgres_database
 
 ADMIN = {"ZIPSHORT_ADMIN_USERNAME": "admin", "ZIPSHORT_ADMIN_PASSWORD": "pw-123456",
          # count views in the request too, so the redirect's write path is exercised
-         "ZIPSHORT_URLS_VIEW_FLUSH_SECONDS": "0"}
+         "ZIPSHORT_URLS_VIEW_FLUSH_SECONDS": "0",
+         # a maintenance round every second, so the tests can wait for one (see wait_for_maintenance_rounds)
+         "ZIPSHORT_FILES_PRUNE_INTERVAL_SECONDS": "1"}
+
+
+def wait_for_maintenance_rounds(database_url: str) -> None:
+    """Return once a whole maintenance round ran after the call began (background work had its turn).
+
+    Plants an expired session and waits until the loop has pruned it, twice: the first removal may
+    come from a round already under way, the second comes from one that started after it.
+    """
+    from zipshort.models import User, UserSession
+
+    engine = sa.create_engine(database_url)
+    try:
+        for _ in range(2):
+            marker = uuid.uuid4().hex
+            past = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+            with engine.begin() as conn:
+                owner = conn.scalar(sa.select(User.__table__.c.id).limit(1))
+                conn.execute(sa.insert(UserSession.__table__).values(
+                    id=marker, user_id=owner, token_hash=marker, created_at=past, last_seen_at=past, expires_at=past))
+            deadline = time.monotonic() + 30
+            while True:
+                with engine.connect() as conn:
+                    if not conn.scalar(sa.select(sa.func.count()).where(UserSession.__table__.c.id == marker)):
+                        break
+                assert time.monotonic() < deadline, "no maintenance round ran within 30 s"
+                time.sleep(0.1)  # polling for the pruned marker
+    finally:
+        engine.dispose()
 
 
 def burst_of_everything(url: str) -> None:
@@ -70,7 +101,7 @@ def test_restarted_sqlite_server_lets_a_checkpoint_complete(tmp_path):
     try:
         assert _checkpoint_after_a_write(tmp_path) == "complete"
         burst_of_everything(url)
-        time.sleep(0.5)  # background work (view flusher, maintenance) gets its turn
+        wait_for_maintenance_rounds(f"sqlite:///{tmp_path / 'zipshort.db'}")
         assert _checkpoint_after_a_write(tmp_path) == "complete"
     finally:
         stop(proc)
@@ -111,10 +142,10 @@ def test_restarted_postgres_server_holds_no_idle_transaction(tmp_path, empty_pos
     stop(proc)
     proc, url = start_server(tmp_path, env)
     try:
-        time.sleep(0.5)
+        wait_for_maintenance_rounds(url_of_db)
         assert _idle_in_transaction(admin_url, database) == []
         burst_of_everything(url)
-        time.sleep(0.5)
+        wait_for_maintenance_rounds(url_of_db)
         assert _idle_in_transaction(admin_url, database) == []
     finally:
         stop(proc)

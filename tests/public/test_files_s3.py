@@ -65,7 +65,7 @@ def test_limited_file_from_s3_counts_the_first_byte_and_lets_its_viewer_seek(api
 
 def test_delete_removes_the_object(api, rt):
     item = put(api)
-    api.delete(f"/api/user/files/{item['id']}")
+    assert api.delete(f"/api/user/files/{item['id']}").status_code == 200
     assert count(File) == 0 and list(rt.storage.keys()) == []
 
 

@@ -28,25 +28,24 @@ def ruled(make_link, user, rt):
                      rules=linkfields.validate_rules(RULES, 2048))
 
 
-@pytest.fixture
-def country_header(rt):
-    object.__setattr__(rt.settings, "urls", type(rt.settings.urls)(country_header="CF-IPCountry",
-                                                                   view_flush_seconds=0))
+class TestRulesWithTheCountryHeader:
+    @pytest.fixture
+    def overrides(self):
+        return {"urls": {"country_header": "CF-IPCountry"}}
 
-
-@pytest.mark.parametrize("headers,expected", [
-    ({}, "https://main.example/"),
-    ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
-    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "US"}, "https://ios-us.example/"),
-    ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "DE"}, "https://main.example/"),
-    ({"User-Agent": ANDROID}, "https://android.example/"),
-    ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
-    ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
-    ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
-])
-def test_rules_choose_by_language_os_and_country(client, ruled, country_header, headers, expected):
-    res = client.get("/go/ruled", headers=headers)
-    assert res.status_code == 302 and res.headers["Location"] == expected
+    @pytest.mark.parametrize("headers,expected", [
+        ({}, "https://main.example/"),
+        ({"Accept-Language": "fr-CA,fr;q=0.9,en;q=0.5", "User-Agent": IPHONE}, "https://fr.example/"),  # priority
+        ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "US"}, "https://ios-us.example/"),
+        ({"Accept-Language": "en-US", "User-Agent": IPHONE, "CF-IPCountry": "DE"}, "https://main.example/"),
+        ({"User-Agent": ANDROID}, "https://android.example/"),
+        ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
+        ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
+        ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
+    ])
+    def test_rules_choose_by_language_os_and_country(self, client, ruled, headers, expected):
+        res = client.get("/go/ruled", headers=headers)
+        assert res.status_code == 302 and res.headers["Location"] == expected
 
 
 def test_country_header_is_ignored_unless_configured(client, ruled):
@@ -177,11 +176,11 @@ def test_qr_logo_must_be_the_callers_image(api, client, make_user, make_key):
                        content_type="multipart/form-data").get_json()["files"][0]["id"]
     bob = Api(client, make_key(make_user("bob")), style="x-api-key")
     theirs = _upload_png(Api(client, bob.key))
-    for image_id in (text_id, theirs, "no-such-file"):
+    for image_id, status in ((text_id, 400), (theirs, 404), ("no-such-file", 404)):
         res = api.post("/short-link", headers={"x-api-key": api.key}, json={
             "destination": {"type": "link", "value": "https://logo.example/"}, "qrCode": {"options": {},
                                                                                     "imageId": image_id}})
-        assert res.status_code in (400, 404)
+        assert res.status_code == status, (image_id, res.get_json())
     assert count(Link) == 0
 
 
@@ -209,6 +208,6 @@ def test_deep_linking_follows_rules_and_utm_and_can_be_turned_off(api, client):
     location = client.get("/go/deep", headers={"User-Agent": ANDROID}).headers["Location"]
     assert location.startswith("intent://play.google.com/store/apps/details?id=x#Intent;scheme=https;"
                                "package=com.android.vending;")
-    api.patch(f"/short-link/{made.get_json()['id']}", headers={"x-api-key": api.key},
-              json={"enableDeepLinking": False, "rules": None})
+    assert api.patch(f"/short-link/{made.get_json()['id']}", headers={"x-api-key": api.key},
+                     json={"enableDeepLinking": False, "rules": None}).status_code == 200
     assert client.get("/go/deep", headers={"User-Agent": ANDROID}).headers["Location"] == "https://a.example/p"

@@ -87,7 +87,7 @@ class TestMaintenanceLoop:
         spool.write_bytes(b"half")
         age(spool)
         db.session.remove()
-        pruner = maintenance.Pruner(app, rt.storage, 0.1).start()
+        pruner = maintenance.Pruner(rt, 0.1, app.app_context).start()
         try:
             deadline = time.monotonic() + 10
             while spool.exists() and time.monotonic() < deadline:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-import shutil
 
-import pytest
 from PIL import Image
 
-from tests.conftest import count
+from tests.conftest import count, require_tool
 from zipshort.extensions import db
 from zipshort.models import File
 from zipshort.services.maintenance import fsck, prune_expired
@@ -52,19 +50,22 @@ def test_protected_files_have_no_public_thumbnail(api, client, rt):
 
 
 def test_thumbnails_are_not_orphans_and_go_with_their_file(api, rt):
-    item = put(api, "a.png", png(), "image/png", {"x-zipline-deletes-at": "1h"})
-    generate_missing(rt.storage)
-    assert fsck(rt.storage, temp_age=__import__("datetime").timedelta(0)).orphan_blobs == []
     import datetime as dt
 
+    item = put(api, "a.png", png(), "image/png", {"x-zipline-deletes-at": "1h"})
+    assert generate_missing(rt.storage) == 1
+    row = db.session.get(File, item["id"], populate_existing=True)
+    assert row.thumbnail_key not in (None, "-") and rt.storage.exists(row.thumbnail_key)
+    assert set(rt.storage.keys()) == {row.storage_key, row.thumbnail_key}
+    assert fsck(rt.storage, temp_age=dt.timedelta(0)).orphan_blobs == []  # the thumbnail counts as its file's
     prune_expired(rt.storage, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
-    assert count(File) == 0 and list(rt.storage.keys()) == []
-    assert item
+    assert count(File) == 0 and list(rt.storage.keys()) == []  # the thumbnail went with the file
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed: video thumbnails need it")
 def test_video_thumbnail_with_ffmpeg(api, rt, tmp_path):
     import subprocess
+
+    require_tool("ffmpeg", "video thumbnails need it")
 
     video = tmp_path / "v.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=320x240:rate=10",

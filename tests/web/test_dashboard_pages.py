@@ -304,8 +304,8 @@ def test_admin_invites_page_and_sign_up_with_the_invite(admin_browser, app):
     assert count(Invite) == 0
 
 
+@pytest.mark.parametrize("overrides", [{"features": {"invites_enabled": False}}])
 def test_register_page_closed_by_default_without_invite(client, user, rt):
-    object.__setattr__(rt.settings, "features", type(rt.settings.features)(invites_enabled=False))
     res = client.get("/auth/register")
     assert res.status_code == 403 and "Registration is closed" in res.get_data(as_text=True)
 
@@ -386,7 +386,7 @@ def test_bad_extra_link_fields_create_nothing(browser, field, value):
     assert 'class="flash error"' in res.get_data(as_text=True) and count(Link) == 0
 
 
-def test_custom_domains_in_settings_and_the_link_form(browser, user, client, make_user):
+def test_custom_domains_in_settings_and_the_link_form(browser, user, client, make_user, rt):
     from zipshort.models import CustomDomain
 
     page = browser.get("/dashboard/settings")
@@ -396,7 +396,7 @@ def test_custom_domains_in_settings_and_the_link_form(browser, user, client, mak
     html = res.get_data(as_text=True)
     assert "go.mine.test" in html and "_zipshort-challenge.go.mine.test" in html
     row = CustomDomain.query.one()
-    domains.set_verified(make_user("root", role=Role.SUPERADMIN), row.id, True)  # DNS: test_domain_settings.py
+    domains.set_verified(rt, make_user("root", role=Role.SUPERADMIN), row.id, True)  # DNS: test_domain_settings.py
     form = browser.get("/dashboard/urls")
     assert '<option value="go.mine.test">' in form.get_data(as_text=True)
     res = browser.post("/dashboard/urls", data={"csrf_token": csrf(form), "destination": "https://example.com/",

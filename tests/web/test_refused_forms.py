@@ -213,10 +213,14 @@ def test_refused_setup_keeps_the_username(client):
     assert "pw-12345" not in html
 
 
-def test_refused_registration_keeps_the_username(app, client, user):
+@pytest.mark.parametrize("overrides,status", [
+    ({}, 403),  # registration is closed by default
+    ({"features": {"user_registration": True, "invites_enabled": False}}, 409),  # open, and the name is taken
+], ids=["closed", "taken"])
+def test_refused_registration_keeps_the_username(app, client, user, status):
     page = client.get("/auth/register")
     res = client.post("/auth/register", data={"csrf_token": csrf(page), "username": "alice", "password": "pw-9"})
-    assert res.status_code in (403, 409) and input_value(html_of(res), "username") == "alice"
+    assert res.status_code == status and input_value(html_of(res), "username") == "alice"
 
 
 def test_refused_form_still_gives_a_fresh_page_after_success(browser):

@@ -12,11 +12,13 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.models import Link, User
 from zipshort.services import domains, links
+from zipshort.urls import link_url
 
 bp = Blueprint("h0p", __name__, url_prefix="/short-link")
 bp.before_request(load_caller)
@@ -42,7 +44,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
     """The complete short link object of the seed."""
     rt = runtime()
     domain = domains.of_link(rt, host, link)
-    proto = "https" if rt.settings.core.return_https_urls else request.scheme
+    short_url = link_url(rt.settings, link, domain.hostname)
     image_id = link.image[5:] if link.image and link.image.startswith("file:") else None
     return {
         "domain": {"id": domain.id, "domain": domain.hostname, "isPrimary": domain.is_primary,
@@ -51,7 +53,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
                    "destination": _destination(r["destination"]["type"], r["destination"]["value"]), "id": r["id"],
                    "countries": r["countries"], "languages": r["languages"], "osTypes": r["osTypes"]}
                   for r in link.rules or []],
-        "qrCode": {"options": {"data": f"{proto}://{domain.hostname}{rt.settings.urls.route}/{link.slug}",
+        "qrCode": {"options": {"data": short_url,
                                **((link.qr_options or {}).get("options") or {})},
                    "imageId": (link.qr_options or {}).get("imageId")},
         "destination": _destination(link.destination_type, link.destination),
@@ -65,7 +67,7 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "domainId": domain.id,
         "folderId": link.folder_id,
         "slug": link.slug,
-        "originUrl": f"{proto}://{domain.hostname}{rt.settings.urls.route}/{link.slug}",
+        "originUrl": short_url,
         "expiresAt": _iso(link.expires_at),
         "maxClicks": link.max_views,
         "currentClicks": link.views,

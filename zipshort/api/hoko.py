@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.services import bulk, domains
+from zipshort.urls import link_url
 
 bp = Blueprint("hoko", __name__, url_prefix="/api/links")
 bp.before_request(load_caller)
@@ -22,10 +24,8 @@ def create_links():
     rt = runtime()
     links = bulk.create(rt, user, items, host=request.host)
     host = domains.choose(rt, request.host).hostname
-    proto = "https" if rt.settings.core.return_https_urls else request.scheme
-    base = f"{proto}://{host}{rt.settings.urls.route}/"
     return jsonify([{
-        "id": link.id, "url": link.destination, "shortUrl": base + link.slug, "title": link.title,
+        "id": link.id, "url": link.destination, "shortUrl": link_url(rt.settings, link, host), "title": link.title,
         "description": link.description, "collectionId": link.folder_id,
         "createdAt": link.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     } for link in links]), 201

@@ -7,12 +7,14 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user, runtime
+from zipshort.auth import load_caller, require_user
 from zipshort.errors import ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, links
 from zipshort.services.creationlimits import PerKeyLimit
+from zipshort.urls import link_url
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
 bp.before_request(load_caller)
@@ -37,8 +39,7 @@ def _timestamp(value) -> str:
 
 
 def _short_url(host: str, link: Link) -> str:
-    proto = "https" if runtime().settings.core.return_https_urls else request.scheme
-    return f"{proto}://{host}{runtime().settings.urls.route}/{link.slug}"
+    return link_url(runtime().settings, link, host)
 
 
 NO_CREDENTIALS = "Authentication credentials were not provided."

@@ -40,7 +40,7 @@ from zipshort.config.sections import (  # the settings classes and constants are
     Settings,
     UrlsSettings,
 )
-from zipshort.config.validation import _validate, parse_nameserver
+from zipshort.config.validation import parse_nameserver, validate
 
 
 def _section_class(name: str) -> type:
@@ -207,7 +207,7 @@ def load_settings(
     sections = {name: _section_class(name)() for name in SECTIONS}
     sections = {name: dataclasses.replace(obj, **tree.get(name, {})) for name, obj in sections.items()}
     settings = Settings(instance_path=str(instance), **top, **sections)
-    return _resolve_secret(_validate(settings))
+    return _resolve_secret(validate(settings))
 
 
 __all__ = [

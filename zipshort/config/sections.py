@@ -172,6 +172,14 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """Log lines on stderr: one per state change (events), human-readable text or JSON."""
+
+    format: str = "text"
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
 class FaultsSettings:
     """Fault injection for crash tests (zipshort.faults); off unless crash_at names points."""
 
@@ -195,6 +203,7 @@ class Settings:
     domain_verification: DomainVerificationSettings = field(default_factory=DomainVerificationSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
 
     @property

@@ -78,7 +78,7 @@ def _is_duration(value: str) -> bool:
     return True
 
 
-def _validate(settings: Settings) -> Settings:
+def validate(settings: Settings) -> Settings:
     """Check cross-field rules once; return a normalised copy."""
     urls = settings.urls
     if not 3 <= urls.length <= 64:
@@ -103,6 +103,10 @@ def _validate(settings: Settings) -> Settings:
         raise ConfigError(f"urls.route: {route} is taken by another route")
     if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
         raise ConfigError(f"files.route: {files_route} is taken by another route")
+    if settings.logging.format not in ("text", "json"):
+        raise ConfigError("logging.format: text or json")
+    if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError("logging.level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
     if not 0.05 <= settings.server.gil_switch_interval_ms <= 100:
         raise ConfigError("server.gil_switch_interval_ms: must be between 0.05 and 100")
     if settings.files.default_format not in ("random", "uuid", "date", "name", "gfycat", "random-words"):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
+import sqlalchemy as sa
 from alembic import context
 from flask import current_app
 
@@ -29,8 +33,38 @@ def run_migrations_online() -> None:
     with db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=db.metadata, render_as_batch=True,
                           render_item=render_item, compare_type=True)
-        with context.begin_transaction():
-            context.run_migrations()
+        with sqlite_foreign_keys_off(connection):
+            with context.begin_transaction():
+                if connection.dialect.name == "postgresql":
+                    # Servers starting together on one empty database: one migrates, the others wait for its
+                    # commit and find nothing left to do (without it the second crashes creating alembic_version).
+                    connection.execute(sa.text(
+                        "SELECT pg_advisory_xact_lock(hashtextextended('zipshort-migrations', 0))"))
+                context.run_migrations()
+
+
+@contextlib.contextmanager
+def sqlite_foreign_keys_off(connection) -> Iterator[None]:
+    """On SQLite, run the migrations with foreign keys off, then check them.
+
+    A batch operation rebuilds a table (copy, DROP, rename). With foreign keys on, the DROP runs the
+    ON DELETE actions of every table pointing at it: rebuilding ``users`` would delete every row a user
+    owns, rebuilding ``links`` every link's tags. SQLite's own procedure for altering a table switches
+    them off around it; the switch only works outside a transaction, so it goes to the driver directly
+    (the engine's ``begin`` hook would open one first). Afterwards ``foreign_key_check`` must find nothing.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migrations left rows pointing at missing rows: {broken[:10]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

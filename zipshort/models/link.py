@@ -52,7 +52,7 @@ class Link(IdMixin, TimestampMixin, db.Model):
     external_id: Mapped[str | None] = mapped_column(String(255))
     tenant_id: Mapped[str | None] = mapped_column(String(255))
     partner_id: Mapped[str | None] = mapped_column(String(255))
-    folder_id: Mapped[str | None] = mapped_column(String(36))
+    folder_id: Mapped[str | None] = mapped_column(ForeignKey("folders.id", ondelete="SET NULL"))
     cloaking: Mapped[bool] = mapped_column(default=False)
     deep_linking: Mapped[bool] = mapped_column(default=False)
     qr_options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -62,8 +62,3 @@ class Link(IdMixin, TimestampMixin, db.Model):
     smart: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     tags: Mapped[list["Tag"]] = relationship(secondary="link_tags", lazy="selectin", order_by="Tag.name")
-
-    @property
-    def has_password(self) -> bool:
-        """Whether visitors must enter a password."""
-        return self.password_hash is not None

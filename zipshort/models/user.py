@@ -71,11 +71,6 @@ class User(IdMixin, TimestampMixin, db.Model):
     reserved_files: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
-    def role_enum(self) -> Role:
-        """The role as an enum."""
-        return Role(self.role)
-
-    @property
     def is_administrator(self) -> bool:
         """ADMIN or SUPERADMIN."""
         return self.role in (Role.ADMIN.value, Role.SUPERADMIN.value)

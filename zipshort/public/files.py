@@ -16,12 +16,14 @@ from flask import Response, make_response, redirect, render_template, request, s
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import FileWrapper
 
-from zipshort.auth import client_address, runtime
+from zipshort.auth import client_address
 from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.http import runtime
 from zipshort.public.pages import password_page
 from zipshort.services import downloads, smart
 from zipshort.storage import BlobMissing
+from zipshort.urls import public_url
 
 INLINE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp", "image/x-icon",
@@ -52,7 +54,7 @@ def serving_type(declared: str, name: str) -> tuple[str, bool]:
 def _send(name: str, serving: downloads.Serving, force_download: bool = False) -> Response:
     rt = runtime()
     content_type, inline = serving_type(serving.type, name)
-    path = rt.storage.local_path(serving.storage_key)
+    path = downloads.local_file(rt, serving)
     offload = rt.settings.files.offload
     if offload and request.method != "HEAD":
         return _offloaded(name, serving, content_type, inline and not force_download, path)
@@ -87,7 +89,6 @@ def _unsatisfiable(size: int) -> Response:
 
 def _streamed(serving: downloads.Serving, content_type: str) -> Response:
     """Send a blob that is not on this machine (S3): stream it, honouring one Range and If-None-Match."""
-    storage = runtime().storage
     size = serving.size
     etag = f'"{serving.sha256}"'
     if request.if_none_match.contains(serving.sha256):
@@ -102,7 +103,7 @@ def _streamed(serving: downloads.Serving, content_type: str) -> Response:
             return _unsatisfiable(size)
         status, window = 206, (bounds[0], bounds[1] - 1)
     length = size if window is None else window[1] - window[0] + 1
-    body = storage.open(serving.storage_key, window) if length and request.method != "HEAD" else None
+    body = downloads.open_blob(runtime(), serving, window) if length and request.method != "HEAD" else None
     # FileWrapper (unlike a generator) closes the object's stream even when never iterated (a lost count)
     response = Response(FileWrapper(body, 1024 * 1024) if body is not None else b"", status=status,
                         mimetype=content_type, direct_passthrough=True)
@@ -193,17 +194,14 @@ def unlock_file(name: str):
 
 def _thumbnail(file_id: str) -> Response:
     """Zipline's /raw/.thumbnail.<fileId>.jpg: the preview image, never counted as a view."""
-    storage = runtime().storage
-    key = downloads.thumbnail(file_id)
-    path = storage.local_path(key)
-    if path is not None:
+    thumb = downloads.thumbnail(runtime(), file_id)
+    if thumb.path is not None:
         try:
-            response = send_file(path, mimetype="image/jpeg", conditional=True, max_age=3600)
+            response = send_file(thumb.path, mimetype="image/jpeg", conditional=True, max_age=3600)
         except FileNotFoundError:
             raise BlobMissing() from None
     else:
-        with storage.open(key) as fh:
-            response = Response(fh.read(), mimetype="image/jpeg")
+        response = Response(thumb.data, mimetype="image/jpeg")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = FILE_CSP
     return response
@@ -217,9 +215,8 @@ def require_content_domain():
     """With files.content_domain set, file routes answer only there; elsewhere they redirect to it."""
     content_domain = runtime().settings.files.content_domain
     if request.endpoint in FILE_ENDPOINTS and request.host.lower() != content_domain:
-        proto = "https" if runtime().settings.core.return_https_urls else request.scheme
         query = request.query_string.decode("latin-1")
-        target = f"{proto}://{content_domain}{request.path}" + (f"?{query}" if query else "")
+        target = public_url(runtime().settings, request.path + (f"?{query}" if query else ""), content_domain)
         return redirect(target, 307)  # 307 keeps a password POST a POST
     return None
 
@@ -247,16 +244,11 @@ def view_file(name: str):
     text, truncated = None, False
     if inline and mimetype == "text/plain" and request.method == "GET" and not bot:
         kind = "text"
-        serving = downloads.count_view(rt, name)
-        with rt.storage.open(serving.storage_key) as fh:
-            raw = fh.read(downloads.TEXT_PREVIEW_BYTES + 1)
-        truncated = len(raw) > downloads.TEXT_PREVIEW_BYTES
-        text = raw[: downloads.TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace")
-    proto = "https" if rt.settings.core.return_https_urls else request.scheme
+        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name))
     raw_path = f"/raw/{quote(name)}"
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,
-        mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=f"{proto}://{request.host}{raw_path}",
+        mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=public_url(rt.settings, raw_path),
         embed=item.embed))
     response.headers["Cache-Control"] = "no-store"
     return response

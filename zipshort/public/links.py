@@ -8,20 +8,20 @@ from urllib.parse import urlsplit
 from flask import Response, render_template, request
 from werkzeug.urls import iri_to_uri
 
-from zipshort.auth import client_address, runtime
+from zipshort.auth import client_address
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
+from zipshort.http import runtime
 from zipshort.public.pages import password_page
 from zipshort.services import dynamic, qrcodes, redirects, smart
+from zipshort.urls import link_url, public_url
 
 
 def visitor() -> smart.Visitor:
     """What the request says about who is visiting (for rules)."""
-    settings = runtime().settings.urls
-    lookup = smart.country_lookup(settings.country_header, settings.geoip_database)
     return smart.Visitor(user_agent=request.headers.get("User-Agent", "")[:512],
                          languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
-                         country=lookup(request.headers, client_address()))
+                         country=runtime().country(request.headers, client_address()))
 
 
 def _answer(result: redirects.Followed, head: bool = False) -> Response:
@@ -34,8 +34,7 @@ def _answer(result: redirects.Followed, head: bool = False) -> Response:
     parts = urlsplit(decision.location)
     template = "link_preview.html" if decision.kind == "preview" else "link_frame.html"
     if decision.image and decision.image.startswith("/"):  # an uploaded image: previews need an absolute URL
-        proto = "https" if runtime().settings.core.return_https_urls else request.scheme
-        decision = dataclasses.replace(decision, image=f"{proto}://{request.host}{decision.image}")
+        decision = dataclasses.replace(decision, image=public_url(runtime().settings, decision.image))
     response = Response(render_template(template, decision=decision), mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -90,9 +89,8 @@ def link_qr(code: str, fmt: str):
         raise NotFound("Not found", code="not_found")
     link = qrcodes.find(code, request.host)
     settings = runtime().settings
-    proto = "https" if settings.core.return_https_urls else request.scheme
-    url = f"{proto}://{link.domain or request.host}{settings.urls.route}/{link.slug}"
-    body = qrcodes.render(url, link.qr_options, fmt, runtime().storage, link.user_id)
+    url = link_url(settings, link, link.domain or None)
+    body = qrcodes.link_qr(runtime(), link, url, fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"

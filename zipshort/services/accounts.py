@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -11,15 +12,17 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code
-from zipshort.database import lock_key, write_transaction
+from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
+from zipshort.events import LoginFailed, QuotaChanged, RoleChanged, UserCreated, UserDeleted, UserUpdated
 from zipshort.extensions import db
 from zipshort.inputs import check_text
-from zipshort.models import FilesQuota, Role, User, new_id, utcnow
+from zipshort.models import File, FilesQuota, PartialUpload, Role, User, new_id, utcnow
 from zipshort.runtime import Runtime
-from zipshort.services import invites, sessions
+from zipshort.services import files, invites, sessions
 from zipshort.services.roles import can_manage, managed_by
 
+log = logging.getLogger("zipshort.accounts")
 USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PASSWORD_LENGTH = 1024
 MAX_AVATAR_LENGTH = 255
@@ -188,8 +191,9 @@ def can_grant(actor: User | None, role: Role) -> bool:
     return False
 
 
-def _insert_user(username: str, password_hash: str | None, role: Role) -> User:
-    """Insert a user (the password already hashed, outside the write lock)."""
+def _insert_user(rt: Runtime, username: str, password_hash: str | None, role: Role, via: str,
+                 actor: User | None = None) -> User:
+    """Insert a user (the password already hashed, outside the write lock); ``user.created`` on commit."""
     user = User(id=new_id(), username=username, username_key=username.lower(),
                 password_hash=password_hash, role=role.value,
                 view={}, session_version=1, url_count=0, file_count=0, used_bytes=0, disabled=False)
@@ -198,6 +202,9 @@ def _insert_user(username: str, password_hash: str | None, role: Role) -> User:
         db.session.flush()
     except IntegrityError:
         raise Conflict("Username is taken", code="username_taken", field="username") from None
+    publish_after_commit(db.session, rt.events, UserCreated(
+        user_id=user.id, username=user.username, role=user.role, via=via,
+        actor_id=actor.id if actor is not None else None))
     return user
 
 
@@ -214,7 +221,7 @@ def create_user(rt: Runtime, username: object, password: object, role: Role = Ro
         raise Forbidden("You cannot create this role", code="role_forbidden")
     password_hash = rt.passwords.hash(password)
     with write_transaction(db.session):
-        return _insert_user(username, password_hash, role)
+        return _insert_user(rt, username, password_hash, role, "admin" if actor is not None else "cli", actor)
 
 
 def register(rt: Runtime, username: object, password: object, code: object, client: str) -> User:
@@ -240,7 +247,7 @@ def register(rt: Runtime, username: object, password: object, code: object, clie
     with write_transaction(db.session):
         if has_code:
             invites.redeem(code)
-        return _insert_user(username, password_hash, Role.USER)
+        return _insert_user(rt, username, password_hash, Role.USER, "invite" if has_code else "registration")
 
 
 def count_users() -> int:
@@ -261,7 +268,7 @@ def setup_first_user(rt: Runtime, username: object, password: object) -> User:
         lock_key(db.session, "setup")
         if db.session.scalar(select(exists(select(User.id)))):
             raise Forbidden("Setup has already been completed", code="setup_done")
-        return _insert_user(username, password_hash, Role.SUPERADMIN)
+        return _insert_user(rt, username, password_hash, Role.SUPERADMIN, "setup")
 
 
 def bootstrap_admin(rt: Runtime, username: str | None, password: str | None) -> tuple[User, str | None] | None:
@@ -296,12 +303,20 @@ def authenticate(rt: Runtime, username: object, password: object, client: str) -
     user = db.session.scalar(select(User).where(User.username_key == key)) if USERNAME_RE.fullmatch(key) else None
     ok = rt.passwords.verify(user.password_hash if user else None, password[:MAX_PASSWORD_LENGTH])
     if not ok or user is None or user.disabled:
+        reason = "unknown_user" if user is None else ("disabled" if user.disabled and ok else "wrong_password")
+        rt.events.publish(LoginFailed(username=key[:64], reason=reason,
+                                      actor_id=user.id if user is not None else None))
         raise Unauthorized(INVALID_LOGIN, code="invalid_credentials")
     if rt.passwords.needs_rehash(user.password_hash or ""):
         with write_transaction(db.session):
             db.session.execute(update(User).where(User.id == user.id)
                                .values(password_hash=rt.passwords.hash(password)))
     return user
+
+
+def needs_second_factor(rt: Runtime, user: User) -> bool:
+    """Whether signing in as ``user`` needs a TOTP code after the password."""
+    return bool(user.totp_secret) and rt.settings.features.totp_enabled
 
 
 def get_user(user_id: str) -> User:
@@ -375,6 +390,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
         user = db.session.get(User, target.id, populate_existing=True)
         if user is None:
             raise NotFound("User not found", code="user_not_found")
+        old_role = user.role
         if username is not None:
             user.username, user.username_key = username, username.lower()
         if password_hash is not None:
@@ -396,8 +412,26 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
             db.session.flush()
         except IntegrityError:
             raise Conflict("Username already exists", code="username_taken", field="username") from None
+        publish_after_commit(db.session, rt.events, *_change_events(user, changes, old_role, actor))
     rt.link_cache.clear()  # a disabled owner's links stop resolving at once
     return user
+
+
+def _change_events(user: User, changes: UserChanges, old_role: str, actor: User | None) -> list[Any]:
+    """What ``update_user`` tells subscribers: which fields changed (never their values), role and quota apart."""
+    actor_id = actor.id if actor is not None else None
+    names = {"username": changes.username, "password": changes.password, "disabled": changes.disabled,
+             "view": changes.view, "avatar": changes.avatar}
+    changed = tuple(name for name, value in names.items() if value is not None)
+    out: list[Any] = []
+    if changed:
+        out.append(UserUpdated(user_id=user.id, username=user.username, changed=changed, actor_id=actor_id))
+    if changes.role is not None and changes.role.value != old_role:
+        out.append(RoleChanged(user_id=user.id, username=user.username, old=old_role, new=user.role,
+                               actor_id=actor_id))
+    if changes.quota is not None or changes.clear_quota:
+        out.append(QuotaChanged(user_id=user.id, username=user.username, actor_id=actor_id))
+    return out
 
 
 def change_password(rt: Runtime, user: User, current: object, new: object, client: str) -> User:
@@ -417,18 +451,9 @@ def change_password(rt: Runtime, user: User, current: object, new: object, clien
     return update_user(rt, user, UserChanges(password=new), actor=user)
 
 
-def end_sessions(user: User) -> User:
-    """Invalidate every session of ``user`` (logout everywhere)."""
-    with write_transaction(db.session):
-        db.session.execute(update(User).where(User.id == user.id)
-                           .values(session_version=User.session_version + 1))
-        db.session.execute(sessions.all_sessions_of(user.id))
-    db.session.refresh(user)
-    return user
-
-
 def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
-    """Delete ``target`` and everything it owns.
+    """Delete ``target`` and everything it owns: the rows (one transaction, the database cascades), then
+    their blobs, thumbnails and chunked-upload bytes in storage.
 
     Raises:
         Forbidden: deleting yourself. NotFound: a user the actor may not manage.
@@ -438,9 +463,25 @@ def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
     if actor is not None and not can_manage(actor, target):
         raise NotFound("User not found", code="user_not_found")
     with write_transaction(db.session):
-        user = db.session.get(User, target.id)
+        # Locked first: an upload of theirs charging its quota waits, then finds no user (and removes its blob).
+        user = db.session.get(User, target.id, with_for_update=True, populate_existing=True)
         if user is None:
             raise NotFound("User not found", code="user_not_found")
-        db.session.delete(user)
+        blobs = files.blob_keys(db.session.execute(select(File.storage_key, File.thumbnail_key)
+                                                   .where(File.user_id == user.id)).all())
+        chunked = list(db.session.scalars(select(PartialUpload.id).where(PartialUpload.user_id == user.id)))
+        publish_after_commit(db.session, rt.events, UserDeleted(
+            user_id=user.id, username=user.username, files=user.file_count or 0, links=user.url_count or 0,
+            actor_id=actor.id if actor is not None else None))
+        db.session.delete(user)  # the database cascades to every row they own
     rt.link_cache.clear()
+    # Their blobs, thumbnails and the bytes of their open chunked uploads go once the rows are gone; a
+    # failure is logged (the storage clean-up removes what is left), never raised: the user is deleted.
+    files.remove_blobs(rt.storage, blobs)
+    for session_id in chunked:
+        try:
+            rt.storage.discard_parts(session_id)
+        except Exception:  # noqa: BLE001
+            log.warning("could not remove the chunks of upload %s; the storage clean-up will", session_id,
+                        exc_info=True)
     return target

@@ -1,21 +1,30 @@
-"""API keys: mint (shown once), list, revoke, authenticate; the Zipline token is a key with every scope."""
+"""API keys: mint (shown once), list, revoke, authenticate; the Zipline token is a key with every scope.
+
+Every rule about who may mint or revoke which key lives here (the CLI, the settings page and the Zipline
+API only parse and shape the answer): a key never holds a scope its creator's credential lacks, ``admin``
+only for administrators, keys only for oneself unless one manages the owner (``roles``), unknown scopes
+refused, a bot key never makes or revokes keys.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
 from zipshort.codes import could_be_code
-from zipshort.database import lock_key, write_transaction
+from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.dates import bounded
-from zipshort.errors import Conflict, NotFound, ValidationError
+from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.events import KeyCreated, KeyRevoked
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
 from zipshort.models.apikey import DEFAULT_SCOPES, SCOPES
 from zipshort.runtime import Runtime
 from zipshort.security import derive_token, digests_equal, key_digest, mint_key
+from zipshort.services import roles
 
 ALL_SCOPES = " ".join(SCOPES)
 # Permission names other link APIs use for the same rights: h0p's (domains, shortLinks, files, stats,
@@ -28,6 +37,47 @@ ALIASES = {
 }
 LAST_USED_RESOLUTION = dt.timedelta(seconds=60)  # last-used is written at most once a minute per key
 MAX_NAME_LENGTH = 100
+
+
+def user_scopes(user: User) -> frozenset[str]:
+    """Every scope ``user`` can hold: all of them, ``admin`` for administrators only."""
+    return frozenset(s for s in SCOPES if s != "admin" or user.is_administrator)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks: the user (None for the server console), whether they administer, the scopes of the
+    credential they came with (a browser session and the Zipline token hold every scope of the user), and
+    whether that credential is a bot key."""
+
+    user: User | None
+    admin: bool
+    scopes: frozenset[str]
+    bot: bool = False
+
+    @classmethod
+    def of(cls, user: User, key: ApiKey | None = None) -> Actor:
+        """``user`` calling with ``key``, or with a browser session (or the Zipline token) when None."""
+        held = user_scopes(user)
+        if key is not None:
+            held &= key.scope_set
+        return cls(user, user.is_administrator, held, bool(key is not None and key.bot))
+
+    @classmethod
+    def console(cls) -> Actor:
+        """The server's operator at the ``zipshort`` command: every scope, acting for anyone."""
+        return cls(None, True, frozenset(SCOPES))
+
+
+def _check_acts_for(actor: Actor, owner: User) -> None:
+    """An actor manages its own keys; others' only as an administrator (with the ``admin`` scope) who
+    manages the owner (``roles``), else NotFound as for a user who does not exist."""
+    if actor.bot:
+        raise Forbidden("A bot key cannot manage keys", code="bot_key")
+    if actor.user is None or actor.user.id == owner.id:
+        return
+    if not (actor.admin and "admin" in actor.scopes and roles.can_manage(actor.user, owner)):
+        raise NotFound("User not found", code="user_not_found")
 
 
 def parse_scopes(scopes: object) -> str:
@@ -59,36 +109,55 @@ def parse_scopes(scopes: object) -> str:
     return " ".join(s for s in SCOPES if s in items)
 
 
-def create_key(user: User, name: object, scopes: object = None, expires_at: dt.datetime | None = None,
-               now: dt.datetime | None = None, bot: bool = False) -> tuple[ApiKey, str]:
-    """Mint a key for ``user``; return the row and the plaintext (never stored).
+def create_key(rt: Runtime, actor: Actor, owner: User, *, name: object, scopes: object = None,
+               expires_at: dt.datetime | None = None, bot: bool = False,
+               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+    """THE door for minting a key: ``actor`` mints one for ``owner``; return the row and the plaintext
+    (never stored). ``scopes`` as for :func:`parse_scopes` (none: ``DEFAULT_SCOPES``).
 
     A bot key (at most one live per user, h0p's "bot key") works on the user's links, files and domains
     but never on the account itself: no password, token, key or 2FA endpoints.
 
     Raises:
-        ValidationError: bad name, scopes or expiry. Conflict: a live bot key exists already.
+        NotFound: ``owner`` is someone the actor may not act for.
+        Forbidden: a scope the actor's credential lacks (``missing_scope``), ``admin`` for a user who is no
+            administrator, the actor is a bot key.
+        ValidationError: bad name, unknown scopes, an expiry not in the future, a bot key with ``admin``.
+        Conflict: a live bot key exists already.
     """
+    _check_acts_for(actor, owner)
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME_LENGTH \
             or not name.isprintable():
         raise ValidationError(f"name is required (1-{MAX_NAME_LENGTH} characters)", field="name")
     scope_text = parse_scopes(scopes)
+    wanted = set(scope_text.split())
+    if "admin" in wanted and not owner.is_administrator:
+        raise Forbidden("Only administrators can hold the admin scope", code="missing_scope", field="scopes")
+    beyond = [s for s in SCOPES if s in wanted - actor.scopes]
+    if beyond:
+        raise Forbidden(f"A key cannot have more scopes than its creator holds (not held: {', '.join(beyond)})",
+                        code="missing_scope", field="scopes")
+    if bot and "admin" in wanted:
+        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
     now = now or utcnow()
     if expires_at is not None and bounded(expires_at, "expiresAt") <= now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
     plaintext = mint_key()
-    row = ApiKey(id=new_id(), user_id=user.id, name=name.strip(), prefix=plaintext[:10],
+    row = ApiKey(id=new_id(), user_id=owner.id, name=name.strip(), prefix=plaintext[:10],
                  key_hash=key_digest(plaintext), scopes=scope_text, is_token=False, created_at=now,
                  expires_at=expires_at, bot=bot)
     with write_transaction(db.session):
         if bot:
-            lock_key(db.session, f"bot-key:{user.id}")
+            lock_key(db.session, f"bot-key:{owner.id}")
             live = db.session.scalars(select(ApiKey.id).where(
-                ApiKey.user_id == user.id, ApiKey.bot.is_(True), ApiKey.revoked_at.is_(None),
+                ApiKey.user_id == owner.id, ApiKey.bot.is_(True), ApiKey.revoked_at.is_(None),
                 (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now))).first()
             if live is not None:
                 raise Conflict("You already have a bot key; revoke it first", code="bot_key_exists")
         db.session.add(row)
+        publish_after_commit(db.session, rt.events, KeyCreated(
+            key_id=row.id, owner_id=owner.id, key_name=row.name, scopes=tuple(scope_text.split()),
+            actor_id=actor.user.id if actor.user is not None else None))
     return row, plaintext
 
 
@@ -99,21 +168,26 @@ def list_keys(user: User) -> list[ApiKey]:
     return list(db.session.scalars(stmt))
 
 
-def revoke_key(user: User, key_id: str, now: dt.datetime | None = None) -> ApiKey:
-    """Revoke one of ``user``'s keys; effective on the next request.
+def revoke_key(rt: Runtime, actor: Actor, owner: User, key_id: str, now: dt.datetime | None = None) -> ApiKey:
+    """THE door for revoking: ``actor`` revokes one of ``owner``'s keys; effective on the next request.
 
     Raises:
-        NotFound: no such key of this user.
+        NotFound: no such key of this owner, or an owner the actor may not act for.
+        Forbidden: the actor is a bot key.
     """
+    _check_acts_for(actor, owner)
     if not could_be_code(key_id):
         raise NotFound("Key not found", code="key_not_found")
     with write_transaction(db.session):
-        key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user.id,
+        key = db.session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == owner.id,
                                                      ApiKey.is_token.is_(False)))
         if key is None:
             raise NotFound("Key not found", code="key_not_found")
         if key.revoked_at is None:
             key.revoked_at = now or utcnow()
+            publish_after_commit(db.session, rt.events, KeyRevoked(
+                key_id=key.id, owner_id=owner.id, key_name=key.name,
+                actor_id=actor.user.id if actor.user is not None else None))
     return key
 
 

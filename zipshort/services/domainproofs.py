@@ -54,14 +54,14 @@ def check_proof(rt: Runtime, actor: User, ident: str) -> CustomDomain:
         session.commit()  # no read transaction stays open while the resolver answers
     found = txt_values(record, section.nameservers, section.timeout)
     if token in found:
-        return domains.mark_verified(row_id, True)
+        return domains.mark_verified(rt, row_id, True)
     seen = f" (it holds: {', '.join(repr(v) for v in found[:5])})" if found else " (there is none yet)"
     message = (f"Expected a DNS TXT record {record} with the value {token}{seen}. Create it at your DNS provider "
                "and check again; changes can take a few minutes to show.")
     if section.http_check:
         served, why = _http_proof(rt, hostname, token)
         if served:
-            return domains.mark_verified(row_id, True)
+            return domains.mark_verified(rt, row_id, True)
         message += f" Or serve the value at http://{hostname}{HTTP_PROOF_PATH} ({why})."
     raise VerificationFailed(message)
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -186,7 +184,7 @@ def get_custom(actor: User, ident: str) -> CustomDomain:
     return row
 
 
-def delete_custom(actor: User, ident: str) -> CustomDomain:
+def delete_custom(rt: Runtime, actor: User, ident: str) -> CustomDomain:
     """Remove a custom domain none of its owner's links uses any more.
 
     Raises:
@@ -200,7 +198,7 @@ def delete_custom(actor: User, ident: str) -> CustomDomain:
         if used:
             raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
         db.session.delete(row)
-    HOSTNAMES.invalidate()
+    rt.hostnames.invalidate()
     return row
 
 
@@ -221,14 +219,14 @@ def _locked(ident: str) -> CustomDomain:
     return row
 
 
-def set_verified(actor: User, ident: str, verified: bool) -> CustomDomain:
+def set_verified(rt: Runtime, actor: User, ident: str, verified: bool) -> CustomDomain:
     """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden, Conflict."""
     if not actor.is_administrator:
         raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
-    return mark_verified(get_custom(actor, ident).id, verified)
+    return mark_verified(rt, get_custom(actor, ident).id, verified)
 
 
-def mark_verified(ident: str, verified: bool) -> CustomDomain:
+def mark_verified(rt: Runtime, ident: str, verified: bool) -> CustomDomain:
     """Set or clear ``verified_at`` (the caller checked the proof or the right); verifying removes the other
     (unproven) claims on the hostname.
 
@@ -253,32 +251,18 @@ def mark_verified(ident: str, verified: bool) -> CustomDomain:
     except IntegrityError:
         raise Conflict("Another account has already verified that hostname", code="domain_exists") from None
     finally:
-        HOSTNAMES.invalidate()
+        rt.hostnames.invalidate()
     return row
 
 
-class CustomHostnames:
-    """Every verified custom domain's hostname per database, re-read at most every ``ttl`` seconds (for
-    ``core.trusted_hosts``). Verifying, unverifying or removing one in this process refreshes at once;
-    other processes see it within ``ttl``."""
+def verified_hostnames(rt: Runtime, engine: Engine) -> frozenset[str]:
+    """Every verified custom domain's hostname (for ``core.trusted_hosts``), cached on the runtime
+    (``rt.hostnames``): re-read at most every 5 seconds, at once after a change made in this process. Runs
+    on its own connection of ``engine``, because Flask checks the host before any session exists."""
 
-    def __init__(self, ttl: float = 5.0) -> None:
-        self.ttl = ttl
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
+    def load() -> frozenset[str]:
+        with engine.connect() as conn:
+            return frozenset(conn.execute(select(CustomDomain.hostname)
+                                          .where(CustomDomain.verified_at.is_not(None))).scalars())
 
-    def invalidate(self) -> None:
-        self._cache.clear()
-
-    def get(self, engine: Engine) -> frozenset[str]:
-        key = str(engine.url)
-        read_at, names = self._cache.get(key, (-1e9, frozenset()))
-        if time.monotonic() - read_at > self.ttl:
-            with self._lock, engine.connect() as conn:
-                names = frozenset(conn.execute(select(CustomDomain.hostname)
-                                               .where(CustomDomain.verified_at.is_not(None))).scalars())
-            self._cache[key] = (time.monotonic(), names)
-        return names
-
-
-HOSTNAMES = CustomHostnames()
+    return rt.hostnames.get(load)

@@ -6,27 +6,29 @@ import datetime as dt
 import hashlib
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from pathlib import Path
+from typing import BinaryIO, Mapping
 
 from sqlalchemy import select
 
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
+from zipshort.events import FileViewed
 from zipshort.extensions import db
 from zipshort.models import File, utcnow
 from zipshort.runtime import Runtime
 from zipshort.security import grant_valid, sign_grant
+from zipshort.services.files import AVAILABLE_SQL as _AVAILABLE_SQL
+from zipshort.services.files import LIVE_SQL as _LIVE_SQL
+from zipshort.services.files import MAX_PASSWORD_LENGTH, is_live
+from zipshort.services.thumbnails import stored_thumbnail
 
-_AVAILABLE_SQL = """(expires_at IS NULL OR expires_at > :now)
-  AND EXISTS (SELECT 1 FROM users WHERE users.id = files.user_id AND users.disabled IS FALSE)"""
-_LIVE_SQL = f"""{_AVAILABLE_SQL}
-  AND (max_views IS NULL OR views < max_views)"""
 _SERVE_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at, id"""
 _SERVE_UNLOCKED_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash = :pw_hash AND {_LIVE_SQL}
-RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at"""
+RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at, id"""
 _PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id
 FROM files WHERE name = :name AND {_LIVE_SQL}"""
 
@@ -91,7 +93,14 @@ def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Servin
     row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now or utcnow()}, write=True)
     if row is None:
         raise _gone(rt)
+    _viewed(rt, row[7], name)
     return _serving(row, False)
+
+
+def _viewed(rt: Runtime, file_id: str, name: str) -> None:
+    """Publish a counted view from what the counting statement returned (no further query)."""
+    if rt.events.wants(FileViewed):
+        rt.events.publish(FileViewed(file_id=file_id, filename=name))
 
 
 def is_view(method: str, first_byte: int | None, serving: Serving | None = None, granted: bool = False) -> bool:
@@ -159,11 +168,12 @@ def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.d
         raise NotFound("File not found", code="file_not_found")
     rt.limiter.hit(rt.settings.ratelimit.link_password, "file-password", peek[8], client,
                    message="Too many password attempts, try again later")
-    if not isinstance(password, str) or not rt.passwords.verify(peek[7], password[:1024]):
+    if not isinstance(password, str) or not rt.passwords.verify(peek[7], password[:MAX_PASSWORD_LENGTH]):
         raise Forbidden("Incorrect password", code="wrong_password")
     row = hot_statement(db.engine, _SERVE_UNLOCKED_SQL, {"name": name, "pw_hash": peek[7], "now": now}, write=True)
     if row is None:
         raise _gone(rt)
+    _viewed(rt, row[7], name)
     return _serving(row, True)
 
 
@@ -204,16 +214,50 @@ def preview(name: str, now: dt.datetime | None = None) -> Preview:
                    protected=peek[7] is not None, limited=peek[5] is not None, embed=embed)
 
 
-def thumbnail(file_id: str, now: dt.datetime | None = None) -> str:
-    """The storage key of a live, unprotected file's thumbnail (no view is counted).
+@dataclass(frozen=True)
+class Thumbnail:
+    """A thumbnail to send: its file on this machine (``path``), or its bytes (``data``, S3)."""
+
+    path: Path | None
+    data: bytes | None
+
+
+def thumbnail(rt: Runtime, file_id: str, now: dt.datetime | None = None) -> Thumbnail:
+    """The thumbnail of a live, unprotected file (no view is counted).
 
     Raises:
-        NotFound: no such file, no thumbnail, or the file is protected, expired or used up.
+        NotFound: no such file, no thumbnail, or the file is protected, expired or used up;
+        BlobMissing (404) when storage lost the thumbnail.
     """
     now = now or utcnow()
     row = db.session.get(File, file_id) if file_id and file_id.replace("-", "").isalnum() else None
-    live = row is not None and row.password_hash is None and (row.expires_at is None or row.expires_at > now) \
-        and (row.max_views is None or row.views < row.max_views) and not row.user.disabled
-    if not live or not row.thumbnail_key or row.thumbnail_key == "-":
+    key = stored_thumbnail(row.thumbnail_key) if row is not None else None
+    if row is None or row.password_hash is not None or key is None or not is_live(row, now):
         raise NotFound("Thumbnail not found", code="thumbnail_not_found")
-    return row.thumbnail_key
+    path = rt.storage.local_path(key)
+    if path is not None:
+        return Thumbnail(path=path, data=None)
+    with rt.storage.open(key) as fh:
+        return Thumbnail(path=None, data=fh.read())
+
+
+# --- the bytes ------------------------------------------------------------------------------------------
+# Faces never reach into storage: these hand them what to send.
+
+def local_file(rt: Runtime, serving: Serving) -> Path | None:
+    """The file's blob on this machine (sendfile, offload), or None when it must be streamed (S3)."""
+    return rt.storage.local_path(serving.storage_key)
+
+
+def open_blob(rt: Runtime, serving: Serving, window: tuple[int, int] | None = None) -> BinaryIO:
+    """The file's bytes (``window``: first and last byte, inclusive), for streaming."""
+    if window is None:
+        return rt.storage.open(serving.storage_key)
+    return rt.storage.open(serving.storage_key, window)  # type: ignore[call-arg]  # S3 reads ranges
+
+
+def text_preview(rt: Runtime, serving: Serving) -> tuple[str, bool]:
+    """The start of a text file for its /view page (at most TEXT_PREVIEW_BYTES) and whether it was cut."""
+    with rt.storage.open(serving.storage_key) as fh:
+        raw = fh.read(TEXT_PREVIEW_BYTES + 1)
+    return raw[:TEXT_PREVIEW_BYTES].decode("utf-8", errors="replace"), len(raw) > TEXT_PREVIEW_BYTES

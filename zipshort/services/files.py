@@ -9,23 +9,102 @@ storage clean-up removes it once old enough), never a row without its blob.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zipshort.database import write_transaction
+from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
+from zipshort.events import FileDeleted, FileUpdated, FileUploaded
 from zipshort.extensions import db
 from zipshort.faults import point as crash_point
 from zipshort.inputs import check_offset
 from zipshort.models import File, Link, Tag, User, new_id, utcnow
+from zipshort.runtime import Runtime
 from zipshort.services import quotas
+from zipshort.services.thumbnails import stored_thumbnail
 from zipshort.storage import Storage, StoredBlob
 
+log = logging.getLogger("zipshort.files")
 NAME_ATTEMPTS = 10
 UNSET: object = object()
+MAX_PASSWORD_LENGTH = 1024  # what a password check reads of what a visitor types
+
+# --- one liveness rule --------------------------------------------------------------------------------
+# A file is live while it is not expired, its views are under its limit and its owner is not disabled.
+# LIVE_SQL is the rule for the serving statements (services/downloads.py); state_of() below is the same
+# rule in Python for listings, thumbnails and API objects. tests/services/test_file_state.py walks every
+# state through both.
+LIVE, EXPIRED, USED_UP, DISABLED = "live", "expired", "used up", "disabled"
+AVAILABLE_SQL = """(expires_at IS NULL OR expires_at > :now)
+  AND EXISTS (SELECT 1 FROM users WHERE users.id = files.user_id AND users.disabled IS FALSE)"""
+LIVE_SQL = f"""{AVAILABLE_SQL}
+  AND (max_views IS NULL OR views < max_views)"""
+
+
+def state_of(expires_at: dt.datetime | None, views: int, max_views: int | None, owner_disabled: bool = False,
+             now: dt.datetime | None = None) -> str:
+    """live / disabled (the owner is) / expired / used up: whether the file is served now and, if not, why."""
+    if owner_disabled:
+        return DISABLED
+    if expires_at is not None and expires_at <= (now or utcnow()):
+        return EXPIRED
+    if max_views is not None and views >= max_views:
+        return USED_UP
+    return LIVE
+
+
+def file_state(row: File, now: dt.datetime | None = None) -> str:
+    """The state of ``row`` (see :func:`state_of`; loads the owner, usually from the session's identity map)."""
+    return state_of(row.expires_at, row.views, row.max_views, row.user.disabled, now)
+
+
+def is_live(row: File, now: dt.datetime | None = None) -> bool:
+    """Whether ``row`` is served now (password or not)."""
+    return file_state(row, now) == LIVE
+
+
+def hash_password(rt: Runtime, password: object) -> str | None:
+    """A file password as stored: None for no password (None or ""), else its argon2 hash.
+
+    Raises:
+        ValidationError: not a string, or longer than MAX_PASSWORD_LENGTH.
+    """
+    if password is None or password == "":
+        return None
+    if not isinstance(password, str):
+        raise ValidationError("password must be a string", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password")
+    return rt.passwords.hash(password)
+
+
+def blob_keys(rows: Iterable[tuple[str, str | None]]) -> list[str]:
+    """Every storage key of these (storage key, thumbnail key) pairs: the blobs and the thumbnails made."""
+    keys: list[str] = []
+    for key, thumbnail_key in rows:
+        keys.append(key)
+        thumb = stored_thumbnail(thumbnail_key)
+        if thumb is not None:
+            keys.append(thumb)
+    return keys
+
+
+def remove_blobs(storage: Storage, keys: Iterable[str]) -> int:
+    """Delete blobs whose rows are already gone (committed); a failure is logged, not raised (the row is
+    gone either way; `zipshort fsck --remove` or the storage clean-up takes an orphan later). Return how
+    many were deleted."""
+    removed = 0
+    for key in keys:
+        try:
+            storage.delete(key)
+            removed += 1
+        except Exception:  # noqa: BLE001 - S3 down, permissions, …: the deletion itself has happened
+            log.warning("could not remove blob %s; the storage clean-up will", key, exc_info=True)
+    return removed
 
 
 @dataclass(frozen=True)
@@ -62,9 +141,9 @@ def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
     raise Conflict(f'A file with the name "{name}" already exists', code="name_taken")
 
 
-def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.datetime | None = None,
+def store_files(rt: Runtime, owner: User, items: list[NewFile], now: dt.datetime | None = None,
                 settle: Callable[[int], None] | None = None) -> list[File]:
-    """Record already-stored blobs as the owner's files, all or none.
+    """Record already-stored blobs as the owner's files, all or none; ``file.uploaded`` for each on commit.
 
     ``settle`` (chunked uploads) runs inside the transaction instead of charging the quota: it turns a
     reservation made earlier into the usage of these bytes, or raises.
@@ -82,25 +161,27 @@ def store_files(owner: User, items: list[NewFile], storage: Storage, now: dt.dat
             else:
                 settle(size)
             rows = [_insert(owner, item, now) for item in items]
+            actor_id = None if any(item.anonymous for item in items) else owner.id  # anonymous: into an open folder
+            publish_after_commit(db.session, rt.events, *(uploaded_event(row, actor_id) for row in rows))
             crash_point("files.before_commit")
     except BaseException:
         for item in items:
-            storage.delete(item.blob.key)
+            rt.storage.delete(item.blob.key)
         raise
     crash_point("files.after_commit")
     return rows
 
 
-def get_file_by_name(name: str) -> File:
-    """The file served under ``name``.
+def uploaded_event(row: File, actor_id: str | None) -> FileUploaded:
+    """What subscribers learn of a new file (never its password hash or storage key)."""
+    return FileUploaded(file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size, mimetype=row.type,
+                        folder_id=row.folder_id, has_password=row.password_hash is not None,
+                        max_views=row.max_views, expires_at=row.expires_at, actor_id=actor_id)
 
-    Raises:
-        NotFound.
-    """
-    row = db.session.scalar(select(File).where(File.name == name)) if name and "\x00" not in name else None
-    if row is None:
-        raise NotFound("File not found", code="file_not_found")
-    return row
+
+def deleted_event(row: File, actor_id: str | None) -> FileDeleted:
+    """What subscribers learn of a deleted file."""
+    return FileDeleted(file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size, actor_id=actor_id)
 
 
 # --- the files API ------------------------------------------------------------------------------
@@ -208,34 +289,44 @@ class FileChanges:
 
     favorite: object = UNSET
     max_views: object = UNSET
-    password_hash: object = UNSET
+    password: object = UNSET  # plain text: hashed here; None or "" removes the password
     original_name: object = UNSET
     type: object = UNSET
     name: object = UNSET
     tags: object = UNSET
 
 
-def update_file(owner: User, ident: str, changes: FileChanges) -> File:
-    """Apply ``changes`` (a rename only changes the row: blobs are keyed by zipshort, not by name).
+def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> File:
+    """Apply ``changes`` (a rename only changes the row: blobs are keyed by zipshort, not by name); a
+    ``password`` is set (hashed) or, when None or empty, cleared.
 
     Raises:
-        NotFound, Conflict (name taken).
+        NotFound, Conflict (name taken), ValidationError (a password that is not a string or too long).
     """
+    password_hash = hash_password(rt, changes.password) if changes.password is not UNSET else UNSET
     with write_transaction(db.session):
         row = get_owned_file(owner, ident)
-        for attr in ("favorite", "max_views", "password_hash", "original_name", "type", "name", "tags"):
+        changed = []
+        for attr in ("favorite", "max_views", "original_name", "type", "name", "tags"):
             value = getattr(changes, attr)
             if value is not UNSET:
                 setattr(row, attr, value)
+                changed.append(attr)
+        if password_hash is not UNSET:
+            row.password_hash = password_hash
+            changed.append("password")
         row.updated_at = utcnow()
         try:
             db.session.flush()
         except IntegrityError:
             raise Conflict("File with this name already exists", code="name_taken") from None
+        publish_after_commit(db.session, rt.events, FileUpdated(file_id=row.id, filename=row.name,
+                                                                owner_id=row.user_id, changed=tuple(changed),
+                                                                actor_id=owner.id))
     return row
 
 
-def delete_files(owner: User, idents: list[str], storage: Storage) -> list[File]:
+def delete_files(rt: Runtime, owner: User, idents: list[str]) -> list[File]:
     """Delete several of the owner's files at once (rows and quota first, then blobs).
 
     Raises:
@@ -247,14 +338,13 @@ def delete_files(owner: User, idents: list[str], storage: Storage) -> list[File]
         rows = [get_owned_file(owner, ident, lock=True) for ident in idents]
         for row in rows:
             db.session.delete(row)
+        publish_after_commit(db.session, rt.events, *(deleted_event(row, owner.id) for row in rows))
         db.session.execute(update(User).where(User.id == owner.id)
                            .values(used_bytes=User.used_bytes - sum(r.size for r in rows),
                                    file_count=User.file_count - len(rows))
                            .execution_options(synchronize_session=False))
-    for row in rows:
-        storage.delete(row.storage_key)
-        if row.thumbnail_key and row.thumbnail_key != "-":
-            storage.delete(row.thumbnail_key)
+    for key in blob_keys((row.storage_key, row.thumbnail_key) for row in rows):
+        rt.storage.delete(key)
     return rows
 
 

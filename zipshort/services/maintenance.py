@@ -6,7 +6,9 @@ import datetime as dt
 import logging
 import time
 from collections import defaultdict
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Callable
 
 from sqlalchemy import delete, select, update
 
@@ -15,10 +17,11 @@ from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
+from zipshort.services.files import blob_keys
 from zipshort.services.invites import prune_invites
 from zipshort.services.partials import SESSION_IDLE, prune_abandoned, session_ids
 from zipshort.services.sessions import prune_sessions
-from zipshort.services.thumbnails import generate_missing
+from zipshort.services.thumbnails import generate_missing, stored_thumbnail
 from zipshort.storage import Storage
 
 log = logging.getLogger("zipshort.maintenance")
@@ -50,8 +53,8 @@ def _referenced() -> tuple[dict[str, str], set[str]]:
     thumbnails: set[str] = set()
     for key, name, thumb in db.session.execute(select(File.storage_key, File.name, File.thumbnail_key)):
         rows[key] = name
-        if thumb and thumb != "-":
-            thumbnails.add(thumb)
+        if (stored := stored_thumbnail(thumb)) is not None:
+            thumbnails.add(stored)
     db.session.rollback()
     return rows, thumbnails
 
@@ -77,6 +80,26 @@ def fsck(storage: Storage, remove: bool = False, temp_age: dt.timedelta = dt.tim
             storage.delete(key)
         report.temp_removed = storage.clean_temp(temp_age, keep=session_ids())
     return report
+
+
+def check_storage(rt: Runtime, remove: bool = False, temp_age: dt.timedelta = dt.timedelta(hours=1)) -> FsckReport:
+    """``zipshort fsck``: :func:`fsck` of the runtime's storage."""
+    return fsck(rt.storage, remove=remove, temp_age=temp_age)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What one ``zipshort prune`` removed."""
+
+    files: int
+    sessions: int
+    invites: int
+
+
+def prune_now(rt: Runtime) -> PruneReport:
+    """``zipshort prune``: expired files (rows and quota first, then blobs), abandoned chunked uploads,
+    expired or used-up invites."""
+    return PruneReport(files=prune_expired(rt.storage), sessions=prune_abandoned(rt.storage), invites=prune_invites())
 
 
 def clean_storage(rt: Runtime, min_age: dt.timedelta | None = None, now: dt.datetime | None = None) -> CleanupReport:
@@ -128,10 +151,8 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
                 db.session.execute(update(User).where(User.id == user_id)
                                    .values(used_bytes=User.used_bytes - size, file_count=User.file_count - count)
                                    .execution_options(synchronize_session=False))
-        for row in batch:
-            storage.delete(row.storage_key)
-            if row.thumbnail_key and row.thumbnail_key != "-":
-                storage.delete(row.thumbnail_key)
+        for key in blob_keys((row.storage_key, row.thumbnail_key) for row in batch):
+            storage.delete(key)
         total += len(batch)
 
 
@@ -147,17 +168,21 @@ def maintenance_round(storage: Storage) -> None:
     generate_missing(storage)
 
 
-def Pruner(app, storage: Storage, interval: float) -> Periodic:  # noqa: N802 - reads as a class
+def Pruner(rt: Runtime, interval: float,  # noqa: N802 - reads as a class
+           scope: Callable[[], AbstractContextManager[object]]) -> Periodic:
     """The background maintenance loop of ``zipshort serve``: a round every ``interval`` seconds, and the
-    storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start)."""
-    rt: Runtime = app.extensions["zipshort"]
+    storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start).
+
+    Each round runs inside ``scope()``, the database scope the caller binds ``db.session`` with (``serve``
+    passes its app's ``app_context``); the loop itself knows only the runtime.
+    """
     every = rt.settings.files.cleanup_interval_seconds
     last_cleanup = time.monotonic()
 
     def run() -> None:
         nonlocal last_cleanup
-        with app.app_context():
-            maintenance_round(storage)
+        with scope():
+            maintenance_round(rt.storage)
             if every and time.monotonic() - last_cleanup >= every:
                 last_cleanup = time.monotonic()
                 clean_storage(rt)

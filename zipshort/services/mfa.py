@@ -15,6 +15,7 @@ from sqlalchemy import or_, update
 
 from zipshort.database import write_transaction
 from zipshort.errors import Forbidden, ValidationError
+from zipshort.events import LoginFailed
 from zipshort.extensions import db
 from zipshort.models import User
 from zipshort.runtime import Runtime
@@ -81,6 +82,20 @@ def verify_login(user: User, code: object, now: dt.datetime | None = None) -> No
     step = _matching_step(user.totp_secret or "", code, now or dt.datetime.now(dt.timezone.utc))
     if step is None or not _accept(user, user.totp_secret or "", step, enable=False):
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
+
+
+def check_login_code(rt: Runtime, user: User, code: object, now: dt.datetime | None = None) -> None:
+    """The second step of a sign-in: rate limited per user like a login; a wrong code is published.
+
+    Raises:
+        ValidationError: wrong, malformed or already used code. RateLimited.
+    """
+    rt.limiter.hit(rt.settings.ratelimit.login, "totp", user.id)
+    try:
+        verify_login(user, code, now)
+    except ValidationError:
+        rt.events.publish(LoginFailed(username=user.username, reason="wrong_code", actor_id=user.id))
+        raise
 
 
 def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.datetime | None = None) -> None:

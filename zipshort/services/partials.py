@@ -24,7 +24,7 @@ import functools
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import IO, Any, Iterable
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,7 +38,7 @@ from zipshort.runtime import Runtime
 from zipshort.security import key_digest, random_string
 from zipshort.services import files, quotas, uploads
 from zipshort.services.chunkranges import describe, merge_range, missing_ranges
-from zipshort.storage import BlobTooLarge, Storage, StoredBlob
+from zipshort.storage import BlobTooLarge, Storage, StoredBlob, chunks_of
 
 SESSION_IDLE = dt.timedelta(minutes=30)
 RECEIVING, ASSEMBLING = "receiving", "assembling"
@@ -204,6 +204,40 @@ def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk,
     return _complete(rt, owner, session.id, now)
 
 
+def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, identifier: str | None,
+              token: str | None, filename: str, content_type: str | None, options: uploads.UploadOptions,
+              now: dt.datetime | None = None) -> Progress | uploads.UploadedFile:
+    """The door of a chunked upload: store one chunk (``stream``, placed by ``chunk``); the last one
+    assembles and records the file.
+
+    The first chunk (no ``identifier`` and no ``token``) opens the session with the upload's options:
+    checked, the expiry rules applied, the password hashed; later chunks are checked the same way but
+    the session keeps the first chunk's options. ``filename`` and ``content_type`` are the client's
+    (cleaned here into display metadata: no control characters, at most 255 bytes; the type guessed from
+    the name when missing or generic).
+
+    Raises:
+        as :func:`receive_chunk`, and ValidationError for the options (expiry past files.max_expiration).
+    """
+    now = now or utcnow()
+    uploads.check_options(options)
+    expires_at, _ = uploads.apply_expiry_rules(rt.settings.files, options.expires_at, options.never, now)
+    name = uploads.clean_display_name(filename) or "file"
+    first = identifier is None and token is None
+    stored = {
+        "fmt": options.fmt, "max_views": options.max_views,
+        "password_hash": files.hash_password(rt, options.password) if first else None,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "keep_name": options.keep_original_name, "filename": options.filename, "extension": options.extension,
+    }
+    result = receive_chunk(rt, owner, chunks_of(stream), chunk, size=uploads.size_of(stream),
+                           identifier=identifier, token=token, filename=name,
+                           content_type=uploads.guess_type(content_type, name), options=stored, now=now)
+    if isinstance(result, Progress):
+        return result
+    return uploads.UploadedFile(id=result.id, name=result.name, type=result.type)
+
+
 def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime, presented: str | None) -> str:
     """Add the chunk's range and rotate the token; return the new token.
 
@@ -260,7 +294,7 @@ def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime) -> Fi
         raise
     settle = functools.partial(_settle, session_id, owner.id, session.total_size)
     try:
-        (row,) = files.store_files(owner, [item], storage, now, settle=settle)
+        (row,) = files.store_files(rt, owner, [item], now, settle=settle)
     except BaseException:
         _abandon(session_id, storage)  # store_files removed the blob; this releases the reservation
         raise
@@ -310,10 +344,10 @@ def list_incomplete(owner: User) -> list[PartialUpload]:
                                    .order_by(PartialUpload.created_at, PartialUpload.id)))
 
 
-def cancel(owner: User, ids: list[str], storage: Storage) -> list[PartialUpload]:
+def cancel(rt: Runtime, owner: User, ids: list[str]) -> list[PartialUpload]:
     """Abandon the owner's sessions among ``ids`` (others' and unknown ids are skipped); return them."""
     rows = [s for s in list_incomplete(owner) if s.id in set(ids)]
-    return [s for s in rows if _abandon(s.id, storage, PartialUpload.user_id == owner.id)]
+    return [s for s in rows if _abandon(s.id, rt.storage, PartialUpload.user_id == owner.id)]
 
 
 def prune_abandoned(storage: Storage, now: dt.datetime | None = None,
@@ -336,5 +370,5 @@ def session_ids() -> set[str]:
     return ids
 
 
-__all__ = ["Chunk", "File", "Progress", "cancel", "list_incomplete", "parse_content_range", "prune_abandoned",
-           "receive_chunk", "session_ids"]
+__all__ = ["Chunk", "File", "Progress", "add_chunk", "cancel", "list_incomplete", "parse_content_range",
+           "prune_abandoned", "receive_chunk", "session_ids"]

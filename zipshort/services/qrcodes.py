@@ -19,6 +19,7 @@ from zipshort.codes import could_be_code
 from zipshort.errors import NotFound
 from zipshort.extensions import db
 from zipshort.models import File, Link
+from zipshort.runtime import Runtime
 from zipshort.storage.base import Storage
 
 MAX_LOGO_BYTES = 5 * 1024 * 1024
@@ -50,6 +51,11 @@ def _logo(storage: Storage | None, options: dict | None, owner_id: str) -> Image
     except Exception:  # noqa: BLE001 - a broken upload draws the code without a logo
         return None
     return image.convert("RGBA")
+
+
+def link_qr(rt: Runtime, link: Link, url: str, kind: str) -> bytes:
+    """The QR code of ``link``'s short ``url`` as SVG or PNG, with the link's options and its owner's logo."""
+    return render(url, link.qr_options, kind, rt.storage, link.user_id)
 
 
 def render(url: str, options: dict | None, kind: str, storage: Storage | None = None,

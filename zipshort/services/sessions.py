@@ -11,18 +11,26 @@ import secrets
 
 from sqlalchemy import Delete, delete, select, update
 
-from zipshort.database import write_transaction
+from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import NotFound, ValidationError
+from zipshort.events import LoginSucceeded
 from zipshort.extensions import db
 from zipshort.models import User, UserSession, new_id, utcnow
+from zipshort.runtime import Runtime
 from zipshort.security import key_digest
 
 LIFETIME = dt.timedelta(days=14)  # as the cookie's Max-Age
 SEEN_RESOLUTION = dt.timedelta(minutes=5)  # last-seen is written at most this often
 
 
-def start_session(user: User, user_agent: str | None = None, now: dt.datetime | None = None) -> str:
-    """Open a session for ``user``; return the secret the browser's cookie carries."""
+def start_session(rt: Runtime, user: User, user_agent: str | None = None, now: dt.datetime | None = None,
+                  method: str | None = None) -> str:
+    """Open a session for ``user``; return the secret the browser's cookie carries.
+
+    ``method`` says how the person proved who they are (password, totp, setup, registration): the session
+    is a sign-in and ``login.succeeded`` is published. None for a session that continues one (after a
+    password change).
+    """
     now = now or utcnow()
     secret = secrets.token_urlsafe(32)
     with write_transaction(db.session):
@@ -31,6 +39,9 @@ def start_session(user: User, user_agent: str | None = None, now: dt.datetime | 
                                    user_agent=(user_agent or "")[:255] or None))
         # Forget this user's expired sessions while we hold the write lock anyway.
         db.session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now))
+        if method is not None:
+            publish_after_commit(db.session, rt.events, LoginSucceeded(user_id=user.id, username=user.username,
+                                                                       method=method, actor_id=user.id))
     return secret
 
 

@@ -15,7 +15,6 @@ row says so (``Link.smart``, kept by services/links.py on every write).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -145,38 +144,3 @@ def load(link_id: str) -> Link:
     if link is None:
         raise LookupError(link_id)
     return link
-
-
-class CountryLookup:
-    """The visitor's country: a trusted proxy header (e.g. CF-IPCountry) or an offline MaxMind database."""
-
-    def __init__(self, header: str, database: str) -> None:
-        self.header = header
-        self.reader = None
-        if database:
-            import maxminddb
-
-            self.reader = maxminddb.open_database(database)
-
-    def __call__(self, headers: Any, address: str) -> str | None:
-        if self.header:
-            value = (headers.get(self.header) or "").strip().upper()
-            if re.fullmatch(r"[A-Z]{2}", value) and value not in ("XX", "T1"):
-                return value
-        if self.reader is not None:
-            try:
-                ipaddress.ip_address(address)
-                record = self.reader.get(address)
-            except ValueError:
-                return None
-            if isinstance(record, dict):
-                country = record.get("country") or record.get("registered_country") or {}
-                code = country.get("iso_code") if isinstance(country, dict) else None
-                return code.upper() if isinstance(code, str) else None
-        return None
-
-
-@functools.lru_cache(maxsize=8)
-def country_lookup(header: str, database: str) -> CountryLookup:
-    """One lookup (and one open database) per configuration."""
-    return CountryLookup(header, database)

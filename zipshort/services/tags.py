@@ -90,11 +90,6 @@ def resolve(owner: User, tag_ids: object) -> list[Tag]:
     return found
 
 
-def set_file_tags(file: File, tags: list[Tag]) -> None:
-    """Inside a write transaction: replace a file's tags."""
-    file.tags = tags
-
-
 def tag_files(owner: User, file_ids: list[str], tag_id: str, add: bool = True) -> int:
     """Add the tag to (or take it off) several of the owner's files; how many were given."""
     with write_transaction(db.session):

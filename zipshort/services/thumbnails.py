@@ -25,6 +25,11 @@ FAILED = "-"  # thumbnail_key of a file that cannot have one (not retried)
 BATCH = 20
 
 
+def stored_thumbnail(thumbnail_key: str | None) -> str | None:
+    """The storage key of a file's thumbnail, or None: not made yet (None) or impossible (FAILED)."""
+    return None if thumbnail_key in (None, "", FAILED) else thumbnail_key
+
+
 def _frame_of_video(storage: Storage, key: str) -> bytes | None:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:

@@ -1,20 +1,38 @@
-"""Upload decisions that do not touch the database: file names, extensions, sanitising, MIME types."""
+"""Uploads: the one door of a (non-chunked) upload, ``create_upload``, and the decisions it is made of.
+
+``create_upload`` takes the file parts and the options every dialect parses into ``UploadOptions``, and
+does the whole workflow: the folder, expiry defaults and caps, the disabled extensions, the password
+hash, the blobs (spooled straight into storage's temp folder by the request parser, or written here),
+image re-encoding, the rows (services/files.py: quota and insert in one transaction), and the
+clean-up of every blob when anything fails. It returns plain data (``Uploaded``).
+
+The helpers below it decide names, extensions, display names and MIME types without the database;
+services/partials.py uses the same ones for chunked uploads.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import io
 import mimetypes
 import re
 import secrets
 import unicodedata
 import uuid
-from typing import Callable, Iterable
+from dataclasses import dataclass
+from typing import IO, Callable, Iterable, Sequence
 from urllib.parse import unquote
 
 from zipshort.codes import invisible_code
-from zipshort.dates import parse_expiry  # noqa: F401  (the upload headers' grammar, kept importable here)
-from zipshort.errors import ValidationError
+from zipshort.dates import parse_expiry
+from zipshort.errors import ValidationError, ZipshortError
+from zipshort.faults import point as crash_point
+from zipshort.models import User, utcnow
+from zipshort.runtime import Runtime
 from zipshort.security import random_string
+from zipshort.services import files, folders, images
+from zipshort.storage import BlobTooLarge, SpoolFile, StoredBlob, chunks_of
 
 FORMATS = ("random", "uuid", "date", "name", "gfycat", "random-words")
 DOUBLE_EXTENSIONS = (".tar.gz", ".tar.xz", ".tar.bz2", ".tar.lz", ".tar.lzma", ".tar.Z", ".tar.7z", ".zip.gz",
@@ -153,3 +171,243 @@ def guess_type(declared: str | None, filename: str) -> str:
     if declared and declared != "application/octet-stream" and re.fullmatch(r"[\w.+-]+/[\w.+-]+", declared):
         return declared
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+# --- the door -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file part of an upload: the client's file name and type, and its bytes.
+
+    ``stream`` is a ``SpoolFile`` when the request parser wrote the part straight into storage's temp
+    folder (see :data:`SpoolFactory`), or any readable, seekable stream.
+    """
+
+    filename: str | None
+    mimetype: str | None
+    stream: IO[bytes]
+
+
+@dataclass(frozen=True)
+class UploadOptions:
+    """What a client asked for, in no dialect: every face parses its headers into this.
+
+    ``expires_at``/``never`` are what the client sent (None/False: nothing); the door applies
+    ``files.default_expiration`` and ``files.max_expiration``. ``password`` is the plain text (hashed by
+    the door). ``filename`` is a decoded name override, ``extension`` an extension override.
+    ``folder_id`` puts the files into a folder; ``anonymous`` marks an upload without credentials into
+    someone's folder open for uploads (the owner passed in is then that folder's owner).
+    """
+
+    fmt: str = "random"
+    expires_at: dt.datetime | None = None
+    never: bool = False
+    max_views: int | None = None
+    password: str | None = None
+    keep_original_name: bool = False
+    filename: str | None = None
+    extension: str | None = None
+    compression: int | None = None
+    compression_type: str = "jpg"
+    zws: bool = False  # names of zero-width characters (Zipline v3)
+    text: bool = False  # store as text/plain (Zipline v3's UploadText)
+    folder_id: str | None = None
+    anonymous: bool = False
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """One stored file as the dialects answer it."""
+
+    id: str
+    name: str
+    type: str
+    removed_gps: bool = False
+    compressed: tuple[str, str | None] | None = None  # (new MIME type, new extension) when re-encoded
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """The result of an upload: the files in order, and the expiry that was applied to them."""
+
+    files: list[UploadedFile]
+    expires_at: dt.datetime | None
+    never: bool
+
+
+SpoolFactory = Callable[[], SpoolFile]
+# Parses the request's file parts; the factory gives the parser a temp file in storage for each part.
+PartReader = Callable[[SpoolFactory], Sequence[Part]]
+EXPIRY_FIELD = "expires_at"  # the field of the expiry errors below (a dialect names its header instead)
+
+
+def apply_expiry_rules(settings, expires_at: dt.datetime | None, never: bool,
+                       now: dt.datetime) -> tuple[dt.datetime | None, bool]:
+    """The expiry a file gets: files.default_expiration when none was asked for (and not "never"),
+    capped by files.max_expiration (which also turns "no expiry" into the longest allowed).
+
+    Raises:
+        ValidationError (field ``expires_at``): "never", or a date past files.max_expiration.
+    """
+    if expires_at is None and not never and settings.default_expiration:
+        expires_at = parse_expiry(settings.default_expiration, now)
+    longest = parse_expiry(settings.max_expiration, now) if settings.max_expiration else None
+    if longest is not None:
+        if never or (expires_at is not None and expires_at > longest):
+            raise ValidationError(f"Expiry exceeds maximum allowed expiration of {settings.max_expiration}",
+                                  code="invalid_options", field=EXPIRY_FIELD)
+        if expires_at is None:
+            expires_at = longest
+    return expires_at, never
+
+
+def check_options(options: UploadOptions) -> None:
+    """What every face should already have refused, checked again where the rule lives.
+
+    Raises:
+        ValidationError: unknown format or compression type, a view limit or percentage out of range.
+    """
+    if options.fmt not in FORMATS:
+        raise ValidationError("Invalid format", code="invalid_format")
+    if options.max_views is not None and not 0 < options.max_views <= 1_000_000_000:
+        raise ValidationError("Max views must be between 1 and 1000000000", code="invalid_options",
+                              field="max_views")
+    if options.compression is not None and not 0 < options.compression <= 100:
+        raise ValidationError("Invalid percent (must be between 0 and 100)", code="invalid_options")
+    images.compression_type(options.compression_type)
+    if options.anonymous and not options.folder_id:
+        raise ValidationError("anonymous uploads need a folder open for uploads", code="folder_not_found")
+
+
+def _folder_of(owner: User, options: UploadOptions) -> str | None:
+    """The folder the files go into (checked: the owner's own, or for an anonymous upload one open for it)."""
+    if not options.folder_id:
+        return None
+    folder = folders.upload_target(None if options.anonymous else owner, options.folder_id)
+    if options.anonymous and folder.user_id != owner.id:
+        raise ValidationError("folder not found", code="folder_not_found")
+    return folder.id
+
+
+def too_large(index: int, max_bytes: int) -> ZipshortError:
+    """413 for the file part at ``index`` (Zipline's text)."""
+    return ZipshortError(f"file[{index}]: File size is too large. Maximum file size is {max_bytes} bytes",
+                         code="too_large", status=413)
+
+
+def create_upload(rt: Runtime, owner: User, parts: Sequence[Part] | PartReader, options: UploadOptions,
+                  now: dt.datetime | None = None) -> Uploaded:
+    """Store the uploaded files as the owner's, all or none.
+
+    ``parts`` are the file parts, or a reader that parses them from the request, spooling each straight
+    into storage's temp folder through the factory it is given (no second copy). In order: the options and
+    the folder are checked, the expiry rules applied, the parts read; every part is refused when empty or
+    of a disabled extension; the blobs are committed to storage (images re-encoded when asked for, or to
+    strip GPS), then one transaction charges the quota and inserts the rows. When anything fails every
+    blob of the request is removed; spools never committed are removed in any case.
+
+    Raises:
+        ValidationError (400: options, no files, empty file, no file name, disabled extension, folder),
+        Forbidden (a folder not open for uploads), ZipshortError 413 (too large), FileQuotaExceeded,
+        Conflict (a fixed name is taken), StorageFull (507).
+    """
+    now = now or utcnow()
+    settings = rt.settings.files
+    check_options(options)
+    folder_id = _folder_of(owner, options)
+    expires_at, never = apply_expiry_rules(settings, options.expires_at, options.never, now)
+    spools: list[SpoolFile] = []
+
+    def spool() -> SpoolFile:
+        spools.append(rt.storage.spool(settings.max_file_size))
+        return spools[-1]
+
+    try:
+        try:
+            received = list(parts(spool) if callable(parts) else parts)
+        except BlobTooLarge:
+            raise too_large(len(spools) - 1, settings.max_file_size) from None
+        if not received:
+            raise ValidationError("No files were uploaded", code="no_files")
+        for index, part in enumerate(received):
+            refuse_empty(f"file[{index}]", size_of(part.stream))
+        crash_point("upload.spooled")
+        password_hash = files.hash_password(rt, options.password)
+        stored: list[files.NewFile] = []
+        answers: list[tuple[bool, tuple[str, str | None] | None]] = []
+        try:
+            for index, part in enumerate(received):
+                item, answer = _store_part(rt, index, part, options, password_hash, expires_at, now)
+                stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=options.anonymous))
+                answers.append(answer)
+            rows = files.store_files(rt, owner, stored, now)
+        except BaseException:
+            for item in stored:
+                rt.storage.delete(item.blob.key)
+            raise
+    finally:
+        for spooled in spools:  # committed ones stay; the rest (a failed or refused upload) are removed
+            spooled.close()
+    return Uploaded(files=[UploadedFile(id=row.id, name=row.name, type=row.type, removed_gps=gps, compressed=packed)
+                           for row, (gps, packed) in zip(rows, answers, strict=True)],
+                    expires_at=expires_at, never=never)
+
+
+def size_of(stream: IO[bytes]) -> int:
+    """Bytes in a file part (spooled by us, or any seekable stream)."""
+    if isinstance(stream, SpoolFile):
+        return stream.size
+    position = stream.tell()
+    stream.seek(0, io.SEEK_END)
+    size = stream.tell()
+    stream.seek(position)
+    return size
+
+
+def _store_part(rt: Runtime, index: int, part: Part, options: UploadOptions, password_hash: str | None,
+                expires_at: dt.datetime | None, now: dt.datetime):
+    """One part into storage: (the file to record, (GPS removed, (type, ext) when re-encoded))."""
+    settings = rt.settings.files
+    if not part.filename and options.filename is None:
+        raise ValidationError(f"file[{index}]: no filename", code="no_filename")
+    ext = extension_of(part.filename, options.extension)
+    refuse_disabled(ext, settings.disabled_extensions, f"file[{index}]")
+    try:
+        if isinstance(part.stream, SpoolFile):
+            blob = rt.storage.commit(part.stream)  # the parser already wrote it to the store's temp folder
+        else:
+            blob = rt.storage.write(chunks_of(part.stream), max_bytes=settings.max_file_size)
+    except BlobTooLarge:
+        raise too_large(index, settings.max_file_size) from None
+    mimetype = "text/plain" if options.text else guess_type(part.mimetype, part.filename or "")
+    answer: tuple[bool, tuple[str, str | None] | None] = (False, None)
+    if mimetype.startswith("image/") and (options.compression or settings.remove_gps_metadata):
+        try:
+            blob, mimetype, ext, answer = _process_image(rt, blob, mimetype, ext, options)
+        except BaseException:
+            rt.storage.delete(blob.key)
+            raise
+    fmt = "zws" if options.zws and options.filename is None else options.fmt
+    make_name, retry = name_maker(fmt, settings.length, part.filename, ext, now, options.filename)
+    original = clean_display_name(part.filename) if options.keep_original_name else None
+    item = files.NewFile(blob=blob, make_name=make_name, retry_name=retry, original_name=original, type=mimetype,
+                         max_views=options.max_views, password_hash=password_hash, expires_at=expires_at)
+    return item, answer
+
+
+def _process_image(rt: Runtime, blob: StoredBlob, mimetype: str, ext: str, options: UploadOptions):
+    """Compress and/or strip GPS; the processed bytes replace the blob. Returns (blob, type, ext, answer)."""
+    storage = rt.storage
+    with storage.open(blob.key) as fh:
+        source = fh if fh.seekable() else io.BytesIO(fh.read())
+        result = images.process(source, options.compression,
+                                options.compression_type if options.compression else None,
+                                rt.settings.files.remove_gps_metadata)
+    if result is None:
+        return blob, mimetype, ext, (False, None)
+    new_blob = storage.write([result.data])
+    storage.delete(blob.key)
+    if options.compression:
+        return new_blob, result.mimetype, result.ext, (result.removed_gps, (result.mimetype, result.ext))
+    return new_blob, mimetype, ext, (result.removed_gps, None)

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterable, Iterator, Protocol
+from typing import IO, BinaryIO, Collection, Iterable, Iterator, Protocol
 
 from zipshort.errors import NotFound, ZipshortError
 
@@ -73,7 +73,7 @@ def new_key() -> str:
     return f"{token[:2]}/{token[2:4]}/{token}"
 
 
-def chunks_of(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+def chunks_of(stream: IO[bytes], size: int = CHUNK) -> Iterator[bytes]:
     """Read ``stream`` in chunks until it ends."""
     while chunk := stream.read(size):
         yield chunk

@@ -6,10 +6,11 @@ from __future__ import annotations
 from flask import g, render_template, request
 
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.models import FilesQuota, Role
 from zipshort.services import accounts, domains, invites, roles
 from zipshort.web import bp
-from zipshort.web.common import action, base_url, checked, done, page, rt, text
+from zipshort.web.common import action, base_url, checked, done, page, text
 
 
 def _role(value: str) -> Role:
@@ -37,10 +38,10 @@ def admin_users():
 @action("/dashboard/admin/users")
 def admin_user_create():
     quota = _quota()  # refused before the user exists: a bad quota must not leave a user without one
-    user = accounts.create_user(rt(), text("username"), request.form.get("password"), _role(text("role") or "USER"),
-                                actor=g.user)
+    user = accounts.create_user(runtime(), text("username"), request.form.get("password"),
+                                _role(text("role") or "USER"), actor=g.user)
     if quota.files_type != FilesQuota.NONE.value or quota.max_urls is not None:
-        accounts.update_user(rt(), user, accounts.UserChanges(quota=quota), actor=g.user)
+        accounts.update_user(runtime(), user, accounts.UserChanges(quota=quota), actor=g.user)
     return done(f"Created user {user.username}", "/dashboard/admin/users")
 
 
@@ -58,7 +59,7 @@ def admin_user_update(user_id: str):
     changes = accounts.UserChanges(role=_role(text("role") or target.role), quota=quota,
                                    clear_quota=quota.files_type == FilesQuota.NONE.value and quota.max_urls is None,
                                    disabled=checked("disabled"), password=request.form.get("password") or None)
-    user = accounts.update_user(rt(), target, changes, actor=g.user)
+    user = accounts.update_user(runtime(), target, changes, actor=g.user)
     return done(f"Saved user {user.username}", "/dashboard/admin/users")
 
 
@@ -66,7 +67,7 @@ def admin_user_update(user_id: str):
 @page(admin=True)
 @action("/dashboard/admin/users")
 def admin_user_delete(user_id: str):
-    user = accounts.delete_user(rt(), _target(user_id), actor=g.user)
+    user = accounts.delete_user(runtime(), _target(user_id), actor=g.user)
     return done(f"Deleted user {user.username} and everything they owned", "/dashboard/admin/users")
 
 
@@ -74,14 +75,14 @@ def admin_user_delete(user_id: str):
 @page(admin=True)
 def admin_invites():
     return render_template("admin_invites.html", invites=invites.list_invites(g.user), origin_url=base_url(),
-                           enabled=rt().settings.features.invites_enabled)
+                           enabled=runtime().settings.features.invites_enabled)
 
 
 @bp.post("/dashboard/admin/invites")
 @page(admin=True)
 @action("/dashboard/admin/invites")
 def admin_invite_create():
-    invite = invites.create_invite(rt(), g.user, text("expires") or "never", text("max_uses") or None)
+    invite = invites.create_invite(runtime(), g.user, text("expires") or "never", text("max_uses") or None)
     return done(f"Created invite {invite.code}", "/dashboard/admin/invites")
 
 
@@ -103,7 +104,7 @@ def admin_domains():
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_verify(ident: str):
-    row = domains.set_verified(g.user, ident, not checked("unverify"))
+    row = domains.set_verified(runtime(), g.user, ident, not checked("unverify"))
     return done(f"{row.hostname} is {'verified' if row.verified else 'no longer verified'}", "/dashboard/admin/domains")
 
 
@@ -111,5 +112,5 @@ def admin_domain_verify(ident: str):
 @page(admin=True)
 @action("/dashboard/admin/domains")
 def admin_domain_delete(ident: str):
-    row = domains.delete_custom(g.user, ident)
+    row = domains.delete_custom(runtime(), g.user, ident)
     return done(f"Removed {row.hostname}", "/dashboard/admin/domains")

@@ -10,15 +10,12 @@ from flask_login import current_user
 from zipshort.auth import begin_browser_session, client_address, end_browser_session, public_route
 from zipshort.errors import Conflict, Forbidden, RateLimited, Unauthorized, ValidationError, ZipshortError
 from zipshort.extensions import csrf
+from zipshort.http import runtime
 from zipshort.services import accounts, invites, mfa
 from zipshort.web import bp
-from zipshort.web.common import rt, safe_next
+from zipshort.web.common import safe_next
 
 MFA_WINDOW_SECONDS = 300  # how long the password step stays good while the code is typed
-
-
-def _start_session(user) -> None:
-    begin_browser_session(user)  # nothing from before login survives it (fixation)
 
 
 def _refused(template: str, exc: ZipshortError, status: int | None = None, **context):
@@ -40,22 +37,22 @@ def login():
     if accounts.count_users() == 0:
         return redirect("/setup")
     next_url = safe_next(request.values.get("next"))
-    features = rt().settings.features
+    features = runtime().settings.features
     context = {"next_url": next_url, "can_register": features.user_registration and not features.invites_enabled}
     if request.method == "GET":
         return render_template("login.html", **context)
     username = request.form.get("username", "")
     try:
-        user = accounts.authenticate(rt(), username, request.form.get("password"), client_address())
+        user = accounts.authenticate(runtime(), username, request.form.get("password"), client_address())
     except (Unauthorized, ValidationError) as exc:
         return _refused("login.html", exc, 401, username=username, **context)
     except RateLimited as exc:
         return _refused("login.html", exc, **context)
-    if user.totp_secret and features.totp_enabled:
+    if accounts.needs_second_factor(runtime(), user):
         session.clear()
         session["mfa"] = {"user": user.get_id(), "at": int(time.time()), "next": next_url}
         return render_template("login_totp.html")
-    _start_session(user)
+    begin_browser_session(user, "password")  # a fresh session (no fixation)
     return redirect(next_url, 303)
 
 
@@ -72,14 +69,13 @@ def login_totp():
         user = accounts.get_user(user_id)
         if user.disabled or str(user.session_version) != version:
             raise Unauthorized("Please log in again", code="not_logged_in")
-        rt().limiter.hit(rt().settings.ratelimit.login, "totp", user.id)
-        mfa.verify_login(user, request.form.get("code"))
+        mfa.check_login_code(runtime(), user, request.form.get("code"))
     except (ValidationError, RateLimited) as exc:
         return _refused("login_totp.html", exc, 401 if isinstance(exc, ValidationError) else None)
     except ZipshortError:
         session.pop("mfa", None)
         return redirect("/auth/login", 303)
-    _start_session(user)
+    begin_browser_session(user, "totp")  # a fresh session (no fixation)
     return redirect(safe_next(pending.get("next")), 303)
 
 
@@ -102,12 +98,12 @@ def setup():
         return render_template("setup.html")
     username = request.form.get("username", "")
     try:
-        user = accounts.setup_first_user(rt(), username, request.form.get("password"))
+        user = accounts.setup_first_user(runtime(), username, request.form.get("password"))
     except ValidationError as exc:
         return render_template("setup.html", error=exc.message, username=username), 400
     except Forbidden:
         return redirect("/auth/login", 303)
-    _start_session(user)
+    begin_browser_session(user, "setup")  # a fresh session (no fixation)
     return redirect("/dashboard", 303)
 
 
@@ -116,7 +112,7 @@ def setup():
 def register():
     if request.method == "POST":
         csrf.protect()
-    features = rt().settings.features
+    features = runtime().settings.features
     code = (request.values.get("code") or "").strip()
     invite = invites.check_invite(code) if code and features.invites_enabled else None
     open_form = (features.user_registration and not features.invites_enabled) or invite is not None
@@ -127,10 +123,10 @@ def register():
         return render_template("register.html", **context), 200 if open_form or features.invites_enabled else 403
     username = request.form.get("username", "")
     try:
-        user = accounts.register(rt(), username, request.form.get("password"), code or None, client_address())
+        user = accounts.register(runtime(), username, request.form.get("password"), code or None, client_address())
     except (ValidationError, Forbidden, Conflict, RateLimited) as exc:
         return _refused("register.html", exc, username=username, **context)
-    _start_session(user)
+    begin_browser_session(user, "registration")  # a fresh session (no fixation)
     return redirect("/dashboard", 303)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from zipshort.models import File, utcnow
-from zipshort.services.thumbnails import FAILED
+from zipshort.services import files
+from zipshort.services.thumbnails import stored_thumbnail
 
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/x-sh")
 ARCHIVE_TYPES = ("application/zip", "application/gzip", "application/x-tar", "application/x-7z-compressed",
@@ -60,12 +61,9 @@ def type_label(name: str, mimetype: str) -> str:
 
 
 def thumbnail_url(row: File, now: dt.datetime) -> str | None:
-    """The URL of the file's thumbnail if the public thumbnail route serves it, else None."""
-    if row.thumbnail_key in (None, FAILED) or row.password_hash is not None:
-        return None
-    if row.expires_at is not None and row.expires_at <= now:
-        return None
-    if row.max_views is not None and row.views >= row.max_views:
+    """The URL of the file's thumbnail if the public thumbnail route serves it (a thumbnail was made, the
+    file is live and not protected: the rule of services.downloads.thumbnail), else None."""
+    if stored_thumbnail(row.thumbnail_key) is None or row.password_hash is not None or not files.is_live(row, now):
         return None
     return f"/raw/.thumbnail.{row.id}.jpg"
 

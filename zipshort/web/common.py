@@ -13,10 +13,11 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
-from zipshort.auth import runtime, session_page
+from zipshort.auth import session_page
 from zipshort.errors import Forbidden, ValidationError, ZipshortError
 from zipshort.extensions import csrf
-from zipshort.runtime import Runtime
+from zipshort.http import runtime
+from zipshort.urls import origin
 
 
 def safe_next(value: str | None, default: str = "/dashboard") -> str:
@@ -159,13 +160,6 @@ def checked(name: str) -> bool:
     return request.form.get(name) in TRUE_VALUES
 
 
-def rt() -> Runtime:
-    """The app's Runtime."""
-    return runtime()
-
-
 def base_url() -> str:
-    """This server's origin as clients should see it (https when core.return_https_urls)."""
-    settings = runtime().settings
-    proto = "https" if settings.core.return_https_urls else request.scheme
-    return f"{proto}://{settings.core.default_domain or request.host}"
+    """This server's origin as clients should see it (``zipshort.urls``: the one scheme rule)."""
+    return origin(runtime().settings)

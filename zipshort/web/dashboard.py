@@ -8,11 +8,12 @@ from urllib.parse import urlencode
 from flask import g, render_template, request
 
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.services import files, folders, links, tags
 from zipshort.web import bp
 from zipshort.web.cards import file_cards
 from zipshort.web.charts import daily_chart
-from zipshort.web.common import action, done, page, rt, text
+from zipshort.web.common import action, done, page, text
 from zipshort.web.words import counted
 
 PER_PAGE_CHOICES = (12, 24, 48, 96)
@@ -22,7 +23,7 @@ SEARCH_FIELDS = {"any": "Name", "type": "Type"}
 
 def routes() -> dict[str, str]:
     """The public routes templates build links with."""
-    settings = rt().settings
+    settings = runtime().settings
     return {"files": settings.files.route, "urls": settings.urls.route}
 
 
@@ -95,7 +96,7 @@ def files_bulk():
     if not ids:
         raise ValidationError("Select at least one file", field="ids")
     if request.form.get("delete"):
-        n = len(files.delete_files(g.user, ids, rt().storage))
+        n = len(files.delete_files(runtime(), g.user, ids))
         return done(f"Deleted {counted(n, 'file')}", "/dashboard/files")
     if what in ("favorite", "unfavorite"):
         n = files.set_favorite(g.user, ids, what == "favorite")
@@ -129,7 +130,7 @@ def tag_delete(tag_id: str):
 @bp.get("/dashboard/upload/file")
 @page()
 def upload_file_page():
-    settings = rt().settings
+    settings = runtime().settings
     return render_template("upload_file.html", folders=folders.list_folders(g.user),
                            max_size=settings.files.max_file_size, chunk_size=settings.files.chunk_size,
                            chunk_threshold=settings.files.chunk_threshold,

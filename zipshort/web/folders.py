@@ -7,11 +7,12 @@ import math
 from flask import g, render_template, request
 
 from zipshort.auth import public_route
+from zipshort.http import runtime
 from zipshort.services import files, folders
 from zipshort.services.folders import FolderChanges
 from zipshort.web import bp
 from zipshort.web.cards import file_cards
-from zipshort.web.common import action, checked, done, page, rt, text
+from zipshort.web.common import action, checked, done, page, text
 
 PUBLIC_PER_PAGE = 48
 
@@ -59,7 +60,7 @@ def public_folder(folder_id: str):
         page_no = 1
     rows, total = files.list_files(folder.user, files.FileQuery(page=page_no, per_page=PUBLIC_PER_PAGE,
                                                                 folder_id=folder.id))
-    settings = rt().settings
+    settings = runtime().settings
     return render_template("folder_public.html", folder=folder, cards=file_cards(rows), total=total, page=page_no,
                            pages=max(1, math.ceil(total / PUBLIC_PER_PAGE)),
                            routes={"files": settings.files.route, "urls": settings.urls.route},

@@ -10,20 +10,21 @@ from flask import Response, g, render_template, request
 
 from zipshort.dates import bounded, parse_expiry
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.inputs import parse_field
 from zipshort.models import utcnow
 from zipshort.services import domains, links, qrcodes
+from zipshort.urls import link_url
 from zipshort.web import bp
-from zipshort.web.common import Typed, action, base_url, checked, done, optional_int, page, rt, text, typed
+from zipshort.web.common import Typed, action, checked, done, optional_int, page, text, typed
 
 PER_PAGE = 25
 
 
 def short_url(link) -> str:
     """The link's public address (on its custom domain when it has one)."""
-    if link.domain:
-        return f"{base_url().split('://', 1)[0]}://{link.domain}{rt().settings.urls.route}/{link.slug}"
-    return f"{base_url()}{rt().settings.urls.route}/{link.slug}"
+    settings = runtime().settings
+    return link_url(settings, link, link.domain or settings.core.default_domain or None)
 
 
 NAMES = links.FieldNames(title="Title", description="Description", tags="Tags")
@@ -94,7 +95,7 @@ def urls_page():
         rows, total = links.page_links(g.user, page_no, PER_PAGE, field if q else None, q or None)
     except ValidationError:
         rows, total = [], 0
-    link_domains = list(rt().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
+    link_domains = list(runtime().settings.allowed_domains) + [d.hostname for d in domains.list_custom(g.user)
                                                           if d.verified]
     now = utcnow()
     states = {link.id: links.link_state(link, now, g.user.disabled) for link in rows}
@@ -112,7 +113,7 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(rt(), g.user, spec, host=request.host, names=NAMES)
+    link = links.create_link(runtime(), g.user, spec, host=request.host, names=NAMES)
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 
@@ -133,7 +134,7 @@ def url_update(link_id: str):
                                 title=text("title") or None, expires_at=_expires_at(), **_extras(link),
                                 **({"password": None} if checked("clear_password") else
                                    {"password": text("password")} if text("password") else {}))
-    link = links.update_link(rt(), g.user, link_id, changes, host=request.host, names=NAMES)
+    link = links.update_link(runtime(), g.user, link_id, changes, host=request.host, names=NAMES)
     return done(f"Saved {short_url(link)}", "/dashboard/urls")
 
 
@@ -142,7 +143,7 @@ def url_update(link_id: str):
 @action("/dashboard/urls")
 def url_toggle(link_id: str):
     link = links.get_owned_link(g.user, link_id)
-    link = links.update_link(rt(), g.user, link_id, links.LinkChanges(enabled=not link.enabled))
+    link = links.update_link(runtime(), g.user, link_id, links.LinkChanges(enabled=not link.enabled))
     return done(f"{'Enabled' if link.enabled else 'Disabled'} {short_url(link)}", "/dashboard/urls")
 
 
@@ -150,7 +151,7 @@ def url_toggle(link_id: str):
 @page()
 @action("/dashboard/urls")
 def url_delete(link_id: str):
-    link = links.delete_link(rt(), g.user, link_id)
+    link = links.delete_link(runtime(), g.user, link_id)
     return done(f"Deleted {short_url(link)}", "/dashboard/urls")
 
 
@@ -160,7 +161,7 @@ def url_qr(link_id: str, fmt: str):
     if fmt not in ("svg", "png"):
         raise ValidationError("QR codes come as svg or png", code="invalid_format")
     link = links.get_owned_link(g.user, link_id)
-    body = qrcodes.render(short_url(link), link.qr_options, fmt, rt().storage, link.user_id)
+    body = qrcodes.link_qr(runtime(), link, short_url(link), fmt)
     response = Response(body, mimetype="image/svg+xml" if fmt == "svg" else "image/png")
     if request.args.get("download"):
         response.headers["Content-Disposition"] = f'attachment; filename="{link.slug}.{fmt}"'

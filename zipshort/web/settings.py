@@ -6,13 +6,13 @@ import datetime as dt
 
 from flask import Response, g, render_template, request
 
-from zipshort.auth import client_address
+from zipshort.auth import actor, begin_browser_session, client_address
 from zipshort.errors import NotFound, ValidationError
+from zipshort.http import runtime
 from zipshort.models import utcnow
 from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
-from zipshort.web.auth import _start_session
-from zipshort.web.common import action, base_url, checked, done, page, rt, text
+from zipshort.web.common import action, base_url, checked, done, page, text
 
 EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", "90d": "90 days", "365d": "1 year"}
 SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change links", "files:read": "Read files",
@@ -27,21 +27,21 @@ EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
 def _render(status: int = 200, **extra):
     user = g.user
     totp = None
-    if rt().settings.features.totp_enabled and not user.totp_secret:
+    if runtime().settings.features.totp_enabled and not user.totp_secret:
         secret = extra.pop("totp_secret", None) or mfa.new_secret()
-        uri = mfa.provisioning_uri(rt(), user, secret)
+        uri = mfa.provisioning_uri(runtime(), user, secret)
         totp = {"secret": secret, "qr": mfa.qr_svg_data_url(uri), "uri": uri}
     scopes = {k: v for k, v in SCOPE_LABELS.items() if k != "admin" or user.is_administrator}
     custom_domains = domains.list_custom(user)
-    return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(rt(), user),
+    return render_template("settings.html", keys=apikeys.list_keys(user), token=apikeys.get_token(runtime(), user),
                            signing_secret=dynamic.secret_of(user), dynamic_base=f"{base_url()}/dl/{user.id}/",
-                           totp=totp, totp_enabled=rt().settings.features.totp_enabled, scopes=scopes,
+                           totp=totp, totp_enabled=runtime().settings.features.totp_enabled, scopes=scopes,
                            default_scopes=apikeys.DEFAULT_SCOPES,
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
-                           domains=rt().settings.allowed_domains, now=utcnow(),
+                           domains=runtime().settings.allowed_domains, now=utcnow(),
                            custom_domains=custom_domains,
                            challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
-                           custom_domains_limit=rt().settings.urls.custom_domains_per_user, **extra), status
+                           custom_domains_limit=runtime().settings.urls.custom_domains_per_user, **extra), status
 
 
 @bp.get("/dashboard/settings")
@@ -57,8 +57,8 @@ def change_password():
     new = request.form.get("new_password") or ""
     if new != (request.form.get("confirm_password") or ""):
         raise ValidationError("The new passwords do not match", field="confirm_password")
-    user = accounts.change_password(rt(), g.user, request.form.get("current_password"), new, client_address())
-    _start_session(user)  # every other session of this account has ended; this one goes on
+    user = accounts.change_password(runtime(), g.user, request.form.get("current_password"), new, client_address())
+    begin_browser_session(user)  # every other session of this account has ended; this one goes on
     return done("Password changed; your other sessions were logged out", "/dashboard/settings")
 
 
@@ -66,7 +66,7 @@ def change_password():
 @page()
 def totp_enable():
     try:
-        mfa.enable(rt(), g.user, request.form.get("secret"), request.form.get("code"))
+        mfa.enable(runtime(), g.user, request.form.get("secret"), request.form.get("code"))
     except ValidationError as exc:  # keep the same secret so the app the person just set up still matches
         return _render(400, totp_error=exc.message, totp_secret=request.form.get("secret"))
     return done("Two-factor authentication is on", "/dashboard/settings")
@@ -76,7 +76,7 @@ def totp_enable():
 @page()
 @action("/dashboard/settings")
 def totp_disable():
-    mfa.disable(rt(), g.user, request.form.get("code"))
+    mfa.disable(runtime(), g.user, request.form.get("code"))
     return done("Two-factor authentication is off", "/dashboard/settings")
 
 
@@ -91,12 +91,8 @@ def key_create():
     scopes = request.form.getlist("scopes")
     if not scopes:
         raise ValidationError("Choose at least one scope", field="scopes")
-    if "admin" in scopes and not g.user.is_administrator:
-        raise ValidationError("Only administrators can give a key the admin scope", field="scopes")
-    bot = checked("bot")
-    if bot and "admin" in scopes:
-        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
-    row, plaintext = apikeys.create_key(g.user, text("name"), scopes, expires_at, bot=bot)
+    row, plaintext = apikeys.create_key(runtime(), actor(), g.user, name=text("name"), scopes=scopes,
+                                        expires_at=expires_at, bot=checked("bot"))
     # Shown once, in this answer only: never stored, never put in a redirect or the session.
     return _render(201, new_key={"name": row.name, "value": plaintext})
 
@@ -105,7 +101,7 @@ def key_create():
 @page()
 @action("/dashboard/settings")
 def key_revoke(key_id: str):
-    row = apikeys.revoke_key(g.user, key_id)
+    row = apikeys.revoke_key(runtime(), actor(), g.user, key_id)
     return done(f"Revoked key {row.name}", "/dashboard/settings")
 
 
@@ -113,7 +109,7 @@ def key_revoke(key_id: str):
 @page()
 @action("/dashboard/settings")
 def domain_add():
-    row = domains.add_custom(rt(), g.user, text("hostname"), request.host)
+    row = domains.add_custom(runtime(), g.user, text("hostname"), request.host)
     return done(f"Added {row.hostname}: create its DNS TXT record, then check it", "/dashboard/settings#domains-h")
 
 
@@ -121,7 +117,7 @@ def domain_add():
 @page()
 @action("/dashboard/settings#domains-h")
 def domain_check(ident: str):
-    row = domainproofs.check_proof(rt(), g.user, ident)
+    row = domainproofs.check_proof(runtime(), g.user, ident)
     return done(f"{row.hostname} is verified: links on it answer there now", "/dashboard/settings#domains-h")
 
 
@@ -129,7 +125,7 @@ def domain_check(ident: str):
 @page()
 @action("/dashboard/settings")
 def domain_delete(ident: str):
-    row = domains.delete_custom(g.user, ident)
+    row = domains.delete_custom(runtime(), g.user, ident)
     return done(f"Removed {row.hostname}", "/dashboard/settings#domains-h")
 
 
@@ -137,8 +133,8 @@ def domain_delete(ident: str):
 @page()
 @action("/dashboard/settings")
 def token_reset():
-    rt().limiter.hit(rt().settings.ratelimit.token_reset, "token-reset", g.user.id)
-    apikeys.reset_token(rt(), g.user)
+    runtime().limiter.hit(runtime().settings.ratelimit.token_reset, "token-reset", g.user.id)
+    apikeys.reset_token(runtime(), g.user)
     return done("Your token was reset; update your clients", "/dashboard/settings")
 
 
@@ -161,7 +157,7 @@ def embed_save():
             view[field] = text(field)
         else:
             view.pop(field, None)
-    accounts.update_user(rt(), g.user, accounts.UserChanges(view=view), actor=g.user)
+    accounts.update_user(runtime(), g.user, accounts.UserChanges(view=view), actor=g.user)
     return done("Embed settings saved", "/dashboard/settings")
 
 
@@ -177,7 +173,7 @@ def generator(name: str):
         raise NotFound("No such client configuration", code="not_found")
     args = request.args
     domain = args.get("domain", "")
-    if domain and domain.lower() not in rt().settings.allowed_domains:
+    if domain and domain.lower() not in runtime().settings.allowed_domains:
         raise ValidationError("Choose a domain from the list", field="domain")
     options = generators.Options(
         format=args.get("format", "") if args.get("format") in ("", "random", "uuid", "date", "name", "gfycat") else "",
@@ -185,7 +181,7 @@ def generator(name: str):
         max_views=args.get("max_views", "") if _digits(args.get("max_views", "")) else "",
         compression=args.get("compression", "") if _digits(args.get("compression", "")) else "",
         original_name=args.get("original_name") == "on", domain=domain)
-    body = generators.render(name, base_url(), apikeys.get_token(rt(), g.user), options)
+    body = generators.render(name, base_url(), apikeys.get_token(runtime(), g.user), options)
     response = Response(body, mimetype=generators.FILES[name])
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"  # it holds the token

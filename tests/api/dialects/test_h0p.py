@@ -71,14 +71,22 @@ def test_email_and_phone_destinations(h0p, client):
                                      "countries": ["USA"]}]},
     {"rules": [{"destination": {"type": "link", "value": "ftp://e.com"}, "osTypes": ["ios"]}]},
     {"qrCode": {"options": {"width": 10}}}, {"qrCode": {"options": {"dotsOptions": {"color": "red"}}}},
-    {"folderId": "00000000-0000-7000-8000-000000000000"},
 ])
 def test_bad_fields_are_400_in_nest_style_and_create_nothing(h0p, patch):
     body = {"destination": {"type": "link", "value": "https://example.com/"}, **patch}
     res = h0p.post("/short-link", json=body)
-    assert res.status_code in (400, 404), res.get_json()
+    assert res.status_code == 400, (res.status_code, res.get_json())
     data = res.get_json()
     assert {"statusCode", "message", "error"} <= set(data) and data["statusCode"] == res.status_code
+    assert count(Link) == 0
+
+
+def test_unknown_folder_is_404_in_nest_style_and_creates_nothing(h0p):
+    res = h0p.post("/short-link", json={"destination": {"type": "link", "value": "https://example.com/"},
+                                        "folderId": "00000000-0000-7000-8000-000000000000"})
+    assert res.status_code == 404
+    assert res.get_json() == {"statusCode": 404, "message": "Folder not found", "error": "Not Found",
+                              "code": "folder_not_found"}
     assert count(Link) == 0
 
 

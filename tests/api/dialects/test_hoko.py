@@ -80,10 +80,8 @@ def test_someone_elses_collection_is_refused(hoko, make_user):
     assert res.status_code == 400 and res.get_json()["index"] == 0 and count(Link) == 0
 
 
+@pytest.mark.parametrize("overrides", [{"urls": {"bulk_max_per_request": 3, "bulk_max_links": 5}}])
 def test_limits_per_request_and_in_total(hoko, collection, rt, user):
-    settings = rt.settings
-    object.__setattr__(settings, "urls", type(settings.urls)(bulk_max_per_request=3, bulk_max_links=5,
-                                                             view_flush_seconds=0))
     assert hoko.post("/api/links", json=[seed_item(collection.id)] * 4).status_code == 400
     assert hoko.post("/api/links", json=[seed_item(collection.id)] * 3).status_code == 201
     over = hoko.post("/api/links", json=[seed_item(collection.id)] * 3)

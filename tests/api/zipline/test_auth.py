@@ -216,7 +216,8 @@ def test_keys_cannot_be_widened_by_a_narrow_key(client, user, make_key):
 def test_keys_revoking_another_users_key_is_404(client, user, make_user, rt):
     from zipshort.services import apikeys
 
-    other_key, _ = apikeys.create_key(make_user("bob"), "bobs")
+    bob = make_user("bob")
+    other_key, _ = apikeys.create_key(rt, apikeys.Actor.of(bob), bob, name="bobs")
     login(client)
     assert client.delete(f"/api/user/keys/{other_key.id}").status_code == 404
 

@@ -74,7 +74,7 @@ def test_anonymous_upload_into_an_open_folder_belongs_to_its_owner(api, client, 
     assert client.post("/api/upload", data={"file": [(io.BytesIO(b"anon"), "a.txt", "text/plain")]},
                        headers={"x-zipline-folder": folder["id"]},
                        content_type="multipart/form-data").status_code == 403
-    api.patch(f"/api/user/folders/{folder['id']}", json={"allowUploads": True})
+    assert api.patch(f"/api/user/folders/{folder['id']}", json={"allowUploads": True}).status_code == 200
     res = client.post("/api/upload", data={"file": [(io.BytesIO(b"anon"), "a.txt", "text/plain")]},
                       headers={"x-zipline-folder": folder["id"]}, content_type="multipart/form-data")
     assert res.status_code == 200
@@ -92,7 +92,7 @@ def test_anonymous_upload_without_folder_is_401(client):
 def test_public_folder_endpoint(api, client):
     folder = api.post("/api/user/folders", json={"name": "Pub"}).get_json()
     assert client.get(f"/api/server/folder/{folder['id']}").status_code == 404
-    api.patch(f"/api/user/folders/{folder['id']}", json={"isPublic": True})
+    assert api.patch(f"/api/user/folders/{folder['id']}", json={"isPublic": True}).status_code == 200
     put(api, headers={"x-zipline-folder": folder["id"]})
     body = client.get(f"/api/server/folder/{folder['id']}").get_json()
     assert body["name"] == "Pub" and len(body["files"]) == 1
@@ -106,7 +106,7 @@ def test_tags_lifecycle_and_search(api):
     one, two = (put(api, f"{i}.txt").get_json()["files"][0] for i in range(2))
     tagged = api.patch(f"/api/user/files/{one['id']}", json={"tags": [red["id"], big["id"]]}).get_json()
     assert sorted(t["name"] for t in tagged["tags"]) == ["big", "red"]
-    api.patch(f"/api/user/files/{two['id']}", json={"tags": [red["id"]]})
+    assert api.patch(f"/api/user/files/{two['id']}", json={"tags": [red["id"]]}).status_code == 200
     both = api.get(f"/api/user/files?searchField=tags&searchQuery={red['id']},{big['id']}").get_json()
     assert [f["id"] for f in both["page"]] == [one["id"]]
     renamed = api.patch(f"/api/user/tags/{big['id']}", json={"name": "red"})

@@ -43,11 +43,10 @@ MATRIX = [
 ]
 
 
-@pytest.mark.parametrize("registration,invites_on,code,status,error", MATRIX)
-def test_registration_matrix(client, rt, admin, overrides, registration, invites_on, code, status, error):
-    object.__setattr__(rt.settings, "features", type(rt.settings.features)(
-        user_registration=registration, invites_enabled=invites_on))
-    object.__setattr__(rt.settings, "ratelimit", type(rt.settings.ratelimit)(register=""))
+@pytest.mark.parametrize("overrides,code,status,error",
+                         [(flags(registration, invites_on), code, status, error)
+                          for registration, invites_on, code, status, error in MATRIX])
+def test_registration_matrix(client, rt, admin, overrides, code, status, error):
     body = {"username": "newbie", "password": "pw-123456"}
     if code in ("valid", "used"):
         invite = invites.create_invite(rt, admin, "never", 1)
@@ -72,27 +71,27 @@ def test_registration_matrix(client, rt, admin, overrides, registration, invites
 def test_registration_validates_fields_and_spends_no_invite_on_failure(client, rt, admin, make_user):
     invite = invites.create_invite(rt, admin, "never", 1)
     make_user("taken")
-    for body, message in [({"username": "", "password": "pw"}, "Username is required"),
-                          ({"username": "ok", "password": ""}, "Password is required"),
-                          ({"username": "Taken", "password": "pw-123456"}, "Username is taken")]:
+    for body, status, message in [({"username": "", "password": "pw"}, 400, "Username is required"),
+                                  ({"username": "ok", "password": ""}, 400, "Password is required"),
+                                  ({"username": "Taken", "password": "pw-123456"}, 409, "Username is taken")]:
         res = client.post("/api/auth/register", json={**body, "code": invite.code})
-        assert res.status_code in (400, 409) and res.get_json()["error"] == message
+        assert res.status_code == status and res.get_json()["error"] == message
     assert fresh(Invite, invite.id).uses == 0
     assert client.post("/api/auth/register", json={"username": "fine", "password": "pw-123456",
                                                      "code": invite.code}).status_code == 200
     assert fresh(Invite, invite.id).uses == 1
 
 
+@pytest.mark.parametrize("overrides", [{"ratelimit": {"register": "2/minute"}}])
 def test_register_is_rate_limited(client, rt, admin):
-    object.__setattr__(rt.settings, "ratelimit", type(rt.settings.ratelimit)(register="2/minute"))
     codes = [client.post("/api/auth/register", json={"username": f"u{i}", "password": "x", "code": "bad12345"})
              .status_code for i in range(4)]
     assert codes == [400, 400, 429, 429]
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("overrides", [{"ratelimit": {"register": ""}}])
 def test_one_single_use_invite_redeemed_by_20_parallel_registrations_makes_one_user(app, rt, admin, live_server):
-    object.__setattr__(rt.settings, "ratelimit", type(rt.settings.ratelimit)(register=""))
     invite = invites.create_invite(rt, admin, "never", 1)
     code = invite.code
     results = burst(20, lambda i: fetch("POST", live_server.url + "/api/auth/register",
@@ -179,8 +178,8 @@ def test_totp_enrol_login_replay_and_disable(client, app, rt, user):
         "You don't have TOTP enabled"
 
 
+@pytest.mark.parametrize("overrides", [{"features": {"totp_enabled": False}}])
 def test_totp_disabled_on_server(client, rt, user):
-    object.__setattr__(rt.settings, "features", type(rt.settings.features)(totp_enabled=False))
     client.post("/api/auth/login", json={"username": "alice", "password": "correct horse"})
     res = client.get("/api/user/mfa/totp")
     assert res.status_code == 403 and res.get_json()["error"] == "TOTP is disabled"

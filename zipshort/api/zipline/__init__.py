@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Blueprint, g, request
 
-from zipshort.auth import client_address, load_caller, runtime
+from zipshort.auth import client_address, load_caller
 from zipshort.errors import RateLimited, ValidationError
+from zipshort.http import runtime
 from zipshort.models import User
 from zipshort.services.creationlimits import GeneralLimit
 

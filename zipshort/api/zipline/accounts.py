@@ -7,21 +7,18 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso, user_json
 from zipshort.auth import (
+    actor,
     begin_browser_session,
     browser_session_id,
     client_address,
     end_browser_session,
     public_route,
     require_user,
-    runtime,
 )
 from zipshort.dates import parse_datetime
 from zipshort.errors import Conflict, Forbidden, ValidationError
+from zipshort.http import runtime
 from zipshort.services import accounts, apikeys, mfa, sessions
-
-
-def _start_session(user) -> None:
-    begin_browser_session(user)  # nothing from before login survives it (fixation)
 
 
 @bp.post("/auth/login")
@@ -32,13 +29,14 @@ def login():
     body = json_body()
     rt = runtime()
     user = accounts.authenticate(rt, body.get("username"), body.get("password"), client_address())
-    if user.totp_secret and rt.settings.features.totp_enabled:
+    method = "password"
+    if accounts.needs_second_factor(rt, user):
         code = body.get("code")
         if code in (None, ""):
             return jsonify({"totp": True})
-        rt.limiter.hit(rt.settings.ratelimit.login, "totp", user.id)
-        mfa.verify_login(user, code)
-    _start_session(user)
+        mfa.check_login_code(rt, user, code)
+        method = "totp"
+    begin_browser_session(user, method)  # a fresh session (no fixation)
     return jsonify({"user": user_json(user)})
 
 
@@ -48,7 +46,7 @@ def register():
     body = json_body()
     user = accounts.register(runtime(), body.get("username"), body.get("password"), body.get("code"),
                              client_address())
-    _start_session(user)
+    begin_browser_session(user, "registration")
     return jsonify({"user": user_json(user)})
 
 
@@ -131,7 +129,7 @@ def setup():
         raise Forbidden("Setup has already been completed", code="setup_done")
     body = json_body()
     user = accounts.setup_first_user(runtime(), body.get("username"), body.get("password"))
-    _start_session(user)
+    begin_browser_session(user, "setup")
     return jsonify({"firstSetup": False, "user": user_json(user)})
 
 
@@ -155,7 +153,7 @@ def update_self():
     except Conflict as exc:
         raise exc.with_message("Username already exists", 400) from None
     if changes.password is not None and g.api_key is None:
-        _start_session(user)  # this session survives its own password change; every other one ends
+        begin_browser_session(user)  # this session survives its own password change; every other one ends
     return jsonify({"user": user_json(user)})
 
 
@@ -211,22 +209,16 @@ def list_keys():
 @require_user("keys:write", person=True)
 def create_key():
     body = json_body()
-    scopes = apikeys.parse_scopes(body.get("scopes"))
-    if "admin" in scopes.split() and not g.user.is_administrator:
-        raise Forbidden("Only administrators may create keys with the admin scope", code="missing_scope")
-    if g.api_key is not None and not set(scopes.split()) <= g.api_key.scope_set:
-        raise Forbidden("A key cannot create a key with more scopes than it has", code="missing_scope")
     expires_at = parse_datetime(body.get("expiresAt"), "expiresAt")
     bot = body.get("bot", False)
     if not isinstance(bot, bool):
         raise ValidationError("bot must be a boolean", field="bot")
-    if bot and "admin" in scopes.split():
-        raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
-    key, plaintext = apikeys.create_key(g.user, body.get("name"), scopes, expires_at, bot=bot)
+    key, plaintext = apikeys.create_key(runtime(), actor(), g.user, name=body.get("name"), scopes=body.get("scopes"),
+                                        expires_at=expires_at, bot=bot)
     return jsonify(key_json(key, plaintext)), 201
 
 
 @bp.delete("/user/keys/<key_id>")
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
-    return jsonify(key_json(apikeys.revoke_key(g.user, key_id)))
+    return jsonify(key_json(apikeys.revoke_key(runtime(), actor(), g.user, key_id)))

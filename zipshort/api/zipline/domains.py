@@ -7,8 +7,9 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import require_user, runtime
+from zipshort.auth import require_user
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.models import CustomDomain
 from zipshort.services import domainproofs, domains
 
@@ -59,10 +60,10 @@ def verify_domain(ident: str):
     verified = json_body().get("verified")
     if not isinstance(verified, bool):
         raise ValidationError("verified must be a boolean", field="verified")
-    return jsonify(domain_json(domains.set_verified(g.user, ident, verified)))
+    return jsonify(domain_json(domains.set_verified(runtime(), g.user, ident, verified)))
 
 
 @bp.delete("/user/domains/<ident>")
 @require_user("domains:write")
 def delete_domain(ident: str):
-    return jsonify(domain_json(domains.delete_custom(g.user, ident)))
+    return jsonify(domain_json(domains.delete_custom(runtime(), g.user, ident)))

@@ -8,12 +8,14 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import check_caller, public_route, require_user, runtime
+from zipshort.auth import check_caller, public_route, require_user
 from zipshort.codes import url_segment
 from zipshort.errors import ValidationError
+from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import File, Tag, User
 from zipshort.services import accounts, files, folders, partials, tags
+from zipshort.services.thumbnails import stored_thumbnail
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -31,8 +33,7 @@ def file_json(row: File) -> dict[str, Any]:
         "views": row.views,
         "maxViews": row.max_views,
         "folderId": row.folder_id,
-        "thumbnail": {"path": f"/raw/.thumbnail.{row.id}.jpg"}
-        if row.thumbnail_key and row.thumbnail_key != "-" else None,
+        "thumbnail": {"path": f"/raw/.thumbnail.{row.id}.jpg"} if stored_thumbnail(row.thumbnail_key) else None,
         "tags": [tag_json(t) for t in row.tags],
         "password": row.password_hash is not None,
         "url": f"{runtime().settings.files.route}/{url_segment(row.name)}",
@@ -108,7 +109,7 @@ def cancel_incomplete():
     ids = json_body().get("id")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or len(ids) > 1000:
         raise ValidationError("id must be a list of incomplete file ids", field="id")
-    return jsonify([incomplete_json(s) for s in partials.cancel(g.user, ids, runtime().storage)])
+    return jsonify([incomplete_json(s) for s in partials.cancel(runtime(), g.user, ids)])
 
 
 @bp.get("/user/recent")
@@ -140,7 +141,7 @@ def _file_changes(body: dict[str, Any]) -> files.FileChanges:
         password = body["password"]
         if password is not None and not isinstance(password, str):
             raise ValidationError("password must be a string", field="password")
-        values["password_hash"] = runtime().passwords.hash(password) if password else None
+        values["password"] = password
     for key, attr in (("originalName", "original_name"), ("type", "type"), ("name", "name")):
         if key in body:
             value = body[key]
@@ -158,7 +159,7 @@ def _file_changes(body: dict[str, Any]) -> files.FileChanges:
 def update_file(ident: str):
     if ident == "transaction":
         return bulk_update()
-    return jsonify(file_json(files.update_file(g.user, ident, _file_changes(json_body()))))
+    return jsonify(file_json(files.update_file(runtime(), g.user, ident, _file_changes(json_body()))))
 
 
 @bp.delete("/user/files/<ident>")
@@ -166,7 +167,7 @@ def update_file(ident: str):
 def delete_file(ident: str):
     if ident == "transaction":
         return bulk_delete()
-    return jsonify(file_json(files.delete_files(g.user, [ident], runtime().storage)[0]))
+    return jsonify(file_json(files.delete_files(runtime(), g.user, [ident])[0]))
 
 
 def _ids(body: dict[str, Any]) -> list[str]:
@@ -191,7 +192,7 @@ def bulk_update():
 
 
 def bulk_delete():
-    rows = files.delete_files(g.user, _ids(json_body()), runtime().storage)
+    rows = files.delete_files(runtime(), g.user, _ids(json_body()))
     return jsonify({"count": len(rows)})
 
 

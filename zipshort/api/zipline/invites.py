@@ -6,8 +6,9 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
-from zipshort.auth import public_route, require_user, runtime
+from zipshort.auth import public_route, require_user
 from zipshort.errors import NotFound
+from zipshort.http import runtime
 from zipshort.models import Invite
 from zipshort.services import invites
 

@@ -54,12 +54,6 @@ def user_json(user: User) -> dict[str, Any]:
     }
 
 
-def link_url(settings: Settings, link: Link, host: str) -> str:
-    """``<proto>://<host><urls.route>/<vanity or code>``."""
-    proto = "https" if settings.core.return_https_urls else "http"
-    return f"{proto}://{host}{settings.urls.route}/{link.slug}"
-
-
 def url_json(link: Link, url: str | None = None) -> dict[str, Any]:
     """Zipline v4's Url object (``password`` as a boolean) plus ``url`` when known."""
     data: dict[str, Any] = {

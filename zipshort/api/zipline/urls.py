@@ -7,12 +7,14 @@ from typing import Any
 from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain, url_json
-from zipshort.auth import client_address, public_route, require_user, runtime
+from zipshort.api.zipline.schemas import parse_max_views, pick_domain, url_json
+from zipshort.auth import client_address, public_route, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.services import links, redirects
 from zipshort.services.creationlimits import GeneralLimit
+from zipshort.urls import link_url
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:

@@ -8,8 +8,9 @@ from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import user_json
-from zipshort.auth import require_user, runtime
+from zipshort.auth import require_user
 from zipshort.errors import Conflict, Forbidden, ValidationError
+from zipshort.http import runtime
 from zipshort.models import Role
 from zipshort.services import accounts
 

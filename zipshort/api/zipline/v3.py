@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp
-from zipshort.api.zipline.schemas import link_url, parse_max_views, pick_domain
-from zipshort.auth import check_caller, client_address, declares, runtime
+from zipshort.api.zipline.schemas import parse_max_views, pick_domain
+from zipshort.auth import check_caller, client_address, declares
 from zipshort.errors import Forbidden, RateLimited, Unauthorized, ValidationError, VanityTaken
+from zipshort.http import runtime
 from zipshort.services import links
 from zipshort.services.creationlimits import GeneralLimit
+from zipshort.urls import link_url
 
 
 def _v3_caller():

@@ -1,0 +1,101 @@
+"""The redirect door: resolve a code on a host, refuse what is not live, count exactly one view per visit
+(never past a limit), and open protected links only with their password."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.conftest import only_link
+from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired, RateLimited
+from zipshort.services import links, redirects
+
+
+def test_a_visit_returns_the_destination_and_counts(rt, user, make_link):
+    make_link(user, destination="https://example.com/a", vanity="Go-Here")
+    followed = redirects.follow(rt, "go-here", "Any.Host")
+    assert followed == redirects.Followed(destination="https://example.com/a", limited=False)
+    assert only_link().views == 1
+
+
+def test_a_head_request_resolves_without_counting(rt, user, make_link):
+    make_link(user, vanity="peek", max_views=1)
+    assert redirects.follow(rt, "peek", "h", count=False).limited
+    assert only_link().views == 0
+
+
+@pytest.mark.parametrize("code", ["nope", "", "../etc", "a" * 300])
+def test_unknown_codes_are_not_found(rt, code):
+    with pytest.raises(NotFound):
+        redirects.follow(rt, code, "h")
+
+
+def test_a_custom_domain_link_answers_on_its_host_only(rt, user, own_domain, make_link):
+    own_domain(user, "go.mine.example")
+    make_link(user, vanity="mine", domain="go.mine.example")
+    with pytest.raises(NotFound):
+        redirects.follow(rt, "mine", "other.example")
+    assert redirects.follow(rt, "mine", "GO.MINE.EXAMPLE").destination == "https://example.com/"
+
+
+def test_the_limit_holds_and_then_the_link_is_gone(rt, user, make_link):
+    make_link(user, vanity="twice", max_views=2)
+    for _ in range(2):
+        assert redirects.follow(rt, "twice", "h").limited
+    with pytest.raises(Gone) as gone:
+        redirects.follow(rt, "twice", "h")
+    assert gone.value.status == rt.settings.urls.gone_status and only_link().views == 2
+
+
+def test_disabled_and_expired_links_are_gone(rt, user, make_link, clock):
+    link = make_link(user, vanity="off")
+    links.update_link(rt, user, link.id, links.LinkChanges(enabled=False))
+    with pytest.raises(Gone):
+        redirects.follow(rt, "off", "h")
+    make_link(user, vanity="soon", expires_at=clock.now() + dt.timedelta(minutes=1))
+    redirects.follow(rt, "soon", "h", now=clock.now())
+    clock.advance(60)
+    with pytest.raises(Gone):
+        redirects.follow(rt, "soon", "h", now=clock.now())
+
+
+def test_a_protected_link_opens_only_with_its_password(rt, user, make_link):
+    make_link(user, vanity="locked", password="secret-1")
+    with pytest.raises(PasswordRequired):
+        redirects.follow(rt, "locked", "h")
+    with pytest.raises(Forbidden):
+        redirects.unlock(rt, "locked", "h", "wrong", "203.0.113.5")
+    assert only_link().views == 0
+    opened = redirects.unlock(rt, "locked", "h", "secret-1", "203.0.113.5")
+    assert opened.protected and opened.destination == "https://example.com/" and only_link().views == 1
+
+
+def test_unlocking_a_link_without_password_is_not_found(rt, user, make_link):
+    make_link(user, vanity="open")
+    with pytest.raises(NotFound):
+        redirects.unlock(rt, "open", "h", "anything", "203.0.113.5")
+
+
+@pytest.mark.parametrize("overrides", [{"ratelimit": {"link_password": "2/minute"}}])
+def test_password_guesses_are_rate_limited_per_link_and_client(rt, user, make_link):
+    make_link(user, vanity="locked", password="secret-1")
+    for _ in range(2):
+        with pytest.raises(Forbidden):
+            redirects.unlock(rt, "locked", "h", "wrong", "203.0.113.5")
+    with pytest.raises(RateLimited):
+        redirects.unlock(rt, "locked", "h", "secret-1", "203.0.113.5")
+    assert redirects.unlock(rt, "locked", "h", "secret-1", "198.51.100.7").protected  # another client
+
+
+def test_a_smart_link_names_itself_for_the_smart_path(rt, user, make_link):
+    link = make_link(user, vanity="smart", title="Card")
+    assert redirects.follow(rt, "smart", "h").smart_id == link.id
+
+
+def test_find_protected_link_by_id_or_code(user, make_link):
+    locked = make_link(user, vanity="Locked", password="secret-1")
+    make_link(user, vanity="open")
+    assert redirects.find_protected_link(locked.id).id == redirects.find_protected_link("LOCKED").id == locked.id
+    with pytest.raises(NotFound):
+        redirects.find_protected_link("open")

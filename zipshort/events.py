@@ -1,0 +1,389 @@
+"""What happened: typed events the service doors publish, and the dispatcher that hands them on.
+
+A door publishes after its transaction commits (``zipshort.database.publish_after_commit``); a
+rolled-back change publishes nothing. Subscribers (the structured log today; analytics, webhooks,
+the audit log and metrics next) are registered in ``create_app`` and run on the dispatcher's own
+thread, so a slow or failing subscriber never slows or breaks the request that caused the event.
+
+An event carries ids, the actor, the time, the request id and the fields a subscriber needs, and
+never a secret: no password, key, token, cookie or address. Fields marked ``quiet`` (destinations,
+which are the user's data and may carry their own query tokens) travel to subscribers but are kept
+out of log lines.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+log = logging.getLogger("zipshort.events")
+
+_request_id: contextvars.ContextVar[list[str | None] | None] = contextvars.ContextVar("zipshort_request_id",
+                                                                                      default=None)
+
+
+def begin_request(given: str | None = None) -> contextvars.Token:
+    """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand."""
+    return _request_id.set([given])
+
+
+def end_request(token: contextvars.Token) -> None:
+    """Leave the request's id scope."""
+    _request_id.reset(token)
+
+
+def request_id() -> str | None:
+    """The current request's id (made now if none was given), or None outside a request."""
+    holder = _request_id.get()
+    if holder is None:
+        return None
+    if holder[0] is None:
+        holder[0] = uuid.uuid4().hex
+    return holder[0]
+
+
+def current_request_id() -> str | None:
+    """The id only if one was given or already made (never makes one)."""
+    holder = _request_id.get()
+    return None if holder is None else holder[0]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def quiet(default: Any = None) -> Any:
+    """A field subscribers receive but log lines leave out."""
+    return field(default=default, metadata={"quiet": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Common to every event: who did it (user id, None for anonymous or the system), when, which request."""
+
+    name: ClassVar[str] = "event"
+    actor_id: str | None = None
+    at: dt.datetime = field(default_factory=_now)
+    request_id: str | None = field(default_factory=request_id)
+
+    def details(self, *, include_quiet: bool = False) -> dict[str, Any]:
+        """The event's own fields (without the common ones), in declaration order."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("actor_id", "at", "request_id") or (f.metadata.get("quiet") and not include_quiet):
+                continue
+            out[f.name] = getattr(self, f.name)
+        return out
+
+
+# Links -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class LinkCreated(Event):
+    name: ClassVar[str] = "link.created"
+    link_id: str
+    code: str
+    owner_id: str | None
+    domain: str | None = None
+    has_password: bool = False
+    max_views: int | None = None
+    expires_at: dt.datetime | None = None
+    destination: str | None = quiet()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkUpdated(Event):
+    name: ClassVar[str] = "link.updated"
+    link_id: str
+    code: str
+    owner_id: str | None
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkDeleted(Event):
+    name: ClassVar[str] = "link.deleted"
+    link_id: str
+    code: str
+    owner_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinkVisited(Event):
+    """A counted redirect (published from the hot path with what it already holds; no query)."""
+
+    name: ClassVar[str] = "link.visited"
+    link_id: str
+    code: str
+    host: str | None = None
+    destination: str | None = quiet()
+
+
+# Files -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class FileUploaded(Event):
+    name: ClassVar[str] = "file.uploaded"
+    file_id: str
+    filename: str
+    owner_id: str | None
+    size: int
+    mimetype: str | None = None
+    folder_id: str | None = None
+    has_password: bool = False
+    max_views: int | None = None
+    expires_at: dt.datetime | None = None
+    dialect: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileUpdated(Event):
+    name: ClassVar[str] = "file.updated"
+    file_id: str
+    filename: str
+    owner_id: str | None
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDeleted(Event):
+    name: ClassVar[str] = "file.deleted"
+    file_id: str
+    filename: str
+    owner_id: str | None
+    size: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileViewed(Event):
+    """A counted view of a file (published from the download path; no query)."""
+
+    name: ClassVar[str] = "file.viewed"
+    file_id: str
+    filename: str
+    host: str | None = None
+
+
+# Users and sign-in -------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class UserCreated(Event):
+    name: ClassVar[str] = "user.created"
+    user_id: str
+    username: str
+    role: str
+    via: str = "admin"  # admin, invite, registration, first-start, cli, oauth
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserUpdated(Event):
+    name: ClassVar[str] = "user.updated"
+    user_id: str
+    username: str
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDeleted(Event):
+    name: ClassVar[str] = "user.deleted"
+    user_id: str
+    username: str
+    files: int = 0
+    links: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleChanged(Event):
+    name: ClassVar[str] = "user.role_changed"
+    user_id: str
+    username: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuotaChanged(Event):
+    name: ClassVar[str] = "user.quota_changed"
+    user_id: str
+    username: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginSucceeded(Event):
+    name: ClassVar[str] = "login.succeeded"
+    user_id: str
+    username: str
+    method: str = "password"  # password, totp, token
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginFailed(Event):
+    name: ClassVar[str] = "login.failed"
+    username: str
+    reason: str  # unknown_user, wrong_password, wrong_code, locked, disabled
+
+
+# Keys and domains --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class KeyCreated(Event):
+    name: ClassVar[str] = "key.created"
+    key_id: str
+    owner_id: str
+    key_name: str
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRevoked(Event):
+    name: ClassVar[str] = "key.revoked"
+    key_id: str
+    owner_id: str
+    key_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainAdded(Event):
+    name: ClassVar[str] = "domain.added"
+    domain_id: str
+    hostname: str
+    owner_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainVerified(Event):
+    name: ClassVar[str] = "domain.verified"
+    domain_id: str
+    hostname: str
+    owner_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainDeleted(Event):
+    name: ClassVar[str] = "domain.deleted"
+    domain_id: str
+    hostname: str
+    owner_id: str | None
+
+
+def catalogue() -> Iterator[type[Event]]:
+    """Every concrete event type, in declaration order (for docs and tests)."""
+    for cls in Event.__subclasses__():
+        yield cls
+
+
+Subscriber = Callable[[Event], None]
+
+
+class Dispatcher:
+    """Hands events to subscribers on one background thread, through a bounded queue.
+
+    ``publish`` never blocks and never raises: with no subscriber for the event's type it returns at
+    once (the visit path pays a dictionary lookup), a full queue drops the event and counts it, and a
+    subscriber's exception is logged and counted. The thread starts with the first event and ends
+    after ``idle_seconds`` without one, so an idle app (a test's, a CLI command's) holds no thread.
+    """
+
+    def __init__(self, capacity: int = 10_000, idle_seconds: float = 10.0) -> None:
+        self._subscribers: list[tuple[type[Event], Subscriber]] = []
+        self._routes: dict[type[Event], tuple[Subscriber, ...]] = {}
+        self._queue: queue.Queue[Event] = queue.Queue(capacity)
+        self._idle = idle_seconds
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.published = 0
+        self.delivered = 0
+        self.failed = 0
+        self.dropped = 0
+
+    def subscribe(self, subscriber: Subscriber, *types: type[Event]) -> None:
+        """Call ``subscriber(event)`` for events of ``types`` (and their subclasses); all events if none."""
+        with self._lock:
+            for kind in types or (Event,):
+                self._subscribers.append((kind, subscriber))
+            self._routes = {}
+
+    def wants(self, kind: type[Event]) -> bool:
+        """Whether anyone listens to ``kind`` (lets a hot path skip building the event)."""
+        return bool(self._route(kind))
+
+    def _route(self, kind: type[Event]) -> tuple[Subscriber, ...]:
+        route = self._routes.get(kind)
+        if route is None:
+            route = tuple(fn for base, fn in self._subscribers if issubclass(kind, base))
+            self._routes[kind] = route
+        return route
+
+    def publish(self, event: Event) -> None:
+        """Queue ``event`` for its subscribers; never blocks the caller."""
+        if self._closed or not self._route(type(event)):
+            return
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+            return
+        self.published += 1
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="zipshort-events", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event = self._queue.get(timeout=self._idle)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            try:
+                self._deliver(event)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, event: Event) -> None:
+        for subscriber in self._route(type(event)):
+            try:
+                subscriber(event)
+                self.delivered += 1
+            except Exception:  # a subscriber's failure is its own; the request never sees it
+                self.failed += 1
+                log.exception("event subscriber %s failed on %s", getattr(subscriber, "__name__", subscriber),
+                              event.name)
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued event was delivered; False if ``timeout`` passed first."""
+        done = threading.Event()
+
+        def wait() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=wait, daemon=True).start()
+        return done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> bool:
+        """Deliver what is queued, then refuse new events (a server's shutdown)."""
+        ok = self.drain(timeout)
+        self._closed = True
+        return ok
+
+    def stats(self) -> dict[str, int]:
+        """Counters for health and metrics."""
+        return {"published": self.published, "delivered": self.delivered, "failed": self.failed,
+                "dropped": self.dropped, "queued": self._queue.qsize()}
