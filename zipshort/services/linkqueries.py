@@ -72,20 +72,17 @@ def query_links(owner: User, limit: int, offset: int, destination: str | None = 
     return list(rows), total
 
 
-_COLLATION: dict[str, bool] = {}
-
-
 def _binary_collation() -> bool:
-    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation)."""
-    bind = db.session.get_bind()
-    key = str(bind.url)
-    if key not in _COLLATION:
-        if bind.dialect.name != "postgresql":
-            _COLLATION[key] = True
-        else:
-            collate = db.session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
-            _COLLATION[key] = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
-    return _COLLATION[key]
+    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation); remembered with the
+    database connection (``Connection.info`` lives as long as the pooled connection), not in this module."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        return True
+    known = connection.info.get("binary_collation")
+    if known is None:
+        collate = connection.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
+        known = connection.info["binary_collation"] = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
+    return bool(known)
 
 
 def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[tuple[Link]]:
