@@ -1,6 +1,6 @@
 """The link doors judge what they are given: links.create_link / update_link validate every link field and the
 ownership of the images a link points at, apply the caller's creation limit, and hash passwords, whoever calls
-them; each dialect and page shows the service's own error. bulk.create validates its items itself."""
+them; each dialect and page shows the service's own error. bulk.create_links validates its items itself."""
 
 from __future__ import annotations
 
@@ -280,18 +280,18 @@ class TestPerKeyLimit:
 # --- hoko's bulk door ------------------------------------------------------------------------------------------------
 
 
-def test_bulk_create_validates_its_items_itself(rt, user):
+def test_bulk_create_links_validates_its_items_itself(rt, user):
     from zipshort.services import folders
 
     folder = folders.create_folder(user, "c")
     with pytest.raises(bulk.ItemError) as info:
-        bulk.create(rt, user, [{"url": URL, "collectionId": folder.id},
+        bulk.create_links(rt, user, [{"url": URL, "collectionId": folder.id},
                                {"url": URL, "collectionId": folder.id, "utm": {"bogus": "x"}}])
     assert info.value.index == 1 and "utm.bogus is not a UTM parameter" in info.value.message
     with pytest.raises(ValidationError, match="non-empty array"):
-        bulk.create(rt, user, {"url": URL})
+        bulk.create_links(rt, user, {"url": URL})
     assert count(Link) == 0
-    made = bulk.create(rt, user, [{"url": URL, "collectionId": folder.id, "utm": {"source": "x"}}])
+    made = bulk.create_links(rt, user, [{"url": URL, "collectionId": folder.id, "utm": {"source": "x"}}])
     assert len(made) == 1 and fresh(Link, made[0].id).utm == {"source": "x"}
 
 

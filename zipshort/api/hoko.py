@@ -22,7 +22,7 @@ def create_links():
     if items is None:
         raise ValidationError("The body must be a JSON array of links", code="invalid_body")
     rt = runtime()
-    links = bulk.create(rt, user, items, host=request.host)
+    links = bulk.create_links(rt, user, items, host=request.host)
     host = domains.choose(rt, request.host).hostname
     return jsonify([{
         "id": link.id, "url": link.destination, "shortUrl": link_url(rt.settings, link, host), "title": link.title,

@@ -128,19 +128,24 @@ class Created:
     created_at: dt.datetime
 
 
-def create(rt: Runtime, owner: User, items: Any, now: dt.datetime | None = None, *, host: str = "") -> list[Created]:
+def create_links(rt: Runtime, owner: User, items: Any, now: dt.datetime | None = None, *,
+                 host: str = "") -> list[Created]:
     """The door: check the request as a whole (:func:`validate`; ``host`` is the request's Host), then create
-    every link or none.
+    every link or none (:func:`create`).
 
     Raises:
         ValidationError: the body is not a list of links, or too long. ItemError: an invalid item (bad fields, a
         collection or external id that is not the owner's or is used). QuotaExceeded.
     """
-    checked = validate(rt, items, host)
+    return create(rt, owner, validate(rt, items, host), now)
+
+
+def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None) -> list[Created]:
+    """Create every checked link or none. Raises ItemError (bad collection or external id), QuotaExceeded."""
     now = now or utcnow()
     for attempt in range(3):
         try:
-            return _create(rt, owner, checked, now)
+            return _create(rt, owner, items, now)
         except IntegrityError:  # a concurrent writer took a code between our check and insert
             if attempt == 2:
                 raise

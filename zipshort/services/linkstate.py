@@ -43,12 +43,17 @@ class Condition:
     holds: Callable[[Facts, dt.datetime], bool]
 
 
+def unexpired(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """The expiry condition in Python (also what a cached link is checked against on each visit)."""
+    return expires_at is None or expires_at > now
+
+
 CONDITIONS: tuple[Condition, ...] = (
     Condition(DISABLED, "links.enabled IS TRUE AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id"
                         " AND users.disabled IS FALSE)",
               lambda f, now: bool(f.enabled) and not f.owner_disabled),
     Condition(EXPIRED, "links.expires_at IS NULL OR links.expires_at > :now",
-              lambda f, now: f.expires_at is None or f.expires_at > now),
+              lambda f, now: unexpired(f.expires_at, now)),
     Condition(USED_UP, "links.max_views IS NULL OR links.views < links.max_views",
               lambda f, now: f.max_views is None or f.views < f.max_views),
 )

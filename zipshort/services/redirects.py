@@ -21,7 +21,7 @@ from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services.links import MAX_PASSWORD_LENGTH
-from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of
+from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of, unexpired
 
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
@@ -103,7 +103,7 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         raise NotFound("Not found", code="not_found")
     key, host = code.lower(), host.lower()
     cached = rt.link_cache.get(key, host)
-    if cached is not None and (cached[2] is None or cached[2] > now):
+    if cached is not None and unexpired(cached[2], now):  # cached links are plain and live but for time
         if count:
             _count_unlimited(rt, cached[0])
         return Followed(destination=cached[1], limited=False)
