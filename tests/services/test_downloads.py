@@ -124,13 +124,14 @@ def test_the_preview_shows_metadata_and_the_owners_embed_without_counting(rt, us
 def test_a_thumbnail_is_served_only_for_a_live_unprotected_file(rt, user, make_file):
     plain = make_file(user, name="a.png", type="image/png")
     with pytest.raises(NotFound):  # none made yet
-        downloads.thumbnail(plain.id)
+        downloads.thumbnail(rt, plain.id)
     locked = make_file(user, name="b.png", type="image/png", password_hash=rt.passwords.hash("pw-12345"))
     from zipshort.extensions import db
 
     for row in (plain, locked):
-        fresh(File, row.id).thumbnail_key = f"thumb-{row.name}"
+        fresh(File, row.id).thumbnail_key = rt.storage.write([b"jpeg of " + row.name.encode()]).key
         db.session.commit()
-    assert downloads.thumbnail(plain.id) == "thumb-a.png"
+    shown = downloads.thumbnail(rt, plain.id)
+    assert (shown.path.read_bytes() if shown.path else shown.data) == b"jpeg of a.png"
     with pytest.raises(NotFound):
-        downloads.thumbnail(locked.id)
+        downloads.thumbnail(rt, locked.id)

@@ -1,4 +1,4 @@
-"""Smart visits decided directly: rules by priority, UTM, previews for bots, deep links, cloaking, countries."""
+"""Smart visits decided directly: rules by priority, UTM, previews for bots, deep links, cloaking."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def test_a_rule_without_criteria_never_matches():
 def test_bots_get_the_preview_people_the_destination(user, make_link, make_file):
     image = make_file(user, b"png", name="card.png", type="image/png")
     link = make_link(user, destination="https://main.example/", title="Card", description="Text",
-                     image=f"file:{image.id}")
+                     image_id=image.id)
     preview = smart.decide(link, smart.Visitor(SLACK))
     assert preview == smart.Decision("preview", "https://main.example/", "Card", "Text", "/raw/card.png")
     assert smart.decide(link, smart.Visitor(IPHONE)).kind == "redirect"
@@ -72,16 +72,6 @@ def test_cloaked_links_are_framed_other_targets_are_not(user, make_link):
     assert smart.decide(framed, smart.Visitor()) == smart.Decision("frame", "https://main.example/", "T")
     mail = make_link(user, destination="a@b.co", destination_type="email", cloaking=True)
     assert smart.decide(mail, smart.Visitor()) == smart.Decision("redirect", "mailto:a@b.co")
-
-
-@pytest.mark.parametrize("header,expected", [("us", "US"), ("XX", None), ("T1", None), ("USA", None), ("", None)])
-def test_the_country_header_is_trusted_only_as_a_real_country_code(header, expected):
-    lookup = smart.CountryLookup("CF-IPCountry", "")
-    assert lookup({"CF-IPCountry": header}, "203.0.113.5") == expected
-
-
-def test_without_a_header_or_database_no_country_is_known():
-    assert smart.CountryLookup("", "")({"CF-IPCountry": "US"}, "203.0.113.5") is None
 
 
 def test_load_reads_the_row_or_refuses(user, make_link):
