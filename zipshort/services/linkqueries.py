@@ -5,9 +5,10 @@ Nothing here writes; services/links.py holds the doors that do.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 
 from zipshort.codes import could_be_code
+from zipshort.database import binary_collation
 from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.inputs import check_offset
@@ -72,20 +73,9 @@ def query_links(owner: User, limit: int, offset: int, destination: str | None = 
     return list(rows), total
 
 
-_COLLATION: dict[str, bool] = {}
-
-
 def _binary_collation() -> bool:
     """Whether text compares in code point order (SQLite; PostgreSQL with a C collation)."""
-    bind = db.session.get_bind()
-    key = str(bind.url)
-    if key not in _COLLATION:
-        if bind.dialect.name != "postgresql":
-            _COLLATION[key] = True
-        else:
-            collate = db.session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
-            _COLLATION[key] = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
-    return _COLLATION[key]
+    return binary_collation(db.session)
 
 
 def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[tuple[Link]]:
