@@ -21,9 +21,8 @@ def item(collection, **fields):
 
 
 def test_every_item_is_created_in_its_collection_with_its_fields(rt, user, collection):
-    checked = ([item(collection, title="One", externalId="e1", utm={"source": "mail"}),
-                                 item(collection, url="https://example.org/")])
-    created = bulk.create(rt, user, checked)
+    created = bulk.create(rt, user, [item(collection, title="One", externalId="e1", utm={"source": "mail"}),
+                                     item(collection, url="https://example.org/")])
     assert [c.destination for c in created] == ["https://example.com/p", "https://example.org/"]
     assert len({c.slug for c in created}) == 2 and all(c.folder_id == collection.id for c in created)
     first = fresh(Link, created[0].id)
@@ -61,17 +60,15 @@ def test_a_link_to_this_server_is_refused(rt, collection):
 
 def test_someone_elses_collection_creates_nothing(rt, user, make_user, collection):
     theirs = folders.create_folder(make_user("bob"), "Theirs")
-    checked = ([item(collection), item(theirs)])
     with pytest.raises(bulk.ItemError) as refused:
-        bulk.create(rt, user, checked)
+        bulk.create(rt, user, [item(collection), item(theirs)])
     assert refused.value.index == 1 and count(Link) == 0 and fresh(User, user.id).url_count == 0
 
 
 def test_a_used_external_id_creates_nothing(rt, user, collection):
     bulk.create(rt, user, [item(collection, externalId="taken")])
     with pytest.raises(bulk.ItemError, match="already used"):
-        bulk.create(rt, user, [item(collection, externalId="new"),
-                                                 item(collection, externalId="taken")])
+        bulk.create(rt, user, [item(collection, externalId="new"), item(collection, externalId="taken")])
     assert count(Link) == 1
 
 
