@@ -78,11 +78,11 @@ def _configure(app: Flask, settings: Settings) -> None:
 def _trusted_hosts(settings: Settings, app: Flask) -> list[str] | None:
     if not settings.core.trusted_hosts:
         return None
-    from zipshort.http import TrustedHosts
+    from zipshort.http import TrustedHosts, runtime
     from zipshort.services.domains import verified_hostnames
 
     return TrustedHosts(list(settings.core.trusted_hosts),
-                        lambda engine: verified_hostnames(app.extensions["zipshort"], engine), app)
+                        lambda engine: verified_hostnames(runtime(app), engine), app)
 
 
 def _engine_options(settings: Settings) -> dict:
