@@ -132,23 +132,8 @@ SERVICE_ONLY_MODULES = {"zipshort.services.linkfields"}  # validation the link d
 # the test fails when a face does anything not listed here, and when a listed entry no longer occurs, so this
 # list only shrinks: delete entries as their uses move into services.
 ALLOWED = {
-    "zipshort/api/zipline/__init__.py:limiter",  # being moved into a service (issue 11)
     "zipshort/api/zipline/accounts.py:limiter",  # being moved into a service (issue 11)
-    "zipshort/api/zipline/files.py:passwords",  # being moved into a service (issue 11)
-    "zipshort/api/zipline/files.py:storage",  # being moved into a service (issue 11)
-    "zipshort/api/zipline/uploads.py:passwords",  # being moved into a service (issue 11)
-    "zipshort/api/zipline/uploads.py:storage",  # being moved into a service (issue 11)
-    "zipshort/api/zipline/urls.py:zipshort.services.linkfields",  # being moved into a service (issue 11)
-    "zipshort/api/h0p.py:zipshort.services.linkfields",  # being moved into a service (issue 11)
-    "zipshort/api/hozip.py:limiter",  # being moved into a service (issue 11)
-    "zipshort/web/auth.py:limiter",  # being moved into a service (issue 11)
-    "zipshort/web/dashboard.py:storage",  # being moved into a service (issue 11)
-    "zipshort/web/links.py:storage",  # being moved into a service (issue 11)
-    "zipshort/web/links.py:zipshort.services.linkfields",  # being moved into a service (issue 11)
     "zipshort/web/settings.py:limiter",  # being moved into a service (issue 11)
-    "zipshort/public/files.py:storage",  # being moved into a service (issue 11)
-    "zipshort/public/links.py:storage",  # being moved into a service (issue 11)
-    "zipshort/cli.py:storage",  # being moved into a service (issue 11)
 }
 
 RUNTIME_GETTERS = {"runtime", "rt", "_runtime"}  # auth.runtime() and the faces' aliases of it
@@ -261,9 +246,7 @@ IMMUTABLE_FACTORIES = {
 MUTATORS = {"append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
             "discard", "sort", "reverse", "__setitem__", "__delitem__", "cache_clear"}
 # Module state still to move; the test fails once an entry is gone, so the list only shrinks.
-STATE_ALLOWED = {
-    "zipshort/services/links.py:_COLLATION",  # a per-database cache; links.py is being reworked: moves to the Runtime
-}
+STATE_ALLOWED: set[str] = set()
 # Memoised pure functions: the cache holds no per-app state, only results of the arguments.
 PURE_CACHES = {
     "zipshort/services/smart.py:os_type",  # the OS family of a User-Agent string (ua-parser is slow)
