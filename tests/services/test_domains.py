@@ -57,7 +57,7 @@ def test_add_list_get_and_delete_a_custom_domain(rt, user):
     assert (row.hostname, row.verified, len(row.verify_token) >= 24) == ("go.mine.example", False, True)
     assert [d.id for d in domains.list_custom(user)] == [row.id]
     assert domains.get_custom(user, row.id).id == row.id
-    domains.delete_custom(user, row.id)
+    domains.delete_custom(rt, user, row.id)
     assert count(CustomDomain) == 0
 
 
@@ -85,7 +85,7 @@ def test_custom_domains_can_be_turned_off(rt, user):
 def test_several_users_may_claim_a_name_until_one_proves_it(rt, user, make_user):
     mine = domains.add_custom(rt, user, "shared.example")
     theirs = domains.add_custom(rt, make_user("bob"), "shared.example")
-    domains.mark_verified(mine.id, True)
+    domains.mark_verified(rt, mine.id, True)
     assert count(CustomDomain) == 1 and domains.get_custom(user, mine.id).verified  # the other claim went
     with pytest.raises(NotFound):
         domains.get_custom(user, theirs.id)
@@ -98,19 +98,19 @@ def test_a_domain_in_use_by_links_cannot_be_deleted(rt, user, own_domain, make_l
     make_link(user, domain="used.example")
     (row,) = domains.list_custom(user)
     with pytest.raises(Conflict, match="1 link"):
-        domains.delete_custom(user, row.id)
+        domains.delete_custom(rt, user, row.id)
     assert count(CustomDomain) == 1
 
 
 def test_only_administrators_verify_by_hand_and_only_what_they_manage(rt, user, make_user):
     row = domains.add_custom(rt, user, "hand.example")
     with pytest.raises(Forbidden):
-        domains.set_verified(user, row.id, True)
+        domains.set_verified(rt, user, row.id, True)
     admin = make_user("boss", role=Role.ADMIN)
-    assert domains.set_verified(admin, row.id, True).verified
+    assert domains.set_verified(rt, admin, row.id, True).verified
     root_row = domains.add_custom(rt, make_user("root", role=Role.SUPERADMIN), "root.example")
     with pytest.raises(NotFound):
-        domains.set_verified(admin, root_row.id, True)
+        domains.set_verified(rt, admin, root_row.id, True)
     assert [d.id for d in domains.list_custom(admin, everyone=True)] == [row.id]
 
 
@@ -118,6 +118,6 @@ def test_a_verified_domain_passes_the_trusted_hosts_at_once(rt, user):
     from zipshort.extensions import db
 
     row = domains.add_custom(rt, user, "trusted.example")
-    assert "trusted.example" not in domains.HOSTNAMES.get(db.engine)
-    domains.mark_verified(row.id, True)
-    assert "trusted.example" in domains.HOSTNAMES.get(db.engine)
+    assert "trusted.example" not in domains.verified_hostnames(rt, db.engine)
+    domains.mark_verified(rt, row.id, True)
+    assert "trusted.example" in domains.verified_hostnames(rt, db.engine)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from zipshort.geoip import CountryLookup
 from zipshort.services import linkfields, smart
 
 IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
@@ -76,12 +77,12 @@ def test_cloaked_links_are_framed_other_targets_are_not(user, make_link):
 
 @pytest.mark.parametrize("header,expected", [("us", "US"), ("XX", None), ("T1", None), ("USA", None), ("", None)])
 def test_the_country_header_is_trusted_only_as_a_real_country_code(header, expected):
-    lookup = smart.CountryLookup("CF-IPCountry", "")
+    lookup = CountryLookup("CF-IPCountry", "")
     assert lookup({"CF-IPCountry": header}, "203.0.113.5") == expected
 
 
 def test_without_a_header_or_database_no_country_is_known():
-    assert smart.CountryLookup("", "")({"CF-IPCountry": "US"}, "203.0.113.5") is None
+    assert CountryLookup("", "")({"CF-IPCountry": "US"}, "203.0.113.5") is None
 
 
 def test_load_reads_the_row_or_refuses(user, make_link):
