@@ -345,7 +345,7 @@ def make_file(rt):
         name = name or f"file{next(counter)}.txt"
         item = files.NewFile(blob=blob, make_name=lambda: name, retry_name=False, original_name=name, type=type,
                              **fields)
-        return files.store_files(user, [item], rt.storage)[0]
+        return files.store_files(rt, user, [item])[0]
 
     return factory
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from typing import Callable, Generic, TypeVar
-
-T = TypeVar("T")
+from typing import Callable
 
 
 class ViewBuffer:
@@ -96,22 +94,3 @@ class HostnameCache:
                 names = load()
                 self._value = value = (time.monotonic(), names)
         return value[1]
-
-
-class Lazy(Generic[T]):
-    """A value computed on first use and then kept: a fact about the database that cannot change while the
-    app runs (its text collation, say)."""
-
-    def __init__(self) -> None:
-        self._value: tuple[T] | None = None
-        self._lock = threading.Lock()
-
-    def get(self, load: Callable[[], T]) -> T:
-        """The value, from ``load()`` the first time."""
-        value = self._value
-        if value is None:
-            with self._lock:
-                value = self._value
-                if value is None:
-                    value = self._value = (load(),)
-        return value[0]

@@ -24,6 +24,23 @@ from sqlalchemy.orm import Session, scoped_session
 # this lock instead of sleeping in SQLite's busy handler (see ARCHITECTURE.md, The redirect).
 sqlite_write_lock = threading.Lock()
 _hot_state: "weakref.WeakKeyDictionary[Engine, _HotState]" = weakref.WeakKeyDictionary()
+_collations: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
+
+
+def binary_collation(session: Session | scoped_session) -> bool:
+    """Whether the session's database compares text in code point order (SQLite; PostgreSQL with a C
+    collation); asked once per engine."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    known = _collations.get(engine)
+    if known is None:
+        if engine.dialect.name != "postgresql":
+            known = True
+        else:
+            collate = session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
+            known = str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
+        _collations[engine] = known
+    return known
 
 
 def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zipshort.config import Settings
-from zipshort.counters import HostnameCache, Lazy, LinkCache, ViewBuffer
+from zipshort.counters import HostnameCache, LinkCache, ViewBuffer
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
@@ -28,7 +28,6 @@ class Runtime:
     hostnames: HostnameCache
     country: CountryLookup
     events: Dispatcher
-    binary_collation: Lazy[bool]
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -45,5 +44,4 @@ class Runtime:
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),
             events=Dispatcher(),
-            binary_collation=Lazy(),
         )

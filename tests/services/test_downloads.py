@@ -124,13 +124,15 @@ def test_the_preview_shows_metadata_and_the_owners_embed_without_counting(rt, us
 def test_a_thumbnail_is_served_only_for_a_live_unprotected_file(rt, user, make_file):
     plain = make_file(user, name="a.png", type="image/png")
     with pytest.raises(NotFound):  # none made yet
-        downloads.thumbnail(plain.id)
+        downloads.thumbnail(rt, plain.id)
     locked = make_file(user, name="b.png", type="image/png", password_hash=rt.passwords.hash("pw-12345"))
     from zipshort.extensions import db
 
+    thumb = rt.storage.write([b"thumbnail bytes"])
     for row in (plain, locked):
-        fresh(File, row.id).thumbnail_key = f"thumb-{row.name}"
+        fresh(File, row.id).thumbnail_key = thumb.key
         db.session.commit()
-    assert downloads.thumbnail(plain.id) == "thumb-a.png"
+    served = downloads.thumbnail(rt, plain.id)
+    assert served.path is not None and served.path.read_bytes() == b"thumbnail bytes"
     with pytest.raises(NotFound):
-        downloads.thumbnail(locked.id)
+        downloads.thumbnail(rt, locked.id)

@@ -20,7 +20,7 @@ def new(rt, data: bytes, name: str) -> files.NewFile:
 
 
 def test_store_files_records_blobs_and_charges_the_owner(rt, user):
-    rows = files.store_files(user, [new(rt, b"one", "a.txt"), new(rt, b"three", "b.txt")], rt.storage)
+    rows = files.store_files(rt, user, [new(rt, b"one", "a.txt"), new(rt, b"three", "b.txt")])
     assert [r.name for r in rows] == ["a.txt", "b.txt"] and {r.storage_key for r in rows} == set(rt.storage.keys())
     owner = fresh(User, user.id)
     assert (owner.used_bytes, owner.file_count) == (8, 2)
@@ -29,14 +29,14 @@ def test_store_files_records_blobs_and_charges_the_owner(rt, user):
 def test_over_the_quota_nothing_is_stored_and_the_blobs_go(rt, user):
     accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.Quota(files_type="BY_FILES", max_files=1)))
     with pytest.raises(quotas.FileQuotaExceeded):
-        files.store_files(user, [new(rt, b"one", "a.txt"), new(rt, b"two", "b.txt")], rt.storage)
+        files.store_files(rt, user, [new(rt, b"one", "a.txt"), new(rt, b"two", "b.txt")])
     assert count(File) == 0 and list(rt.storage.keys()) == [] and assert_exact(user.id)["file_count"] == 0
 
 
 def test_a_taken_fixed_name_refuses_the_upload_and_removes_its_blob(rt, user, make_file):
     make_file(user, b"first", name="same.txt")
     with pytest.raises(Conflict):
-        files.store_files(user, [new(rt, b"second", "same.txt")], rt.storage)
+        files.store_files(rt, user, [new(rt, b"second", "same.txt")])
     assert count(File) == 1 and len(list(rt.storage.keys())) == 1 and assert_exact(user.id)["file_count"] == 1
 
 
@@ -45,7 +45,7 @@ def test_a_retried_name_finds_a_free_one(rt, user, make_file):
     names = iter(["taken.txt", "free.txt"])
     item = files.NewFile(blob=rt.storage.write([b"x"]), make_name=lambda: next(names), retry_name=True,
                          original_name=None, type="text/plain")
-    assert files.store_files(user, [item], rt.storage)[0].name == "free.txt"
+    assert files.store_files(rt, user, [item])[0].name == "free.txt"
 
 
 def test_listing_pages_sorts_searches_and_filters(user, make_user, make_file):
@@ -86,21 +86,21 @@ def test_bad_listing_queries_are_refused(user, query):
 def test_someone_elses_file_is_not_found(rt, user, make_user, make_file):
     theirs = make_file(make_user("bob"), name="bobs.txt")
     for action in (lambda: files.get_owned_file(user, theirs.id), lambda: files.get_owned_file(user, "bobs.txt"),
-                   lambda: files.update_file(user, theirs.id, files.FileChanges(favorite=True)),
-                   lambda: files.delete_files(user, [theirs.id], rt.storage)):
+                   lambda: files.update_file(rt, user, theirs.id, files.FileChanges(favorite=True)),
+                   lambda: files.delete_files(rt, user, [theirs.id])):
         with pytest.raises(NotFound):
             action()
     assert count(File) == 1 and rt.storage.exists(theirs.storage_key)
 
 
-def test_update_renames_and_refuses_a_taken_name(user, make_file):
+def test_update_renames_and_refuses_a_taken_name(rt, user, make_file):
     item = make_file(user, name="a.txt")
     make_file(user, name="b.txt")
-    files.update_file(user, item.id, files.FileChanges(name="c.txt", max_views=3))
+    files.update_file(rt, user, item.id, files.FileChanges(name="c.txt", max_views=3))
     row = fresh(File, item.id)
     assert (row.name, row.max_views) == ("c.txt", 3)
     with pytest.raises(Conflict):
-        files.update_file(user, item.id, files.FileChanges(name="b.txt"))
+        files.update_file(rt, user, item.id, files.FileChanges(name="b.txt"))
     assert fresh(File, item.id).name == "c.txt"
 
 
@@ -111,7 +111,7 @@ def test_delete_takes_rows_counters_blobs_and_thumbnails(rt, user, make_file):
     from zipshort.extensions import db
 
     db.session.commit()
-    assert [r.id for r in files.delete_files(user, [gone.id], rt.storage)] == [gone.id]
+    assert [r.id for r in files.delete_files(rt, user, [gone.id])] == [gone.id]
     assert set(rt.storage.keys()) == {keep.storage_key}
     c = assert_exact(user.id)
     assert (c["used_bytes"], c["file_count"]) == (4, 1)
@@ -120,7 +120,7 @@ def test_delete_takes_rows_counters_blobs_and_thumbnails(rt, user, make_file):
 def test_a_delete_of_several_is_all_or_nothing(rt, user, make_file):
     item = make_file(user)
     with pytest.raises(NotFound):
-        files.delete_files(user, [item.id, "no-such-file"], rt.storage)
+        files.delete_files(rt, user, [item.id, "no-such-file"])
     assert count(File) == 1 and rt.storage.exists(item.storage_key)
 
 

@@ -51,10 +51,10 @@ def test_pages_and_totals(user, three):
         linkqueries.page_links(user, page=0)
 
 
-def test_query_by_exact_destination_or_prefix(rt, user, three):
-    exact, total = linkqueries.query_links(rt, user, 10, 0, "https://example.com/third")
+def test_query_by_exact_destination_or_prefix(user, three):
+    exact, total = linkqueries.query_links(user, 10, 0, "https://example.com/third")
     assert [link.vanity for link in exact] == ["third"] and total == 1
-    prefixed, total = linkqueries.query_links(rt, user, 10, 0, "https://example.com/", match="prefix")
+    prefixed, total = linkqueries.query_links(user, 10, 0, "https://example.com/", match="prefix")
     assert total == 3 and len(prefixed) == 3
-    everything, total = linkqueries.query_links(rt, user, 1, 0)
+    everything, total = linkqueries.query_links(user, 1, 0)
     assert len(everything) == 1 and total == 3  # the owner's counter

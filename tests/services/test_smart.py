@@ -43,7 +43,7 @@ def test_a_rule_without_criteria_never_matches():
 def test_bots_get_the_preview_people_the_destination(user, make_link, make_file):
     image = make_file(user, b"png", name="card.png", type="image/png")
     link = make_link(user, destination="https://main.example/", title="Card", description="Text",
-                     image=f"file:{image.id}")
+                     image_id=image.id)
     preview = smart.decide(link, smart.Visitor(SLACK))
     assert preview == smart.Decision("preview", "https://main.example/", "Card", "Text", "/raw/card.png")
     assert smart.decide(link, smart.Visitor(IPHONE)).kind == "redirect"

@@ -100,7 +100,7 @@ def list_links():
         raise _invalid("match must be 'exact' or 'startswith'.", "match")
     if long_url is not None and (len(long_url) > 2048 or "\x00" in long_url):
         raise _invalid("long_url must be at most 2048 characters.", "long_url")
-    rows, total = links.query_links(runtime(), user, limit, offset, long_url or None, match)
+    rows, total = links.query_links(user, limit, offset, long_url or None, match)
     host = domains.choose(runtime(), request.host).hostname
     now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{

@@ -229,6 +229,16 @@ def get_token(rt: Runtime, user: User) -> str:
     return reset_token(rt, user, keep_valid=True)
 
 
+def rotate_token(rt: Runtime, user: User) -> str:
+    """A person asks for a new Zipline token (rate limited per user: ``ratelimit.token_reset``).
+
+    Raises:
+        RateLimited.
+    """
+    rt.limiter.hit(rt.settings.ratelimit.token_reset, "token-reset", user.id)
+    return reset_token(rt, user)
+
+
 def reset_token(rt: Runtime, user: User, keep_valid: bool = False) -> str:
     """Replace the user's Zipline token; the old one stops working at once.
 

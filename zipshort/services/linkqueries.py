@@ -5,14 +5,14 @@ Nothing here writes; services/links.py holds the doors that do.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, func, select
 
 from zipshort.codes import could_be_code
+from zipshort.database import binary_collation
 from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.inputs import check_offset
 from zipshort.models import Link, User
-from zipshort.runtime import Runtime
 
 SEARCH_FIELDS = ("destination", "vanity", "code")
 
@@ -51,7 +51,7 @@ def page_links(owner: User, page: int = 1, per_page: int = 25, search_field: str
     return list(db.session.scalars(stmt.limit(per_page).offset(offset))), total
 
 
-def query_links(rt: Runtime, owner: User, limit: int, offset: int, destination: str | None = None,
+def query_links(owner: User, limit: int, offset: int, destination: str | None = None,
                 match: str = "exact") -> tuple[list[Link], int]:
     """A page of the owner's links, newest first, optionally only those whose destination equals (or starts
     with) ``destination``; and how many match in all. Served by the (user_id, destination) index."""
@@ -61,7 +61,7 @@ def query_links(rt: Runtime, owner: User, limit: int, offset: int, destination: 
         if match == "exact":
             cond.append(Link.destination == destination)
         else:  # a byte-order range the index can serve, and the exact prefix test for any collation
-            if _binary_collation(rt):
+            if _binary_collation():
                 cond += [Link.destination >= destination, Link.destination < destination + "\U0010ffff"]
             cond.append(func.substr(Link.destination, 1, len(destination)) == destination)
     if destination is None:  # the owner's counter, kept exact by every create and delete
@@ -73,16 +73,9 @@ def query_links(rt: Runtime, owner: User, limit: int, offset: int, destination: 
     return list(rows), total
 
 
-def _binary_collation(rt: Runtime) -> bool:
-    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation); asked once per app."""
-
-    def load() -> bool:
-        if db.session.get_bind().dialect.name != "postgresql":
-            return True
-        collate = db.session.scalar(text("SELECT datcollate FROM pg_database WHERE datname = current_database()"))
-        return str(collate).upper() in ("C", "POSIX", "C.UTF-8", "C.UTF8")
-
-    return rt.binary_collation.get(load)
+def _binary_collation() -> bool:
+    """Whether text compares in code point order (SQLite; PostgreSQL with a C collation)."""
+    return binary_collation(db.session)
 
 
 def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[tuple[Link]]:

@@ -133,8 +133,7 @@ def domain_delete(ident: str):
 @page()
 @action("/dashboard/settings")
 def token_reset():
-    runtime().limiter.hit(runtime().settings.ratelimit.token_reset, "token-reset", g.user.id)
-    apikeys.reset_token(runtime(), g.user)
+    apikeys.rotate_token(runtime(), g.user)
     return done("Your token was reset; update your clients", "/dashboard/settings")
 
 

@@ -175,9 +175,7 @@ def get_token():
 @bp.patch("/user/token")
 @require_user("account", person=True)
 def reset_token():
-    rt = runtime()
-    rt.limiter.hit(rt.settings.ratelimit.token_reset, "token-reset", g.user.id)
-    token = apikeys.reset_token(rt, g.user)
+    token = apikeys.rotate_token(runtime(), g.user)
     return jsonify({"user": user_json(g.user), "token": token})
 
 
