@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -244,3 +245,23 @@ class TestContentDomain:
         moved = face.call("get", "/u/" + url.rsplit("/", 1)[1] + "?download=1", style=None)
         assert moved.status_code == 307
         assert moved.headers["Location"] == url + "?download=1"
+
+
+def test_only_zipshort_urls_decides_the_scheme():
+    """No other module reads the request's scheme or builds absolute URLs itself: the rule stays in one place.
+    ``core.return_https_urls`` is read elsewhere only to mark cookies Secure."""
+    package = Path(__file__).resolve().parents[2] / "zipshort"
+    scheme_readers = re.compile(r"request\.scheme|\.url_root|\.host_url|_external\s*=|wsgi\.url_scheme|"
+                                r"X-Forwarded-Proto")
+    offenders = []
+    for path in sorted(package.rglob("*.py")):
+        name = path.relative_to(package).as_posix()
+        if name == "urls.py" or name.startswith("config/"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if scheme_readers.search(line):
+                offenders.append(f"{name}:{number}: {line.strip()}")
+            if "return_https_urls" in line and not re.search(r"secure|https = ", line, re.IGNORECASE):
+                offenders.append(f"{name}:{number}: {line.strip()}")
+    assert not offenders, "build public URLs with zipshort.urls (public_url, link_url, file_url, origin): " + \
+        "; ".join(offenders)
