@@ -21,8 +21,9 @@ def item(collection, **fields):
 
 
 def test_every_item_is_created_in_its_collection_with_its_fields(rt, user, collection):
-    created = bulk.create(rt, user, [item(collection, title="One", externalId="e1", utm={"source": "mail"}),
-                                     item(collection, url="https://example.org/")])
+    checked = bulk.validate(rt, [item(collection, title="One", externalId="e1", utm={"source": "mail"}),
+                                 item(collection, url="https://example.org/")])
+    created = bulk.create(rt, user, checked)
     assert [c.destination for c in created] == ["https://example.com/p", "https://example.org/"]
     assert len({c.slug for c in created}) == 2 and all(c.folder_id == collection.id for c in created)
     first = fresh(Link, created[0].id)
@@ -60,30 +61,32 @@ def test_a_link_to_this_server_is_refused(rt, collection):
 
 def test_someone_elses_collection_creates_nothing(rt, user, make_user, collection):
     theirs = folders.create_folder(make_user("bob"), "Theirs")
+    checked = bulk.validate(rt, [item(collection), item(theirs)])
     with pytest.raises(bulk.ItemError) as refused:
-        bulk.create(rt, user, [item(collection), item(theirs)])
+        bulk.create(rt, user, checked)
     assert refused.value.index == 1 and count(Link) == 0 and fresh(User, user.id).url_count == 0
 
 
 def test_a_used_external_id_creates_nothing(rt, user, collection):
-    bulk.create(rt, user, [item(collection, externalId="taken")])
+    bulk.create(rt, user, bulk.validate(rt, [item(collection, externalId="taken")]))
     with pytest.raises(bulk.ItemError, match="already used"):
-        bulk.create(rt, user, [item(collection, externalId="new"), item(collection, externalId="taken")])
+        bulk.create(rt, user, bulk.validate(rt, [item(collection, externalId="new"),
+                                                 item(collection, externalId="taken")]))
     assert count(Link) == 1
 
 
 def test_the_link_quota_takes_all_or_nothing(rt, user, collection):
     accounts.update_user(rt, user, accounts.UserChanges(quota=accounts.Quota(max_urls=3)))
-    bulk.create(rt, user, [item(collection)] * 2)
+    bulk.create(rt, user, bulk.validate(rt, [item(collection)] * 2))
     with pytest.raises(QuotaExceeded):
-        bulk.create(rt, user, [item(collection)] * 2)
+        bulk.create(rt, user, bulk.validate(rt, [item(collection)] * 2))
     assert count(Link) == 2 and fresh(User, user.id).url_count == 2
-    bulk.create(rt, user, [item(collection)])
+    bulk.create(rt, user, bulk.validate(rt, [item(collection)]))
     assert fresh(User, user.id).url_count == 3
 
 
 @pytest.mark.parametrize("overrides", [{"urls": {"bulk_max_links": 2}}])
 def test_the_plans_total_holds(rt, user, collection):
     with pytest.raises(QuotaExceeded):
-        bulk.create(rt, user, [item(collection)] * 3)
+        bulk.create(rt, user, bulk.validate(rt, [item(collection)] * 3))
     assert count(Link) == 0
