@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -50,6 +51,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskModel
+
+    class Model(_FlaskModel, Base):
+        """What a type checker sees of ``db.Model``: Flask-SQLAlchemy's model mixin over ``Base``."""
+
+        __abstract__ = True
+else:
+    # Every table's base class. Flask-SQLAlchemy builds it at run time from ``Base`` as an
+    # instance attribute, which a type checker cannot subclass; models import this name instead.
+    Model = db.Model
 login_manager = LoginManager()
 migrate = Migrate()
 csrf = CSRFProtect()

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, utcnow
 from zipshort.models.user import User
 
@@ -22,7 +22,7 @@ ACCOUNT_SCOPES = ("keys:read", "keys:write", "account", "admin")
 DEFAULT_SCOPES = tuple(s for s in SCOPES if s not in ACCOUNT_SCOPES)
 
 
-class ApiKey(IdMixin, db.Model):
+class ApiKey(IdMixin, Model):
     """One credential for the API; ``is_token`` marks the user's Zipline token (every scope)."""
 
     __tablename__ = "api_keys"

@@ -7,14 +7,14 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, utcnow
 from zipshort.models.user import User
 
 _VERIFIED = text("verified_at IS NOT NULL")
 
 
-class CustomDomain(IdMixin, db.Model):
+class CustomDomain(IdMixin, Model):
     """One user's claim on a hostname (lower-case, optionally with a port); ``verified_at`` set once proven.
 
     Several users may claim one hostname while none has proven it (so nobody can block a name by adding it

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 from zipshort.models.user import User
 
+if TYPE_CHECKING:
+    from zipshort.models.folder import Tag
 
-class File(IdMixin, TimestampMixin, db.Model):
+
+class File(IdMixin, TimestampMixin, Model):
     """One stored file, served at ``<files.route>/<name>``."""
 
     __tablename__ = "files"
@@ -41,4 +45,4 @@ class File(IdMixin, TimestampMixin, db.Model):
     anonymous: Mapped[bool] = mapped_column(default=False)
 
     user: Mapped[User] = relationship(lazy="select")
-    tags: Mapped[list["Tag"]] = relationship(secondary="file_tags", lazy="selectin", order_by="Tag.name")  # noqa: F821
+    tags: Mapped[list["Tag"]] = relationship(secondary="file_tags", lazy="selectin", order_by="Tag.name")

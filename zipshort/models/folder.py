@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model, db
 from zipshort.models.base import IdMixin, TimestampMixin
 from zipshort.models.user import User
 
 
-class Folder(IdMixin, TimestampMixin, db.Model):
+class Folder(IdMixin, TimestampMixin, Model):
     """A user's folder of files; public folders can be viewed, open ones take uploads from anyone."""
 
     __tablename__ = "folders"
@@ -24,7 +24,7 @@ class Folder(IdMixin, TimestampMixin, db.Model):
     user: Mapped[User] = relationship(lazy="select")
 
 
-class Tag(IdMixin, TimestampMixin, db.Model):
+class Tag(IdMixin, TimestampMixin, Model):
     """A user's label for files (names unique per user, not globally as in Zipline 4.4)."""
 
     __tablename__ = "tags"

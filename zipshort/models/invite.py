@@ -7,12 +7,12 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 from zipshort.models.user import User
 
 
-class Invite(IdMixin, TimestampMixin, db.Model):
+class Invite(IdMixin, TimestampMixin, Model):
     """One invite code; used up when ``uses`` reaches ``max_uses`` (None = unlimited), dead after ``expires_at``."""
 
     __tablename__ = "invites"

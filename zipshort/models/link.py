@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 from zipshort.models.folder import Tag  # noqa: F401  (the tags relationship)
 
 
-class Link(IdMixin, TimestampMixin, db.Model):
+class Link(IdMixin, TimestampMixin, Model):
     """A short link and everything the four dialects attach to it."""
 
     __tablename__ = "links"

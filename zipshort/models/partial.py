@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 
 
-class PartialUpload(IdMixin, TimestampMixin, db.Model):
+class PartialUpload(IdMixin, TimestampMixin, Model):
     """One file arriving in chunks; its bytes sit in storage's temp folder until the last chunk.
 
     While the row exists it holds ``total_size`` bytes and one file of the owner's quota

@@ -11,11 +11,11 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, utcnow
 
 
-class UserSession(IdMixin, db.Model):
+class UserSession(IdMixin, Model):
     """One logged-in browser."""
 
     __tablename__ = "user_sessions"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zipshort.extensions import db
+from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 
 
@@ -29,7 +29,7 @@ class FilesQuota(str, enum.Enum):
     BY_FILES = "BY_FILES"
 
 
-class User(IdMixin, TimestampMixin, db.Model):
+class User(IdMixin, TimestampMixin, Model):
     """A person (or bot) who owns links, files and keys."""
 
     __tablename__ = "users"
