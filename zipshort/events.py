@@ -29,12 +29,12 @@ _request_id: contextvars.ContextVar[list[str | None] | None] = contextvars.Conte
                                                                                       default=None)
 
 
-def begin_request(given: str | None = None) -> contextvars.Token:
+def begin_request(given: str | None = None) -> contextvars.Token[list[str | None] | None]:
     """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand."""
     return _request_id.set([given])
 
 
-def end_request(token: contextvars.Token) -> None:
+def end_request(token: contextvars.Token[list[str | None] | None]) -> None:
     """Leave the request's id scope."""
     _request_id.reset(token)
 

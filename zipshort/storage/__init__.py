@@ -1,13 +1,20 @@
 """Blob storage as a small strategy chosen by configuration: a local folder or an S3 bucket."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, Storage, StorageFull, StoredBlob, chunks_of
 from zipshort.storage.local import LocalStorage
+
+if TYPE_CHECKING:
+    from zipshort.config import Settings
 
 __all__ = ["BlobMissing", "BlobTooLarge", "LocalStorage", "SpoolFile", "Storage", "StorageFull", "StoredBlob",
            "build_storage", "chunks_of"]
 
 
-def build_storage(settings) -> Storage:
+def build_storage(settings: Settings) -> Storage:
     """The backend the settings choose: a local folder, or an S3 bucket (with a local folder for chunks)."""
     if settings.files.storage == "s3":
         from pathlib import Path

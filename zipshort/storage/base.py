@@ -12,9 +12,12 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Collection, Iterable, Iterator, Protocol
+from typing import IO, TYPE_CHECKING, BinaryIO, Collection, Iterable, Iterator, Protocol
 
 from zipshort.errors import NotFound, ZipshortError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 try:
     import fcntl
@@ -113,6 +116,15 @@ class Storage(Protocol):
     def commit(self, spool: SpoolFile) -> StoredBlob:
         """Make a finished spool file a blob under a new key."""
 
+    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
+        """Write one chunk at ``offset`` of a chunked upload's assembly file; return its length."""
+
+    def finish_parts(self, upload_id: str) -> StoredBlob:
+        """Make a chunked upload's assembled file a blob under a new key."""
+
+    def discard_parts(self, upload_id: str) -> None:
+        """Forget an unfinished chunked upload's bytes."""
+
 
 def lock_file(fd: int, exclusive: bool) -> None:
     """Wait for a shared or exclusive lock on an open file (released when it is closed, or its process dies).
@@ -179,8 +191,8 @@ class SpoolFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
-        self.size += len(data)
+    def write(self, data: ReadableBuffer) -> int:
+        self.size += memoryview(data).nbytes
         if self.max_bytes is not None and self.size > self.max_bytes:
             raise BlobTooLarge(f"File is larger than {self.max_bytes} bytes")
         self.digest.update(data)

@@ -13,7 +13,7 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import Any, BinaryIO, Collection, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Collection, Iterable, Iterator, cast
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -21,6 +21,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 PART_SIZE = 8 * 1024 * 1024
 
@@ -38,7 +41,8 @@ class _HashingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, target) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        target = memoryview(buffer)
         while not self._buffer:
             chunk = next(self._chunks, None)
             if chunk is None:
@@ -89,7 +93,8 @@ class S3Storage(TempFolderMixin):
         """The object's body (a stream), whole or one inclusive byte range."""
         extra: dict[str, Any] = {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"} if byte_range else {}
         try:
-            return self.client.get_object(Bucket=self.bucket, Key=self._object(key), **extra)["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=self._object(key), **extra)["Body"]
+            return cast(BinaryIO, body)  # botocore's StreamingBody: an IOBase the callers read and close
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 raise BlobMissing() from None
