@@ -9,8 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import cast
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from zipshort.config import REPO_ROOT, Settings, load_settings
@@ -69,7 +71,7 @@ def _configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=https,
         TRUSTED_HOSTS=_trusted_hosts(settings, app),
     )
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's default provider
     if settings.core.trust_proxy:
         n = settings.core.trust_proxy
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

@@ -228,7 +228,7 @@ class CachedSerializerSessionInterface(SecureCookieSessionInterface):
     cannot afford that.
     """
 
-    def get_signing_serializer(self, app):  # type: ignore[override]
+    def get_signing_serializer(self, app):
         keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         cached = getattr(self, "_cached", None)
         if cached is None or cached[0] != keys:

@@ -34,7 +34,7 @@ def _create_app() -> Flask:
 class ZipshortGroup(click.Group):
     """The root group: hands every command a ScriptInfo that builds the app from zipshort's settings."""
 
-    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+    def make_context(self, info_name, args, parent=None, **extra):
         extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False))
         return super().make_context(info_name, args, parent=parent, **extra)
 

@@ -3,6 +3,7 @@ Each app has its own, on its ``Runtime``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections import Counter
@@ -50,16 +51,16 @@ class LinkCache:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, str, str, object]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, str, str, dt.datetime | None]] = {}
 
-    def get(self, key: str, host: str) -> tuple[str, str, object] | None:
+    def get(self, key: str, host: str) -> tuple[str, str, dt.datetime | None] | None:
         """(link id, destination, expires_at) if fresh."""
         entry = self._entries.get((key, host))
         if entry is None or entry[0] < self.clock():
             return None
         return entry[1], entry[2], entry[3]
 
-    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: object) -> None:
+    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: dt.datetime | None) -> None:
         """Remember a resolved plain link."""
         if self.ttl <= 0:
             return

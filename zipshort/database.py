@@ -14,9 +14,9 @@ import functools
 import re
 import threading
 import weakref
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeAlias, cast
 
-from sqlalchemy import Engine, String, bindparam, event, func, select, text
+from sqlalchemy import CursorResult, Engine, Result, String, bindparam, event, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, scoped_session
 
@@ -26,8 +26,11 @@ sqlite_write_lock = threading.Lock()
 _hot_state: "weakref.WeakKeyDictionary[Engine, _HotState]" = weakref.WeakKeyDictionary()
 _collations: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
 
+AnySession: TypeAlias = "Session | scoped_session[Any]"
+"""A session, or the scoped session (``db.session``) that proxies to the current one."""
 
-def binary_collation(session: Session | scoped_session) -> bool:
+
+def binary_collation(session: AnySession) -> bool:
     """Whether the session's database compares text in code point order (SQLite; PostgreSQL with a C
     collation); asked once per engine."""
     bind = session.get_bind()
@@ -98,7 +101,7 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
 
 def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     connection = engine.raw_connection()
-    driver = connection.dbapi_connection
+    driver: Any = connection.dbapi_connection  # psycopg's: autocommit, closed and a cursor that is a context manager
     try:
         driver.autocommit = True  # one statement, one round trip: no BEGIN/COMMIT
         try:
@@ -152,29 +155,28 @@ def install_engine_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(session: Session | scoped_session) -> Iterator[Session]:
+def write_transaction(session: AnySession) -> Iterator[Session]:
     """Run one unit of work in its own write transaction, committed on success.
 
     Any read transaction the session holds is ended first, so on SQLite the new one starts
     with the write lock (``BEGIN IMMEDIATE``) and concurrent writers queue instead of failing.
     """
-    if isinstance(session, scoped_session):
-        session = session()
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"sqlite_immediate": True})
+    current = session() if isinstance(session, scoped_session) else session
+    if current.in_transaction():
+        current.commit()
+    current.connection(execution_options={"sqlite_immediate": True})
     try:
-        yield session
-        session.commit()
+        yield current
+        current.commit()
     except BaseException:
-        session.rollback()
+        current.rollback()
         raise
 
 
 PENDING_EVENTS = "zipshort.pending_events"
 
 
-def publish_after_commit(session: Session | scoped_session, dispatcher: Any, *events: Any) -> None:
+def publish_after_commit(session: AnySession, dispatcher: Any, *events: Any) -> None:
     """Publish ``events`` through ``dispatcher`` when the session's transaction commits; drop them on rollback.
 
     Doors call this beside the change that the event describes, so an event is published exactly once
@@ -199,7 +201,13 @@ def _drop_pending(session: Session, previous_transaction: Any) -> None:
         session.info.pop(PENDING_EVENTS, None)
 
 
-def lock_key(session: Session, key: str) -> None:
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (``Session.execute`` is typed to return a plain ``Result``,
+    but for these statements it is the driver's ``CursorResult``)."""
+    return cast("CursorResult[Any]", result).rowcount
+
+
+def lock_key(session: AnySession, key: str) -> None:
     """Serialise transactions that touch ``key`` until commit (PostgreSQL advisory lock).
 
     SQLite needs nothing here: a write transaction already holds the database's only write lock.
@@ -208,7 +216,7 @@ def lock_key(session: Session, key: str) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
-def existing_values(session: Session | scoped_session, column: Any, values: list[str], *where: Any) -> set[str]:
+def existing_values(session: AnySession, column: Any, values: list[str], *where: Any) -> set[str]:
     """Which of ``values`` occur in the ORM ``column`` (rows also matching ``where``), for thousands of values.
 
     PostgreSQL joins the column's table to one unnested array parameter, so the work stays linear

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import DateTime, MetaData, types
+from sqlalchemy import DateTime, MetaData, Table, types
 from sqlalchemy.orm import DeclarativeBase, registry
 
 NAMING = {
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         """What a type checker sees of ``db.Model``: Flask-SQLAlchemy's model mixin over ``Base``."""
 
         __abstract__ = True
+        __table__: ClassVar[Table]  # every model maps one table (SQLAlchemy types it as any FromClause)
 else:
     # Every table's base class. Flask-SQLAlchemy builds it at run time from ``Base`` as an
     # instance attribute, which a type checker cannot subclass; models import this name instead.

@@ -54,7 +54,7 @@ class ZipshortRequest(Request):
     parameter_storage_class = CheckedFields
 
     @property
-    def json_module(self) -> Any:  # type: ignore[override]
+    def json_module(self) -> Any:
         """Request bodies always parse through ``zipshort.inputs``."""
         return inputs
 

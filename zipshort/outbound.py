@@ -139,7 +139,7 @@ def resolve_public(host: str, port: int, allowed_networks: Sequence[str] = ()) -
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchFailed(f"{host} does not resolve ({exc})") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # IP sockaddrs: (host, port, …)
     for text in addresses:
         if not address_allowed(ipaddress.ip_address(text.split("%", 1)[0]), allowed_networks):
             raise DestinationRefused(f"{host} resolves to {text}, an address this server does not contact "

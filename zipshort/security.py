@@ -61,7 +61,7 @@ def derive_token(secret: str, user_id: str, nonce: str) -> str:
     """The user's Zipline token, recomputable from the server secret so only its digest is stored."""
     mac = hmac.new(secret.encode(), f"zipline-token:{user_id}:{nonce}".encode(), hashlib.sha256).digest()
     number = int.from_bytes(mac, "big")
-    chars = []
+    chars: list[str] = []
     while len(chars) < KEY_LENGTH:
         number, rem = divmod(number, len(KEY_ALPHABET))
         chars.append(KEY_ALPHABET[rem])

@@ -434,7 +434,7 @@ def _change_events(user: User, changes: UserChanges, old_role: str, actor: User 
     return out
 
 
-def change_password(rt: Runtime, user: User, current: object, new: object, client: str) -> User:
+def change_password(rt: Runtime, user: User, current: object, new: str, client: str) -> User:
     """A person changing their own password, proving the current one first (rate limited like a login);
     every session of the account ends (the caller starts a new one for this browser).
 

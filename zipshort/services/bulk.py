@@ -18,7 +18,7 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import random_code
-from zipshort.database import existing_values, write_transaction
+from zipshort.database import existing_values, rowcount, write_transaction
 from zipshort.destinations import LOOP_MESSAGE, OwnHosts, validate_web_url
 from zipshort.errors import QuotaExceeded, Unavailable, ValidationError
 from zipshort.extensions import db
@@ -166,7 +166,7 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -
                 raise ItemError(index, "externalId is already used in your workspace", "externalId")
         _reserve(rt, owner.id, len(items))
         codes = _free_codes(rt, len(items))
-        rows = [{
+        rows: list[dict[str, Any]] = [{
             "id": new_id(), "user_id": owner.id, "domain": "", "slug": code, "slug_key": code.lower(), "code": code,
             "vanity": None, "destination": item.url, "destination_type": "link", "views": 0, "max_views": None,
             "enabled": True, "password_hash": None, "expires_at": None, "title": item.title,
@@ -189,5 +189,5 @@ def _reserve(rt: Runtime, owner_id: str, n: int) -> None:
         cond.append(User.url_count + n <= plan)
     result = db.session.execute(update(User).where(*cond).values(url_count=User.url_count + n)
                                 .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise QuotaExceeded(f"Creating {n} links would exceed your link limit", code="quota_exceeded")

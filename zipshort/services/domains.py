@@ -65,9 +65,14 @@ def find(rt: Runtime, request_host: str, ident: str | None = None, name: str | N
     for domain in platform_domains(rt, request_host):
         if (ident and domain.id == ident.lower()) or (name and domain.hostname == name.lower()):
             return domain
-    if owner is None or not (ident or name):
+    if owner is None:
         return None
-    cond = CustomDomain.id == ident.lower() if ident else CustomDomain.hostname == name.lower()
+    if ident:
+        cond = CustomDomain.id == ident.lower()
+    elif name:
+        cond = CustomDomain.hostname == name.lower()
+    else:
+        return None
     row = db.session.scalars(select(CustomDomain).where(cond, CustomDomain.user_id == owner.id,
                                                         CustomDomain.verified_at.is_not(None))).first()
     return as_domain(row) if row else None
@@ -160,7 +165,7 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
             lock_key(db.session, f"custom-domains:{owner.id}")  # count-then-insert must not interleave
             lock_key(db.session, f"domain:{name}")  # nor a claim with another user's proof of the name
             count = db.session.scalar(select(func.count()).select_from(CustomDomain)
-                                      .where(CustomDomain.user_id == owner.id))
+                                      .where(CustomDomain.user_id == owner.id)) or 0
             if count >= limit:
                 raise Forbidden(f"You may have at most {limit} custom domains", code="domain_limit")
             if db.session.scalar(select(exists().where(CustomDomain.hostname == name,

@@ -7,7 +7,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Mapping
+from typing import Any, BinaryIO, Mapping
 
 from sqlalchemy import select
 
@@ -47,7 +47,7 @@ class Serving:
     updated_at: object
 
 
-def _serving(row, protected: bool) -> Serving:
+def _serving(row: tuple[Any, ...], protected: bool) -> Serving:
     return Serving(storage_key=row[0], type=row[1], size=row[2], sha256=row[3], original_name=row[4],
                    limited=row[5] is not None, protected=protected, updated_at=row[6])
 

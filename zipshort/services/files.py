@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
@@ -190,9 +191,10 @@ SORT_FIELDS = ("id", "createdAt", "updatedAt", "deletesAt", "name", "originalNam
                "favorite")
 SEARCH_FIELDS = ("name", "originalName", "type", "id", "tags", "any")
 DASHBOARD_TYPES = ("image/", "video/", "audio/", "text/")
-_SORT_COLUMNS = {"id": File.id, "createdAt": File.created_at, "updatedAt": File.updated_at,
-                 "deletesAt": File.expires_at, "name": File.name, "originalName": File.original_name,
-                 "size": File.size, "type": File.type, "views": File.views, "favorite": File.favorite}
+_SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "id": File.id, "createdAt": File.created_at, "updatedAt": File.updated_at, "deletesAt": File.expires_at,
+    "name": File.name, "originalName": File.original_name, "size": File.size, "type": File.type,
+    "views": File.views, "favorite": File.favorite}
 _SEARCH_COLUMNS = {"name": File.name, "originalName": File.original_name, "type": File.type, "id": File.id}
 
 
@@ -303,7 +305,8 @@ def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> F
     Raises:
         NotFound, Conflict (name taken), ValidationError (a password that is not a string or too long).
     """
-    password_hash = hash_password(rt, changes.password) if changes.password is not UNSET else UNSET
+    set_password = changes.password is not UNSET
+    password_hash = hash_password(rt, changes.password) if set_password else None
     with write_transaction(db.session):
         row = get_owned_file(owner, ident)
         changed = []
@@ -312,7 +315,7 @@ def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> F
             if value is not UNSET:
                 setattr(row, attr, value)
                 changed.append(attr)
-        if password_hash is not UNSET:
+        if set_password:
             row.password_hash = password_hash
             changed.append("password")
         row.updated_at = utcnow()
@@ -382,7 +385,8 @@ def activity(owner: User, days: int = 14, now: dt.datetime | None = None) -> lis
     since = dt.datetime.combine(first, dt.time(), tzinfo=dt.timezone.utc)
     counts: dict[dt.date, list[int]] = {first + dt.timedelta(days=i): [0, 0] for i in range(days)}
     postgres = db.session.get_bind().dialect.name == "postgresql"
-    for slot, model in enumerate((File, Link)):
+    models: tuple[type[File | Link], ...] = (File, Link)
+    for slot, model in enumerate(models):
         day = func.date(func.timezone("UTC", model.created_at)) if postgres else func.date(model.created_at)
         rows = db.session.execute(select(day, func.count()).where(model.user_id == owner.id, model.created_at >= since)
                                   .group_by(day)).all()

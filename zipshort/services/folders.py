@@ -87,9 +87,10 @@ def list_folders(owner: User) -> list[Folder]:
 
 def file_counts(owner: User) -> dict[str, int]:
     """How many files each of the owner's folders holds (folders without files are absent)."""
-    return dict(db.session.execute(select(File.folder_id, func.count(File.id))
-                                   .where(File.user_id == owner.id, File.folder_id.is_not(None))
-                                   .group_by(File.folder_id)).all())
+    rows = db.session.execute(select(File.folder_id, func.count(File.id))
+                              .where(File.user_id == owner.id, File.folder_id.is_not(None))
+                              .group_by(File.folder_id)).all()
+    return {folder_id: n for folder_id, n in rows if folder_id is not None}
 
 
 def get_folder(owner: User, folder_id: str) -> Folder:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
@@ -93,11 +93,11 @@ def process(stream: BinaryIO, quality: int | None, target: str | None, strip_gps
         image.load()
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):
         image = image.convert("RGB")
-    options: dict = {"exif": exif.tobytes()} if fmt in ("JPEG", "PNG", "WEBP") else {}
+    options: dict[str, Any] = {"exif": exif.tobytes()} if fmt in ("JPEG", "PNG", "WEBP") else {}
     if quality:
         options["quality"] = quality
     elif fmt == "JPEG":
         options["quality"] = "keep"  # GPS stripping only: keep the original quantisation
     image.save(out, format=fmt, **options)
-    return Processed(data=out.getvalue(), mimetype=mimetype or Image.MIME.get(fmt, "application/octet-stream"),
+    return Processed(data=out.getvalue(), mimetype=mimetype or Image.MIME.get(fmt or "", "application/octet-stream"),
                      ext=ext, removed_gps=has_gps)

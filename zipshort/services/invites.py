@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 
 from zipshort.codes import could_be_code
-from zipshort.database import write_transaction
+from zipshort.database import rowcount, write_transaction
 from zipshort.dates import parse_expiry
 from zipshort.errors import Forbidden, NotFound, ValidationError
 from zipshort.extensions import db
@@ -42,19 +42,18 @@ def create_invite(rt: Runtime, actor: User, expires: object = "never", max_uses:
         expires_at = parse_expiry(expires, now, "expiresAt")
     except ValidationError as exc:
         raise exc.with_message(f"expiresAt: {exc.message}") from None
-    if max_uses in (None, ""):
-        max_uses = None
-    else:
+    limit: int | None = None
+    if max_uses not in (None, ""):
         try:
-            max_uses = int(max_uses)  # type: ignore[call-overload]
+            limit = int(max_uses)  # type: ignore[call-overload]  # any JSON value: int() refuses the wrong ones
         except (TypeError, ValueError):
             raise ValidationError("maxUses must be a whole number", field="maxUses") from None
-        if not 1 <= max_uses <= 1_000_000:
+        if not 1 <= limit <= 1_000_000:
             raise ValidationError("maxUses must be between 1 and 1000000", field="maxUses")
     length = max(6, rt.settings.features.invites_length)
     with write_transaction(db.session):
         invite = Invite(id=new_id(), code="".join(secrets.choice(INVITE_ALPHABET) for _ in range(length)),
-                        created_by_id=actor.id, uses=0, max_uses=max_uses, expires_at=expires_at)
+                        created_by_id=actor.id, uses=0, max_uses=limit, expires_at=expires_at)
         db.session.add(invite)
     return invite
 
@@ -86,7 +85,7 @@ def delete_invite(actor: User, ident: str) -> Invite:
     return invite
 
 
-def _usable(now: dt.datetime):
+def _usable(now: dt.datetime) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     return (or_(Invite.expires_at.is_(None), Invite.expires_at > now),
             or_(Invite.max_uses.is_(None), Invite.uses < Invite.max_uses))
 
@@ -111,7 +110,7 @@ def redeem(code: object, now: dt.datetime | None = None) -> None:
     result = db.session.execute(update(Invite).where(or_(Invite.code == code, Invite.id == code),
                                                      *_usable(now or utcnow()))
                                 .values(uses=Invite.uses + 1).execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise ValidationError(INVALID_INVITE, code="invalid_invite", field="code")
 
 
@@ -121,4 +120,4 @@ def prune_invites(now: dt.datetime | None = None) -> int:
     with write_transaction(db.session):
         result = db.session.execute(delete(Invite).where(or_(
             Invite.expires_at <= now, Invite.uses >= Invite.max_uses)).execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return rowcount(result)

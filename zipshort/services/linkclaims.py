@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import exists, or_, select, update
 
 from zipshort.codes import could_be_code, invisible_code, random_code
-from zipshort.database import lock_key
+from zipshort.database import lock_key, rowcount
 from zipshort.errors import NotFound, QuotaExceeded, Unavailable, ValidationError, VanityTaken
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Folder, Link, Tag, User, new_id
@@ -80,7 +80,7 @@ def reserve_url_quota(owner_id: str) -> None:
                            or_(User.quota_max_urls.is_(None), User.url_count < User.quota_max_urls))
         .values(url_count=User.url_count + 1)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         limit = db.session.scalar(select(User.quota_max_urls).where(User.id == owner_id))
         raise QuotaExceeded(f"Shortening this URL would exceed your quota of {limit} URLs.")
 

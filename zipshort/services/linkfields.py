@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from zipshort.destinations import validate_web_url
@@ -96,7 +96,8 @@ def merge_utm(url: str, utm: dict[str, str] | None) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _string_list(value: object, field: str, pattern: re.Pattern[str], transform=str) -> list[str]:
+def _string_list(value: object, field: str, pattern: re.Pattern[str],
+                 transform: Callable[[str], str] = str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > 250 or not all(isinstance(v, str) for v in value):
@@ -116,7 +117,7 @@ def validate_rules(data: object, max_length: int, field: str = "rules") -> list[
         return None
     if not isinstance(data, list) or len(data) > MAX_RULES:
         raise ValidationError(f"{field} must be a list of at most {MAX_RULES} rules", field=field)
-    rules = []
+    rules: list[dict[str, Any]] = []
     for i, rule in enumerate(data):
         where = f"{field}[{i}]"
         if not isinstance(rule, dict):

@@ -78,7 +78,7 @@ def _binary_collation() -> bool:
     return binary_collation(db.session)
 
 
-def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[tuple[Link]]:
+def _links_query(owner: User, search_field: str | None, search_query: str | None) -> Select[Link]:
     stmt = select(Link).where(Link.user_id == owner.id).order_by(Link.created_at.desc(), Link.id.desc())
     if search_field is not None or search_query:
         if search_field not in SEARCH_FIELDS:

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, normalise_vanity
-from zipshort.database import write_transaction
+from zipshort.database import rowcount, write_transaction
 from zipshort.dates import bounded
 from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, NotFound, ValidationError, VanityTaken
@@ -182,7 +182,7 @@ def _extras(rt: Runtime, given: dict[str, Any], names: FieldNames) -> dict[str, 
     """The stored form of the preview text and image, tags, UTM, rules and QR options in ``given``
     (only the keys present; pure: ownership of uploaded images is checked in the transaction)."""
     max_length = rt.settings.urls.destination_max_length
-    checks = {
+    checks: dict[str, Callable[[Any], Any]] = {
         "title": lambda v: linkfields.text_field(v, names.title, MAX_TITLE),
         "description": lambda v: linkfields.text_field(v, names.description, MAX_DESCRIPTION, multiline=True),
         "image": lambda v: linkfields.image_url(v, max_length, names.image),
@@ -350,7 +350,7 @@ def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
         if link is None or link.user_id != owner.id:
             raise NotFound("URL not found", code="url_not_found")
         # Only the request whose DELETE removed the row gives the quota back (a parallel one finds it gone).
-        if not db.session.execute(delete(Link).where(Link.id == link.id)).rowcount:
+        if not rowcount(db.session.execute(delete(Link).where(Link.id == link.id))):
             raise NotFound("URL not found", code="url_not_found")
         release_url_quota(owner.id)
     rt.link_cache.clear()

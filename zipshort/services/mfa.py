@@ -13,7 +13,7 @@ import pyotp
 import segno
 from sqlalchemy import or_, update
 
-from zipshort.database import write_transaction
+from zipshort.database import rowcount, write_transaction
 from zipshort.errors import Forbidden, ValidationError
 from zipshort.events import LoginFailed
 from zipshort.extensions import db
@@ -70,7 +70,7 @@ def _accept(user: User, secret: str, step: int, enable: bool) -> bool:
             User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
             .values(**values).execution_options(synchronize_session=False))
     db.session.expire(user)
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def verify_login(user: User, code: object, now: dt.datetime | None = None) -> None:

@@ -29,7 +29,7 @@ from typing import IO, Any, Iterable
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from zipshort.database import write_transaction
+from zipshort.database import rowcount, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError, ZipshortError
 from zipshort.extensions import db
 from zipshort.faults import point as crash_point
@@ -317,9 +317,9 @@ def _new_file(rt: Runtime, session: PartialUpload, blob: StoredBlob, now: dt.dat
 
 def _settle(session_id: str, owner_id: str, held: int, size: int) -> None:
     """Inside the file's transaction: end the session and turn its reservation into the file's usage."""
-    ended = db.session.execute(delete(PartialUpload).where(PartialUpload.id == session_id,
-                                                           PartialUpload.state == ASSEMBLING)
-                               .execution_options(synchronize_session=False)).rowcount
+    ended = rowcount(db.session.execute(delete(PartialUpload).where(PartialUpload.id == session_id,
+                                                                    PartialUpload.state == ASSEMBLING)
+                                        .execution_options(synchronize_session=False)))
     if ended != 1:  # expired meanwhile: its reservation is already released
         raise _gone()
     quotas.convert(owner_id, held, size)

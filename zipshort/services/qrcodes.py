@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import segno
 from PIL import Image
@@ -36,7 +37,7 @@ def find(code: str, host: str) -> Link:
     return link
 
 
-def _logo(storage: Storage | None, options: dict | None, owner_id: str) -> Image.Image | None:
+def _logo(storage: Storage | None, options: dict[str, Any] | None, owner_id: str) -> Image.Image | None:
     """The owner's image named by ``imageId``, decoded, or None (missing, not an image, too large)."""
     image_id = (options or {}).get("imageId")
     if storage is None or not isinstance(image_id, str):
@@ -58,20 +59,30 @@ def link_qr(rt: Runtime, link: Link, url: str, kind: str) -> bytes:
     return render(url, link.qr_options, kind, rt.storage, link.user_id)
 
 
-def render(url: str, options: dict | None, kind: str, storage: Storage | None = None,
+def _section(opts: dict[str, Any], name: str) -> dict[str, Any]:
+    """One of the options' objects (``dotsOptions``…), or an empty one."""
+    value = opts.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _width(opts: dict[str, Any]) -> int:
+    value = opts.get("width")
+    return value if isinstance(value, int) else 300
+
+
+def render(url: str, options: dict[str, Any] | None, kind: str, storage: Storage | None = None,
            owner_id: str = "") -> bytes:
     """The QR code of ``url`` as SVG or PNG bytes, honouring width, margin, dot/background colours and a logo."""
     logo = _logo(storage, options, owner_id)
     if logo is not None:
         return _render_with_logo(url, options, kind, logo)
     opts = (options or {}).get("options") or {}
-    dots = opts.get("dotsOptions") if isinstance(opts.get("dotsOptions"), dict) else {}
-    background = opts.get("backgroundOptions") if isinstance(opts.get("backgroundOptions"), dict) else {}
+    dots, background = _section(opts, "dotsOptions"), _section(opts, "backgroundOptions")
     margin = opts.get("margin", 4)
     margin = margin if isinstance(margin, int) and 0 <= margin <= 100 else 4
     qr = segno.make(url, error="q")
-    modules = qr.symbol_size(scale=1, border=0)[0]
-    width = opts.get("width") if isinstance(opts.get("width"), int) else 300
+    modules = int(qr.symbol_size(scale=1, border=0)[0])  # whole modules at scale 1
+    width = _width(opts)
     border = max(0, round(margin / max(1, width) * modules)) if margin > 4 else margin
     scale = max(1, width // (modules + 2 * border))
     out = io.BytesIO()
@@ -80,17 +91,16 @@ def render(url: str, options: dict | None, kind: str, storage: Storage | None = 
     return out.getvalue()
 
 
-def _render_with_logo(url: str, options: dict | None, kind: str, logo: Image.Image) -> bytes:
+def _render_with_logo(url: str, options: dict[str, Any] | None, kind: str, logo: Image.Image) -> bytes:
     """A PNG drawn by segno at error level H with the logo pasted in the middle (SVG: that PNG embedded)."""
     opts = (options or {}).get("options") or {}
-    dots = opts.get("dotsOptions") if isinstance(opts.get("dotsOptions"), dict) else {}
-    background = opts.get("backgroundOptions") if isinstance(opts.get("backgroundOptions"), dict) else {}
-    image_opts = opts.get("imageOptions") if isinstance(opts.get("imageOptions"), dict) else {}
+    dots, background = _section(opts, "dotsOptions"), _section(opts, "backgroundOptions")
+    image_opts = _section(opts, "imageOptions")
     light = background.get("color") or "#ffffff"
     qr = segno.make(url, error="h", boost_error=False)
-    width = opts.get("width") if isinstance(opts.get("width"), int) else 300
+    width = _width(opts)
     border = 4
-    scale = max(4, width // (qr.symbol_size(scale=1, border=border)[0]))
+    scale = max(4, width // int(qr.symbol_size(scale=1, border=border)[0]))
     out = io.BytesIO()
     qr.save(out, kind="png", scale=scale, border=border, dark=dots.get("color") or "#000000", light=light)
     canvas = Image.open(io.BytesIO(out.getvalue())).convert("RGBA")

@@ -9,9 +9,12 @@ a session (cancel, expiry, failure) releases it. Callers run these inside their 
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from zipshort.database import rowcount
 from zipshort.errors import QuotaExceeded, ZipshortError
 from zipshort.extensions import db
 from zipshort.models import FilesQuota, User
@@ -41,10 +44,10 @@ def _fits(n_bytes: int, n_files: int) -> ColumnElement[bool]:
     )
 
 
-def _update(owner_id: str, *where: ColumnElement[bool], **values) -> int:
+def _update(owner_id: str, *where: ColumnElement[bool], **values: Any) -> int:
     result = db.session.execute(update(User).where(User.id == owner_id, *where).values(**values)
                                 .execution_options(synchronize_session=False))
-    return result.rowcount
+    return rowcount(result)
 
 
 def _quota_error(owner_id: str) -> FileQuotaExceeded:
@@ -72,7 +75,7 @@ def reserve(owner_id: str, n_bytes: int, max_open: int) -> None:
     if _update(owner_id, _fits(n_bytes, 1), User.reserved_files < max_open,
                reserved_bytes=User.reserved_bytes + n_bytes, reserved_files=User.reserved_files + 1):
         return
-    if db.session.scalar(select(User.reserved_files).where(User.id == owner_id)) >= max_open:
+    if db.session.scalars(select(User.reserved_files).where(User.id == owner_id)).one() >= max_open:
         raise TooManyPartialUploads(f"You already have {max_open} chunked uploads in progress: finish or cancel "
                                     "one first (unfinished ones end at the latest 30 minutes after their last chunk)")
     raise _quota_error(owner_id)

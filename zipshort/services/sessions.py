@@ -11,7 +11,7 @@ import secrets
 
 from sqlalchemy import Delete, delete, select, update
 
-from zipshort.database import publish_after_commit, write_transaction
+from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.errors import NotFound, ValidationError
 from zipshort.events import LoginSucceeded
 from zipshort.extensions import db
@@ -89,7 +89,7 @@ def all_sessions_of(user_id: str, keep_id: str | None = None) -> Delete:
 def end_all_sessions(user_id: str, keep_id: str | None = None) -> int:
     """End every session of a user (but ``keep_id``); return how many."""
     with write_transaction(db.session):
-        return db.session.execute(all_sessions_of(user_id, keep_id)).rowcount or 0
+        return rowcount(db.session.execute(all_sessions_of(user_id, keep_id)))
 
 
 def list_sessions(user: User, now: dt.datetime | None = None) -> list[UserSession]:
@@ -111,8 +111,8 @@ def revoke_session(user: User, session_id: object, current_id: str | None) -> No
     if session_id == current_id:
         raise ValidationError("Cannot delete current session", code="current_session", field="sessionId")
     with write_transaction(db.session):
-        gone = db.session.execute(delete(UserSession).where(UserSession.id == session_id,
-                                                            UserSession.user_id == user.id)).rowcount
+        gone = rowcount(db.session.execute(delete(UserSession).where(UserSession.id == session_id,
+                                                                     UserSession.user_id == user.id)))
     if not gone:
         raise NotFound("Session not found in logged in sessions", code="session_not_found")
 
@@ -120,4 +120,4 @@ def revoke_session(user: User, session_id: object, current_id: str | None) -> No
 def prune_sessions(now: dt.datetime | None = None) -> int:
     """Forget expired sessions (maintenance); return how many."""
     with write_transaction(db.session):
-        return db.session.execute(delete(UserSession).where(UserSession.expires_at <= (now or utcnow()))).rowcount or 0
+        return rowcount(db.session.execute(delete(UserSession).where(UserSession.expires_at <= (now or utcnow()))))

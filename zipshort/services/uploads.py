@@ -25,7 +25,8 @@ from typing import IO, Callable, Iterable, Sequence
 from urllib.parse import unquote
 
 from zipshort.codes import invisible_code
-from zipshort.dates import parse_expiry
+from zipshort.config import FilesSettings
+from zipshort.dates import parse_expiry as parse_expiry  # part of this door: the Zipline face reads expiries
 from zipshort.errors import ValidationError, ZipshortError
 from zipshort.faults import point as crash_point
 from zipshort.models import User, utcnow
@@ -242,7 +243,7 @@ PartReader = Callable[[SpoolFactory], Sequence[Part]]
 EXPIRY_FIELD = "expires_at"  # the field of the expiry errors below (a dialect names its header instead)
 
 
-def apply_expiry_rules(settings, expires_at: dt.datetime | None, never: bool,
+def apply_expiry_rules(settings: FilesSettings, expires_at: dt.datetime | None, never: bool,
                        now: dt.datetime) -> tuple[dt.datetime | None, bool]:
     """The expiry a file gets: files.default_expiration when none was asked for (and not "never"),
     capped by files.max_expiration (which also turns "no expiry" into the longest allowed).
@@ -365,8 +366,12 @@ def size_of(stream: IO[bytes]) -> int:
     return size
 
 
+# What an upload's answer says of a re-encoded image: (GPS removed, (type, ext) when re-encoded).
+ImageAnswer = tuple[bool, tuple[str, str | None] | None]
+
+
 def _store_part(rt: Runtime, index: int, part: Part, options: UploadOptions, password_hash: str | None,
-                expires_at: dt.datetime | None, now: dt.datetime):
+                expires_at: dt.datetime | None, now: dt.datetime) -> tuple[files.NewFile, ImageAnswer]:
     """One part into storage: (the file to record, (GPS removed, (type, ext) when re-encoded))."""
     settings = rt.settings.files
     if not part.filename and options.filename is None:
@@ -381,7 +386,7 @@ def _store_part(rt: Runtime, index: int, part: Part, options: UploadOptions, pas
     except BlobTooLarge:
         raise too_large(index, settings.max_file_size) from None
     mimetype = "text/plain" if options.text else guess_type(part.mimetype, part.filename or "")
-    answer: tuple[bool, tuple[str, str | None] | None] = (False, None)
+    answer: ImageAnswer = (False, None)
     if mimetype.startswith("image/") and (options.compression or settings.remove_gps_metadata):
         try:
             blob, mimetype, ext, answer = _process_image(rt, blob, mimetype, ext, options)
@@ -396,7 +401,8 @@ def _store_part(rt: Runtime, index: int, part: Part, options: UploadOptions, pas
     return item, answer
 
 
-def _process_image(rt: Runtime, blob: StoredBlob, mimetype: str, ext: str, options: UploadOptions):
+def _process_image(rt: Runtime, blob: StoredBlob, mimetype: str, ext: str,
+                   options: UploadOptions) -> tuple[StoredBlob, str, str, ImageAnswer]:
     """Compress and/or strip GPS; the processed bytes replace the blob. Returns (blob, type, ext, answer)."""
     storage = rt.storage
     with storage.open(blob.key) as fh:
@@ -409,5 +415,6 @@ def _process_image(rt: Runtime, blob: StoredBlob, mimetype: str, ext: str, optio
     new_blob = storage.write([result.data])
     storage.delete(blob.key)
     if options.compression:
-        return new_blob, result.mimetype, result.ext, (result.removed_gps, (result.mimetype, result.ext))
+        # re-encoding always names its format's extension
+        return new_blob, result.mimetype, result.ext or ext, (result.removed_gps, (result.mimetype, result.ext))
     return new_blob, mimetype, ext, (result.removed_gps, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import redirect, render_template, request, session
 from flask_login import current_user
@@ -38,7 +39,8 @@ def login():
         return redirect("/setup")
     next_url = safe_next(request.values.get("next"))
     features = runtime().settings.features
-    context = {"next_url": next_url, "can_register": features.user_registration and not features.invites_enabled}
+    context: dict[str, Any] = {"next_url": next_url,
+                               "can_register": features.user_registration and not features.invites_enabled}
     if request.method == "GET":
         return render_template("login.html", **context)
     username = request.form.get("username", "")
@@ -116,7 +118,8 @@ def register():
     code = (request.values.get("code") or "").strip()
     invite = invites.check_invite(code) if code and features.invites_enabled else None
     open_form = (features.user_registration and not features.invites_enabled) or invite is not None
-    context = {"code": code, "invite": invite, "open_form": open_form, "invites": features.invites_enabled}
+    context: dict[str, Any] = {"code": code, "invite": invite, "open_form": open_form,
+                               "invites": features.invites_enabled}
     if request.method == "GET":
         if code and invite is None:
             return render_template("register.html", error="Invalid invite code", **context), 400

@@ -166,6 +166,7 @@ def check_url_password(ident: str):
         link = redirects.find_protected_link(ident)
     except NotFound:
         raise NotFound("URL not found", code="url_not_found") from None
+    assert link.password_hash is not None  # find_protected_link returns only links with a password
     try:
         redirects.check_password(runtime(), link.id, link.password_hash, body.get("password"), client_address())
     except Forbidden as exc:
