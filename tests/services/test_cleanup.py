@@ -146,7 +146,7 @@ def test_prune_racing_a_delete_takes_each_file_off_the_counters_once(app, rt, ap
 
         def prune() -> None:
             with app.app_context():
-                prune_expired(rt.storage)
+                prune_expired(rt)
 
         pruner = threading.Thread(target=prune)
         pruner.start()

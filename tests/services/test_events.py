@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from tests.public.test_redirect import csrf_from
 from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, Unauthorized
 from zipshort.events import (
@@ -189,3 +190,71 @@ def test_a_refused_upload_publishes_nothing(rt, api, events_seen):
                    data={"file": (io.BytesIO(b"hello"), "a.txt")}, content_type="multipart/form-data")
     assert res.status_code == 400
     assert events_seen.names() == []
+
+
+def test_links_created_updated_visited_and_deleted_are_published_once(rt, api, user, client, events_seen):
+    from zipshort.events import LinkCreated, LinkDeleted, LinkUpdated, LinkVisited
+
+    events_seen.clear()
+    res = api.post("/api/user/urls", headers={"x-zipline-password": "link secret 9"},
+                   json={"destination": "https://example.com/?token=abc", "vanity": "evt"})
+    assert res.status_code == 200, res.text
+    [created] = events_seen.of(LinkCreated)
+    assert (created.code, created.owner_id, created.has_password) == ("evt", user.id, True)
+    assert "token=abc" not in str(created.details()) and "link secret 9" not in repr(created)
+    token = csrf_from(client.get("/go/evt"))  # the password page counts nothing
+    assert client.post("/go/evt", data={"password": "wrong one", "csrf_token": token}).status_code == 403
+    assert client.post("/go/evt", data={"password": "link secret 9", "csrf_token": token}).status_code == 302
+    [visited] = events_seen.of(LinkVisited)
+    assert (visited.link_id, visited.code) == (created.link_id, "evt")
+    assert api.patch(f"/api/user/urls/{created.link_id}", json={"maxViews": 5, "password": None}).status_code == 200
+    [updated] = events_seen.of(LinkUpdated)
+    assert set(updated.changed) == {"max_views", "password"}
+    assert api.delete(f"/api/user/urls/{created.link_id}").status_code == 200
+    assert api.delete(f"/api/user/urls/{created.link_id}").status_code == 404
+    [deleted] = events_seen.of(LinkDeleted)
+    assert deleted.link_id == created.link_id
+    assert events_seen.names() == ["link.created", "link.visited", "link.updated", "link.deleted"]
+
+
+def test_a_taken_vanity_publishes_nothing_and_plain_visits_publish_from_the_cache_too(rt, api, client, events_seen):
+    from zipshort.events import LinkVisited
+
+    assert api.post("/api/user/urls", json={"destination": "https://example.com/", "vanity": "plain"}).status_code \
+        == 200
+    events_seen.clear()
+    assert api.post("/api/user/urls", json={"destination": "https://example.org/", "vanity": "plain"}).status_code \
+        == 400
+    for _ in range(3):  # the first visit caches the link; the next two are served from the cache
+        assert client.get("/go/plain").status_code == 302
+    assert client.head("/go/plain").status_code == 302  # HEAD counts nothing
+    assert [e.code for e in events_seen.of(LinkVisited)] == ["plain"] * 3
+    assert events_seen.names() == ["link.visited"] * 3
+
+
+def test_domains_added_verified_and_deleted_are_published(rt, make_user, events_seen):
+    from zipshort.services import domains
+
+    admin = make_user("root", role=Role.SUPERADMIN)
+    bob = make_user("bob")
+    events_seen.clear()
+    row = domains.add_custom(rt, bob, "events.example")
+    domains.set_verified(rt, admin, row.id, True)
+    domains.delete_custom(rt, bob, row.id)
+    assert events_seen.names() == ["domain.added", "domain.verified", "domain.deleted"]
+    verified = events_seen.drained()[1]
+    assert (verified.hostname, verified.owner_id, verified.actor_id) == ("events.example", bob.id, admin.id)
+
+
+def test_expired_files_pruned_by_the_maintenance_round_are_published(rt, user, make_file, events_seen):
+    import datetime as dt
+
+    from zipshort.events import FileDeleted
+    from zipshort.services.maintenance import prune_expired
+
+    soon = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    item = make_file(user, name="old.txt", expires_at=soon)
+    events_seen.clear()
+    assert prune_expired(rt, now=soon + dt.timedelta(seconds=1)) == 1
+    [deleted] = events_seen.of(FileDeleted)
+    assert (deleted.file_id, deleted.actor_id) == (item.id, None)

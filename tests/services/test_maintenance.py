@@ -59,7 +59,7 @@ def test_prune_deletes_expired_rows_quota_and_blobs(rt, api, user):
     gone = put(api, b"gone!", {"x-zipline-deletes-at": "1h"})
     key = db.session.query(File).filter_by(name=gone).one().storage_key
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
-    assert prune_expired(rt.storage, now=later) == 1
+    assert prune_expired(rt, now=later) == 1
     assert [f.name for f in db.session.query(File).all()] == [keep]
     assert not rt.storage.exists(key)
     assert fresh(User, user.id).used_bytes == 4 and fresh(User, user.id).file_count == 1

@@ -58,7 +58,7 @@ def test_thumbnails_are_not_orphans_and_go_with_their_file(api, rt):
     assert row.thumbnail_key not in (None, "-") and rt.storage.exists(row.thumbnail_key)
     assert set(rt.storage.keys()) == {row.storage_key, row.thumbnail_key}
     assert fsck(rt.storage, temp_age=dt.timedelta(0)).orphan_blobs == []  # the thumbnail counts as its file's
-    prune_expired(rt.storage, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
+    prune_expired(rt, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
     assert count(File) == 0 and list(rt.storage.keys()) == []  # the thumbnail went with the file
 
 

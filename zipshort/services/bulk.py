@@ -18,9 +18,10 @@ from sqlalchemy import insert, or_, update
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import random_code
-from zipshort.database import existing_values, rowcount, write_transaction
+from zipshort.database import existing_values, publish_after_commit, rowcount, write_transaction
 from zipshort.destinations import LOOP_MESSAGE, OwnHosts, validate_web_url
 from zipshort.errors import QuotaExceeded, Unavailable, ValidationError
+from zipshort.events import LinkCreated
 from zipshort.extensions import db
 from zipshort.models import Folder, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
@@ -177,6 +178,9 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -
             "created_at": now, "updated_at": now,
         } for item, code in zip(items, codes, strict=True)]
         db.session.execute(insert(Link.__table__), rows)  # Core insert: no ORM bookkeeping per row
+        publish_after_commit(db.session, rt.events, *(LinkCreated(
+            link_id=row["id"], code=row["slug"], owner_id=owner.id, destination=row["destination"], actor_id=owner.id)
+            for row in rows))
     return [Created(row["id"], row["slug"], row["destination"], row["title"], row["description"], row["folder_id"],
                     now) for row in rows]
 

@@ -24,8 +24,9 @@ from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code
-from zipshort.database import lock_key, write_transaction
+from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
+from zipshort.events import DomainAdded, DomainDeleted, DomainVerified
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
@@ -172,6 +173,8 @@ def add_custom(rt: Runtime, owner: User, hostname: object, request_host: str = "
                                                        CustomDomain.verified_at.is_not(None)))):
                 raise Conflict("That hostname is already in use", code="domain_exists", field="hostname")
             db.session.add(row)
+            publish_after_commit(db.session, rt.events, DomainAdded(domain_id=row.id, hostname=name, owner_id=owner.id,
+                                                                    actor_id=owner.id))
     except IntegrityError:  # the same user adding it twice at once
         raise Conflict("You have already added that hostname", code="domain_exists", field="hostname") from None
     return row
@@ -203,6 +206,8 @@ def delete_custom(rt: Runtime, actor: User, ident: str) -> CustomDomain:
         if used:
             raise Conflict(f"{used} link(s) still use {row.hostname}; delete them first", code="domain_in_use")
         db.session.delete(row)
+        publish_after_commit(db.session, rt.events, DomainDeleted(domain_id=row.id, hostname=row.hostname,
+                                                                  owner_id=row.user_id, actor_id=actor.id))
     rt.hostnames.invalidate()
     return row
 
@@ -228,10 +233,10 @@ def set_verified(rt: Runtime, actor: User, ident: str, verified: bool) -> Custom
     """An administrator marks a custom domain verified (or not). Raises NotFound, Forbidden, Conflict."""
     if not actor.is_administrator:
         raise Forbidden("Only administrators may verify domains by hand", code="not_admin")
-    return mark_verified(rt, get_custom(actor, ident).id, verified)
+    return mark_verified(rt, get_custom(actor, ident).id, verified, actor_id=actor.id)
 
 
-def mark_verified(rt: Runtime, ident: str, verified: bool) -> CustomDomain:
+def mark_verified(rt: Runtime, ident: str, verified: bool, actor_id: str | None = None) -> CustomDomain:
     """Set or clear ``verified_at`` (the caller checked the proof or the right); verifying removes the other
     (unproven) claims on the hostname.
 
@@ -253,6 +258,8 @@ def mark_verified(rt: Runtime, ident: str, verified: bool) -> CustomDomain:
             db.session.execute(delete(CustomDomain).where(CustomDomain.hostname == row.hostname,
                                                           CustomDomain.id != row.id)
                                .execution_options(synchronize_session=False))
+            publish_after_commit(db.session, rt.events, DomainVerified(domain_id=row.id, hostname=row.hostname,
+                                                                       owner_id=row.user_id, actor_id=actor_id))
     except IntegrityError:
         raise Conflict("Another account has already verified that hostname", code="domain_exists") from None
     finally:

@@ -14,6 +14,7 @@ names are re-exported here.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,10 +23,11 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, normalise_vanity
-from zipshort.database import rowcount, write_transaction
+from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.dates import bounded
 from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, NotFound, ValidationError, VanityTaken
+from zipshort.events import LinkCreated, LinkDeleted, LinkUpdated
 from zipshort.extensions import db
 from zipshort.models import Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
@@ -267,7 +269,15 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                 raise Conflict("externalId is already used by another of your links", code="external_id_exists",
                                field="externalId") from None
             raise VanityTaken() from None
+        publish_after_commit(db.session, rt.events, created_event(link, owner.id))
     return link
+
+
+def created_event(link: Link, actor_id: str | None) -> LinkCreated:
+    """What subscribers learn of a new link (never its password hash)."""
+    return LinkCreated(link_id=link.id, code=link.slug, owner_id=link.user_id, domain=link.domain or None,
+                       has_password=link.password_hash is not None, max_views=link.max_views,
+                       expires_at=link.expires_at, destination=link.destination, actor_id=actor_id)
 
 
 def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, now: dt.datetime | None = None, *,
@@ -335,6 +345,10 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
             db.session.flush()
         except IntegrityError:
             raise VanityTaken() from None
+        changed = tuple(f.name for f in dataclasses.fields(changes) if getattr(changes, f.name) is not UNSET)
+        publish_after_commit(db.session, rt.events, LinkUpdated(link_id=link.id, code=link.slug,
+                                                                owner_id=link.user_id, changed=changed,
+                                                                actor_id=owner.id))
     rt.link_cache.clear()
     return link
 
@@ -353,5 +367,7 @@ def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
         if not rowcount(db.session.execute(delete(Link).where(Link.id == link.id))):
             raise NotFound("URL not found", code="url_not_found")
         release_url_quota(owner.id)
+        publish_after_commit(db.session, rt.events, LinkDeleted(link_id=link.id, code=link.slug,
+                                                                owner_id=link.user_id, actor_id=owner.id))
     rt.link_cache.clear()
     return link

@@ -12,7 +12,8 @@ from typing import Callable
 
 from sqlalchemy import delete, select, update
 
-from zipshort.database import write_transaction
+from zipshort.database import publish_after_commit, write_transaction
+from zipshort.events import FileDeleted
 from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
@@ -99,7 +100,7 @@ class PruneReport:
 def prune_now(rt: Runtime) -> PruneReport:
     """``zipshort prune``: expired files (rows and quota first, then blobs), abandoned chunked uploads,
     expired or used-up invites."""
-    return PruneReport(files=prune_expired(rt.storage), sessions=prune_abandoned(rt.storage), invites=prune_invites())
+    return PruneReport(files=prune_expired(rt), sessions=prune_abandoned(rt.storage), invites=prune_invites())
 
 
 def clean_storage(rt: Runtime, min_age: dt.timedelta | None = None, now: dt.datetime | None = None) -> CleanupReport:
@@ -127,8 +128,10 @@ def clean_storage(rt: Runtime, min_age: dt.timedelta | None = None, now: dt.date
     return report
 
 
-def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
-    """Delete expired files: rows and quota first, in batches, then their blobs. Return how many."""
+def prune_expired(rt: Runtime, now: dt.datetime | None = None) -> int:
+    """Delete expired files: rows and quota first, in batches, then their blobs (``file.deleted`` for each, by
+    nobody). Return how many."""
+    storage = rt.storage
     now = now or utcnow()
     total = 0
     while True:
@@ -141,8 +144,10 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
             # the counters) is not among them, so nothing is taken off twice.
             batch = db.session.execute(
                 delete(File).where(File.id.in_(ids))
-                .returning(File.user_id, File.size, File.storage_key, File.thumbnail_key)
+                .returning(File.user_id, File.size, File.storage_key, File.thumbnail_key, File.id, File.name)
                 .execution_options(synchronize_session=False)).all()
+            publish_after_commit(db.session, rt.events, *(FileDeleted(
+                file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size) for row in batch))
             usage: dict[str, list[int]] = defaultdict(lambda: [0, 0])
             for row in batch:
                 usage[row.user_id][0] += row.size
@@ -156,10 +161,11 @@ def prune_expired(storage: Storage, now: dt.datetime | None = None) -> int:
         total += len(batch)
 
 
-def maintenance_round(storage: Storage) -> None:
+def maintenance_round(rt: Runtime) -> None:
     """One round of background upkeep (needs an app context): expired files, stale chunks, invites, browser
     sessions, thumbnails."""
-    pruned = prune_expired(storage)
+    storage = rt.storage
+    pruned = prune_expired(rt)
     if pruned:
         log.info("pruned %d expired files", pruned)
     prune_abandoned(storage)
@@ -182,7 +188,7 @@ def Pruner(rt: Runtime, interval: float,  # noqa: N802 - reads as a class
     def run() -> None:
         nonlocal last_cleanup
         with scope():
-            maintenance_round(rt.storage)
+            maintenance_round(rt)
             if every and time.monotonic() - last_cleanup >= every:
                 last_cleanup = time.monotonic()
                 clean_storage(rt)

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, or_, select
 from zipshort.codes import could_be_code
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
+from zipshort.events import LinkVisited
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
@@ -106,6 +107,7 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if cached is not None and unexpired(cached[2], now):  # cached links are plain and live but for time
         if count:
             _count_unlimited(rt, cached[0])
+            _visited(rt, cached[0], code, host, cached[1])
         return Followed(destination=cached[1], limited=False)
     if not count:
         link_id, destination, max_views, password_hash, smart = _lookup(rt, key, host, now)
@@ -116,11 +118,18 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if row is None:
         raise _missing(rt, key, host, now)
     link_id, destination, max_views, expires_at, smart = row
+    _visited(rt, link_id, code, host, destination)
     if smart:
         return Followed(destination=destination, limited=max_views is not None, smart_id=link_id)
     if max_views is None:
         rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
     return Followed(destination=destination, limited=max_views is not None)
+
+
+def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str) -> None:
+    """Publish a counted visit from what the hot path already holds (no query; nothing built without a listener)."""
+    if rt.events.wants(LinkVisited):
+        rt.events.publish(LinkVisited(link_id=link_id, code=code, host=host, destination=destination))
 
 
 def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
@@ -155,6 +164,7 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
                         write=True)
     if row is None:
         raise _gone(rt)
+    _visited(rt, link_id, code, host, row[0])
     return Followed(destination=row[0], limited=row[1] is not None, protected=True,
                     smart_id=link_id if row[2] else None)
 
