@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import cast
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -162,32 +162,30 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 def _register_events(app: Flask, settings: Settings) -> None:
     """Subscribe the event consumers, and give every request an id (a trusted proxy's, else a new one).
 
-    The id is stamped on every event and log line the request causes and echoed as ``X-Request-ID``.
+    The id is stamped on every event and log line the request causes and echoed as ``X-Request-ID``; a
+    redirect that caused nothing carries none (it is the hot path: no id is made for it). Counted visits
+    reach the log only at DEBUG: otherwise nobody subscribes to them, so the redirect builds no event.
     """
-    from zipshort.eventlog import log_event
-    from zipshort.events import begin_request, end_request, request_id
+    from zipshort.eventlog import VERBOSE, log_event
+    from zipshort.events import begin_request, catalogue, current_request_id, request_id
     from zipshort.http import runtime
 
-    runtime(app).events.subscribe(log_event)
+    kinds = [kind for kind in catalogue() if settings.logging.level.upper() == "DEBUG" or kind not in VERBOSE]
+    runtime(app).events.subscribe(log_event, *kinds)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request
     def _begin_request_scope() -> None:
+        # A fresh id scope per request; the worker thread's next request replaces it.
         given = request.headers.get("X-Request-ID") if trust else None
-        g.zipshort_request = begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
-        rid = request_id()
+        rid = current_request_id() or (None if 300 <= response.status_code < 400 else request_id())
         if rid:
             response.headers["X-Request-ID"] = rid
         return response
-
-    @app.teardown_request
-    def _end_request_scope(_exc: BaseException | None) -> None:
-        token = g.pop("zipshort_request", None)
-        if token is not None:
-            end_request(token)
 
 
 def _register_headers(app: Flask) -> None:

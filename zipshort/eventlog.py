@@ -18,6 +18,7 @@ from zipshort.events import Event, FileViewed, LinkVisited, LoginFailed, current
 
 log = logging.getLogger("zipshort.changes")
 
+VERBOSE: tuple[type[Event], ...] = (LinkVisited, FileViewed)  # counted visits: DEBUG lines only
 _LEVELS: dict[type[Event], int] = {LinkVisited: logging.DEBUG, FileViewed: logging.DEBUG,
                                    LoginFailed: logging.WARNING}
 

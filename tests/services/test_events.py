@@ -258,3 +258,28 @@ def test_expired_files_pruned_by_the_maintenance_round_are_published(rt, user, m
     assert prune_expired(rt, now=soon + dt.timedelta(seconds=1)) == 1
     [deleted] = events_seen.of(FileDeleted)
     assert (deleted.file_id, deleted.actor_id) == (item.id, None)
+
+
+def test_visits_reach_the_log_only_at_debug_so_the_redirect_builds_no_event_by_default(rt, client, make_link, user):
+    from zipshort.events import FileViewed, LinkCreated, LinkVisited
+
+    assert not rt.events.wants(LinkVisited) and not rt.events.wants(FileViewed) and rt.events.wants(LinkCreated)
+    make_link(user, destination="https://example.com/", vanity="quiet")
+    res = client.get("/go/quiet")
+    assert res.status_code == 302 and "X-Request-ID" not in res.headers  # no id made on the hot path
+    assert client.get("/api/healthcheck").headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize("overrides", [{"logging": {"level": "DEBUG"}}])
+def test_at_debug_visits_are_logged(rt, client, make_link, user, caplog):
+    import logging
+
+    from zipshort.events import LinkVisited
+
+    assert rt.events.wants(LinkVisited)
+    make_link(user, destination="https://example.com/?token=t0ken", vanity="loud")
+    with caplog.at_level(logging.DEBUG, logger="zipshort.changes"):
+        res = client.get("/go/loud")
+        assert rt.events.drain(10)
+    assert res.headers["X-Request-ID"]
+    assert "link.visited" in caplog.text and "code=loud" in caplog.text and "t0ken" not in caplog.text
