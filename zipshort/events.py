@@ -29,14 +29,13 @@ _request_id: contextvars.ContextVar[list[str | None] | None] = contextvars.Conte
                                                                                       default=None)
 
 
-def begin_request(given: str | None = None) -> contextvars.Token[list[str | None] | None]:
-    """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand."""
-    return _request_id.set([given])
+def begin_request(given: str | None = None) -> None:
+    """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand.
 
-
-def end_request(token: contextvars.Token[list[str | None] | None]) -> None:
-    """Leave the request's id scope."""
-    _request_id.reset(token)
+    The scope lasts until the worker thread's next request begins its own (no teardown hook: the
+    redirect pays for one hook, not two).
+    """
+    _request_id.set([given])
 
 
 def request_id() -> str | None:

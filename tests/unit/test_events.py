@@ -87,21 +87,24 @@ def test_close_delivers_what_is_queued_then_refuses():
 
 
 def test_request_ids_are_scoped_and_made_on_demand():
+    import contextvars
+
     assert events.request_id() is None
-    token = events.begin_request()
-    try:
+
+    def made_on_demand() -> None:
+        events.begin_request()
         assert events.current_request_id() is None
         made = events.request_id()
         assert made and made == events.request_id() == events.current_request_id()
         assert link_created().request_id == made
-    finally:
-        events.end_request(token)
-    assert events.request_id() is None
-    token = events.begin_request("from-proxy-1")
-    try:
+
+    def given_by_a_proxy() -> None:
+        events.begin_request("from-proxy-1")
         assert link_created().request_id == "from-proxy-1"
-    finally:
-        events.end_request(token)
+
+    contextvars.copy_context().run(made_on_demand)  # each request runs in a context of its own
+    contextvars.copy_context().run(given_by_a_proxy)
+    assert events.request_id() is None
 
 
 def test_details_leave_quiet_fields_and_common_fields_out():
