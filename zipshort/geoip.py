@@ -1,21 +1,85 @@
-"""The visitor's country for smart-link rules: a trusted proxy header (e.g. CF-IPCountry) or an offline MaxMind
-database. Each app has one lookup, on its ``Runtime``; the database is opened on the first look-up that needs it."""
+"""Where a visitor is: a trusted proxy header (e.g. CF-IPCountry), an offline MaxMind or DB-IP ``.mmdb`` database
+(country, and region and city from a city database), or else the country data embedded in ``iptocc`` (the five
+Regional Internet Registries' allocations), so country rules work on a fresh install. Each app has one lookup, on
+its ``Runtime``; databases are opened on the first look-up that needs them."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 import threading
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_NOT_COUNTRIES = frozenset({"XX", "T1"})  # Cloudflare: unknown, Tor
+# Python counts the documentation ranges as private; they are looked up (test databases hold them, real ones not).
+_DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
+                                                            "2001:db8::/32"))
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A visitor's place; None for what is not known."""
+
+    country: str | None  # ISO 3166-1 alpha-2, upper case
+    region: str | None  # first subdivision's English name (city databases only)
+    city: str | None  # English name (city databases only)
+
+
+NOWHERE = Place(None, None, None)
+
+
+def public_address(address: str) -> IPAddress | None:
+    """The address worth looking up, or None for an invalid, private, loopback, link-local, multicast, reserved or
+    unspecified one. An IPv4 address in IPv6 clothing (``::ffff:192.0.2.1``, from dual-stack sockets) is unwrapped."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified:
+        return None
+    if ip.is_private and not any(ip in network for network in _DOCUMENTATION):
+        return None
+    return ip
+
+
+def header_country(value: str | None) -> str | None:
+    """A proxy's country header counts only when it holds a real country code."""
+    code = (value or "").strip().upper()
+    return code if _COUNTRY.fullmatch(code) and code not in _NOT_COUNTRIES else None
+
+
+def _english_name(record: Any) -> str | None:
+    names = record.get("names") if isinstance(record, dict) else None
+    name = names.get("en") if isinstance(names, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _mmdb_place(record: Any) -> Place:
+    """A GeoIP2/GeoLite2/DB-IP Country or City record as a place."""
+    if not isinstance(record, dict):
+        return NOWHERE
+    country = record.get("country") or record.get("registered_country") or {}
+    code = country.get("iso_code") if isinstance(country, dict) else None
+    subdivisions = record.get("subdivisions")
+    region = _english_name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else None
+    return Place(code.upper() if isinstance(code, str) else None, region, _english_name(record.get("city")))
 
 
 class CountryLookup:
-    """``lookup(headers, address)``: an ISO country code, or None when neither the header nor the database knows."""
+    """``lookup(headers, address)``: an ISO country code, or None when nothing knows (smart-link rules);
+    ``lookup.place(header_value, address)``: country, region and city (visit analytics)."""
 
     def __init__(self, header: str, database: str) -> None:
         self.header = header
         self.database = database
         self._reader: Any = None
+        self._embedded: Callable[[str], str | None] | None = None
         self._lock = threading.Lock()
 
     def _open(self) -> Any:
@@ -27,19 +91,42 @@ class CountryLookup:
                     self._reader = maxminddb.open_database(self.database)
         return self._reader
 
+    def _embedded_country(self, ip: IPAddress) -> str | None:
+        if self._embedded is None:
+            from iptocc import country_code  # data compiled into the wheel: no file to open, ~2 ms to import
+
+            self._embedded = country_code
+        code = self._embedded(str(ip))
+        return code.upper() if isinstance(code, str) and _COUNTRY.fullmatch(code.upper()) else None
+
     def __call__(self, headers: Any, address: str) -> str | None:
-        if self.header:
-            value = (headers.get(self.header) or "").strip().upper()
-            if re.fullmatch(r"[A-Z]{2}", value) and value not in ("XX", "T1"):
-                return value
+        value = headers.get(self.header) if self.header else None
+        if (code := header_country(value)) is not None:
+            return code
+        return self._locate(address).country
+
+    def place(self, header_value: str | None, address: str) -> Place:
+        """The visitor's place. A valid value of the configured header gives the country (region and city are
+        kept from a city database only when it agrees on the country); then the ``.mmdb`` database, then the
+        embedded country data. Without a configured header, ``header_value`` is ignored."""
+        code = header_country(header_value) if self.header else None
+        if code is None:
+            return self._locate(address)
+        if self.database:
+            found = self._locate(address)
+            if found.country == code:
+                return found
+        return Place(code, None, None)
+
+    def _locate(self, address: str) -> Place:
+        ip = public_address(address)
+        if ip is None:
+            return NOWHERE
         if self.database:
             try:
-                ipaddress.ip_address(address)
-                record = self._open().get(address)
-            except ValueError:
-                return None
-            if isinstance(record, dict):
-                country = record.get("country") or record.get("registered_country") or {}
-                code = country.get("iso_code") if isinstance(country, dict) else None
-                return code.upper() if isinstance(code, str) else None
-        return None
+                found = _mmdb_place(self._open().get(ip))
+            except ValueError:  # an IPv6 address in an IPv4-only database
+                found = NOWHERE
+            if found.country is not None:
+                return found
+        return Place(self._embedded_country(ip), None, None)
