@@ -171,7 +171,12 @@ def _register_events(app: Flask, settings: Settings) -> None:
     from zipshort.http import runtime
 
     kinds = [kind for kind in catalogue() if settings.logging.level.upper() == "DEBUG" or kind not in VERBOSE]
-    runtime(app).events.subscribe(log_event, *kinds)
+    rt = runtime(app)
+    rt.events.subscribe(log_event, *kinds)
+    if settings.analytics.enabled:
+        from zipshort.services import analytics
+
+        rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

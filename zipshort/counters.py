@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections import Counter
-from typing import Callable
+from collections import Counter, deque
+from typing import Callable, Sequence
 
 
 class ViewBuffer:
@@ -95,3 +95,38 @@ class HostnameCache:
                 names = load()
                 self._value = value = (time.monotonic(), names)
         return value[1]
+
+
+class VisitQueue:
+    """Visits waiting for the analytics writer: bounded, never blocks; a full queue drops and counts."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: deque[object] = deque()
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.accepted = 0
+
+    def offer(self, item: object) -> bool:
+        """Queue ``item``; False (and one more drop) when the queue is full."""
+        with self._lock:
+            if len(self._items) >= self.capacity:
+                self.dropped += 1
+                return False
+            self._items.append(item)
+            self.accepted += 1
+            return True
+
+    def take(self, limit: int) -> list[object]:
+        """Up to ``limit`` of the oldest items."""
+        with self._lock:
+            n = min(limit, len(self._items))
+            return [self._items.popleft() for _ in range(n)]
+
+    def give_back(self, items: Sequence[object]) -> None:
+        """Return items that could not be written to the front of the queue (beyond capacity if need be)."""
+        with self._lock:
+            self._items.extendleft(reversed(items))
+
+    def __len__(self) -> int:
+        return len(self._items)

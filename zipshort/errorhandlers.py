@@ -8,7 +8,9 @@ import sqlalchemy.exc
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
-from zipshort.errors import ZipshortError
+from zipshort.errors import Gone, NotFound, ZipshortError
+from zipshort.http import runtime, visit_facts
+from zipshort.services import analytics
 
 log = logging.getLogger("zipshort.errors")
 
@@ -69,12 +71,28 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
     return response
 
 
+LINK_ENDPOINT = "public.follow_link"
+
+
+def _orphan_visit(status: int, error: Exception) -> None:
+    """A public GET that found nothing is an orphan visit: an unknown or dead code under the link route
+    (``invalid_short_url``, as Shlink counts a disabled, expired or used-up link) or any other page's 404."""
+    if request.method != "GET" or dialect() != "html":
+        return
+    if request.endpoint == LINK_ENDPOINT and isinstance(error, (NotFound, Gone)):
+        analytics.orphan_visit(runtime(), "invalid_short_url", visit_facts)
+    elif status == 404:
+        analytics.orphan_visit(runtime(), "regular_404", visit_facts)
+
+
 def _handle_zipshort(error: ZipshortError) -> Response:
+    _orphan_visit(error.status, error)
     return render_error(error.status, error.message, error.code, error.retry_after, getattr(error, "index", None))
 
 
 def _handle_http(error: HTTPException) -> Response:
     status = error.code or 500
+    _orphan_visit(status, error)
     if isinstance(error, MethodNotAllowed):
         response = _method_not_allowed(error)
     elif dialect() == "zipline" and status == 404:

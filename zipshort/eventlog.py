@@ -14,11 +14,11 @@ import sys
 from typing import Any
 
 from zipshort.config import Settings
-from zipshort.events import Event, FileViewed, LinkVisited, LoginFailed, current_request_id
+from zipshort.events import Event, FileViewed, LinkVisited, LoginFailed, OrphanVisited, current_request_id
 
 log = logging.getLogger("zipshort.changes")
 
-VERBOSE: tuple[type[Event], ...] = (LinkVisited, FileViewed)  # counted visits: DEBUG lines only
+VERBOSE: tuple[type[Event], ...] = (LinkVisited, FileViewed, OrphanVisited)  # visits: DEBUG lines only
 _LEVELS: dict[type[Event], int] = {LinkVisited: logging.DEBUG, FileViewed: logging.DEBUG,
                                    LoginFailed: logging.WARNING}
 

@@ -63,6 +63,32 @@ def quiet(default: Any = None) -> Any:
     return field(default=default, metadata={"quiet": True})
 
 
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """What a request says about who is visiting, as received (analytics parses it off the request path).
+
+    Visit events carry it in a quiet field: it reaches the analytics writer, which turns the address into a
+    daily-salted key and keeps it only when ``analytics.store_address`` says so, and never a log line.
+    """
+
+    address: str = ""
+    user_agent: str = ""
+    referrer: str = ""
+    languages: tuple[str, ...] = ()  # Accept-Language, best first, lower-case
+    do_not_track: bool = False  # DNT: 1 or Sec-GPC: 1
+    url: str = ""  # the URL visited (scheme, host, path and query)
+    country_hint: str | None = None  # the trusted country header's value, when one is configured
+
+
+Facts = Callable[[], Visitor]
+"""What the request says about the visitor, asked for only when needed (smart-link rules, a listener for visits)."""
+
+
+def no_facts() -> Visitor:
+    """The facts of a visit made outside a request (tests, the console): nothing is known."""
+    return Visitor()
+
+
 @dataclass(frozen=True, kw_only=True)
 class Event:
     """Common to every event: who did it (user id, None for anonymous or the system), when, which request."""
@@ -116,13 +142,29 @@ class LinkDeleted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class LinkVisited(Event):
-    """A counted redirect (published from the hot path with what it already holds; no query)."""
+    """A counted redirect (published from the hot path with what it already holds; no query).
+
+    ``destination`` is where the visitor was sent (after rules and UTM).
+    """
 
     name: ClassVar[str] = "link.visited"
     link_id: str
     code: str
     host: str | None = None
     destination: str | None = quiet()
+    visitor: Visitor | None = quiet()
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrphanVisited(Event):
+    """A public request that found nothing: the base URL (``base_url``), an unknown or dead code under the link
+    route (``invalid_short_url``) or any other public 404 (``regular_404``), Shlink's three kinds."""
+
+    name: ClassVar[str] = "visit.orphan"
+    kind: str
+    host: str | None = None
+    url: str = quiet("")
+    visitor: Visitor | None = quiet()
 
 
 # Files -------------------------------------------------------------------------------------------
@@ -168,6 +210,7 @@ class FileViewed(Event):
     file_id: str
     filename: str
     host: str | None = None
+    visitor: Visitor | None = quiet()
 
 
 # Users and sign-in -------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import IO, Any, Callable, Iterator
 
-from flask import Flask, Request, current_app
+from flask import Flask, Request, current_app, request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import BaseConverter
 
 import zipshort.inputs as inputs
+from zipshort.events import Visitor
 from zipshort.runtime import Runtime
 
 SPOOL_KEY = "zipshort.spool"
@@ -21,6 +22,24 @@ def runtime(app: Flask | None = None) -> Runtime:
     """The app's Runtime (settings, hasher, limiter, storage, events): THE way every face and entry point
     reaches it (``tests/unit/test_runtime_access.py``). ``app`` defaults to the current one."""
     return (app if app is not None else current_app).extensions[RUNTIME_KEY]
+
+
+def visit_facts() -> Visitor:
+    """What this request says about who is visiting, as received (analytics and link rules parse it later).
+
+    The address is the socket's, or the forwarded one only behind ``core.trust_proxy`` (ProxyFix has applied it).
+    """
+    headers = request.headers
+    hint_header = runtime().settings.urls.country_header
+    return Visitor(
+        address=request.remote_addr or "",
+        user_agent=headers.get("User-Agent", "")[:512],
+        referrer=headers.get("Referer", "")[:1024],
+        languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
+        do_not_track=headers.get("DNT") == "1" or headers.get("Sec-GPC") == "1",
+        url=request.url[:2048],
+        country_hint=headers.get(hint_header) if hint_header else None,
+    )
 
 
 class CheckedFields(ImmutableMultiDict):

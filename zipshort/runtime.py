@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zipshort.config import Settings
-from zipshort.counters import HostnameCache, LinkCache, ViewBuffer
+from zipshort.counters import HostnameCache, LinkCache, ViewBuffer, VisitQueue
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 from zipshort.storage import Storage, build_storage
+from zipshort.useragents import AgentParser
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Runtime:
     hostnames: HostnameCache
     country: CountryLookup
     events: Dispatcher
+    visits: VisitQueue
+    agents: AgentParser
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -44,4 +47,6 @@ class Runtime:
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),
             events=Dispatcher(),
+            visits=VisitQueue(settings.analytics.queue_size),
+            agents=AgentParser(),
         )

@@ -35,6 +35,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
     sys.stdout.flush()
     flusher = _start_view_flusher(engine, rt)
+    writer = _start_visit_writer(engine, rt)
     pruner = _start_pruner(app, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
@@ -43,9 +44,11 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     try:
         waitress.serve(app, host=host, port=port, **options)
     finally:
-        rt.events.close()  # deliver what is queued (log lines of the last requests)
+        rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
         if pruner is not None:
             pruner.stop()
+        if writer is not None:
+            writer.stop()  # writes the queued visits
         if flusher is not None:
             flusher.stop()
 
@@ -96,3 +99,10 @@ def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:
 
     interval = rt.settings.urls.view_flush_seconds
     return ViewFlusher(engine, rt.views, interval).start() if interval > 0 else None
+
+
+def _start_visit_writer(engine, rt: Runtime) -> Periodic | None:
+    """Store queued visits in the background (analytics.flush_seconds), unless analytics is off."""
+    from zipshort.services.analytics import VisitWriter
+
+    return VisitWriter(rt, engine).start() if rt.settings.analytics.enabled else None

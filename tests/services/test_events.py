@@ -260,14 +260,31 @@ def test_expired_files_pruned_by_the_maintenance_round_are_published(rt, user, m
     assert (deleted.file_id, deleted.actor_id) == (item.id, None)
 
 
-def test_visits_reach_the_log_only_at_debug_so_the_redirect_builds_no_event_by_default(rt, client, make_link, user):
-    from zipshort.events import FileViewed, LinkCreated, LinkVisited
+@pytest.mark.parametrize("overrides", [{"analytics": {"enabled": False}}])
+def test_without_analytics_visits_reach_the_log_only_at_debug_so_the_redirect_builds_no_event(rt, client, make_link,
+                                                                                               user):
+    from zipshort.events import FileViewed, LinkCreated, LinkVisited, OrphanVisited
 
     assert not rt.events.wants(LinkVisited) and not rt.events.wants(FileViewed) and rt.events.wants(LinkCreated)
+    assert not rt.events.wants(OrphanVisited)
     make_link(user, destination="https://example.com/", vanity="quiet")
     res = client.get("/go/quiet")
     assert res.status_code == 302 and "X-Request-ID" not in res.headers  # no id made on the hot path
     assert client.get("/api/healthcheck").headers["X-Request-ID"]
+
+
+def test_with_analytics_visits_are_published_but_logged_only_at_debug(rt, client, make_link, user, caplog):
+    import logging
+
+    from zipshort.events import LinkVisited
+
+    assert rt.events.wants(LinkVisited)  # analytics listens (on by default)
+    make_link(user, destination="https://example.com/", vanity="quiet2")
+    with caplog.at_level(logging.DEBUG, logger="zipshort.changes"):
+        res = client.get("/go/quiet2")
+        assert rt.events.drain(10)
+    assert res.status_code == 302 and "X-Request-ID" not in res.headers  # a visit makes no request id
+    assert "link.visited" not in caplog.text and "link.created" in caplog.text
 
 
 @pytest.mark.parametrize("overrides", [{"logging": {"level": "DEBUG"}}])
@@ -279,7 +296,8 @@ def test_at_debug_visits_are_logged(rt, client, make_link, user, caplog):
     assert rt.events.wants(LinkVisited)
     make_link(user, destination="https://example.com/?token=t0ken", vanity="loud")
     with caplog.at_level(logging.DEBUG, logger="zipshort.changes"):
-        res = client.get("/go/loud")
+        res = client.get("/go/loud", headers={"User-Agent": "secret-agent/1.0", "Referer": "https://r.example/?s=1"})
         assert rt.events.drain(10)
-    assert res.headers["X-Request-ID"]
+    assert res.status_code == 302
+    assert "secret-agent" not in caplog.text and "r.example" not in caplog.text  # the visitor's facts stay quiet
     assert "link.visited" in caplog.text and "code=loud" in caplog.text and "t0ken" not in caplog.text

@@ -88,9 +88,13 @@ def test_password_guesses_are_rate_limited_per_link_and_client(rt, user, make_li
     assert redirects.unlock(rt, "locked", "h", "secret-1", "198.51.100.7").protected  # another client
 
 
-def test_a_smart_link_names_itself_for_the_smart_path(rt, user, make_link):
-    link = make_link(user, vanity="smart", title="Card")
-    assert redirects.follow(rt, "smart", "h").smart_id == link.id
+def test_a_smart_link_is_decided_by_the_redirect_service(rt, user, make_link):
+    from zipshort.events import Visitor
+
+    make_link(user, vanity="smart", title="Card")
+    assert redirects.follow(rt, "smart", "h").decision.kind == "redirect"
+    bot = redirects.follow(rt, "smart", "h", facts=lambda: Visitor(user_agent="Slackbot-LinkExpanding 1.0"))
+    assert (bot.decision.kind, bot.decision.title) == ("preview", "Card")
 
 
 def test_find_protected_link_by_id_or_code(user, make_link):

@@ -142,6 +142,11 @@ class FeaturesSettings:
     invites_length: int = 8
     totp_enabled: bool = True
     totp_issuer: str = "zipshort"
+    # Zipline's instance metrics (GET /api/stats, /dashboard/metrics): snapshots every metrics_interval_seconds
+    metrics_enabled: bool = True
+    metrics_admin_only: bool = False
+    metrics_show_user_specific: bool = True
+    metrics_interval_seconds: float = 1800.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,21 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class AnalyticsSettings:
+    """Visit analytics: every counted redirect and file view, and orphan visits, recorded off the request path."""
+
+    enabled: bool = True
+    honor_dnt: bool = True  # a Do-Not-Track / Global-Privacy-Control visit is only counted
+    store_address: bool = False  # keep the visitor's address (anonymised unless anonymize_address is off)
+    anonymize_address: bool = True  # /24 for IPv4, /48 for IPv6, like Shlink
+    retention_days: int = 90  # raw visits; the daily and hourly rollups are kept forever
+    queue_size: int = 10_000  # visits waiting for the writer; a full queue drops and counts
+    flush_seconds: float = 1.0  # how often the writer stores what is queued
+    batch_size: int = 2_000  # visits per transaction
+    orphan_visits: bool = True  # record visits to the base URL, unknown codes and other public 404s
+
+
+@dataclass(frozen=True)
 class FaultsSettings:
     """Fault injection for crash tests (zipshort.faults); off unless crash_at names points."""
 
@@ -204,6 +224,7 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
 
     @property
@@ -268,6 +289,9 @@ ZIPLINE_ENV = {
     "INVITES_LENGTH": ("features", "invites_length"),
     "MFA_TOTP_ENABLED": ("features", "totp_enabled"),
     "MFA_TOTP_ISSUER": ("features", "totp_issuer"),
+    "FEATURES_METRICS_ENABLED": ("features", "metrics_enabled"),
+    "FEATURES_METRICS_ADMIN_ONLY": ("features", "metrics_admin_only"),
+    "FEATURES_METRICS_SHOW_USER_SPECIFIC": ("features", "metrics_show_user_specific"),
     "RATELIMIT_ENABLED": ("ratelimit", "enabled"),
     "RATELIMIT_MAX": ("ratelimit", "max"),
     "RATELIMIT_WINDOW": ("ratelimit", "window"),

@@ -103,6 +103,12 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError(f"urls.route: {route} is taken by another route")
     if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
         raise ConfigError(f"files.route: {files_route} is taken by another route")
+    a = settings.analytics
+    if a.retention_days < 1 or a.queue_size < 1 or a.batch_size < 1 or a.flush_seconds <= 0:
+        raise ConfigError("analytics: retention_days, queue_size and batch_size must be at least 1, "
+                          "flush_seconds above 0")
+    if settings.features.metrics_interval_seconds < 60:
+        raise ConfigError("features.metrics_interval_seconds: at least 60")
     if settings.logging.format not in ("text", "json"):
         raise ConfigError("logging.format: text or json")
     if settings.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

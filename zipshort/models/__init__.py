@@ -10,6 +10,8 @@ from zipshort.models.link import Link
 from zipshort.models.partial import PartialUpload
 from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
+from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 
 __all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag",
-           "User", "UserSession", "file_tags", "link_tags", "new_id", "utcnow"]
+           "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique", "file_tags",
+           "link_tags", "new_id", "utcnow"]

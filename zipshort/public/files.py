@@ -19,7 +19,7 @@ from werkzeug.wsgi import FileWrapper
 from zipshort.auth import client_address
 from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
-from zipshort.http import runtime
+from zipshort.http import runtime, visit_facts
 from zipshort.public.pages import password_page
 from zipshort.services import downloads, smart
 from zipshort.storage import BlobMissing
@@ -169,7 +169,7 @@ def serve_file(name: str):
     granted = serving.limited and downloads.holds_grant(rt, serving, request.cookies)
     if downloads.is_view(request.method, _first_byte(response, serving.size), serving, granted):
         try:
-            downloads.count_view(rt, name)  # the conditional UPDATE: a lost race sends no byte
+            downloads.count_view(rt, name, facts=visit_facts)  # the conditional UPDATE: a lost race sends no byte
         except Gone:
             response.close()
             raise
@@ -184,7 +184,8 @@ def unlock_file(name: str):
     """POST with the password: the bytes come back in the answer (the password never goes in a URL or cookie)."""
     csrf.protect()
     try:
-        serving = downloads.unlock_file(runtime(), name, request.form.get("password", ""), client_address())
+        serving = downloads.unlock_file(runtime(), name, request.form.get("password", ""), client_address(),
+                                        facts=visit_facts)
     except Forbidden:
         return password_page(name, "file", 403, "Incorrect password")
     except RateLimited as exc:
@@ -244,7 +245,7 @@ def view_file(name: str):
     text, truncated = None, False
     if inline and mimetype == "text/plain" and request.method == "GET" and not bot:
         kind = "text"
-        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name))
+        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name, facts=visit_facts))
     raw_path = f"/raw/{quote(name)}"
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,

@@ -11,24 +11,17 @@ from werkzeug.urls import iri_to_uri
 from zipshort.auth import client_address
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
-from zipshort.http import runtime
+from zipshort.http import runtime, visit_facts
 from zipshort.public.pages import password_page
-from zipshort.services import dynamic, qrcodes, redirects, smart
+from zipshort.services import dynamic, qrcodes, redirects
 from zipshort.urls import link_url, public_url
 
 
-def visitor() -> smart.Visitor:
-    """What the request says about who is visiting (for rules)."""
-    return smart.Visitor(user_agent=request.headers.get("User-Agent", "")[:512],
-                         languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
-                         country=runtime().country(request.headers, client_address()))
-
-
 def _answer(result: redirects.Followed, head: bool = False) -> Response:
-    """The response for a followed link: a bare 302, or for smart links what services/smart.py decides."""
-    if result.smart_id is None:
+    """The response for a followed link: a bare 302, or for smart links what services/smart.py decided."""
+    decision = result.decision
+    if decision is None:
         return _redirect(result.destination, result, head)
-    decision = smart.decide(smart.load(result.smart_id), visitor())
     if decision.kind == "redirect" or head:
         return _redirect(decision.location, result, head)
     parts = urlsplit(decision.location)
@@ -59,7 +52,7 @@ def _redirect(location: str, result: redirects.Followed, head: bool = False) -> 
 def follow_link(code: str):
     head = request.method == "HEAD"
     try:
-        result = redirects.follow(runtime(), code, request.host, count=not head)
+        result = redirects.follow(runtime(), code, request.host, count=not head, facts=visit_facts)
     except PasswordRequired:
         return password_page(code, "link")
     return _answer(result, head)
@@ -68,7 +61,8 @@ def follow_link(code: str):
 def unlock_link(code: str):
     csrf.protect()
     try:
-        result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address())
+        result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address(),
+                                  facts=visit_facts)
     except Forbidden:
         return password_page(code, "link", 403, "Incorrect password")
     except RateLimited as exc:

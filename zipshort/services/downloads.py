@@ -8,12 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
-from zipshort.events import FileViewed
+from zipshort.events import Facts, FileViewed, current_request_id, no_facts
 from zipshort.extensions import db
 from zipshort.models import File, utcnow
 from zipshort.runtime import Runtime
@@ -83,7 +84,7 @@ def find_file(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving
     return _serving(peek, False)
 
 
-def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving:
+def count_view(rt: Runtime, name: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> Serving:
     """Count one view of the unprotected file ``name``: one conditional UPDATE against its limit.
 
     Raises:
@@ -93,14 +94,16 @@ def count_view(rt: Runtime, name: str, now: dt.datetime | None = None) -> Servin
     row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now or utcnow()}, write=True)
     if row is None:
         raise _gone(rt)
-    _viewed(rt, row[7], name)
+    _viewed(rt, row[7], name, facts)
     return _serving(row, False)
 
 
-def _viewed(rt: Runtime, file_id: str, name: str) -> None:
+def _viewed(rt: Runtime, file_id: str, name: str, facts: Facts) -> None:
     """Publish a counted view from what the counting statement returned (no further query)."""
     if rt.events.wants(FileViewed):
-        rt.events.publish(FileViewed(file_id=file_id, filename=name))
+        visitor = facts()
+        rt.events.publish(FileViewed(file_id=file_id, filename=name, host=urlsplit(visitor.url).hostname,
+                                     visitor=visitor, request_id=current_request_id()))
 
 
 def is_view(method: str, first_byte: int | None, serving: Serving | None = None, granted: bool = False) -> bool:
@@ -155,7 +158,8 @@ def _grant_name(serving: Serving) -> str:
     return GRANT_PREFIX + hashlib.sha256(serving.storage_key.encode()).hexdigest()[:16]
 
 
-def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None) -> Serving:
+def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.datetime | None = None,
+                facts: Facts = no_facts) -> Serving:
     """Check a protected file's password (rate limited per file and client) and count the view.
 
     Raises:
@@ -173,7 +177,7 @@ def unlock_file(rt: Runtime, name: str, password: object, client: str, now: dt.d
     row = hot_statement(db.engine, _SERVE_UNLOCKED_SQL, {"name": name, "pw_hash": peek[7], "now": now}, write=True)
     if row is None:
         raise _gone(rt)
-    _viewed(rt, row[7], name)
+    _viewed(rt, row[7], name, facts)
     return _serving(row, True)
 
 

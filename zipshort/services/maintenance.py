@@ -18,6 +18,7 @@ from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
+from zipshort.services import analytics
 from zipshort.services.files import blob_keys
 from zipshort.services.invites import prune_invites
 from zipshort.services.partials import SESSION_IDLE, prune_abandoned, session_ids
@@ -163,7 +164,7 @@ def prune_expired(rt: Runtime, now: dt.datetime | None = None) -> int:
 
 def maintenance_round(rt: Runtime) -> None:
     """One round of background upkeep (needs an app context): expired files, stale chunks, invites, browser
-    sessions, thumbnails."""
+    sessions, raw visits past their retention (and the day salts and unique keys of past days), thumbnails."""
     storage = rt.storage
     pruned = prune_expired(rt)
     if pruned:
@@ -171,6 +172,9 @@ def maintenance_round(rt: Runtime) -> None:
     prune_abandoned(storage)
     prune_invites()
     prune_sessions()
+    visits = analytics.prune(rt, db.engine, utcnow())
+    if visits:
+        log.info("pruned %d visits older than %d days", visits, rt.settings.analytics.retention_days)
     generate_missing(storage)
 
 

@@ -17,10 +17,11 @@ from sqlalchemy import bindparam, or_, select
 from zipshort.codes import could_be_code
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
-from zipshort.events import LinkVisited
+from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
 from zipshort.extensions import db
 from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
+from zipshort.services import smart
 from zipshort.services.links import MAX_PASSWORD_LENGTH
 from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of, unexpired
 
@@ -48,7 +49,15 @@ class Followed:
     destination: str
     limited: bool
     protected: bool = False
-    smart_id: str | None = None  # set when the visit needs services/smart.py (the link's id)
+    decision: smart.Decision | None = None  # a smart link's answer (redirect, frame or preview page)
+
+
+def _decide(rt: Runtime, link_id: str, facts: Facts) -> smart.Decision:
+    """A smart link's answer for this visitor: rules (language, OS, country), UTM, previews, cloaking."""
+    seen = facts()
+    country = rt.country.place(seen.country_hint, seen.address).country
+    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent, languages=seen.languages,
+                                                           country=country))
 
 
 def _as_utc(value: object) -> dt.datetime:
@@ -89,11 +98,14 @@ def _count_unlimited(rt: Runtime, link_id: str) -> None:
         hot_statement(db.engine, _COUNT_ONE_SQL, {"link_id": link_id}, write=True)
 
 
-def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True) -> Followed:
+def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True,
+           facts: Facts = no_facts) -> Followed:
     """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
 
     A cached plain link costs no SQL (its view is batched); otherwise one conditional UPDATE
-    is both the lookup and the count, and a plain link found that way is cached.
+    is both the lookup and the count, and a plain link found that way is cached. A smart link's
+    answer is decided here from ``facts`` (the visitor), and the counted visit is published with
+    where it was sent.
 
     Raises:
         NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
@@ -107,29 +119,33 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if cached is not None and unexpired(cached[2], now):  # cached links are plain and live but for time
         if count:
             _count_unlimited(rt, cached[0])
-            _visited(rt, cached[0], code, host, cached[1])
+            _visited(rt, cached[0], code, host, cached[1], facts)
         return Followed(destination=cached[1], limited=False)
     if not count:
-        link_id, destination, max_views, password_hash, smart = _lookup(rt, key, host, now)
+        link_id, destination, max_views, password_hash, is_smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
-        return Followed(destination=destination, limited=max_views is not None, smart_id=link_id if smart else None)
+        return Followed(destination=destination, limited=max_views is not None,
+                        decision=_decide(rt, link_id, facts) if is_smart else None)
     row = hot_statement(db.engine, _COUNT_SQL, {"key": key, "host": host, "now": now}, write=True)
     if row is None:
         raise _missing(rt, key, host, now)
-    link_id, destination, max_views, expires_at, smart = row
-    _visited(rt, link_id, code, host, destination)
-    if smart:
-        return Followed(destination=destination, limited=max_views is not None, smart_id=link_id)
+    link_id, destination, max_views, expires_at, is_smart = row
+    if is_smart:
+        decision = _decide(rt, link_id, facts)
+        _visited(rt, link_id, code, host, decision.location, facts)
+        return Followed(destination=destination, limited=max_views is not None, decision=decision)
+    _visited(rt, link_id, code, host, destination, facts)
     if max_views is None:
         rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
     return Followed(destination=destination, limited=max_views is not None)
 
 
-def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str) -> None:
+def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str, facts: Facts) -> None:
     """Publish a counted visit from what the hot path already holds (no query; nothing built without a listener)."""
     if rt.events.wants(LinkVisited):
-        rt.events.publish(LinkVisited(link_id=link_id, code=code, host=host, destination=destination))
+        rt.events.publish(LinkVisited(link_id=link_id, code=code, host=host, destination=destination,
+                                      visitor=facts(), request_id=current_request_id()))
 
 
 def check_password(rt: Runtime, link_id: str, password_hash: str, password: object, client: str) -> None:
@@ -145,7 +161,7 @@ def check_password(rt: Runtime, link_id: str, password_hash: str, password: obje
 
 
 def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
-           now: dt.datetime | None = None) -> Followed:
+           now: dt.datetime | None = None, facts: Facts = no_facts) -> Followed:
     """Check the password of a protected link and count the view; return where to go.
 
     The count only succeeds if the password is still the one checked (an edit in between wins).
@@ -164,9 +180,9 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
                         write=True)
     if row is None:
         raise _gone(rt)
-    _visited(rt, link_id, code, host, row[0])
-    return Followed(destination=row[0], limited=row[1] is not None, protected=True,
-                    smart_id=link_id if row[2] else None)
+    decision = _decide(rt, link_id, facts) if row[2] else None
+    _visited(rt, link_id, code, host, decision.location if decision else row[0], facts)
+    return Followed(destination=row[0], limited=row[1] is not None, protected=True, decision=decision)
 
 
 def find_protected_link(ident: str) -> Link:

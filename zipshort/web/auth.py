@@ -11,8 +11,8 @@ from flask_login import current_user
 from zipshort.auth import begin_browser_session, client_address, end_browser_session, public_route
 from zipshort.errors import Conflict, Forbidden, RateLimited, Unauthorized, ValidationError, ZipshortError
 from zipshort.extensions import csrf
-from zipshort.http import runtime
-from zipshort.services import accounts, invites, mfa
+from zipshort.http import runtime, visit_facts
+from zipshort.services import accounts, analytics, invites, mfa
 from zipshort.web import bp
 from zipshort.web.common import safe_next
 
@@ -27,6 +27,8 @@ def _refused(template: str, exc: ZipshortError, status: int | None = None, **con
 @bp.get("/")
 @public_route("sends visitors to the dashboard or the login page")
 def index():
+    if not current_user.is_authenticated:  # a visitor, not a user coming back to the dashboard
+        analytics.orphan_visit(runtime(), "base_url", visit_facts)
     return redirect("/dashboard" if current_user.is_authenticated else "/auth/login")
 
 
