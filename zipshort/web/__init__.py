@@ -29,9 +29,11 @@ def _page_context() -> dict[str, object]:
     from flask import g, request
 
     from zipshort.web.common import base_url, typed
+    from zipshort.web.stats import metrics_allowed
 
     # ``here`` is the page being shown: a refused form's page is rendered inside the POST to another path.
-    return {"origin": base_url, "typed": typed, "here": g.get("page_path") or request.path}
+    return {"origin": base_url, "typed": typed, "here": g.get("page_path") or request.path,
+            "metrics_allowed": metrics_allowed}
 
 
-from zipshort.web import admin, auth, dashboard, folders, links, settings  # noqa: E402,F401  (routes)
+from zipshort.web import admin, auth, dashboard, folders, links, settings, stats  # noqa: E402,F401  (routes)

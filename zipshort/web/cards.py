@@ -30,6 +30,7 @@ class FileCard:
     thumbnail: str | None  # the thumbnail's URL, or None for the placeholder
     type_label: str  # e.g. "SVG", "PDF", "TXT"
     kind: str  # image, video, audio, text, archive, document or file
+    stats: str | None = None  # its statistics page, on the owner's pages only
 
     @property
     def protected(self) -> bool:
@@ -68,8 +69,9 @@ def thumbnail_url(row: File, now: dt.datetime) -> str | None:
     return f"/raw/.thumbnail.{row.id}.jpg"
 
 
-def file_cards(rows: list[File], now: dt.datetime | None = None) -> list[FileCard]:
-    """The cards of these files, in order."""
+def file_cards(rows: list[File], now: dt.datetime | None = None, owner: bool = False) -> list[FileCard]:
+    """The cards of these files, in order; ``owner``: shown to their owner (with a link to each one's statistics)."""
     now = now or utcnow()
     return [FileCard(row=f, label=f.original_name or f.name, thumbnail=thumbnail_url(f, now),
-                     type_label=type_label(f.name, f.type), kind=kind_of(f.type)) for f in rows]
+                     type_label=type_label(f.name, f.type), kind=kind_of(f.type),
+                     stats=f"/dashboard/files/{f.id}/stats" if owner else None) for f in rows]

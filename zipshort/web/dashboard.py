@@ -32,7 +32,7 @@ def routes() -> dict[str, str]:
 def dashboard():
     recent_files, _ = files.list_files(g.user, files.FileQuery(per_page=8))
     recent_links, _ = links.page_links(g.user, per_page=6)
-    return render_template("dashboard.html", stats=files.user_stats(g.user), cards=file_cards(recent_files),
+    return render_template("dashboard.html", stats=files.user_stats(g.user), cards=file_cards(recent_files, owner=True),
                            recent_links=recent_links, chart=daily_chart(files.activity(g.user)), routes=routes())
 
 
@@ -74,7 +74,7 @@ def files_page():
                            view=view, sort=sort, order=order, field=field, q=q, per_page=per_page, sorts=SORTS,
                            search_fields=SEARCH_FIELDS, per_page_choices=PER_PAGE_CHOICES, listing=listing,
                            folders=user_folders, tags=user_tags, bulk_actions=_bulk_actions(user_folders, user_tags),
-                           cards=file_cards(rows) if view == "grid" else [],
+                           cards=file_cards(rows, owner=True) if view == "grid" else [],
                            routes=routes())
 
 
