@@ -110,9 +110,11 @@
       const axis = { stroke: muted, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 }, font: "12px system-ui, sans-serif", labelFont: "600 12px system-ui, sans-serif" };
       const interval = options.interval || "day";
       const format = options.format || ((v) => (v === null || v === undefined ? "–" : NUMBER.format(v)));
+      // Half a bucket of room on either side, so the first and last bars are whole.
+      const half = xs.length > 1 ? (xs[1] - xs[0]) / 2 : 1800;
       const opts = {
         width: Math.max(200, host.clientWidth), height: options.height || 240,
-        scales: { x: { time: true }, y: { range: (u, min, max) => [0, Math.max(max || 0, options.minTop || 4) * 1.08] } },
+        scales: { x: { time: true, range: (u, min, max) => [min - half, max + half] }, y: { range: (u, min, max) => [0, Math.max(max || 0, options.minTop || 4) * 1.08] } },
         axes: [
           { ...axis, label: options.xLabel || `Time (${TZ})`, labelSize: 20 },
           { ...axis, label: options.yLabel || "Visits", labelSize: 20, size: options.ySize || 56, values: (u, ticks) => ticks.map((t) => format(t)) },
@@ -245,7 +247,8 @@
       }
       if (mine !== sequence) return;  // a newer request went out meanwhile
       render(data);
-      const span = `${new Date(data.from).toLocaleString()} – ${new Date(data.to).toLocaleString()}`;
+      const span = data.interval === "hour" ? `${new Date(data.from).toLocaleString()} – ${new Date(data.to).toLocaleString()}`
+        : `${new Date(data.from).toLocaleDateString()} – ${new Date(Date.parse(data.to) - 1000).toLocaleDateString()}`;
       status.textContent = `${span} (${data.tz}), per ${data.interval}${data.bots !== undefined && bots.value === "exclude" ? "; bots left out" : ""}.`;
       root.dataset.url = url;
       root.dataset.state = "ready";
