@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -149,7 +150,7 @@ def test_csv_link_downloads_the_visits(ui, visited_link):
     assert "format=csv" in href and "bots=include" in href and f"/api/user/urls/{visited_link.id}/visits" in href
     with ui.expect_download() as download:
         ui.click("#csv")
-    text = open(download.value.path(), encoding="utf-8").read()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
     lines = [line for line in text.splitlines() if line]
     assert len(lines) == 1 + 5 and "referrer" in lines[0].lower()
     assert sum("news.example" in line for line in lines) == 2
@@ -182,7 +183,7 @@ def test_edit_page_links_to_the_statistics(ui, user, make_link):
     assert ui.locator("[data-top=referrers] .empty").is_visible()
 
 
-def test_someone_elses_link_has_no_stats_page(ui, make_user, make_link):
+def test_someone_elses_link_has_no_stats_page(ui, user, make_user, make_link):
     other = make_user("bob")
     link = make_link(other, vanity="bobs")
     log_in(ui)
