@@ -13,6 +13,6 @@ from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
 from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 
-__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric", "PartialUpload", "Role", "Tag",
-           "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique", "file_tags",
-           "link_tags", "new_id", "utcnow"]
+__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric", "PartialUpload",
+           "Role", "Tag", "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique",
+           "file_tags", "link_tags", "new_id", "utcnow"]

@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, String, func, literal, select, union_all
+from sqlalchemy import CompoundSelect, Integer, String, func, literal, select, union_all
 
 from zipshort.database import lock_key, write_transaction
 from zipshort.errors import Forbidden, ValidationError
@@ -42,7 +42,7 @@ class Snapshot:
     data: dict[str, Any]
 
 
-def _counts_statement():
+def _counts_statement() -> CompoundSelect[Any]:
     """One statement returning every count of a snapshot, one row per (kind, key, label).
 
     kinds: ``users``, ``files``, ``urls`` (totals), ``file_user``, ``url_user`` (per owner: id, username),
