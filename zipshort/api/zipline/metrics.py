@@ -40,8 +40,8 @@ def snapshot_json(item: metrics.Snapshot) -> dict[str, Any]:
 
 
 @bp.get("/stats")
-@require_user("stats:read", note="403 when features.metrics_enabled is off; administrators only (with the admin "
-                                 "scope) under features.metrics_admin_only")
+@require_user("stats:read", note="403 when features.metrics_enabled is off; under features.metrics_admin_only, "
+                                 "administrators with the admin scope only")
 def instance_stats():
     now = utcnow()
     start, end = _date("from"), _date("to")
