@@ -4,7 +4,6 @@ bots switches, the CSV download, dark mode, a phone screen, the administrator's 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,7 +14,7 @@ from tests.browser.conftest import Page, log_in
 from tests.browser.test_display import SIDEWAYS
 from zipshort.extensions import db
 from zipshort.models import Role
-from zipshort.services import analytics
+from zipshort.services import analytics, metrics
 
 pytestmark = pytest.mark.slow
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -254,24 +253,44 @@ def test_admin_visits_page_refuses_a_user(ui, user):
     assert requests.get(ui.base + "/api/server/stats/visits", cookies=cookies(ui), timeout=10).status_code == 403
 
 
-def test_metrics_page_renders(ui, rt, make_user, visited_link, make_file, user):
+def test_metrics_page_renders(ui, rt, visited_link, make_file, user):
+    now = dt.datetime.now(dt.timezone.utc)
+    metrics.take_snapshot(rt, now=now - dt.timedelta(hours=3))
     make_file(user, b"hello", name="a.txt")
+    make_file(user, b"<svg/>", name="b.svg", type="image/svg+xml")
+    metrics.take_snapshot(rt, now=now - dt.timedelta(minutes=1))
+    db.session.commit()
     log_in(ui)
     ui.click("nav a:has-text('Metrics')")
     ui.wait_for_url("**/dashboard/metrics*")
     url = wait_ready(ui, "[data-metrics]")
+    ui.wait_for_selector("[data-chart=counts] .uplot canvas")
     ui.shot("metrics")
-    res = requests.get(ui.base + url, cookies=cookies(ui), timeout=10)
-    assert res.status_code == 200, res.text
-    snapshots = res.json()
-    assert isinstance(snapshots, list)
-    if snapshots:
-        latest = max(snapshots, key=lambda s: s["createdAt"])["data"]
-        assert ui.inner_text("#metric-files") == str(latest["files"])
-        assert ui.inner_text("#metric-urls") == str(latest["urls"])
-    else:
-        assert "No snapshots" in ui.inner_text("#stats-status")
+    snapshots = api_json(ui, url)
+    assert len(snapshots) == 2
+    latest = max(snapshots, key=lambda s: s["createdAt"])["data"]
+    assert latest["files"] == 2 and latest["urls"] == 1
+    for key in ("files", "urls", "users", "fileViews", "urlViews"):
+        assert ui.inner_text(f"#metric-{key}") == str(latest[key]), key
+    assert ui.inner_text("#metric-storage").endswith(" B")
+    assert sorted(ui.locator("[data-top=types] tbody th").all_inner_texts()) == sorted(t["type"] for t in latest["types"])
+    assert ui.locator("#files-users tbody td.title").all_inner_texts() == ["alice"]
+    assert ui.locator("#urls-users tbody td.title").all_inner_texts() == ["alice"]
+    assert "2 snapshots" in ui.inner_text("#stats-status")
     with ui.expect_request(lambda r: "/api/stats?" in r.url and "all=true" in r.url):
         ui.select_option("#metrics-range", "all")
     wait_ready(ui, "[data-metrics]")
-    json.dumps(snapshots)  # the answer is JSON the page could read
+
+
+@pytest.mark.parametrize("overrides", [{"features": {"metrics_admin_only": True}}])
+def test_metrics_page_for_administrators_only_when_so_configured(ui, user, make_user):
+    make_user("root", role=Role.SUPERADMIN)
+    log_in(ui)
+    assert ui.locator("nav a:has-text('Metrics')").count() == 0
+    assert ui.goto("/dashboard/metrics").status == 403
+    ui.goto("/dashboard")
+    ui.click("text=Log out")
+    log_in(ui, "root")
+    ui.click("nav a:has-text('Metrics')")
+    wait_ready(ui, "[data-metrics]")
+    assert "No snapshots" in ui.inner_text("#stats-status")
