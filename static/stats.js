@@ -111,7 +111,7 @@
       const interval = options.interval || "day";
       const format = options.format || ((v) => (v === null || v === undefined ? "–" : NUMBER.format(v)));
       // Half a bucket of room on either side, so the first and last bars are whole.
-      const half = xs.length > 1 ? (xs[1] - xs[0]) / 2 : 1800;
+      const half = xs.length > 1 ? (options.pad === false ? 0 : (xs[1] - xs[0]) / 2) : 1800;
       const opts = {
         width: Math.max(200, host.clientWidth), height: options.height || 240,
         scales: { x: { time: true, range: (u, min, max) => [min - half, max + half] }, y: { range: (u, min, max) => [0, Math.max(max || 0, options.minTop || 4) * 1.08] } },
@@ -351,11 +351,11 @@
       const hour = "hour";
       const host = (name) => root.querySelector(`[data-chart="${name}"]`);
       timeChart(host("counts"), xs, [{ label: "Files", values: pick("files"), colour: "--accent" }, { label: "Links", values: pick("urls"), colour: "--ok" }],
-        { interval: hour, yLabel: "Count", height: 220 });
+        { interval: hour, yLabel: "Count", height: 220, pad: false });
       timeChart(host("storage"), xs, [{ label: "Storage", values: pick("storage"), colour: "--warn" }],
-        { interval: hour, yLabel: "Bytes", height: 220, minTop: 1024, ySize: 76, format: (v) => (v === null || v === undefined ? "–" : bytes(v)) });
+        { interval: hour, yLabel: "Bytes", height: 220, pad: false, minTop: 1024, ySize: 76, format: (v) => (v === null || v === undefined ? "–" : bytes(v)) });
       timeChart(host("views"), xs, [{ label: "File views", values: pick("fileViews"), colour: "--accent" }, { label: "Link views", values: pick("urlViews"), colour: "--ok" }],
-        { interval: hour, yLabel: "Views", height: 220 });
+        { interval: hour, yLabel: "Views", height: 220, pad: false });
       const types = (latest.types || []).slice().sort((a, b) => b.sum - a.sum || String(a.type).localeCompare(String(b.type)));
       fillTop(root.querySelector('[data-top="types"]'), types, "type", "sum");
       userTable("files-users", latest.filesUsers, [["username", "User"], ["sum", "Files"], ["storage", "Storage", bytes], ["views", "Views"]]);
