@@ -177,7 +177,8 @@ COVERED = {("GET", "/api/users/<user_id>"), ("PATCH", "/api/users/<user_id>"), (
            ("POST", "/dashboard/admin/users/<user_id>"), ("POST", "/dashboard/admin/users/<user_id>/delete"),
            ("GET", "/dashboard/admin/domains"), ("POST", "/dashboard/admin/domains/<ident>/verify"),
            ("POST", "/dashboard/admin/domains/<ident>/delete"), ("GET", "/dashboard/admin/invites"),
-           ("POST", "/dashboard/admin/invites"), ("POST", "/dashboard/admin/invites/<invite_id>/delete")}
+           ("POST", "/dashboard/admin/invites"), ("POST", "/dashboard/admin/invites/<invite_id>/delete"),
+           ("GET", "/dashboard/admin/visits")}  # a shell over /api/server/stats/visits: tests/web/test_stats_pages.py
 
 
 def _probe(app, username: str):
