@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -84,11 +85,18 @@ class Visitor:
         """The visitor's languages, best first, lower-case (at most five)."""
         if self.languages or not self.accept_language:
             return self.languages
-        from werkzeug.datastructures import LanguageAccept
-        from werkzeug.http import parse_accept_header
+        return language_tags(self.accept_language)
 
-        parsed = parse_accept_header(self.accept_language[:512], LanguageAccept)
-        return tuple(tag.lower() for tag, quality in parsed if quality > 0)[:5]
+
+@functools.lru_cache(maxsize=2048)
+def language_tags(accept_language: str) -> tuple[str, ...]:
+    """The language tags of an ``Accept-Language`` header, best first, lower-case, at most five (the same few
+    headers repeat, so parses are cached)."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    parsed = parse_accept_header(accept_language[:512], LanguageAccept)
+    return tuple(tag.lower() for tag, quality in parsed if quality > 0)[:5]
 
 
 Facts = Callable[[], Visitor]

@@ -163,21 +163,20 @@ def _day_salts(conn: Connection, days: Iterable[dt.date]) -> dict[dt.date, str]:
     missing = [d for d in wanted if d not in known]
     if missing:
         with conn.execution_options(sqlite_immediate=True).begin():
-            conn.execute(_upsert(conn, _salts, [{"day": d, "salt": secrets.token_hex(32)} for d in missing],
-                                 ["day"], None))
+            conn.execute(_upsert(conn, _salts, ["day"], None),
+                         [{"day": d, "salt": secrets.token_hex(32)} for d in missing])
             known = dict(conn.execute(select(_salts.c.day, _salts.c.salt).where(_salts.c.day.in_(wanted))).all())
     return known
 
 
-def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str],
-            add: tuple[str, ...] | None) -> Any:
-    """INSERT … ON CONFLICT (keys) DO NOTHING, or DO UPDATE adding the ``add`` columns."""
+def _upsert(conn: Connection, table: Any, keys: list[str], add: tuple[str, ...] | None) -> Any:
+    """INSERT … ON CONFLICT (keys) DO NOTHING, or DO UPDATE adding the ``add`` columns: one statement for a
+    whole list of rows (an executemany, which SQLAlchemy compiles once and caches)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows)
+    stmt = dialect.insert(table)
     if add is None:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
 
 
 def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str],
@@ -295,25 +294,20 @@ class _Rollup:
 
     def store(self, conn: Connection) -> None:
         """Inside the write transaction: claim the day's unique keys, then add to the hours and the days."""
-        keys = sorted(self.first_seen)
-        for start in range(0, len(keys), _IN_CHUNK):
-            stmt = _upsert(conn, _uniques, [{"target": t, "day": d, "visitor_key": k}
-                                            for t, d, k in keys[start:start + _IN_CHUNK]],
-                           ["target", "day", "visitor_key"], None)
-            for t, d, k in conn.execute(stmt.returning(_uniques.c.target, _uniques.c.day, _uniques.c.visitor_key)):
+        keys = [{"target": t, "day": d, "visitor_key": k} for t, d, k in sorted(self.first_seen)]
+        if keys:
+            claim = _upsert(conn, _uniques, ["target", "day", "visitor_key"], None).returning(
+                _uniques.c.target, _uniques.c.day, _uniques.c.visitor_key)
+            for t, d, k in conn.execute(claim, keys):  # only the keys not seen before today come back
                 hour, bot = self.first_seen[(t, d, k)]
-                self.hours[(t, hour, bot)][1] += 1  # a visitor not seen before today
+                self.hours[(t, hour, bot)][1] += 1
         # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
         hour_rows = [{"target": k[0], "hour": k[1], "bot": k[2], "count": v[0], "visitors": v[1], **self._owner(k[0])}
                      for k, v in sorted(self.hours.items())]
         day_rows = [{"target": k[0], "day": k[1], "bot": k[2], "dimension": k[3], "value": k[4], "count": n,
                      **self._owner(k[0])} for k, n in sorted(self.days.items())]
-        for start in range(0, len(hour_rows), _IN_CHUNK):
-            conn.execute(_upsert(conn, _hours, hour_rows[start:start + _IN_CHUNK], ["target", "hour", "bot"],
-                                 ("count", "visitors")))
-        for start in range(0, len(day_rows), _IN_CHUNK):
-            conn.execute(_upsert(conn, _days, day_rows[start:start + _IN_CHUNK],
-                                 ["target", "day", "bot", "dimension", "value"], ("count",)))
+        conn.execute(_upsert(conn, _hours, ["target", "hour", "bot"], ("count", "visitors")), hour_rows)
+        conn.execute(_upsert(conn, _days, ["target", "day", "bot", "dimension", "value"], ("count",)), day_rows)
 
 
 # Upkeep -------------------------------------------------------------------------------------------
