@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import resource
 import signal
 import sys
@@ -16,6 +17,8 @@ from flask import Flask
 from zipshort.http import runtime
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
+
+log = logging.getLogger("zipshort.serving")
 
 
 def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> None:
@@ -37,6 +40,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     flusher = _start_view_flusher(engine, rt)
     writer = _start_visit_writer(engine, rt)
     pruner = _start_pruner(app, rt)
+    snapshots = _start_metrics(app, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -45,6 +49,8 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
         waitress.serve(app, host=host, port=port, **options)
     finally:
         rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
+        if snapshots is not None:
+            snapshots.stop()
         if pruner is not None:
             pruner.stop()
         if writer is not None:
@@ -91,6 +97,21 @@ def _start_pruner(app: Flask, rt: Runtime) -> Periodic | None:
 
     interval = rt.settings.files.prune_interval_seconds
     return Pruner(rt, interval, app.app_context).start() if interval > 0 else None
+
+
+def _start_metrics(app: Flask, rt: Runtime) -> Periodic | None:
+    """Take Zipline's instance-metrics snapshots (features.metrics_interval_seconds), one now if none is recent;
+    nothing when features.metrics_enabled is off."""
+    from zipshort.services.metrics import MetricsTask, take_snapshot
+
+    if not rt.settings.features.metrics_enabled:
+        return None
+    try:
+        with app.app_context():
+            take_snapshot(rt)
+    except Exception:  # a database hiccup at start must not stop the server; the task retries
+        log.exception("metrics: the first snapshot failed; the next round retries")
+    return MetricsTask(rt, app.app_context).start()
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

@@ -7,11 +7,12 @@ from zipshort.models.file import File
 from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
 from zipshort.models.link import Link
+from zipshort.models.metric import Metric
 from zipshort.models.partial import PartialUpload
 from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
 from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 
-__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "PartialUpload", "Role", "Tag",
-           "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique", "file_tags",
-           "link_tags", "new_id", "utcnow"]
+__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric", "PartialUpload",
+           "Role", "Tag", "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique",
+           "file_tags", "link_tags", "new_id", "utcnow"]

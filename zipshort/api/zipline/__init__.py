@@ -54,6 +54,7 @@ from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     folders,
     health,
     invites,
+    metrics,
     uploads,
     urls,
     users,
