@@ -52,8 +52,9 @@ def sqlite_migration_lock(connection) -> Iterator[None]:
     try:
         import fcntl
     except ImportError:  # Windows: one server process per database file there
-        fcntl = None
-    if not database or database == ":memory:" or fcntl is None:
+        yield
+        return
+    if not database or database == ":memory:":
         yield
         return
     with open(f"{database}.migrate-lock", "a") as handle:
