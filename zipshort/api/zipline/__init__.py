@@ -55,6 +55,7 @@ from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     health,
     invites,
     metrics,
+    stats,
     uploads,
     urls,
     users,
