@@ -274,3 +274,31 @@ def test_anonymize_keeps_the_network_part():
                                                 ("not a url", ""), ("http://[::1", "")])
 def test_referrer_host(referrer, host):
     assert analytics.referrer_host(referrer) == host
+
+
+@pytest.fixture
+def city_database(tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", languages=["en"], ipv4_compatible=True)
+    writer.insert_network(IPSet(["198.51.100.0/24"]), {
+        "country": {"iso_code": "FR"}, "subdivisions": [{"names": {"en": "Île-de-France"}}],
+        "city": {"names": {"en": "Paris"}}})
+    path = tmp_path / "city.mmdb"
+    writer.to_db_file(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def overrides(request, city_database):
+    return {"urls": {"geoip_database": city_database}} if "city" in request.node.name else {}
+
+
+def test_a_city_database_adds_region_and_city(rt, client, make_link, user):
+    make_link(user, vanity="city")
+    client.get("/go/city", environ_base={"REMOTE_ADDR": "198.51.100.9"})  # in the database: Paris
+    client.get("/go/city", environ_base={"REMOTE_ADDR": "8.8.8.8"})  # not in it: the embedded data
+    flushed(rt)
+    assert [(v.country, v.region, v.city) for v in visits()] == [("FR", "Île-de-France", "Paris"), ("US", None, None)]
+    assert day_rollups("country") == {"FR": 1, "US": 1}
