@@ -302,3 +302,20 @@ def test_a_city_database_adds_region_and_city(rt, client, make_link, user):
     flushed(rt)
     assert [(v.country, v.region, v.city) for v in visits()] == [("FR", "Île-de-France", "Paris"), ("US", None, None)]
     assert day_rollups("country") == {"FR": 1, "US": 1}
+
+
+def test_a_batch_that_fails_twice_is_dropped_and_counted_not_retried_forever(rt, make_link, user):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    link = make_link(user, vanity="poison")
+    for _ in range(3):
+        rt.visits.offer(LinkVisited(link_id=link.id, code="poison"))
+    broken = create_engine("sqlite:////nonexistent-dir/nothing.db")  # every write fails
+    with pytest.raises(OperationalError):
+        analytics.write_queued(rt, broken)
+    assert len(rt.visits) == 3 and rt.visits.dropped == 0  # given back once: the next round retries
+    assert analytics.write_queued(rt, broken) == 0  # failed again: dropped, counted, the queue moves on
+    assert len(rt.visits) == 0 and rt.visits.dropped == 3
+    rt.visits.offer(LinkVisited(link_id=link.id, code="poison"))
+    assert flushed(rt) == 1

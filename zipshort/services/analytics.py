@@ -83,8 +83,14 @@ def write_queued(rt: Runtime, engine: Engine) -> int:
         try:
             stored += write_batch(rt, engine, batch)
         except Exception:
-            rt.visits.give_back(batch)  # the next round tries again
+            if rt.visits.failed_once():
+                rt.visits.give_back(batch)  # the next round tries again (a lost connection, a racing deletion)
+            else:  # failed twice in a row: a batch that can never be stored must not stop every later visit
+                rt.visits.discard(len(batch))
+                log.exception("dropped %d visits that could not be stored twice in a row", len(batch))
+                continue
             raise
+        rt.visits.succeeded()
 
 
 def VisitWriter(rt: Runtime, engine: Engine) -> Periodic:  # noqa: N802 - reads as a class
