@@ -2,10 +2,12 @@
 
     .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads 4] [--runs 3]
 
-Starts a bare Flask app and a zipshort server (fresh SQLite instance, or DATABASE_URL), creates a plain
-link and a link with max views (10^9, so it never runs out), then alternates wrk runs (-t1) over the
-three targets and prints the median requests/s, p50 and p99 of the runs, and zipshort as a share of
-bare Flask. Uses a Python load driver when wrk is not installed.
+Starts a bare Flask app and two zipshort servers, visit analytics off and on (fresh SQLite instances, or
+one DATABASE_URL), creates on each a plain link and a link with max views (10^9, so it never runs out),
+then alternates wrk runs (-t1) over the five targets and prints the median requests/s, p50 and p99 of
+the runs, and zipshort as a share of bare Flask. At the end it stops the analytics server (which stores
+what is queued) and compares the views it counted with the visits it stored. Uses a Python load driver
+when wrk is not installed.
 """
 
 from __future__ import annotations
@@ -27,42 +29,65 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    env_extra = {"DATABASE_URL": os.environ["DATABASE_URL"]} if os.environ.get("DATABASE_URL") else {}
+    database = os.environ.get("DATABASE_URL", "")
+    env_extra = {"DATABASE_URL": database} if database else {}
     bare_port = free_port()
     bare = subprocess.Popen([str(BIN / "python"), str(ROOT / "bench" / "bare_flask.py"), "--port", str(bare_port),
                              "--threads", str(args.threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bare_url = f"http://127.0.0.1:{bare_port}"
-    proc, url, token, instance = start_zipshort(args.threads, env_extra)
+    # Two zipshort servers, visit analytics on and off (on PostgreSQL they share the database, with their own links)
+    servers = {mode: start_zipshort(args.threads, {**env_extra, "ZIPSHORT_ANALYTICS_ENABLED": flag})
+               for mode, flag in (("off", "false"), ("on", "true"))}
     try:
         wait_healthy(bare_url, "/go/plain")
-        headers = {"Authorization": token}
-        for vanity, extra in (("plain", {}), ("limited", {"x-zipline-max-views": "1000000000"})):
-            requests.post(url + "/api/user/urls", headers={**headers, **extra},
-                          json={"destination": f"https://example.com/{vanity}", "vanity": vanity}).raise_for_status()
-        targets = {
-            "bare Flask (dict lookup)": bare_url + "/go/plain",
-            "zipshort plain link": url + "/go/plain",
-            "zipshort link with max views": url + "/go/limited",
-        }
+        for mode, (_, url, token, _) in servers.items():
+            for kind, extra in (("plain", {}), ("limited", {"x-zipline-max-views": "1000000000"})):
+                requests.post(url + "/api/user/urls", headers={"Authorization": token, **extra},
+                              json={"destination": f"https://example.com/{kind}", "vanity": f"{kind}-{mode}"}
+                              ).raise_for_status()
+        targets = {"bare Flask (dict lookup)": bare_url + "/go/plain"}
+        for kind, label in (("plain", "plain link"), ("limited", "link with max views")):
+            for mode in ("off", "on"):
+                targets[f"zipshort {label}, analytics {mode}"] = f"{servers[mode][1]}/go/{kind}-{mode}"
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(args.runs):
             for name, target in targets.items():
                 results[name].append(load(target, args.duration, args.connections))
-        backend = "PostgreSQL" if env_extra else "SQLite"
+        backend = "PostgreSQL" if database else "SQLite"
         print(f"redirect benchmark: {args.runs} runs x {args.duration}s, {args.connections} connections, "
               f"waitress threads={args.threads}, database={backend}")
-        print(f"{'target':<32} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+        print(f"{'target':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
         base = median_of(results["bare Flask (dict lookup)"])["rps"]
         for name, runs in results.items():
             m = median_of(runs)
-            print(f"{name:<32} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
+            print(f"{name:<44} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
                   f"{m['rps'] / base:>8.0%}")
-        views = requests.get(url + "/api/user/urls?searchField=vanity&searchQuery=limited", headers=headers).json()
-        print(f"views counted on the limited link: {views[0]['views']}")
     finally:
-        stop(proc, instance)
+        proc, _, _, instance = servers["on"]
+        proc.terminate()  # a graceful stop: the writer stores what is queued
+        proc.wait(timeout=60)
+        views, stored = _views_and_visits(database or f"sqlite:///{instance / 'zipshort.db'}")
+        print(f"analytics on: {views} views counted, {stored} visits stored "
+              f"({'exact' if views == stored else f'{views - stored} dropped'})")
+        for proc, _, _, instance in servers.values():
+            stop(proc, instance)
         bare.terminate()
         bare.wait()
+
+
+def _views_and_visits(database_url: str) -> tuple[int, int]:
+    """Views counted on the analytics-on server's links and the visits stored for them."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            views = conn.scalar(sa.text("SELECT coalesce(sum(views), 0) FROM links WHERE vanity LIKE '%-on'"))
+            stored = conn.scalar(sa.text("SELECT count(*) FROM visits JOIN links ON links.id = visits.link_id "
+                                         "WHERE links.vanity LIKE '%-on'"))
+        return int(views), int(stored)
+    finally:
+        engine.dispose()
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ def _register_events(app: Flask, settings: Settings) -> None:
     if settings.analytics.enabled:
         from zipshort.services import analytics
 
-        rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS)
+        rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS, hand_off=True)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

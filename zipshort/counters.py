@@ -106,6 +106,7 @@ class VisitQueue:
         self._lock = threading.Lock()
         self.dropped = 0
         self.accepted = 0
+        self._failures = 0
 
     def offer(self, item: object) -> bool:
         """Queue ``item``; False (and one more drop) when the queue is full."""
@@ -127,6 +128,22 @@ class VisitQueue:
         """Return items that could not be written to the front of the queue (beyond capacity if need be)."""
         with self._lock:
             self._items.extendleft(reversed(items))
+
+    def failed_once(self) -> bool:
+        """Note a failed write; True the first time in a row, False when the previous write failed too."""
+        with self._lock:
+            self._failures += 1
+            return self._failures == 1
+
+    def succeeded(self) -> None:
+        """Note a successful write (the failure streak ends)."""
+        self._failures = 0
+
+    def discard(self, n: int) -> None:
+        """Count ``n`` taken items as dropped (they could not be written)."""
+        with self._lock:
+            self.dropped += n
+            self._failures = 0
 
     def __len__(self) -> int:
         return len(self._items)

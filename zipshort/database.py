@@ -133,6 +133,13 @@ class _HotState:
                 connection.close()
 
 
+def exclusive_writer(engine: Engine) -> contextlib.AbstractContextManager[object]:
+    """For a background writer's short transaction on SQLite: the in-process lock the hot path's writers queue
+    on, so they wait for the transaction on the lock rather than sleeping in SQLite's busy handler (which
+    sleeps in growing steps). Nothing on PostgreSQL, whose row locks need no help."""
+    return sqlite_write_lock if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
+
 def install_engine_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     """Configure a freshly created engine for zipshort's transaction model."""
     if engine.dialect.name != "sqlite":

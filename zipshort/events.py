@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import queue
 import threading
@@ -74,10 +75,28 @@ class Visitor:
     address: str = ""
     user_agent: str = ""
     referrer: str = ""
-    languages: tuple[str, ...] = ()  # Accept-Language, best first, lower-case
+    languages: tuple[str, ...] = ()  # parsed language tags, best first, lower-case (else from accept_language)
     do_not_track: bool = False  # DNT: 1 or Sec-GPC: 1
     url: str = ""  # the URL visited (scheme, host, path and query)
     country_hint: str | None = None  # the trusted country header's value, when one is configured
+    accept_language: str = ""  # the raw Accept-Language header (parsed only when needed)
+
+    def language_tags(self) -> tuple[str, ...]:
+        """The visitor's languages, best first, lower-case (at most five)."""
+        if self.languages or not self.accept_language:
+            return self.languages
+        return language_tags(self.accept_language)
+
+
+@functools.lru_cache(maxsize=2048)
+def language_tags(accept_language: str) -> tuple[str, ...]:
+    """The language tags of an ``Accept-Language`` header, best first, lower-case, at most five (the same few
+    headers repeat, so parses are cached)."""
+    from werkzeug.datastructures import LanguageAccept
+    from werkzeug.http import parse_accept_header
+
+    parsed = parse_accept_header(accept_language[:512], LanguageAccept)
+    return tuple(tag.lower() for tag, quality in parsed if quality > 0)[:5]
 
 
 Facts = Callable[[], Visitor]
@@ -331,11 +350,15 @@ class Dispatcher:
     once (the visit path pays a dictionary lookup), a full queue drops the event and counts it, and a
     subscriber's exception is logged and counted. The thread starts with the first event and ends
     after ``idle_seconds`` without one, so an idle app (a test's, a CLI command's) holds no thread.
+
+    A *hand-off* subscriber (``subscribe(..., hand_off=True)``) is called in the publisher's thread instead:
+    it must only put the event in a queue of its own and return (the analytics writer's bounded queue), so a
+    visit costs no thread switch.
     """
 
     def __init__(self, capacity: int = 10_000, idle_seconds: float = 10.0) -> None:
-        self._subscribers: list[tuple[type[Event], Subscriber]] = []
-        self._routes: dict[type[Event], tuple[Subscriber, ...]] = {}
+        self._subscribers: list[tuple[type[Event], Subscriber, bool]] = []
+        self._routes: dict[type[Event], tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]]] = {}
         self._queue: queue.Queue[Event] = queue.Queue(capacity)
         self._idle = idle_seconds
         self._lock = threading.Lock()
@@ -346,27 +369,43 @@ class Dispatcher:
         self.failed = 0
         self.dropped = 0
 
-    def subscribe(self, subscriber: Subscriber, *types: type[Event]) -> None:
-        """Call ``subscriber(event)`` for events of ``types`` (and their subclasses); all events if none."""
+    def subscribe(self, subscriber: Subscriber, *types: type[Event], hand_off: bool = False) -> None:
+        """Call ``subscriber(event)`` for events of ``types`` (and their subclasses); all events if none.
+
+        ``hand_off``: call it in the publisher's thread (it only queues the event somewhere and returns).
+        """
         with self._lock:
             for kind in types or (Event,):
-                self._subscribers.append((kind, subscriber))
+                self._subscribers.append((kind, subscriber, hand_off))
             self._routes = {}
 
     def wants(self, kind: type[Event]) -> bool:
         """Whether anyone listens to ``kind`` (lets a hot path skip building the event)."""
-        return bool(self._route(kind))
+        queued, handed = self._route(kind)
+        return bool(queued or handed)
 
-    def _route(self, kind: type[Event]) -> tuple[Subscriber, ...]:
+    def _route(self, kind: type[Event]) -> tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]]:
         route = self._routes.get(kind)
         if route is None:
-            route = tuple(fn for base, fn in self._subscribers if issubclass(kind, base))
+            matching = [(fn, hand) for base, fn, hand in self._subscribers if issubclass(kind, base)]
+            route = (tuple(fn for fn, hand in matching if not hand), tuple(fn for fn, hand in matching if hand))
             self._routes[kind] = route
         return route
 
     def publish(self, event: Event) -> None:
         """Queue ``event`` for its subscribers; never blocks the caller."""
-        if self._closed or not self._route(type(event)):
+        if self._closed:
+            return
+        queued, handed = self._route(type(event))
+        for subscriber in handed:
+            try:
+                subscriber(event)
+                self.delivered += 1
+            except Exception:  # the request never sees a subscriber's failure
+                self.failed += 1
+                log.exception("event subscriber %s failed on %s", getattr(subscriber, "__name__", subscriber),
+                              event.name)
+        if not queued:
             return
         try:
             self._queue.put_nowait(event)
@@ -399,7 +438,7 @@ class Dispatcher:
                 self._queue.task_done()
 
     def _deliver(self, event: Event) -> None:
-        for subscriber in self._route(type(event)):
+        for subscriber in self._route(type(event))[0]:
             try:
                 subscriber(event)
                 self.delivered += 1

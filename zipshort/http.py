@@ -29,16 +29,18 @@ def visit_facts() -> Visitor:
 
     The address is the socket's, or the forwarded one only behind ``core.trust_proxy`` (ProxyFix has applied it).
     """
-    headers = request.headers
+    environ = request.environ  # read straight from the WSGI environ: this runs on every counted visit
     hint_header = runtime().settings.urls.country_header
+    query = environ.get("QUERY_STRING", "")
+    url = f"{request.scheme}://{request.host}{request.path}" + (f"?{query}" if query else "")
     return Visitor(
         address=request.remote_addr or "",
-        user_agent=headers.get("User-Agent", "")[:512],
-        referrer=headers.get("Referer", "")[:1024],
-        languages=tuple(lang.lower() for lang, q in request.accept_languages if q > 0)[:5],
-        do_not_track=headers.get("DNT") == "1" or headers.get("Sec-GPC") == "1",
-        url=request.url[:2048],
-        country_hint=headers.get(hint_header) if hint_header else None,
+        user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
+        referrer=environ.get("HTTP_REFERER", "")[:1024],
+        do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
+        url=url[:2048],
+        country_hint=request.headers.get(hint_header) if hint_header else None,
+        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],
     )
 
 

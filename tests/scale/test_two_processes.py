@@ -122,3 +122,44 @@ def test_password_rate_limit_is_shared_through_redis(cluster, token):
     statuses = [fetch("POST", f"{cluster[i % 2]}/go/shared-pw", cookies=cookies,
                       data={"password": "wrong", "csrf_token": csrf}).status_code for i in range(12)]
     assert statuses == [403] * 10 + [429, 429]
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_parallel_visits_on_two_processes_are_stored_exactly(postgres_url, redis_url, tmp_path, database):
+    """2,000 visits of a plain link and 2,000 of a link limited to 1,500, spread over both processes: after
+    both stop (which stores what they queued), exactly as many visits as views, in the raw table and in
+    the rollups, and the visits the limit refused are orphan visits."""
+    if database == "postgresql":
+        truncate_all(postgres_url)
+        database_url = postgres_url
+    else:
+        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with started_together(tmp_path, database_url, redis_url) as (urls, _):
+        login = fetch("POST", urls[0] + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
+        key = fetch("GET", urls[0] + "/api/user/token", cookies=login.cookies.get_dict()).json()["token"]
+        for vanity, extra in (("many", {}), ("capped", {"x-zipline-max-views": "1500"})):
+            assert fetch("POST", urls[0] + "/api/user/urls", headers={"Authorization": key, **extra},
+                         json={"destination": "https://example.com/", "vanity": vanity}).status_code == 200
+        agents = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+                  "Safari/537.36", "curl/8.4.0"]
+        statuses = burst(4000, lambda i: fetch("GET", f"{urls[i % 2]}/go/{'many' if i % 4 < 2 else 'capped'}",
+                                               headers={"User-Agent": agents[i % 3 == 0]},
+                                               allow_redirects=False).status_code, workers=32)
+    assert Counter(statuses) == {302: 3500, 404: 500}
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            views = dict(conn.execute(sa.text("SELECT vanity, views FROM links")).all())
+            stored = dict(conn.execute(sa.text(
+                "SELECT l.vanity, count(*) FROM visits v JOIN links l ON l.id = v.link_id GROUP BY l.vanity")).all())
+            hourly = dict(conn.execute(sa.text(
+                "SELECT l.vanity, sum(h.count) FROM visit_hours h JOIN links l ON l.id = h.link_id "
+                "GROUP BY l.vanity")).all())
+            browsers = conn.scalar(sa.text(
+                "SELECT sum(count) FROM visit_days WHERE dimension = 'browser' AND kind = 'link'"))
+            orphans = conn.scalar(sa.text("SELECT count(*) FROM visits WHERE orphan_type = 'invalid_short_url'"))
+    finally:
+        engine.dispose()
+    assert views == {"many": 2000, "capped": 1500}
+    assert stored == hourly == {"many": 2000, "capped": 1500}
+    assert browsers == 3500 and orphans == 500

@@ -274,3 +274,48 @@ def test_anonymize_keeps_the_network_part():
                                                 ("not a url", ""), ("http://[::1", "")])
 def test_referrer_host(referrer, host):
     assert analytics.referrer_host(referrer) == host
+
+
+@pytest.fixture
+def city_database(tmp_path):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", languages=["en"], ipv4_compatible=True)
+    writer.insert_network(IPSet(["198.51.100.0/24"]), {
+        "country": {"iso_code": "FR"}, "subdivisions": [{"names": {"en": "Île-de-France"}}],
+        "city": {"names": {"en": "Paris"}}})
+    path = tmp_path / "city.mmdb"
+    writer.to_db_file(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def overrides(request, city_database):
+    return {"urls": {"geoip_database": city_database}} if "city" in request.node.name else {}
+
+
+def test_a_city_database_adds_region_and_city(rt, client, make_link, user):
+    make_link(user, vanity="city")
+    client.get("/go/city", environ_base={"REMOTE_ADDR": "198.51.100.9"})  # in the database: Paris
+    client.get("/go/city", environ_base={"REMOTE_ADDR": "8.8.8.8"})  # not in it: the embedded data
+    flushed(rt)
+    assert [(v.country, v.region, v.city) for v in visits()] == [("FR", "Île-de-France", "Paris"), ("US", None, None)]
+    assert day_rollups("country") == {"FR": 1, "US": 1}
+
+
+def test_a_batch_that_fails_twice_is_dropped_and_counted_not_retried_forever(rt, make_link, user):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    link = make_link(user, vanity="poison")
+    for _ in range(3):
+        rt.visits.offer(LinkVisited(link_id=link.id, code="poison"))
+    broken = create_engine("sqlite:////nonexistent-dir/nothing.db")  # every write fails
+    with pytest.raises(OperationalError):
+        analytics.write_queued(rt, broken)
+    assert len(rt.visits) == 3 and rt.visits.dropped == 0  # given back once: the next round retries
+    assert analytics.write_queued(rt, broken) == 0  # failed again: dropped, counted, the queue moves on
+    assert len(rt.visits) == 0 and rt.visits.dropped == 3
+    rt.visits.offer(LinkVisited(link_id=link.id, code="poison"))
+    assert flushed(rt) == 1

@@ -33,7 +33,7 @@ def run_migrations_online() -> None:
     with db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=db.metadata, render_as_batch=True,
                           render_item=render_item, compare_type=True)
-        with sqlite_foreign_keys_off(connection):
+        with sqlite_migration_lock(connection), sqlite_foreign_keys_off(connection):
             with context.begin_transaction():
                 if connection.dialect.name == "postgresql":
                     # Servers starting together on one empty database: one migrates, the others wait for its
@@ -41,6 +41,28 @@ def run_migrations_online() -> None:
                     connection.execute(sa.text(
                         "SELECT pg_advisory_xact_lock(hashtextextended('zipshort-migrations', 0))"))
                 context.run_migrations()
+
+
+@contextlib.contextmanager
+def sqlite_migration_lock(connection) -> Iterator[None]:
+    """On SQLite, servers starting together on one database file migrate one after the other: an exclusive
+    lock on ``<database>.migrate-lock`` (SQLite's DDL is not transactional, so the second would otherwise
+    fail on the first one's half-done work). The next reads the revision after the lock and finds nothing to do."""
+    database = connection.engine.url.database if connection.dialect.name == "sqlite" else None
+    try:
+        import fcntl
+    except ImportError:  # Windows: one server process per database file there
+        yield
+        return
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

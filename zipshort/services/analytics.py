@@ -29,7 +29,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from zipshort.database import exclusive_writer
 from zipshort.events import Event, Facts, FileViewed, LinkVisited, OrphanVisited, Visitor, current_request_id
+from zipshort.geoip import Place
 from zipshort.models import File, Link, Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 from zipshort.models.visit import FILE, LINK, ORPHAN, ORPHAN_TYPES
 from zipshort.periodic import Periodic
@@ -81,8 +83,14 @@ def write_queued(rt: Runtime, engine: Engine) -> int:
         try:
             stored += write_batch(rt, engine, batch)
         except Exception:
-            rt.visits.give_back(batch)  # the next round tries again
+            if rt.visits.failed_once():
+                rt.visits.give_back(batch)  # the next round tries again (a lost connection, a racing deletion)
+            else:  # failed twice in a row: a batch that can never be stored must not stop every later visit
+                rt.visits.discard(len(batch))
+                log.exception("dropped %d visits that could not be stored twice in a row", len(batch))
+                continue
             raise
+        rt.visits.succeeded()
 
 
 def VisitWriter(rt: Runtime, engine: Engine) -> Periodic:  # noqa: N802 - reads as a class
@@ -156,22 +164,29 @@ def _targets(conn: Connection, events: list[Event]) -> dict[tuple[str, str], _Ta
 def _day_salts(conn: Connection, days: Iterable[dt.date]) -> dict[dt.date, str]:
     """Each day's salt, made by whichever writer needs it first (a conflict keeps the first one)."""
     wanted = sorted(set(days))
-    conn.execute(_upsert(conn, _salts, [{"day": d, "salt": secrets.token_hex(32)} for d in wanted], ["day"], None))
-    return dict(conn.execute(select(_salts.c.day, _salts.c.salt).where(_salts.c.day.in_(wanted))).all())
+    known = dict(conn.execute(select(_salts.c.day, _salts.c.salt).where(_salts.c.day.in_(wanted))).all())
+    conn.commit()
+    missing = [d for d in wanted if d not in known]
+    if missing:
+        with conn.execution_options(sqlite_immediate=True).begin():
+            conn.execute(_upsert(conn, _salts, ["day"], None),
+                         [{"day": d, "salt": secrets.token_hex(32)} for d in missing])
+            known = dict(conn.execute(select(_salts.c.day, _salts.c.salt).where(_salts.c.day.in_(wanted))).all())
+    return known
 
 
-def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], keys: list[str],
-            add: tuple[str, ...] | None) -> Any:
-    """INSERT … ON CONFLICT (keys) DO NOTHING, or DO UPDATE adding the ``add`` columns."""
+def _upsert(conn: Connection, table: Any, keys: list[str], add: tuple[str, ...] | None) -> Any:
+    """INSERT … ON CONFLICT (keys) DO NOTHING, or DO UPDATE adding the ``add`` columns: one statement for a
+    whole list of rows (an executemany, which SQLAlchemy compiles once and caches)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(rows)
+    stmt = dialect.insert(table)
     if add is None:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    return stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
 
 
-def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str]) -> dict[str, Any]:
+def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str],
+         places: dict[tuple[str | None, str], Place]) -> dict[str, Any]:
     settings = rt.settings.analytics
     visitor = getattr(event, "visitor", None) or Visitor()
     at = event.at.astimezone(dt.timezone.utc)
@@ -188,13 +203,16 @@ def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str]) 
     if counted_only:
         return row
     agent = rt.agents(visitor.user_agent)
-    place = rt.country.place(visitor.country_hint, visitor.address)
+    place = places.get((visitor.country_hint, visitor.address))
+    if place is None:  # a batch holds the same few addresses many times: look each up once
+        place = places[(visitor.country_hint, visitor.address)] = rt.country.place(visitor.country_hint,
+                                                                                   visitor.address)
     referrer = visitor.referrer[:1024]
     row.update(
         destination=getattr(event, "destination", None), referrer=referrer, referrer_host=referrer_host(referrer),
         user_agent=visitor.user_agent[:512], browser=agent.browser[:64], browser_version=agent.browser_version[:16],
         os=agent.os[:64], device=agent.device, bot=agent.bot,
-        language=(visitor.languages[0] if visitor.languages else "")[:35],
+        language=next(iter(visitor.language_tags()), "")[:35],
         country=place.country, region=place.region and place.region[:128], city=place.city and place.city[:128],
         visitor_key=_visitor_key(salts[at.date()], visitor) if visitor.address or visitor.user_agent else None,
         address=(anonymize(visitor.address) if settings.anonymize_address else visitor.address[:45]) or None
@@ -222,15 +240,21 @@ def _dimensions(row: dict[str, Any]) -> list[tuple[str, str]]:
 def write_batch(rt: Runtime, engine: Engine, events: list[Event]) -> int:
     """Store ``events`` (visit events) and add them to the rollups, in one transaction; return how many were stored.
 
-    A visit whose link or file was deleted meanwhile is left out.
+    Everything that costs time — finding the links' owners, parsing agents, places, keys, grouping — is done
+    before the write transaction, which only runs the statements: on SQLite it holds the database's one write
+    lock, so the redirects that count views wait for it as little as possible (they queue on the same
+    in-process lock instead of sleeping in SQLite's busy handler). A visit whose link or file was deleted
+    meanwhile is left out (a deletion racing the transaction fails the batch, and the next round leaves it out).
     """
     visits = [e for e in events if isinstance(e, VISIT_EVENTS)]
     if not visits:
         return 0
-    with engine.connect().execution_options(sqlite_immediate=True) as conn, conn.begin():
+    with engine.connect() as conn:
         targets = _targets(conn, visits)
+        conn.commit()  # end the read: nothing is held while the batch is prepared
         salts = _day_salts(conn, (e.at.astimezone(dt.timezone.utc).date() for e in visits))
         rows, row_targets = [], []
+        places: dict[tuple[str | None, str], Place] = {}
         for event in visits:
             if isinstance(event, LinkVisited):
                 target = targets.get((LINK, event.link_id))
@@ -242,52 +266,54 @@ def write_batch(rt: Runtime, engine: Engine, events: list[Event]) -> int:
                 continue
             if target is None:
                 continue
-            rows.append(_row(rt, event, target, salts))
+            rows.append(_row(rt, event, target, salts, places))
             row_targets.append(target)
         if not rows:
             return 0
-        conn.execute(insert(_visits), rows)
-        _roll_up(conn, rows, row_targets)
+        rollup = _Rollup(rows, row_targets)
+        with exclusive_writer(engine), conn.execution_options(sqlite_immediate=True).begin():
+            conn.execute(insert(_visits), rows)
+            rollup.store(conn)
     return len(rows)
 
 
-def _roll_up(conn: Connection, rows: list[dict[str, Any]], targets: list[_Target]) -> None:
-    """Add the batch to the hourly series and the daily dimensions (uniques: first visit of the day per key)."""
-    first_seen: dict[tuple[str, dt.date, str], tuple[dt.datetime, bool]] = {}
-    hours: dict[tuple[str, dt.datetime, bool], list[int]] = defaultdict(lambda: [0, 0])
-    days: dict[tuple[str, dt.date, bool, str, str], int] = defaultdict(int)
-    owners = {t.key: t for t in targets}
-    for row, target in zip(rows, targets, strict=True):
-        at: dt.datetime = row["at"]
-        hour = at.replace(minute=0, second=0, microsecond=0)
-        hours[(target.key, hour, row["bot"])][0] += 1
-        if row["visitor_key"]:
-            first_seen.setdefault((target.key, at.date(), row["visitor_key"]), (hour, row["bot"]))
-        for dimension, value in _dimensions(row):
-            days[(target.key, at.date(), row["bot"], dimension, value)] += 1
-    for start in range(0, len(first_seen), _IN_CHUNK):
-        chunk = sorted(first_seen)[start:start + _IN_CHUNK]
-        stmt = _upsert(conn, _uniques, [{"target": t, "day": d, "visitor_key": k} for t, d, k in chunk],
-                       ["target", "day", "visitor_key"], None)
-        for t, d, k in conn.execute(stmt.returning(_uniques.c.target, _uniques.c.day, _uniques.c.visitor_key)):
-            hour, bot = first_seen[(t, d if isinstance(d, dt.date) else dt.date.fromisoformat(str(d)), k)]
-            hours[(t, hour, bot)][1] += 1
+class _Rollup:
+    """A batch grouped for the rollups: hourly counts, daily dimension counts, candidate first visits of the day."""
 
-    def owner_columns(key: str) -> dict[str, Any]:
-        t = owners[key]
+    def __init__(self, rows: list[dict[str, Any]], targets: list[_Target]) -> None:
+        self.first_seen: dict[tuple[str, dt.date, str], tuple[dt.datetime, bool]] = {}
+        self.hours: dict[tuple[str, dt.datetime, bool], list[int]] = defaultdict(lambda: [0, 0])
+        self.days: dict[tuple[str, dt.date, bool, str, str], int] = defaultdict(int)
+        self.owners = {t.key: t for t in targets}
+        for row, target in zip(rows, targets, strict=True):
+            at: dt.datetime = row["at"]
+            hour = at.replace(minute=0, second=0, microsecond=0)
+            self.hours[(target.key, hour, row["bot"])][0] += 1
+            if row["visitor_key"]:
+                self.first_seen.setdefault((target.key, at.date(), row["visitor_key"]), (hour, row["bot"]))
+            for dimension, value in _dimensions(row):
+                self.days[(target.key, at.date(), row["bot"], dimension, value)] += 1
+
+    def _owner(self, key: str) -> dict[str, Any]:
+        t = self.owners[key]
         return {"kind": t.kind, "link_id": t.link_id, "file_id": t.file_id, "user_id": t.user_id}
 
-    # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
-    hour_rows = [{"target": k[0], "hour": k[1], "bot": k[2], "count": v[0], "visitors": v[1], **owner_columns(k[0])}
-                 for k, v in sorted(hours.items())]
-    day_rows = [{"target": k[0], "day": k[1], "bot": k[2], "dimension": k[3], "value": k[4], "count": n,
-                 **owner_columns(k[0])} for k, n in sorted(days.items())]
-    for start in range(0, len(hour_rows), _IN_CHUNK):
-        conn.execute(_upsert(conn, _hours, hour_rows[start:start + _IN_CHUNK], ["target", "hour", "bot"],
-                             ("count", "visitors")))
-    for start in range(0, len(day_rows), _IN_CHUNK):
-        conn.execute(_upsert(conn, _days, day_rows[start:start + _IN_CHUNK],
-                             ["target", "day", "bot", "dimension", "value"], ("count",)))
+    def store(self, conn: Connection) -> None:
+        """Inside the write transaction: claim the day's unique keys, then add to the hours and the days."""
+        keys = [{"target": t, "day": d, "visitor_key": k} for t, d, k in sorted(self.first_seen)]
+        if keys:
+            claim = _upsert(conn, _uniques, ["target", "day", "visitor_key"], None).returning(
+                _uniques.c.target, _uniques.c.day, _uniques.c.visitor_key)
+            for t, d, k in conn.execute(claim, keys):  # only the keys not seen before today come back
+                hour, bot = self.first_seen[(t, d, k)]
+                self.hours[(t, hour, bot)][1] += 1
+        # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
+        hour_rows = [{"target": k[0], "hour": k[1], "bot": k[2], "count": v[0], "visitors": v[1], **self._owner(k[0])}
+                     for k, v in sorted(self.hours.items())]
+        day_rows = [{"target": k[0], "day": k[1], "bot": k[2], "dimension": k[3], "value": k[4], "count": n,
+                     **self._owner(k[0])} for k, n in sorted(self.days.items())]
+        conn.execute(_upsert(conn, _hours, ["target", "hour", "bot"], ("count", "visitors")), hour_rows)
+        conn.execute(_upsert(conn, _days, ["target", "day", "bot", "dimension", "value"], ("count",)), day_rows)
 
 
 # Upkeep -------------------------------------------------------------------------------------------

@@ -56,8 +56,8 @@ def _decide(rt: Runtime, link_id: str, facts: Facts) -> smart.Decision:
     """A smart link's answer for this visitor: rules (language, OS, country), UTM, previews, cloaking."""
     seen = facts()
     country = rt.country.place(seen.country_hint, seen.address).country
-    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent, languages=seen.languages,
-                                                           country=country))
+    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent,
+                                                           languages=seen.language_tags(), country=country))
 
 
 def _as_utc(value: object) -> dt.datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, bindparam, update
 
 from zipshort.counters import ViewBuffer
+from zipshort.database import exclusive_writer
 from zipshort.models import Link
 from zipshort.periodic import Periodic
 
@@ -26,7 +27,7 @@ def flush_views(engine: Engine, buffer: ViewBuffer) -> int:
     if not counts:
         return 0
     try:
-        with engine.begin() as conn:
+        with exclusive_writer(engine), engine.begin() as conn:
             conn.execute(_ADD_VIEWS, [{"link_id": k, "n": n} for k, n in sorted(counts.items())])
     except Exception:
         buffer.restore(counts)

@@ -259,17 +259,18 @@ def stats(scope: Scope, query: StatsQuery) -> dict[str, Any]:
     """The answer of the read API: range, totals, every bucket (zeros included) and the top lists."""
     counts = [0] * len(query.buckets)
     uniques = [0] * len(query.buckets)
-    edges = [b.astimezone(UTC) for b in query.buckets]
+    edges = [int(b.timestamp()) for b in query.buckets]
     bots = 0
+    hour = _epoch(VisitHour.hour)  # whole seconds: no datetime per row (a year of one link is 17,520 rows)
     rows = db.session.execute(
-        select(VisitHour.hour, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
-        .where(*scope.hours(), *_hour_range(query)).group_by(VisitHour.hour, VisitHour.bot))
-    for hour, bot, n, visitors in rows:
+        select(hour, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
+        .where(*scope.hours(), *_hour_range(query)).group_by(hour, VisitHour.bot))
+    for seconds, bot, n, visitors in rows:
         if bot:
             bots += int(n)
         if (query.bots == "exclude" and bot) or (query.bots == "only" and not bot):
             continue
-        i = bisect.bisect_right(edges, hour) - 1
+        i = bisect.bisect_right(edges, int(seconds)) - 1
         if i >= 0:
             counts[i] += int(n)
             uniques[i] += int(visitors)
@@ -281,6 +282,13 @@ def stats(scope: Scope, query: StatsQuery) -> dict[str, Any]:
     }
     answer.update(_top_lists(scope, query))
     return answer
+
+
+def _epoch(column: Any) -> ColumnElement[Any]:
+    """Seconds since 1970 of a UTC timestamp column, computed by the database."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", column)
+    return func.strftime("%s", column)
 
 
 def _hour_range(query: StatsQuery) -> list[ColumnElement[bool]]:
