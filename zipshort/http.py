@@ -31,14 +31,12 @@ def visit_facts() -> Visitor:
     """
     environ = request.environ  # read straight from the WSGI environ: this runs on every counted visit
     hint_header = runtime().settings.urls.country_header
-    query = environ.get("QUERY_STRING", "")
-    url = f"{request.scheme}://{request.host}{request.path}" + (f"?{query}" if query else "")
     return Visitor(
         address=request.remote_addr or "",
         user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
         referrer=environ.get("HTTP_REFERER", "")[:1024],
         do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
-        url=url[:2048],
+        url=request.url[:2048],
         country_hint=request.headers.get(hint_header) if hint_header else None,
         accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],
     )

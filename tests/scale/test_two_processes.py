@@ -79,8 +79,9 @@ def test_one_admin_is_created_when_both_start_together(redis_url, tmp_path, atte
     # An empty database: both processes migrate it and bootstrap the first administrator at the same time.
     with new_postgres_database("zipshort_fresh") as (_, url):
         with started_together(tmp_path, url, redis_url) as (urls, outputs):
-            # Everything the two first starts left in the database: one schema version, one user, an admin.
-            assert _rows_per_table(url) == {"alembic_version": 1, "users": 1, "admins": 1}
+            # Everything the two first starts left in the database: one schema version, one user, an admin, and
+            # one instance-metrics snapshot (taken at start by whichever process came first).
+            assert _rows_per_table(url) == {"alembic_version": 1, "users": 1, "admins": 1, "metrics": 1}
             logins = [fetch("POST", u + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
                       for u in urls]
             assert [r.status_code for r in logins] == [200, 200]
