@@ -62,7 +62,19 @@ class Visit(Model):
     counted_only: Mapped[bool] = mapped_column(Boolean, default=False)  # Do-Not-Track: nothing but the count
 
 
-class VisitHour(Model):
+class _RollupKey:
+    """What a rollup row counts for: ``target`` (link id, file id or ``orphan:<type>``) and its owners, whose
+    deletion removes the row."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(48))
+    kind: Mapped[str] = mapped_column(String(8))
+    link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+
+class VisitHour(_RollupKey, Model):
     """Visits of one target in one UTC hour: the time series (``visitors``: first visits of the day)."""
 
     __tablename__ = "visit_hours"
@@ -72,19 +84,13 @@ class VisitHour(Model):
         Index("ix_visit_hours_hour", "hour"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    target: Mapped[str] = mapped_column(String(48))
-    kind: Mapped[str] = mapped_column(String(8))
-    link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
-    file_id: Mapped[str | None] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     hour: Mapped[dt.datetime] = mapped_column()
     bot: Mapped[bool] = mapped_column(Boolean)
     count: Mapped[int] = mapped_column(Integer, default=0)
     visitors: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class VisitDay(Model):
+class VisitDay(_RollupKey, Model):
     """Visits of one target on one UTC day by one value of one dimension (referrer host, country, …)."""
 
     __tablename__ = "visit_days"
@@ -94,12 +100,6 @@ class VisitDay(Model):
         Index("ix_visit_days_day", "day"),
     )
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    target: Mapped[str] = mapped_column(String(48))
-    kind: Mapped[str] = mapped_column(String(8))
-    link_id: Mapped[str | None] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
-    file_id: Mapped[str | None] = mapped_column(ForeignKey("files.id", ondelete="CASCADE"))
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     day: Mapped[dt.date] = mapped_column(Date)
     bot: Mapped[bool] = mapped_column(Boolean)
     dimension: Mapped[str] = mapped_column(String(16))
