@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 log = logging.getLogger("zipshort.events")
 
@@ -77,9 +78,29 @@ class Visitor:
     referrer: str = ""
     languages: tuple[str, ...] = ()  # parsed language tags, best first, lower-case (else from accept_language)
     do_not_track: bool = False  # DNT: 1 or Sec-GPC: 1
-    url: str = ""  # the URL visited (scheme, host, path and query)
+    url: str = ""  # the URL visited (scheme, host, path and query), when known whole; else built from the parts
+    scheme: str = "http"  # the parts of the URL as received, joined only where the URL is stored (``visited_url``)
+    host: str = ""  # the Host as received (with any port)
+    root_path: str = ""
+    path: str = ""
+    query: bytes = b""
     country_hint: str | None = None  # the trusted country header's value, when one is configured
     accept_language: str = ""  # the raw Accept-Language header (parsed only when needed)
+
+    def visited_url(self) -> str:
+        """The URL visited, at most 2,048 characters (joined here, off the request path)."""
+        if self.url or not self.host:
+            return self.url[:2048]
+        from werkzeug.sansio.utils import get_current_url
+
+        return get_current_url(self.scheme, self.host, self.root_path, self.path, self.query)[:2048]
+
+    @property
+    def hostname(self) -> str | None:
+        """The visited host without port, lower-case (None when unknown)."""
+        if not self.host:
+            return urlsplit(self.url).hostname if self.url else None
+        return urlsplit("//" + self.host).hostname
 
     def language_tags(self) -> tuple[str, ...]:
         """The visitor's languages, best first, lower-case (at most five)."""

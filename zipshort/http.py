@@ -36,7 +36,8 @@ def visit_facts() -> Visitor:
         user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
         referrer=environ.get("HTTP_REFERER", "")[:1024],
         do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
-        url=request.url[:2048],
+        scheme=request.scheme, host=request.host, root_path=request.root_path, path=request.path,
+        query=request.query_string,
         country_hint=request.headers.get(hint_header) if hint_header else None,
         accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],
     )

@@ -53,7 +53,7 @@ def orphan_visit(rt: Runtime, kind: str, facts: Facts) -> None:
         raise ValueError(kind)
     if rt.settings.analytics.orphan_visits and rt.events.wants(OrphanVisited):
         visitor = facts()
-        rt.events.publish(OrphanVisited(kind=kind, host=urlsplit(visitor.url).hostname, url=visitor.url,
+        rt.events.publish(OrphanVisited(kind=kind, host=visitor.hostname, url=visitor.visited_url(),
                                         visitor=visitor, request_id=current_request_id()))
 
 
@@ -194,7 +194,7 @@ def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str],
     row: dict[str, Any] = {
         "at": at, "kind": target.kind, "link_id": target.link_id, "file_id": target.file_id,
         "orphan_type": event.kind if isinstance(event, OrphanVisited) else None,
-        "url": (getattr(event, "url", "") or visitor.url)[:2048] if not counted_only else "",
+        "url": (getattr(event, "url", "") or visitor.visited_url()) if not counted_only else "",
         "host": (getattr(event, "host", None) or "")[:255],
         "destination": None, "referrer": "", "referrer_host": "", "user_agent": "", "browser": "",
         "browser_version": "", "os": "", "device": "", "bot": False, "language": "", "country": None,

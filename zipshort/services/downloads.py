@@ -8,7 +8,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -102,7 +101,7 @@ def _viewed(rt: Runtime, file_id: str, name: str, facts: Facts) -> None:
     """Publish a counted view from what the counting statement returned (no further query)."""
     if rt.events.wants(FileViewed):
         visitor = facts()
-        rt.events.publish(FileViewed(file_id=file_id, filename=name, host=urlsplit(visitor.url).hostname,
+        rt.events.publish(FileViewed(file_id=file_id, filename=name, host=visitor.hostname,
                                      visitor=visitor, request_id=current_request_id()))
 
 
