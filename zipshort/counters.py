@@ -6,8 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+import uuid
 from collections import Counter, deque
-from typing import Callable, Sequence
+from typing import Callable, Generic, Hashable, Sequence, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 
 class ViewBuffer:
@@ -40,37 +44,95 @@ class ViewBuffer:
 
 
 class LinkCache:
-    """Recently resolved plain links (no view limit, no password), so most redirects run no SQL.
+    """Recently resolved links without password or rules, so most redirects run no SQL (a limited one only while
+    this process holds a lease of its views).
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
     the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
     ``clock`` (monotonic seconds) is replaceable so tests can move time instead of sleeping.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic,
+                 leases: "ViewLeases | None" = None) -> None:
         self.ttl = ttl
+        self.leases = leases
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, str, str, dt.datetime | None]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, str, str, dt.datetime | None, bool]] = {}
 
-    def get(self, key: str, host: str) -> tuple[str, str, dt.datetime | None] | None:
-        """(link id, destination, expires_at) if fresh."""
+    def get(self, key: str, host: str) -> tuple[str, str, dt.datetime | None, bool] | None:
+        """(link id, destination, expires_at, limited) if fresh."""
         entry = self._entries.get((key, host))
         if entry is None or entry[0] < self.clock():
             return None
-        return entry[1], entry[2], entry[3]
+        return entry[1], entry[2], entry[3], entry[4]
 
-    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: dt.datetime | None) -> None:
-        """Remember a resolved plain link."""
+    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: dt.datetime | None,
+            limited: bool = False) -> None:
+        """Remember a resolved link (``limited``: its views come from a lease, see ViewLeases)."""
         if self.ttl <= 0:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; a cache miss costs one indexed query
-        self._entries[(key, host)] = (self.clock() + self.ttl, link_id, destination, expires_at)
+        self._entries[(key, host)] = (self.clock() + self.ttl, link_id, destination, expires_at, limited)
 
     def clear(self) -> None:
-        """Forget everything (after any change to links or users)."""
+        """Forget everything (after any change to links or users), and stop handing out leased views."""
         self._entries.clear()
+        if self.leases is not None:
+            self.leases.freeze()
+
+
+class ViewLeases:
+    """This process's leases: views of limited links granted in advance (``view_leases`` rows under ``holder``),
+    handed out from memory, then written back at the next view flush: the views used are counted, the rest
+    returned (services/visits.py). ``active`` is set where that flush runs; elsewhere every view of a limited
+    link is counted by the database at once."""
+
+    def __init__(self, holder: str | None = None) -> None:
+        self.holder = holder or uuid.uuid4().hex
+        self.active = False
+        self._lock = threading.Lock()
+        self._book: dict[str, list[int]] = {}  # link id -> [left, used, frozen (1: hand out no more)]
+
+    def take(self, link_id: str) -> bool:
+        """Spend one leased view of ``link_id``; False when none is left here."""
+        with self._lock:
+            entry = self._book.get(link_id)
+            if entry is None or entry[0] <= 0 or entry[2]:
+                return False
+            entry[0] -= 1
+            entry[1] += 1
+            return True
+
+    def add(self, link_id: str, left: int, used: int) -> None:
+        """Book a lease just granted: ``left`` views to hand out, ``used`` already spent by the claims it served."""
+        with self._lock:
+            entry = self._book.setdefault(link_id, [0, 0, 0])
+            entry[0] += left
+            entry[1] += used
+
+    def drain(self) -> dict[str, tuple[int, int]]:
+        """Take the whole book, {link id: (used, left)}: the flush counts the used and returns the rest."""
+        with self._lock:
+            book, self._book = self._book, {}
+        return {link_id: (used, left) for link_id, (left, used, _) in book.items()}
+
+    def restore(self, drained: dict[str, tuple[int, int]]) -> None:
+        """Give back a drained book whose flush failed (its lease rows are unchanged)."""
+        for link_id, (used, left) in drained.items():
+            self.add(link_id, left, used)
+
+    def freeze(self) -> None:
+        """Hand nothing more out of the leases held now (a link or user changed); the next flush returns them."""
+        with self._lock:
+            for entry in self._book.values():
+                entry[2] = 1
+
+    def held(self) -> int:
+        """Views held here and not handed out yet."""
+        with self._lock:
+            return sum(entry[0] for entry in self._book.values() if not entry[2])
 
 
 class HostnameCache:
@@ -147,3 +209,66 @@ class VisitQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class _Round(Generic[K, R]):
+    """The claims gathered for one commit: how many per key, then the commit's answer per key."""
+
+    __slots__ = ("pending", "done", "results", "error")
+
+    def __init__(self) -> None:
+        self.pending: dict[K, int] = {}
+        self.done = False
+        self.results: dict[K, R] = {}
+        self.error: BaseException | None = None
+
+
+class GroupCommit(Generic[K, R]):
+    """Claims on the same rows, gathered while one commit runs and granted together by the next (group commit).
+
+    A thread calls ``claim(key, commit)``. When no commit is running it runs one at once, for its own claim and
+    every other claim made meanwhile; while one is running, claims queue for the next round, which the first of
+    them to wake runs. ``commit`` gets ``{key: number of claims}`` and answers ``{key: result}`` (a key it leaves
+    out has no result); every claimant gets its key's result and its ticket, 0 … n-1 in arrival order, so a
+    commit that could grant only ``g`` of ``n`` claims serves tickets below ``g``. An error in ``commit`` is
+    raised in every claimant of that round. Without concurrency a round holds one claim, so the cost is the
+    caller's own commit; under a burst, one transaction serves as many claims as arrived while the previous
+    one ran.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._open: _Round[K, R] | None = None
+        self._busy = False
+        self.rounds = 0  # commits run (for tests and benchmarks)
+
+    def queued(self) -> int:
+        """Claims waiting for the next round."""
+        with self._cond:
+            return 0 if self._open is None else sum(self._open.pending.values())
+
+    def claim(self, key: K, commit: Callable[[dict[K, int]], dict[K, R]]) -> tuple[R | None, int]:
+        """This claim's result (None when the commit gave none for ``key``) and its ticket."""
+        with self._cond:
+            current = self._open
+            if current is None:
+                current = self._open = _Round()
+            ticket = current.pending.get(key, 0)
+            current.pending[key] = ticket + 1
+            while not current.done and (self._busy or current is not self._open):
+                self._cond.wait()
+            if not current.done:  # nothing runs and this round is still open: run it
+                self._busy, self._open = True, None
+                self.rounds += 1
+        if not current.done:
+            try:
+                current.results = commit(current.pending)
+            except BaseException as error:  # every claimant of the round sees the failure
+                current.error = error
+            finally:
+                with self._cond:
+                    current.done, self._busy = True, False
+                    self._cond.notify_all()
+        if current.error is not None:
+            raise current.error
+        return current.results.get(key), ticket

@@ -14,7 +14,7 @@ import functools
 import re
 import threading
 import weakref
-from typing import Any, Iterator, TypeAlias, cast
+from typing import Any, Callable, Iterator, TypeAlias, TypeVar, cast
 
 from sqlalchemy import CursorResult, Engine, Result, String, bindparam, event, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session, scoped_session
 sqlite_write_lock = threading.Lock()
 _hot_state: "weakref.WeakKeyDictionary[Engine, _HotState]" = weakref.WeakKeyDictionary()
 _collations: "weakref.WeakKeyDictionary[Engine, bool]" = weakref.WeakKeyDictionary()
+
+T = TypeVar("T")
 
 AnySession: TypeAlias = "Session | scoped_session[Any]"
 """A session, or the scoped session (``db.session``) that proxies to the current one."""
@@ -74,16 +76,11 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
     PostgreSQL: a pooled connection in autocommit for the one statement.
     """
     if engine.dialect.name == "sqlite":
-        state = _hot_state.get(engine)
-        if state is None:
-            state = _hot_state.setdefault(engine, _HotState())
-            event.listen(engine, "engine_disposed", lambda e: (_hot_state.pop(e, _HotState())).close())
+        state = _sqlite_state(engine)
         params = _sqlite_params(params)
         if write:
             with sqlite_write_lock:
-                if state.writer is None:
-                    state.writer = _detached_sqlite_connection(engine)
-                rows = state.writer.execute(sql, params).fetchall()
+                rows = _sqlite_writer(engine, state).execute(sql, params).fetchall()
         else:
             reader = getattr(state.readers, "connection", None)
             if reader is None:
@@ -97,6 +94,76 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
         # The server dropped our connections (restart, failover): start a fresh pool, try once more.
         engine.dispose()
         return _pooled_statement(engine, sql, params)
+
+
+def _sqlite_state(engine: Engine) -> "_HotState":
+    state = _hot_state.get(engine)
+    if state is None:
+        state = _hot_state.setdefault(engine, _HotState())
+        event.listen(engine, "engine_disposed", lambda e: (_hot_state.pop(e, _HotState())).close())
+    return state
+
+
+def _sqlite_writer(engine: Engine, state: "_HotState") -> Any:
+    """The kept write connection (call with ``sqlite_write_lock`` held)."""
+    if state.writer is None:
+        state.writer = _detached_sqlite_connection(engine)
+    return state.writer
+
+
+Query: TypeAlias = Callable[[str, dict[str, Any]], list[tuple[Any, ...]]]
+"""Runs one statement (``:name`` parameters) inside a hot transaction and returns its rows."""
+
+
+def hot_transaction(engine: Engine, work: Callable[[Query], T]) -> T:
+    """Run ``work(query)`` as one short write transaction on the hot path's connections, committed on return.
+
+    For the few statements that must see and change rows together (the redirect's grouped view counts).
+    SQLite: the kept write connection under ``sqlite_write_lock``, ``BEGIN IMMEDIATE`` (so other processes
+    wait for the commit). PostgreSQL: a pooled connection; ``work`` locks what it reads (``FOR UPDATE``).
+    Rolled back on any error; a connection the server dropped is replaced and the work runs once more.
+    """
+    if engine.dialect.name == "sqlite":
+        state = _sqlite_state(engine)
+        with sqlite_write_lock:
+            writer = _sqlite_writer(engine, state)
+            writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(lambda sql, params: writer.execute(sql, _sqlite_params(params)).fetchall())
+            except BaseException:
+                writer.execute("ROLLBACK")
+                raise
+            writer.execute("COMMIT")
+            return result
+    try:
+        return _pooled_transaction(engine, work)
+    except engine.dialect.loaded_dbapi.OperationalError:
+        engine.dispose()
+        return _pooled_transaction(engine, work)
+
+
+def _pooled_transaction(engine: Engine, work: Callable[[Query], T]) -> T:
+    connection = engine.raw_connection()
+    driver: Any = connection.dbapi_connection
+    try:
+        with driver.cursor() as cursor:
+            def query(sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+                cursor.execute(_pyformat(sql), params)
+                return cursor.fetchall() if cursor.description is not None else []
+
+            try:
+                result = work(query)
+                driver.commit()
+            except BaseException:
+                if not driver.closed:
+                    driver.rollback()
+                raise
+        return result
+    except engine.dialect.loaded_dbapi.OperationalError:
+        connection.invalidate()
+        raise
+    finally:
+        connection.close()  # back to the pool
 
 
 def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:

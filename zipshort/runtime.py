@@ -4,9 +4,10 @@ events. No module keeps per-app state of its own: it lives here (tests/unit/test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from zipshort.config import Settings
-from zipshort.counters import HostnameCache, LinkCache, ViewBuffer, VisitQueue
+from zipshort.counters import GroupCommit, HostnameCache, LinkCache, ViewBuffer, ViewLeases, VisitQueue
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
@@ -31,22 +32,27 @@ class Runtime:
     events: Dispatcher
     visits: VisitQueue
     agents: AgentParser
+    grants: GroupCommit[Any, Any]  # the redirect's grouped view counts (services/redirects.py)
+    leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
         """Create the runtime for ``settings``."""
         sec = settings.security
         arm_faults(settings.faults.crash_at)  # empty unless a crash test asks for points
+        leases = ViewLeases()
         return cls(
             settings=settings,
             passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
-            link_cache=LinkCache(settings.urls.cache_seconds),
+            link_cache=LinkCache(settings.urls.cache_seconds, leases=leases),
             storage=build_storage(settings),
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),
             events=Dispatcher(),
             visits=VisitQueue(settings.analytics.queue_size),
             agents=AgentParser(),
+            grants=GroupCommit(),
+            leases=leases,
         )

@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
+import time
 
 import pytest
+import sqlalchemy as sa
 
 from tests.conftest import only_link
+from zipshort.database import sqlite_write_lock
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired, RateLimited
+from zipshort.extensions import db
 from zipshort.services import links, redirects
 
 
@@ -46,6 +52,84 @@ def test_the_limit_holds_and_then_the_link_is_gone(rt, user, make_link):
     with pytest.raises(Gone) as gone:
         redirects.follow(rt, "twice", "h")
     assert gone.value.status == rt.settings.urls.gone_status and only_link().views == 2
+
+
+@contextlib.contextmanager
+def count_held(backend: str, link_id: str):
+    """Hold the link's counting back while the block runs: SQLite's in-process write lock, or the row's lock on
+    PostgreSQL (taken by another connection), so visits arriving meanwhile queue for one round."""
+    if backend == "sqlite":
+        with sqlite_write_lock:
+            yield
+        return
+    with db.engine.connect() as conn, conn.begin():
+        conn.execute(sa.text("SELECT id FROM links WHERE id = :id FOR UPDATE"), {"id": link_id})
+        yield
+
+
+def wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("attempt", range(2))
+def test_visits_arriving_while_a_count_runs_are_counted_together_within_the_limit(app, rt, user, make_link, backend,
+                                                                                 attempt):
+    link = make_link(user, destination="https://example.com/few", vanity="few", max_views=4)
+    outcomes: list[str] = []
+
+    def visit() -> None:
+        with app.app_context():
+            try:
+                outcomes.append(redirects.follow(rt, "few", "h").destination)
+            except Gone:
+                outcomes.append("gone")
+
+    rounds = rt.grants.rounds
+    with count_held(backend, link.id):
+        threads = [threading.Thread(target=visit)]
+        threads[0].start()
+        wait_until(lambda: rt.grants.rounds == rounds + 1)  # the first visit's count runs, and waits
+        threads += [threading.Thread(target=visit) for _ in range(9)]
+        for thread in threads[1:]:
+            thread.start()
+        wait_until(lambda: rt.grants.queued() == 9)
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["gone"] * 6 + ["https://example.com/few"] * 4
+    assert rt.grants.rounds == rounds + 2  # nine visits, one transaction
+    assert only_link().views == 4
+
+
+def test_a_round_counts_each_link_it_holds_and_unlimited_ones_whole(app, rt, user, make_link, backend):
+    capped = make_link(user, vanity="capped", max_views=2)
+    make_link(user, vanity="free")
+    outcomes: list[str] = []
+
+    def visit(code: str) -> None:
+        with app.app_context():
+            try:
+                redirects.follow(rt, code, "h")
+                outcomes.append(code)
+            except Gone:
+                outcomes.append("gone")
+
+    rounds = rt.grants.rounds
+    with count_held(backend, capped.id):
+        threads = [threading.Thread(target=visit, args=("capped",))]
+        threads[0].start()
+        wait_until(lambda: rt.grants.rounds == rounds + 1)
+        threads += [threading.Thread(target=visit, args=(code,)) for code in ["capped"] * 3 + ["free"] * 5]
+        for thread in threads[1:]:
+            thread.start()
+        wait_until(lambda: rt.grants.queued() == 8)
+    for thread in threads:
+        thread.join(10)
+    assert sorted(outcomes) == ["capped"] * 2 + ["free"] * 5 + ["gone"] * 2
+    views = dict(db.session.execute(sa.text("SELECT vanity, views FROM links")).all())
+    assert views == {"capped": 2, "free": 5}
 
 
 def test_disabled_and_expired_links_are_gone(rt, user, make_link, clock):

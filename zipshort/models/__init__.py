@@ -6,7 +6,7 @@ from zipshort.models.domain import CustomDomain
 from zipshort.models.file import File
 from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
-from zipshort.models.link import Link
+from zipshort.models.link import Link, ViewLease
 from zipshort.models.metric import Metric
 from zipshort.models.partial import PartialUpload
 from zipshort.models.session import UserSession
@@ -14,5 +14,5 @@ from zipshort.models.user import FilesQuota, Role, User
 from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 
 __all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric", "PartialUpload",
-           "Role", "Tag", "User", "UserSession", "Visit", "VisitDay", "VisitHour", "VisitSalt", "VisitUnique",
-           "file_tags", "link_tags", "new_id", "utcnow"]
+           "Role", "Tag", "User", "UserSession", "ViewLease", "Visit", "VisitDay", "VisitHour", "VisitSalt",
+           "VisitUnique", "file_tags", "link_tags", "new_id", "utcnow"]

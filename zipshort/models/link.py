@@ -62,3 +62,19 @@ class Link(IdMixin, TimestampMixin, Model):
     smart: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     tags: Mapped[list["Tag"]] = relationship(secondary="link_tags", lazy="selectin", order_by="Tag.name")
+
+
+class ViewLease(Model):
+    """Views of a limited link granted in advance to one server process (``holder``), which hands them out from
+    memory and writes back what it used, returning the rest, at every view flush (services/redirects.py).
+
+    ``views + SUM(amount)`` never exceeds ``max_views``. A lease its holder stopped renewing (the process died)
+    is counted as used by the maintenance loop: a limit is never exceeded, at the cost of ending early.
+    """
+
+    __tablename__ = "view_leases"
+
+    link_id: Mapped[str] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(36), primary_key=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    renewed_at: Mapped[dt.datetime] = mapped_column(index=True)

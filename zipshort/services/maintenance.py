@@ -24,6 +24,7 @@ from zipshort.services.invites import prune_invites
 from zipshort.services.partials import SESSION_IDLE, prune_abandoned, session_ids
 from zipshort.services.sessions import prune_sessions
 from zipshort.services.thumbnails import generate_missing, stored_thumbnail
+from zipshort.services.visits import reclaim_leases
 from zipshort.storage import Storage
 
 log = logging.getLogger("zipshort.maintenance")
@@ -162,6 +163,11 @@ def prune_expired(rt: Runtime, now: dt.datetime | None = None) -> int:
         total += len(batch)
 
 
+def lease_lifetime(rt: Runtime) -> dt.timedelta:
+    """How long a lease may go unrenewed before its holder counts as dead (ten view flushes, at least a minute)."""
+    return dt.timedelta(seconds=max(60.0, 10 * rt.settings.urls.view_flush_seconds))
+
+
 def maintenance_round(rt: Runtime) -> None:
     """One round of background upkeep (needs an app context): expired files, stale chunks, invites, browser
     sessions, raw visits past their retention (and the day salts and unique keys of past days), thumbnails."""
@@ -172,6 +178,10 @@ def maintenance_round(rt: Runtime) -> None:
     prune_abandoned(storage)
     prune_invites()
     prune_sessions()
+    reclaimed = reclaim_leases(db.engine, utcnow(), lease_lifetime(rt))
+    if reclaimed:
+        log.warning("counted %d leased views of limited links as used: their server process stopped renewing them",
+                    reclaimed)
     visits = analytics.prune(rt, db.engine, utcnow())
     if visits:
         log.info("pruned %d visits older than %d days", visits, rt.settings.analytics.retention_days)

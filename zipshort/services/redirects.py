@@ -10,12 +10,15 @@ counted by one conditional ``UPDATE … WHERE views < max_views RETURNING``, so 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Engine, bindparam, or_, select
 
 from zipshort.codes import could_be_code
-from zipshort.database import hot_statement
+from zipshort.counters import ViewLeases
+from zipshort.database import Query, hot_statement, hot_transaction
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
 from zipshort.extensions import db
@@ -27,11 +30,24 @@ from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of, unexpired
 
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
+# Views leased to server processes count against a limit until they are written back (ViewLease)
+_LEASED_SQL = "COALESCE((SELECT SUM(amount) FROM view_leases WHERE view_leases.link_id = links.id), 0)"
+_UNLEASED_SQL = f"(links.max_views IS NULL OR links.views + {_LEASED_SQL} < links.max_views)"
 _COUNT_SQL = f"""UPDATE links SET views = views + 1
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
-RETURNING id, destination, max_views, expires_at, smart"""
+AND {_UNLEASED_SQL} RETURNING id, destination, max_views, expires_at, smart"""
+# A round of grouped claims (counters.GroupCommit): read each link (locked on PostgreSQL), grant what is left
+_GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, views, {_LEASED_SQL} FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
+ORDER BY domain DESC LIMIT 1"""
+_GRANT_SQL = "UPDATE links SET views = views + :n WHERE id = :link_id"
+_LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
+ON CONFLICT (link_id, holder) DO UPDATE
+SET amount = view_leases.amount + excluded.amount, renewed_at = excluded.renewed_at"""
+LEASE_FLOOR = 64  # a limited link with fewer views left counts each one in the database
+LEASE_MAX = 256  # at most this many views per lease, and at most an eighth of what is left
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
-WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL}
+WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL} AND {_UNLEASED_SQL}
 RETURNING destination, max_views, smart"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
@@ -111,34 +127,99 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
         PasswordRequired: the link needs its password (see :func:`unlock`).
     """
-    now = now or utcnow()
+    explicit_now, now = now, now or utcnow()
     if not could_be_code(code):
         raise NotFound("Not found", code="not_found")
     key, host = code.lower(), host.lower()
     cached = rt.link_cache.get(key, host)
-    if cached is not None and unexpired(cached[2], now):  # cached links are plain and live but for time
-        if count:
-            _count_unlimited(rt, cached[0])
-            _visited(rt, cached[0], code, host, cached[1], facts)
-        return Followed(destination=cached[1], limited=False)
+    if cached is not None and unexpired(cached[2], now):  # cached links are live but for time, without rules
+        link_id, destination, _, limited = cached
+        if not count:
+            return Followed(destination=destination, limited=limited)
+        if not limited:
+            _count_unlimited(rt, link_id)
+            _visited(rt, link_id, code, host, destination, facts)
+            return Followed(destination=destination, limited=False)
+        if rt.leases.take(link_id):  # a view of this process's lease: no SQL either
+            _visited(rt, link_id, code, host, destination, facts)
+            return Followed(destination=destination, limited=True)
     if not count:
         link_id, destination, max_views, password_hash, is_smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
         return Followed(destination=destination, limited=max_views is not None,
                         decision=_decide(rt, link_id, facts) if is_smart else None)
-    row = hot_statement(db.engine, _COUNT_SQL, {"key": key, "host": host, "now": now}, write=True)
-    if row is None:
+    found, ticket = rt.grants.claim((key, host, explicit_now),
+                                    functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
+    if found is None:
         raise _missing(rt, key, host, now)
-    link_id, destination, max_views, expires_at, is_smart = row
+    (link_id, destination, max_views, expires_at, is_smart), granted = found
+    if ticket >= granted:  # the claims of one round wanted more views than were left
+        raise _gone(rt)
     if is_smart:
         decision = _decide(rt, link_id, facts)
         _visited(rt, link_id, code, host, decision.location, facts)
         return Followed(destination=destination, limited=max_views is not None, decision=decision)
     _visited(rt, link_id, code, host, destination, facts)
-    if max_views is None:
-        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at))
+    if max_views is None or rt.leases.active:
+        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at),
+                          limited=max_views is not None)
     return Followed(destination=destination, limited=max_views is not None)
+
+
+Claim = tuple[str, str, "dt.datetime | None"]  # slug key, host, the caller's own time (None: the round's)
+Granted = tuple[tuple[Any, ...], int]  # (id, destination, max views, expires at, smart), views granted
+
+
+def _grant(engine: Engine, now: dt.datetime, leases: ViewLeases | None,
+           pending: dict[Claim, int]) -> dict[Claim, Granted]:
+    """Count the views claimed in one round: each link grants what its limit leaves (``min(claims, left)``).
+
+    Without leases, one claim alone is one conditional ``UPDATE … RETURNING`` (the uncontended redirect).
+    Otherwise one transaction reads each link (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE``
+    holds every other writer) with the views leased out, and either advances its views by what it grants or,
+    for a limited link with at least ``LEASE_FLOOR`` views left, leases this process up to an eighth of them
+    (at most ``LEASE_MAX``): the claims are served from it and the rest is booked in ``leases``, so the next
+    visits cost no SQL. The limit holds exactly across threads and processes either way.
+    """
+    if leases is None and len(pending) == 1 and next(iter(pending.values())) == 1:
+        claim = next(iter(pending))
+        row = hot_statement(engine, _COUNT_SQL, {"key": claim[0], "host": claim[1], "now": claim[2] or now},
+                            write=True)
+        return {} if row is None else {claim: (tuple(row), 1)}
+    lookup = _GRANT_LOOKUP_SQL + (" FOR UPDATE" if engine.dialect.name == "postgresql" else "")
+    booked: list[tuple[str, int, int]] = []  # (link id, left, used) of the leases granted, booked after commit
+
+    def work(query: Query) -> dict[Claim, Granted]:
+        answers: dict[Claim, Granted] = {}
+        booked.clear()  # the work runs again after a dropped connection
+        for claim in sorted(pending, key=lambda c: (c[0], c[1], c[2] or now)):  # one lock order for every process
+            rows = query(lookup, {"key": claim[0], "host": claim[1], "now": claim[2] or now})
+            if not rows:
+                continue
+            link_id, max_views, views, leased = rows[0][0], rows[0][2], rows[0][5], rows[0][6]
+            wanted = pending[claim]
+            if max_views is None:
+                granted = wanted
+            else:
+                left = max_views - views - leased
+                lease = min(LEASE_MAX, left // 8)
+                if leases is not None and left >= LEASE_FLOOR and lease >= wanted:
+                    query(_LEASE_SQL, {"link_id": link_id, "holder": leases.holder, "n": lease, "now": now})
+                    booked.append((link_id, lease - wanted, wanted))
+                    answers[claim] = (tuple(rows[0][:5]), wanted)
+                    continue
+                granted = max(0, min(wanted, left))
+            if granted:
+                query(_GRANT_SQL, {"n": granted, "link_id": link_id})
+            answers[claim] = (tuple(rows[0][:5]), granted)
+        return answers
+
+    answers = hot_transaction(engine, work)
+    for link_id, left, used in booked:
+        assert leases is not None
+        leases.add(link_id, left, used)
+    return answers
 
 
 def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str, facts: Facts) -> None:
