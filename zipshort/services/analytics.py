@@ -296,14 +296,16 @@ class _Rollup:
         for (target, day, bot, own), n in Counter(map(itemgetter(_TARGET, _DAY, _BOT, _OWN), facts)).items():
             if own is not None:
                 days[(target, day, bot, *own)] += n
+        self.days_as_bound = {d: store.day(d) for d in set(map(itemgetter(_DAY), facts))}
         # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
-        self.day_rows = [(t, store.day(d), b, dim, v, n, *self.owner[t])
+        self.day_rows = [(t, self.days_as_bound[d], b, dim, v, n, *self.owner[t])
                          for (t, d, b, dim, v), n in sorted(days.items())]
 
     def write(self, conn: Connection) -> None:
         """Inside the write transaction: claim the day's unique keys, then add to the hours and the days."""
         store = self.store
-        wanted = {(t, store.day(d), k): first for (t, d, k), first in sorted(self.first_seen.items())}
+        bound = self.days_as_bound
+        wanted = {(t, bound[d], k): first for (t, d, k), first in sorted(self.first_seen.items())}
         visitors: Counter[tuple[str, dt.date, int, bool]] = Counter()
         if wanted:
             # only the keys not seen before today come back

@@ -92,7 +92,7 @@ class SQLiteStore:
         for start in range(0, len(keys), self.claims_per_statement):
             chunk = keys[start:start + self.claims_per_statement]
             statement = _values("visit_uniques", KEY_COLUMNS, len(chunk)) + _CLAIM
-            new.extend(map(tuple, conn.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))))
+            new.extend(map(tuple, conn.exec_driver_sql(statement, tuple(chain.from_iterable(chunk))).all()))
         return new
 
     def add_hours(self, conn: Connection, rows: list[Row]) -> None:
@@ -141,7 +141,8 @@ class PostgresStore:
                 copy.write_row(row)
 
     def claim_keys(self, conn: Connection, keys: list[Row]) -> list[Row]:
-        return list(map(tuple, conn.exec_driver_sql(_json_rows("visit_uniques", KEY_COLUMNS, _CLAIM), _json(keys))))
+        new = conn.exec_driver_sql(_json_rows("visit_uniques", KEY_COLUMNS, _CLAIM), _json(keys)).all()
+        return list(map(tuple, new))
 
     def add_hours(self, conn: Connection, rows: list[Row]) -> None:
         conn.exec_driver_sql(_json_rows("visit_hours", HOUR_COLUMNS, _ADD_HOURS), _json(rows))
