@@ -1,10 +1,12 @@
 """Where a visitor is: a trusted proxy header (e.g. CF-IPCountry), an offline MaxMind or DB-IP ``.mmdb`` database
 (country, and region and city from a city database), or else the country data embedded in ``iptocc`` (the five
 Regional Internet Registries' allocations), so country rules work on a fresh install. Each app has one lookup, on
-its ``Runtime``; databases are opened on the first look-up that needs them."""
+its ``Runtime``; databases are opened on the first look-up that needs them, and answers are cached (the same addresses
+come back again and again, and parsing and classifying an address costs tens of microseconds)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import threading
@@ -30,6 +32,9 @@ class Place:
 
 
 NOWHERE = Place(None, None, None)
+# Longer keys are looked up without the cache, so odd input can neither fill it with big strings nor evict real
+# visitors (the longest address text is 45 characters; a country header's value is two letters).
+_MAX_ADDRESS, _MAX_HINT = 64, 16
 
 
 def public_address(address: str) -> IPAddress | None:
@@ -73,14 +78,24 @@ def _mmdb_place(record: Any) -> Place:
 
 class CountryLookup:
     """``lookup(headers, address)``: an ISO country code, or None when nothing knows (smart-link rules);
-    ``lookup.place(header_value, address)``: country, region and city (visit analytics)."""
+    ``lookup.place(header_value, address)``: country, region and city (visit analytics). Thread-safe, with a
+    bounded LRU cache of the last ``max_entries`` places by (header value, address)."""
 
-    def __init__(self, header: str, database: str) -> None:
+    def __init__(self, header: str, database: str, max_entries: int = 8192) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
         self.header = header
         self.database = database
+        self.max_entries = max_entries
         self._reader: Any = None
         self._embedded: Callable[[str], str | None] | None = None
         self._lock = threading.Lock()
+        # functools.lru_cache is thread-safe and bounded; one cache per lookup, nothing at module level.
+        self._cached = functools.lru_cache(maxsize=max_entries)(self._place)
+
+    def cache_size(self) -> int:
+        """How many places the cache holds now (never more than ``max_entries``)."""
+        return self._cached.cache_info().currsize
 
     def _open(self) -> Any:
         if self._reader is None:
@@ -103,13 +118,19 @@ class CountryLookup:
         value = headers.get(self.header) if self.header else None
         if (code := header_country(value)) is not None:
             return code
-        return self._locate(address).country
+        return self.place(None, address).country
 
     def place(self, header_value: str | None, address: str) -> Place:
         """The visitor's place. A valid value of the configured header gives the country (region and city are
         kept from a city database only when it agrees on the country); then the ``.mmdb`` database, then the
         embedded country data. Without a configured header, ``header_value`` is ignored."""
-        code = header_country(header_value) if self.header else None
+        hint = header_value if self.header else None
+        if len(address) > _MAX_ADDRESS or (hint is not None and len(hint) > _MAX_HINT):
+            return self._place(hint, address)
+        return self._cached(hint, address)
+
+    def _place(self, hint: str | None, address: str) -> Place:
+        code = header_country(hint)
         if code is None:
             return self._locate(address)
         if self.database:

@@ -180,3 +180,34 @@ def test_one_lookup_serves_many_threads(city_db):
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+# --- the cache -----------------------------------------------------------------------------------------------
+
+def test_the_cache_of_places_stays_within_its_bound():
+    lookup = CountryLookup("CF-IPCountry", "", max_entries=4)
+    for _ in range(3):  # more (header value, address) pairs than entries: every round evicts and looks up again
+        for address, country in EMBEDDED:
+            assert lookup.place(None, address) == Place(country, None, None)
+            assert lookup.place("FR", address) == Place("FR", None, None)  # the header value is part of the key
+            assert lookup({"CF-IPCountry": "XX"}, address) == country
+            assert lookup.cache_size() <= 4
+    assert lookup.cache_size() == 4
+
+
+def test_without_a_configured_header_one_entry_serves_every_header_value():
+    lookup = CountryLookup("", "", max_entries=4)
+    assert [lookup.place(value, "8.8.8.8").country for value in (None, "FR", "DE", "xx")] == ["US"] * 4
+    assert lookup.cache_size() == 1
+
+
+def test_overlong_input_is_answered_without_being_cached():
+    lookup = CountryLookup("CF-IPCountry", "", max_entries=4)
+    assert lookup.place(None, "8" * 200) == Place(None, None, None)
+    assert lookup.place(" " * 100 + "us", "8.8.8.8") == Place("US", None, None)
+    assert lookup.cache_size() == 0
+
+
+def test_a_lookup_needs_room_for_one_entry():
+    with pytest.raises(ValueError):
+        CountryLookup("", "", max_entries=0)

@@ -20,22 +20,23 @@ import hashlib
 import ipaddress
 import logging
 import secrets
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from zipshort.database import exclusive_writer
 from zipshort.events import Event, Facts, FileViewed, LinkVisited, OrphanVisited, Visitor, current_request_id
-from zipshort.geoip import Place
-from zipshort.models import File, Link, Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
+from zipshort.models import File, Link, Visit, VisitSalt, VisitUnique
 from zipshort.models.visit import FILE, LINK, ORPHAN, ORPHAN_TYPES
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
+from zipshort.services.visitstore import VisitStore, store_for
 
 log = logging.getLogger("zipshort.analytics")
 
@@ -43,8 +44,7 @@ VISIT_EVENTS: tuple[type[Event], ...] = (LinkVisited, FileViewed, OrphanVisited)
 UNKNOWN = "unknown"
 DIRECT = "direct"
 _IN_CHUNK = 500  # ids per IN (...) list
-_visits, _hours, _days = Visit.__table__, VisitHour.__table__, VisitDay.__table__
-_uniques, _salts = VisitUnique.__table__, VisitSalt.__table__
+_visits, _uniques, _salts = Visit.__table__, VisitUnique.__table__, VisitSalt.__table__
 
 
 def orphan_visit(rt: Runtime, kind: str, facts: Facts) -> None:
@@ -169,72 +169,152 @@ def _day_salts(conn: Connection, days: Iterable[dt.date]) -> dict[dt.date, str]:
     missing = [d for d in wanted if d not in known]
     if missing:
         with conn.execution_options(sqlite_immediate=True).begin():
-            conn.execute(_upsert(conn, _salts, ["day"], None),
+            conn.execute(_upsert_salts(conn),
                          [{"day": d, "salt": secrets.token_hex(32)} for d in missing])
             known = dict(conn.execute(select(_salts.c.day, _salts.c.salt).where(_salts.c.day.in_(wanted))).all())
     return known
 
 
-def _upsert(conn: Connection, table: Any, keys: list[str], add: tuple[str, ...] | None) -> Any:
-    """INSERT … ON CONFLICT (keys) DO NOTHING, or DO UPDATE adding the ``add`` columns: one statement for a
-    whole list of rows (an executemany, which SQLAlchemy compiles once and caches)."""
+def _upsert_salts(conn: Connection) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    if add is None:
-        return stmt.on_conflict_do_nothing(index_elements=keys)
-    return stmt.on_conflict_do_update(index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    return dialect.insert(_salts).on_conflict_do_nothing(index_elements=["day"])
 
 
-def _row(rt: Runtime, event: Event, target: _Target, salts: dict[dt.date, str],
-         places: dict[tuple[str | None, str], Place]) -> dict[str, Any]:
-    settings = rt.settings.analytics
-    visitor = getattr(event, "visitor", None) or Visitor()
-    at = event.at.astimezone(dt.timezone.utc)
-    counted_only = settings.honor_dnt and visitor.do_not_track
-    row: dict[str, Any] = {
-        "at": at, "kind": target.kind, "link_id": target.link_id, "file_id": target.file_id,
-        "orphan_type": event.kind if isinstance(event, OrphanVisited) else None,
-        "url": (getattr(event, "url", "") or visitor.visited_url()) if not counted_only else "",
-        "host": (getattr(event, "host", None) or "")[:255],
-        "destination": None, "referrer": "", "referrer_host": "", "user_agent": "", "browser": "",
-        "browser_version": "", "os": "", "device": "", "bot": False, "language": "", "country": None,
-        "region": None, "city": None, "visitor_key": None, "address": None, "counted_only": counted_only,
-    }
-    if counted_only:
-        return row
-    agent = rt.agents(visitor.user_agent)
-    place = places.get((visitor.country_hint, visitor.address))
-    if place is None:  # a batch holds the same few addresses many times: look each up once
-        place = places[(visitor.country_hint, visitor.address)] = rt.country.place(visitor.country_hint,
-                                                                                   visitor.address)
-    referrer = visitor.referrer[:1024]
-    row.update(
-        destination=getattr(event, "destination", None), referrer=referrer, referrer_host=referrer_host(referrer),
-        user_agent=visitor.user_agent[:512], browser=agent.browser[:64], browser_version=agent.browser_version[:16],
-        os=agent.os[:64], device=agent.device, bot=agent.bot,
-        language=next(iter(visitor.language_tags()), "")[:35],
-        country=place.country, region=place.region and place.region[:128], city=place.city and place.city[:128],
-        visitor_key=_visitor_key(salts[at.date()], visitor) if visitor.address or visitor.user_agent else None,
-        address=(anonymize(visitor.address) if settings.anonymize_address else visitor.address[:45]) or None
-        if settings.store_address else None,
-    )
-    return row
+# What a stored visit adds to the rollups, per visit: (target, UTC day, UTC hour of the day (0-23), bot, visitor key,
+# then one value per dimension of _DIMENSIONS, then (dimension, value) of the kind's own dimension or None).
+_TARGET, _DAY, _HOUR, _BOT, _KEY = 0, 1, 2, 3, 4
+_DIMENSIONS = ("referrer", "country", "browser", "os", "device", "language")
+_OWN = _KEY + 1 + len(_DIMENSIONS)
+_COUNTED_ONLY = (UNKNOWN,) * len(_DIMENSIONS)
 
 
-def _dimensions(row: dict[str, Any]) -> list[tuple[str, str]]:
-    """The rollup values of one stored visit: every dimension says ``unknown`` for a bare count."""
-    if row["counted_only"]:
-        values = [("referrer", UNKNOWN), ("country", UNKNOWN), ("browser", UNKNOWN), ("os", UNKNOWN),
-                  ("device", UNKNOWN), ("language", UNKNOWN)]
-    else:
-        values = [("referrer", row["referrer_host"] or DIRECT), ("country", row["country"] or UNKNOWN),
-                  ("browser", row["browser"] or UNKNOWN), ("os", row["os"] or UNKNOWN),
-                  ("device", row["device"] or UNKNOWN), ("language", base_language(row["language"]) or UNKNOWN)]
-    if row["kind"] == LINK:
-        values.append(("destination", UNKNOWN if row["counted_only"] else (row["destination"] or UNKNOWN)[:255]))
-    elif row["kind"] == ORPHAN:
-        values.append(("url", (urlsplit(row["url"]).path or "/")[:255] if row["url"] else UNKNOWN))
-    return values
+def _own_dimension(target: _Target, destination: str | None, url: str) -> tuple[str, str] | None:
+    """A link's visits also count by destination, orphan visits by path (a bare count passes '' for both: unknown)."""
+    if target.kind == LINK:
+        return ("destination", (destination or UNKNOWN)[:255])
+    if target.kind == ORPHAN:
+        return ("url", (urlsplit(url).path or "/")[:255] if url else UNKNOWN)
+    return None
+
+
+class _Batch:
+    """Visit events turned into the rows of ``visits`` and the facts the rollups add up, before any write.
+
+    Most of a batch repeats the same few agents, referrers, languages and addresses, so what is derived from
+    them is worked out once per batch (places and agents are also cached on the runtime across batches)."""
+
+    def __init__(self, rt: Runtime, store: VisitStore, salts: dict[dt.date, str]) -> None:
+        self.rt, self.store, self.salts = rt, store, salts
+        self.settings = rt.settings.analytics
+        self.rows: list[tuple[Any, ...]] = []
+        self.facts: list[tuple[Any, ...]] = []
+        self.owners: dict[str, _Target] = {}
+        self._agents: dict[str, tuple[Any, ...]] = {}
+        self._referrers: dict[str, tuple[str, str]] = {}
+        self._languages: dict[Any, tuple[str, str]] = {}
+        self._addresses: dict[str, str | None] = {}
+
+    def add(self, event: Event, target: _Target) -> None:
+        """Add one visit of ``target``."""
+        visitor = getattr(event, "visitor", None) or Visitor()
+        at = event.at.astimezone(dt.timezone.utc)
+        day, hour = at.date(), at.hour
+        orphan_type = event.kind if isinstance(event, OrphanVisited) else None
+        host = (getattr(event, "host", None) or "")[:255]
+        self.owners[target.key] = target
+        if self.settings.honor_dnt and visitor.do_not_track:
+            self.rows.append((self.store.time(at), target.kind, target.link_id, target.file_id, orphan_type, "",
+                              host, None, "", "", "", "", "", "", "", False, "", None, None, None, None, None, True))
+            self.facts.append((target.key, day, hour, False, None, *_COUNTED_ONLY, _own_dimension(target, "", "")))
+            return
+        url = getattr(event, "url", "") or visitor.visited_url()
+        destination = getattr(event, "destination", None)
+        agent = self._agent(visitor.user_agent)
+        referrer, referrer_host = self._referrer(visitor.referrer)
+        language, base = self._language(visitor)
+        place = self.rt.country.place(visitor.country_hint, visitor.address)
+        key = _visitor_key(self.salts[day], visitor) if visitor.address or visitor.user_agent else None
+        self.rows.append((self.store.time(at), target.kind, target.link_id, target.file_id, orphan_type, url, host,
+                          destination, referrer, referrer_host, *agent, language, place.country,
+                          place.region and place.region[:128], place.city and place.city[:128], key,
+                          self._address(visitor.address) if self.settings.store_address else None, False))
+        self.facts.append((target.key, day, hour, agent[5], key, referrer_host or DIRECT, place.country or UNKNOWN,
+                           agent[1] or UNKNOWN, agent[3] or UNKNOWN, agent[4] or UNKNOWN, base or UNKNOWN,
+                           _own_dimension(target, destination, url)))
+
+    def _agent(self, user_agent: str) -> tuple[Any, ...]:
+        """The visits columns from user_agent to bot."""
+        found = self._agents.get(user_agent)
+        if found is None:
+            a = self.rt.agents(user_agent)
+            found = self._agents[user_agent] = (user_agent[:512], a.browser[:64], a.browser_version[:16], a.os[:64],
+                                                a.device, a.bot)
+        return found
+
+    def _referrer(self, referrer: str) -> tuple[str, str]:
+        found = self._referrers.get(referrer)
+        if found is None:
+            cut = referrer[:1024]
+            found = self._referrers[referrer] = (cut, referrer_host(cut))
+        return found
+
+    def _language(self, visitor: Visitor) -> tuple[str, str]:
+        """The first language tag and its base language (``language_tags`` depends on these two fields only)."""
+        known = visitor.languages or visitor.accept_language
+        found = self._languages.get(known)
+        if found is None:
+            first = next(iter(visitor.language_tags()), "")[:35]
+            found = self._languages[known] = (first, base_language(first))
+        return found
+
+    def _address(self, address: str) -> str | None:
+        if address not in self._addresses:
+            self._addresses[address] = (anonymize(address) if self.settings.anonymize_address
+                                        else address[:45]) or None
+        return self._addresses[address]
+
+    def rollup(self) -> _Rollup:
+        """The batch grouped for the rollups (counted here, outside the write transaction)."""
+        return _Rollup(self.store, self.facts, self.owners)
+
+
+class _Rollup:
+    """A batch grouped for the rollups: hourly counts, daily dimension counts, candidate first visits of the day."""
+
+    def __init__(self, store: VisitStore, facts: list[tuple[Any, ...]], owners: dict[str, _Target]) -> None:
+        self.store = store
+        self.owner = {key: (t.kind, t.link_id, t.file_id, t.user_id) for key, t in owners.items()}
+        self.hours = Counter(map(itemgetter(_TARGET, _DAY, _HOUR, _BOT), facts))
+        # the first visit of each key in the batch says which hour gains the visitor (reversed: the first wins)
+        seen = [f for f in reversed(facts) if f[_KEY]]
+        self.first_seen = dict(zip(map(itemgetter(_TARGET, _DAY, _KEY), seen),
+                                   map(itemgetter(_TARGET, _DAY, _HOUR, _BOT), seen), strict=True))
+        days: Counter[tuple[Any, ...]] = Counter()
+        for index, dimension in enumerate(_DIMENSIONS, start=_KEY + 1):
+            for (target, day, bot, value), n in Counter(map(itemgetter(_TARGET, _DAY, _BOT, index), facts)).items():
+                days[(target, day, bot, dimension, value)] += n
+        for (target, day, bot, own), n in Counter(map(itemgetter(_TARGET, _DAY, _BOT, _OWN), facts)).items():
+            if own is not None:
+                days[(target, day, bot, *own)] += n
+        self.days_as_bound = {d: store.day(d) for d in set(map(itemgetter(_DAY), facts))}
+        # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
+        self.day_rows = [(t, self.days_as_bound[d], b, dim, v, n, *self.owner[t])
+                         for (t, d, b, dim, v), n in sorted(days.items())]
+
+    def write(self, conn: Connection) -> None:
+        """Inside the write transaction: claim the day's unique keys, then add to the hours and the days."""
+        store = self.store
+        bound = self.days_as_bound
+        wanted = {(t, bound[d], k): first for (t, d, k), first in sorted(self.first_seen.items())}
+        visitors: Counter[tuple[str, dt.date, int, bool]] = Counter()
+        if wanted:
+            # only the keys not seen before today come back
+            visitors.update(wanted[key] for key in store.claim_keys(conn, list(wanted)))
+        utc = dt.timezone.utc
+        hour_rows = [(t, store.time(dt.datetime(d.year, d.month, d.day, h, tzinfo=utc)), b, n, visitors[(t, d, h, b)],
+                      *self.owner[t]) for (t, d, h, b), n in sorted(self.hours.items())]
+        store.add_hours(conn, hour_rows)
+        store.add_days(conn, self.day_rows)
 
 
 def write_batch(rt: Runtime, engine: Engine, events: list[Event]) -> int:
@@ -253,67 +333,24 @@ def write_batch(rt: Runtime, engine: Engine, events: list[Event]) -> int:
         targets = _targets(conn, visits)
         conn.commit()  # end the read: nothing is held while the batch is prepared
         salts = _day_salts(conn, (e.at.astimezone(dt.timezone.utc).date() for e in visits))
-        rows, row_targets = [], []
-        places: dict[tuple[str | None, str], Place] = {}
+        store = store_for(conn)
+        batch = _Batch(rt, store, salts)
         for event in visits:
             if isinstance(event, LinkVisited):
                 target = targets.get((LINK, event.link_id))
             elif isinstance(event, FileViewed):
                 target = targets.get((FILE, event.file_id))
-            elif isinstance(event, OrphanVisited):
-                target = targets.get((ORPHAN, event.kind))
             else:
-                continue
-            if target is None:
-                continue
-            rows.append(_row(rt, event, target, salts, places))
-            row_targets.append(target)
-        if not rows:
+                target = targets.get((ORPHAN, cast(OrphanVisited, event).kind))
+            if target is not None:
+                batch.add(event, target)
+        if not batch.rows:
             return 0
-        rollup = _Rollup(rows, row_targets)
+        rollup = batch.rollup()
         with exclusive_writer(engine), conn.execution_options(sqlite_immediate=True).begin():
-            conn.execute(insert(_visits), rows)
-            rollup.store(conn)
-    return len(rows)
-
-
-class _Rollup:
-    """A batch grouped for the rollups: hourly counts, daily dimension counts, candidate first visits of the day."""
-
-    def __init__(self, rows: list[dict[str, Any]], targets: list[_Target]) -> None:
-        self.first_seen: dict[tuple[str, dt.date, str], tuple[dt.datetime, bool]] = {}
-        self.hours: dict[tuple[str, dt.datetime, bool], list[int]] = defaultdict(lambda: [0, 0])
-        self.days: dict[tuple[str, dt.date, bool, str, str], int] = defaultdict(int)
-        self.owners = {t.key: t for t in targets}
-        for row, target in zip(rows, targets, strict=True):
-            at: dt.datetime = row["at"]
-            hour = at.replace(minute=0, second=0, microsecond=0)
-            self.hours[(target.key, hour, row["bot"])][0] += 1
-            if row["visitor_key"]:
-                self.first_seen.setdefault((target.key, at.date(), row["visitor_key"]), (hour, row["bot"]))
-            for dimension, value in _dimensions(row):
-                self.days[(target.key, at.date(), row["bot"], dimension, value)] += 1
-
-    def _owner(self, key: str) -> dict[str, Any]:
-        t = self.owners[key]
-        return {"kind": t.kind, "link_id": t.link_id, "file_id": t.file_id, "user_id": t.user_id}
-
-    def store(self, conn: Connection) -> None:
-        """Inside the write transaction: claim the day's unique keys, then add to the hours and the days."""
-        keys = [{"target": t, "day": d, "visitor_key": k} for t, d, k in sorted(self.first_seen)]
-        if keys:
-            claim = _upsert(conn, _uniques, ["target", "day", "visitor_key"], None).returning(
-                _uniques.c.target, _uniques.c.day, _uniques.c.visitor_key)
-            for t, d, k in conn.execute(claim, keys):  # only the keys not seen before today come back
-                hour, bot = self.first_seen[(t, d, k)]
-                self.hours[(t, hour, bot)][1] += 1
-        # sorted, so concurrent writers take the rows' locks in the same order (no deadlock on PostgreSQL)
-        hour_rows = [{"target": k[0], "hour": k[1], "bot": k[2], "count": v[0], "visitors": v[1], **self._owner(k[0])}
-                     for k, v in sorted(self.hours.items())]
-        day_rows = [{"target": k[0], "day": k[1], "bot": k[2], "dimension": k[3], "value": k[4], "count": n,
-                     **self._owner(k[0])} for k, n in sorted(self.days.items())]
-        conn.execute(_upsert(conn, _hours, ["target", "hour", "bot"], ("count", "visitors")), hour_rows)
-        conn.execute(_upsert(conn, _days, ["target", "day", "bot", "dimension", "value"], ("count",)), day_rows)
+            store.insert_visits(conn, batch.rows)
+            rollup.write(conn)
+    return len(batch.rows)
 
 
 # Upkeep -------------------------------------------------------------------------------------------
