@@ -2,7 +2,7 @@
 
 from zipshort.models.apikey import ApiKey
 from zipshort.models.base import new_id, utcnow
-from zipshort.models.domain import CustomDomain
+from zipshort.models.domain import CustomDomain, DomainRedirect
 from zipshort.models.file import File
 from zipshort.models.folder import Folder, Tag, file_tags, link_tags
 from zipshort.models.invite import Invite
@@ -13,6 +13,6 @@ from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
 from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
 
-__all__ = ["ApiKey", "CustomDomain", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric", "PartialUpload",
-           "Role", "Tag", "User", "UserSession", "ViewLease", "Visit", "VisitDay", "VisitHour", "VisitSalt",
-           "VisitUnique", "file_tags", "link_tags", "new_id", "utcnow"]
+__all__ = ["ApiKey", "CustomDomain", "DomainRedirect", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric",
+           "PartialUpload", "Role", "Tag", "User", "UserSession", "ViewLease", "Visit", "VisitDay", "VisitHour",
+           "VisitSalt", "VisitUnique", "file_tags", "link_tags", "new_id", "utcnow"]

@@ -42,6 +42,11 @@ class ApiKey(IdMixin, Model):
     expires_at: Mapped[dt.datetime | None] = mapped_column()
     last_used_at: Mapped[dt.datetime | None] = mapped_column()
     revoked_at: Mapped[dt.datetime | None] = mapped_column()
+    # Roles limiting what the key reaches (services/reach.py; Shlink's AUTHORED_SHORT_URLS and DOMAIN_SPECIFIC):
+    # only the links it created; only the links of one domain (None = every domain, '' = the platform's
+    # domain-less links, else a custom hostname).
+    authored_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    domain: Mapped[str | None] = mapped_column(String(260))
 
     user: Mapped[User] = relationship(lazy="joined")
 

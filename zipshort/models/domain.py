@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import Model
@@ -41,3 +41,22 @@ class CustomDomain(IdMixin, Model):
     def verified(self) -> bool:
         """Whether links may be created on it."""
         return self.verified_at is not None
+
+
+class DomainRedirect(IdMixin, Model):
+    """Where a visitor is sent instead of a 404 on one domain (Shlink's special redirects): to the base URL
+    (``base_url``), to a code that is not a live link (``invalid_short_url``), to any other path that does not
+    exist (``regular_404``). None = no redirect of that kind set here.
+
+    ``domain`` is stored as ``links.domain`` is: ``''`` for the platform's own hosts (Shlink's default domain,
+    where domain-less links answer), else a custom domain's hostname. The instance-wide fallbacks are settings
+    (``urls.*_redirect``), not rows.
+    """
+
+    __tablename__ = "domain_redirects"
+
+    domain: Mapped[str] = mapped_column(String(260), unique=True)
+    base_url: Mapped[str | None] = mapped_column(Text)
+    regular_404: Mapped[str | None] = mapped_column(Text)
+    invalid_short_url: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

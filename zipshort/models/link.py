@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from zipshort.extensions import Model
 from zipshort.models.base import IdMixin, TimestampMixin
 from zipshort.models.folder import Tag  # noqa: F401  (the tags relationship)
+
+_CRAWLABLE = text("crawlable")
 
 
 class Link(IdMixin, TimestampMixin, Model):
@@ -28,6 +30,7 @@ class Link(IdMixin, TimestampMixin, Model):
         Index("ix_links_slug_key", "slug_key"),
         Index("ix_links_user_id_created_at", "user_id", "created_at", "id"),
         Index("ix_links_user_id_destination", "user_id", "destination", "created_at", "id"),
+        Index("ix_links_crawlable", "slug", sqlite_where=_CRAWLABLE, postgresql_where=_CRAWLABLE),
         CheckConstraint("views >= 0", name="views_nonnegative"),
         CheckConstraint("max_views IS NULL OR max_views > 0", name="max_views_positive"),
     )
@@ -60,6 +63,15 @@ class Link(IdMixin, TimestampMixin, Model):
     # True when a visit needs more than a plain 302 (rules, UTM, cloaking, e-mail/phone, preview tags):
     # the redirect's fast path then hands over to services/smart.py.
     smart: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Not live before this moment (Shlink's validSince); None = live from creation.
+    valid_since: Mapped[dt.datetime | None] = mapped_column()
+    # Merge the visitor's query string into the destination (Shlink's forwardQuery).
+    forward_query: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Listed as allowed in /robots.txt (Shlink's crawlable).
+    crawlable: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The API key that created the link (None: a browser session, the CLI, or a key since deleted): what an
+    # authored-only key may see (services/reach.py).
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
 
     tags: Mapped[list["Tag"]] = relationship(secondary="link_tags", lazy="selectin", order_by="Tag.name")
 
