@@ -1,10 +1,13 @@
-"""The ZipshortError hierarchy: what went wrong, as a status, a machine code and a message.
+"""The ZipshortError hierarchy: what went wrong, as a status, a machine code, a message and optional extra facts.
 
 Services raise these; ``errorhandlers`` renders them in the caller's dialect. Nothing
 here imports Flask.
 """
 
 from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
 
 
 class ZipshortError(Exception):
@@ -15,18 +18,22 @@ class ZipshortError(Exception):
     message: str = "Invalid request"
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 field: str | None = None, retry_after: int | None = None) -> None:
+                 field: str | None = None, retry_after: int | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         self.message = message or self.message
         self.code = code or self.code
         self.status = status or self.status
         self.field = field
         self.retry_after = retry_after
+        # Facts a dialect may show beside the message (RFC 7807 extension members: the short code, the
+        # threshold, ...), JSON values only; read-only, empty when none.
+        self.extra: Mapping[str, Any] = MappingProxyType(dict(extra or {}))
         super().__init__(self.message)
 
     def with_message(self, message: str, status: int | None = None) -> "ZipshortError":
         """The same error with a dialect-specific wording (and status)."""
         return type(self)(message, code=self.code, status=status or self.status, field=self.field,
-                          retry_after=self.retry_after)
+                          retry_after=self.retry_after, extra=self.extra)
 
 
 class ValidationError(ZipshortError):
