@@ -75,11 +75,47 @@ def test_overrides_win(tmp_path):
     ("[core]\nreturn_https_urls = 'maybe'\n", "core.return_https_urls"),
     ("[ratelimit]\nstorage_uri = 'mongodb://x'\n", "ratelimit.storage_uri"),
     ("not toml = = 1", "config.toml"),
+    ("[urls]\nredirect_status = 303\n", "urls.redirect_status"),
+    ("[urls]\nredirect_cache_seconds = -1\n", "urls.redirect_cache_seconds"),
+    ("[urls]\nredirect_cache_visibility = 'shared'\n", "urls.redirect_cache_visibility"),
+    ("[urls]\nbase_url_redirect = 'example.com'\n", "urls.base_url_redirect"),
+    ("[urls]\nregular_404_redirect = 'javascript:alert(1)'\n", "urls.regular_404_redirect"),
+    ('[urls]\ninvalid_short_url_redirect = "https://a.example/\\nx"\n', "urls.invalid_short_url_redirect"),
+    ("[urls]\nrobots_user_agents = []\n", "urls.robots_user_agents"),
+    ("[shlink]\ndelete_threshold = -1\n", "shlink.delete_threshold"),
+    ("[shlink]\ncors_allow_origin = ['app.example']\n", "shlink.cors_allow_origin"),
+    ("[shlink]\ncors_allow_origin = ['https://app.example/path']\n", "shlink.cors_allow_origin"),
+    ("[shlink]\ncors_max_age = 86401\n", "shlink.cors_max_age"),
+    ("[shlink]\nreported_version = 'latest'\n", "shlink.reported_version"),
+    ("[shlink]\nkey_in_query = 'sometimes'\n", "shlink.key_in_query"),
 ])
 def test_invalid_config_names_the_key(tmp_path, toml, fragment):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, toml=toml)
     assert fragment in str(info.value)
+
+
+def test_the_shlink_settings_change_nothing_by_default(tmp_path):
+    settings = load(tmp_path)
+    urls, shlink = settings.urls, settings.shlink
+    assert (urls.redirect_status, urls.base_url_redirect, urls.invalid_short_url_redirect,
+            urls.regular_404_redirect, urls.robots_allow_all) == (302, "", "", "", False)
+    assert (shlink.delete_threshold, shlink.cors_allow_origin, shlink.reported_version) == (0, ("*",), "5.1.5")
+
+
+def test_the_shlink_settings_take_what_shlink_allows(tmp_path):
+    settings = load(tmp_path, {"ZIPSHORT_URLS_REDIRECT_STATUS": "308",
+                               "ZIPSHORT_URLS_REDIRECT_CACHE_VISIBILITY": "public",
+                               "ZIPSHORT_URLS_BASE_URL_REDIRECT": "https://{DOMAIN}/welcome?from={ORIGINAL_PATH}",
+                               "ZIPSHORT_URLS_ROBOTS_USER_AGENTS": "Googlebot, Bingbot",
+                               "ZIPSHORT_SHLINK_CORS_ALLOW_ORIGIN": "<origin>, https://app.shlink.io:8443",
+                               "ZIPSHORT_SHLINK_DELETE_THRESHOLD": "15",
+                               "ZIPSHORT_SHLINK_REPORTED_VERSION": "5.1.5+zipshort"})
+    assert (settings.urls.redirect_status, settings.urls.redirect_cache_visibility) == (308, "public")
+    assert settings.urls.base_url_redirect == "https://{DOMAIN}/welcome?from={ORIGINAL_PATH}"
+    assert settings.urls.robots_user_agents == ("Googlebot", "Bingbot")
+    assert settings.shlink.cors_allow_origin == ("<origin>", "https://app.shlink.io:8443")
+    assert (settings.shlink.delete_threshold, settings.shlink.reported_version) == (15, "5.1.5+zipshort")
 
 
 def test_unknown_zipshort_env_variable_is_an_error(tmp_path):

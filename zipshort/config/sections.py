@@ -73,6 +73,19 @@ class UrlsSettings:
     bulk_max_per_request: int = 10_000
     bulk_max_links: int = 0
     custom_domains_per_user: int = 5
+    # The redirect's status (301, 302, 307, 308); 301 and 308 are cached by browsers for redirect_cache_seconds,
+    # Cache-Control's visibility being redirect_cache_visibility (public or private). Shlink: REDIRECT_STATUS_CODE,
+    # REDIRECT_CACHE_LIFETIME, REDIRECT_CACHE_VISIBILITY.
+    redirect_status: int = 302
+    redirect_cache_seconds: int = 30
+    redirect_cache_visibility: str = "private"
+    # Instance-wide special redirects (Shlink's DEFAULT_*_REDIRECT), used where a domain sets none; "" = 404.
+    base_url_redirect: str = ""
+    invalid_short_url_redirect: str = ""
+    regular_404_redirect: str = ""
+    # /robots.txt: the User-agent lines, and whether every short link may be crawled (else the crawlable ones).
+    robots_user_agents: tuple[str, ...] = ("*",)
+    robots_allow_all: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,6 +213,19 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class ShlinkSettings:
+    """The Shlink REST API dialect (/rest/v3): whether it answers, its one key-in-the-URL exception, deletion
+    protection, CORS, and the version its health check reports."""
+
+    enabled: bool = True
+    key_in_query: bool = True  # GET /rest/v3/short-urls/shorten takes its key as ?apiKey=, as Shlink's clients send it
+    delete_threshold: int = 0  # refuse to delete a link with at least this many views; 0 = no check
+    cors_allow_origin: tuple[str, ...] = ("*",)  # "*", origins, or "<origin>" to echo the request's
+    cors_max_age: int = 3600
+    reported_version: str = "5.1.5"  # the Shlink version clients see (they enable features by it)
+
+
+@dataclass(frozen=True)
 class FaultsSettings:
     """Fault injection for crash tests (zipshort.faults); off unless crash_at names points."""
 
@@ -225,6 +251,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    shlink: ShlinkSettings = field(default_factory=ShlinkSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
 
     @property

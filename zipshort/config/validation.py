@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import re
 
 import limits
 
@@ -13,6 +14,8 @@ from zipshort.config.sections import (
     DomainVerificationSettings,
     OutboundSettings,
     Settings,
+    ShlinkSettings,
+    UrlsSettings,
 )
 from zipshort.dates import parse_expiry
 from zipshort.errors import ValidationError
@@ -65,6 +68,43 @@ def _validate_outbound(section: OutboundSettings) -> None:
                               "fd00::/8") from None
     if not 0.1 <= section.timeout <= 60:
         raise ConfigError("outbound.timeout: must be between 0.1 and 60 seconds")
+
+
+# A special redirect's target: an absolute http(s) URL, which may hold Shlink's {DOMAIN} and {ORIGINAL_PATH}.
+_REDIRECT_TARGET = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+# A CORS origin: scheme://host[:port], nothing after it.
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/?#]+", re.IGNORECASE)
+
+
+def _validate_redirects(urls: UrlsSettings) -> None:
+    """The redirect status and its caching, the instance-wide special redirects, robots.txt's user agents."""
+    if urls.redirect_status not in (301, 302, 307, 308):
+        raise ConfigError("urls.redirect_status: must be 301, 302, 307 or 308")
+    if not 0 <= urls.redirect_cache_seconds <= 31_536_000:
+        raise ConfigError("urls.redirect_cache_seconds: must be between 0 and 31536000 (a year)")
+    if urls.redirect_cache_visibility not in ("public", "private"):
+        raise ConfigError("urls.redirect_cache_visibility: public or private")
+    for key in ("base_url_redirect", "invalid_short_url_redirect", "regular_404_redirect"):
+        value = getattr(urls, key)
+        if value and (len(value) > 2048 or not _REDIRECT_TARGET.fullmatch(value)):
+            raise ConfigError(f"urls.{key}: an http(s) URL of at most 2048 characters (it may hold {{DOMAIN}} "
+                              "and {ORIGINAL_PATH}), or empty for none")
+    if not urls.robots_user_agents or any(not agent.isprintable() or len(agent) > 200
+                                          for agent in urls.robots_user_agents):
+        raise ConfigError("urls.robots_user_agents: at least one user agent, each printable on one line (\"*\" = all)")
+
+
+def _validate_shlink(section: ShlinkSettings) -> None:
+    if section.delete_threshold < 0:
+        raise ConfigError("shlink.delete_threshold: 0 (no check) or the number of views that protects a link")
+    if not section.cors_allow_origin or any(o not in ("*", "<origin>") and not _ORIGIN.fullmatch(o)
+                                            for o in section.cors_allow_origin):
+        raise ConfigError("shlink.cors_allow_origin: \"*\", \"<origin>\" (echo the request's) or origins like "
+                          "https://app.example")
+    if not 0 <= section.cors_max_age <= 86_400:
+        raise ConfigError("shlink.cors_max_age: must be between 0 and 86400 seconds")
+    if not re.fullmatch(r"\d+\.\d+\.\d+[-+.0-9A-Za-z]{0,40}", section.reported_version):
+        raise ConfigError("shlink.reported_version: a version like 5.1.5 (clients enable features by it)")
 
 
 def _is_duration(value: str) -> bool:
@@ -152,6 +192,8 @@ def validate(settings: Settings) -> Settings:
     scheme = settings.ratelimit.storage_uri.split("://", 1)[0]
     if scheme not in ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster"):
         raise ConfigError("ratelimit.storage_uri: must be memory:// or a redis:// URL")
+    _validate_redirects(urls)
+    _validate_shlink(settings.shlink)
     _validate_domain_verification(settings.domain_verification)
     _validate_outbound(settings.outbound)
     domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
