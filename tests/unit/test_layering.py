@@ -240,6 +240,7 @@ IMMUTABLE_FACTORIES = {
     "frozenset", "tuple", "MappingProxyType", "types.MappingProxyType", "re.compile", "object", "uuid.UUID",
     "dt.timedelta", "dt.datetime", "datetime.timedelta", "logging.getLogger",
     "select", "update", "delete", "insert", "text", "bindparam",  # SQLAlchemy statements are immutable (generative)
+    "Reach",  # services/reach.py: a frozen dataclass of two strings and a bool (``ALL``)
 }
 MUTATORS = {"append", "extend", "insert", "pop", "popitem", "remove", "clear", "update", "setdefault", "add",
             "discard", "sort", "reverse", "__setitem__", "__delitem__", "cache_clear"}
