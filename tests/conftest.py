@@ -452,10 +452,16 @@ class LiveServer:
         while not self._stop.is_set():
             wasyncore.loop(timeout=0.05, map=self.server._map, use_poll=True, count=1)
         self.server.close()
+        for channel in list(self.server._map.values()):
+            channel.handle_close()  # connections still open; wakes a worker waiting to write to one
 
     def close(self) -> None:
         self._stop.set()
         self.thread.join(timeout=10)
+        # End waitress's worker threads: idle ones now, a busy one when its request is done (no wait here).
+        # Left running, every live server of the run kept its 16 threads and, through them, its app, engine
+        # and runtime until the end of the session.
+        self.server.task_dispatcher.set_thread_count(0)
 
 
 @pytest.fixture
