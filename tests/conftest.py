@@ -265,8 +265,8 @@ def truncate_all(url: str) -> None:
     """Empty every table of the schema (PostgreSQL).
 
     DELETE, children first, rather than TRUNCATE: a test leaves a few rows, and deleting them takes about a
-    millisecond, while TRUNCATE gives each of the 18 tables, its indexes and TOAST table new files (~300 ms a
-    test). Sequences are not reset either way.
+    millisecond, while TRUNCATE gives every table, index and TOAST table new files (~300 ms a test).
+    Sequences are not reset either way.
     """
     from zipshort.extensions import db
 
