@@ -130,5 +130,30 @@ def load(url: str, duration: int, connections: int) -> dict[str, float]:
     return run_python_driver(url, duration, connections)
 
 
+def wait_idle(pids: list[int], timeout: float = 20.0) -> None:
+    """Wait until the processes have used under 5 % of a core for half a second (a server's background
+    writers finish the last run's work before the next run starts, instead of slowing it down)."""
+    import time
+
+    def cpu() -> float:
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
+    deadline = time.monotonic() + timeout
+    before = cpu()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = cpu()
+        if now - before < 0.025:
+            return
+        before = now
+
+
 def median_of(results: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
