@@ -164,6 +164,37 @@ def test_another_users_link_is_not_found_but_their_admin_sees_it(rt, make_link, 
                               query())
 
 
+def test_top_lists_ranked_by_the_database_match_top_with_ties_in_code_point_order(make_link, user):
+    link = make_link(user)
+    counts = {f"h{i}": 20 - i for i in range(8)} | {"B": 5, "_b": 5, "a": 5, "z": 1}  # the cut falls in the 5s
+    day = (NOW - dt.timedelta(days=2)).date()
+    for value, n in counts.items():  # on two days, so the database adds them up
+        db.session.add_all(VisitDay(target=link.id, kind="link", link_id=link.id, user_id=user.id, day=d, bot=False,
+                                    dimension="referrer", value=value, count=n)
+                           for d in (day, day + dt.timedelta(days=1)))
+    db.session.commit()
+    referrers = visitstats.link_stats(user, link.id, query())["referrers"]
+    assert referrers == visitstats.top({v: 2 * n for v, n in counts.items()})
+    assert [r["value"] for r in referrers[8:]] == ["B", "_b", "other"] and referrers[-1]["count"] == 12
+
+
+def test_a_range_starting_inside_a_bucket_leaves_out_the_earlier_hours_of_that_bucket(rt, make_link, user):
+    link = make_link(user)
+    plant(rt, link, dt.datetime(2026, 6, 10, 5, tzinfo=UTC), dt.datetime(2026, 6, 10, 9, 30, tzinfo=UTC))
+    answer = visitstats.link_stats(user, link.id, query(start="2026-06-10T08:00:00Z", end="2026-06-10"))
+    assert [(s["start"], s["count"]) for s in answer["series"]] == [("2026-06-10T00:00:00+00:00", 1)]
+
+
+def test_an_hour_that_begins_before_the_first_bucket_is_in_no_bucket(rt, make_link, user):
+    link = make_link(user)  # Kolkata is UTC+05:30: its 10 June begins at 18:30 UTC, inside the hour from 18:00
+    plant(rt, link, dt.datetime(2026, 6, 9, 18, 10, tzinfo=UTC), dt.datetime(2026, 6, 9, 19, 0, tzinfo=UTC))
+    plant(rt, link, dt.datetime(2026, 6, 9, 18, 20, tzinfo=UTC), agent=GOOGLEBOT)
+    answer = visitstats.link_stats(user, link.id, query(start="2026-06-10", end="2026-06-10", tz="Asia/Kolkata",
+                                                        bots="include"))
+    assert [(s["start"], s["count"]) for s in answer["series"]] == [("2026-06-10T00:00:00+05:30", 1)]
+    assert (answer["total"], answer["bots"]) == (1, 1)  # the bot count covers every hour read
+
+
 def test_server_stats_count_everything_with_the_orphans_apart(rt, client, make_link, user):
     make_link(user, vanity="srv")
     client.get("/go/srv", headers={"User-Agent": CHROME})

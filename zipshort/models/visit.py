@@ -80,6 +80,8 @@ class VisitHour(_RollupKey, Model):
     __tablename__ = "visit_hours"
     __table_args__ = (
         UniqueConstraint("target", "hour", "bot", name="uq_visit_hours_target_hour_bot"),
+        # covering: a link's or file's series is read from the index alone (services/visitstats.py)
+        Index("ix_visit_hours_target_hour_counts", "target", "hour", "bot", "count", "visitors"),
         Index("ix_visit_hours_user_id_hour", "user_id", "hour"),
         Index("ix_visit_hours_hour", "hour"),
     )
@@ -96,6 +98,8 @@ class VisitDay(_RollupKey, Model):
     __tablename__ = "visit_days"
     __table_args__ = (
         UniqueConstraint("target", "day", "bot", "dimension", "value", name="uq_visit_days_key"),
+        # covering: a link's or file's top lists are read from the index alone (services/visitstats.py)
+        Index("ix_visit_days_target_day_counts", "target", "day", "bot", "dimension", "value", "count"),
         Index("ix_visit_days_user_id_day", "user_id", "day"),
         Index("ix_visit_days_day", "day"),
     )

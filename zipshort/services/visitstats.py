@@ -10,21 +10,22 @@ services/visitlog.py. Nothing here writes or imports Flask.
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, DateTime, Select, String, bindparam, case, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from zipshort.codes import could_be_code
 from zipshort.dates import MAX_TEXT_LENGTH, bounded
 from zipshort.errors import NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import File, Link, User, VisitDay, VisitHour
-from zipshort.models.visit import ORPHAN
+from zipshort.models.visit import ORPHAN, ORPHAN_TYPES
 from zipshort.services.roles import can_manage
 
 INTERVALS = ("hour", "day", "week", "month")
@@ -257,23 +258,7 @@ def server_stats(query: StatsQuery) -> dict[str, Any]:
 
 def stats(scope: Scope, query: StatsQuery) -> dict[str, Any]:
     """The answer of the read API: range, totals, every bucket (zeros included) and the top lists."""
-    counts = [0] * len(query.buckets)
-    uniques = [0] * len(query.buckets)
-    edges = [int(b.timestamp()) for b in query.buckets]
-    bots = 0
-    hour = _epoch(VisitHour.hour)  # whole seconds: no datetime per row (a year of one link is 17,520 rows)
-    rows = db.session.execute(
-        select(hour, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
-        .where(*scope.hours(), *_hour_range(query)).group_by(hour, VisitHour.bot))
-    for seconds, bot, n, visitors in rows:
-        if bot:
-            bots += int(n)
-        if (query.bots == "exclude" and bot) or (query.bots == "only" and not bot):
-            continue
-        i = bisect.bisect_right(edges, int(seconds)) - 1
-        if i >= 0:
-            counts[i] += int(n)
-            uniques[i] += int(visitors)
+    counts, uniques, bots = _series(scope, query)
     answer: dict[str, Any] = {
         "from": query.start.astimezone(query.tz).isoformat(), "to": query.end.astimezone(query.tz).isoformat(),
         "interval": query.interval, "tz": query.tz.key, "total": sum(counts), "unique": sum(uniques), "bots": bots,
@@ -284,16 +269,58 @@ def stats(scope: Scope, query: StatsQuery) -> dict[str, Any]:
     return answer
 
 
-def _epoch(column: Any) -> ColumnElement[Any]:
-    """Seconds since 1970 of a UTC timestamp column, computed by the database."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", column)
-    return func.strftime("%s", column)
+def _series(scope: Scope, query: StatsQuery) -> tuple[list[int], list[int], int]:
+    """Visits and unique visitors per bucket (as the bots filter says), and every bot visit of the range.
+
+    The database sums the hours of each bucket, so a year of one link is a few hundred rows here, not 17,520.
+    """
+    counts = [0] * len(query.buckets)
+    uniques = [0] * len(query.buckets)
+    bots = 0
+    for i, bot, n, visitors in db.session.execute(_bucketed(scope, query)):
+        if bot:
+            bots += int(n)
+        if i < 0 or (query.bots == "exclude" and bot) or (query.bots == "only" and not bot):
+            continue  # i = -1: UTC hours of the range that begin before the first bucket (zones with :30 offsets)
+        counts[i] += int(n)
+        uniques[i] += int(visitors)
+    return counts, uniques, bots
+
+
+def _bucketed(scope: Scope, query: StatsQuery) -> Select[Any]:
+    """(bucket index, bot, visits, visitors) of the range's hours: an hour goes to the last bucket starting at or
+    before it (-1 before the first). PostgreSQL's ``width_bucket`` searches the starts; SQLite joins the buckets,
+    handed over as one JSON array of [index, start, end], each an index range of ``visit_hours``. Either way the
+    statement's text does not depend on the number of buckets, so it is compiled once."""
+    starts = [b.astimezone(UTC) for b in query.buckets]
+    dialect = db.session.get_bind().dialect
+    if dialect.name == "postgresql":
+        edges = bindparam("edges", starts, type_=ARRAY(DateTime(timezone=True)))
+        hours = (select((func.width_bucket(VisitHour.hour, edges) - 1).label("i"), VisitHour.bot, VisitHour.count,
+                        VisitHour.visitors).where(*scope.hours(), *_hour_range(query)).subquery())
+        return select(hours.c.i, hours.c.bot, func.sum(hours.c.count), func.sum(hours.c.visitors)).group_by(
+            hours.c.i, hours.c.bot)
+    # The spans cover [first hour, end) exactly, so ``hour`` needs no other condition: SQLite would take that one
+    # as the index range and read the whole range once per bucket.
+    first = _first_hour(query)
+    stored = VisitHour.hour.type.dialect_impl(dialect).bind_processor(dialect)  # the text SQLite keeps
+    assert stored is not None  # SQLite's DATETIME always has one
+    bounds = [(-1, first, starts[0]), *zip(range(len(starts)), starts, [*starts[1:], query.end], strict=True)]
+    spans = json.dumps([[i, stored(max(lo, first)), stored(hi)] for i, lo, hi in bounds if hi > max(lo, first)])
+    b = func.json_each(bindparam("spans", spans, type_=String)).table_valued("value").alias("b")
+    i, lo, hi = (func.json_extract(b.c.value, literal_column(f"'$[{k}]'")) for k in range(3))
+    return (select(i, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
+            .select_from(b).join(VisitHour, (VisitHour.hour >= lo) & (VisitHour.hour < hi))
+            .where(*scope.hours()).group_by(i, VisitHour.bot))
+
+
+def _first_hour(query: StatsQuery) -> dt.datetime:
+    """The start of the UTC hour holding the range's start: the hourly rows read begin there."""
+    return query.start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def _hour_range(query: StatsQuery) -> list[ColumnElement[bool]]:
-    first = query.start.replace(minute=0, second=0, microsecond=0)
-    return [VisitHour.hour >= first, VisitHour.hour < query.end]
+    return [VisitHour.hour >= _first_hour(query), VisitHour.hour < query.end]
 
 
 def _bot_filter(model: Any, bots: str) -> list[ColumnElement[bool]]:
@@ -319,29 +346,47 @@ def top(counts: dict[str, int], n: int = TOP) -> list[dict[str, Any]]:
     return out
 
 
+def _ranked(where: list[ColumnElement[bool]]) -> dict[str, list[dict[str, Any]]]:
+    """:func:`top` of every dimension of the ``visit_days`` rows ``where`` selects, ranked by the database: it
+    sums each value, numbers them per dimension (largest first, ties by value in code-point order, as
+    :func:`top`) and adds up the rest, so a list of thousands of values is eleven rows here."""
+    sums = (select(VisitDay.dimension, VisitDay.value, func.sum(VisitDay.count).label("n")).where(*where)
+            .group_by(VisitDay.dimension, VisitDay.value).subquery())
+    value: ColumnElement[str] = sums.c.value
+    if db.session.get_bind().dialect.name == "postgresql":
+        value = value.collate("C")  # the database's collation may put "B" after "a"; Python's order does not
+    rank = func.row_number().over(partition_by=sums.c.dimension, order_by=(sums.c.n.desc(), value)).label("rank")
+    ranked = select(sums.c.dimension, sums.c.value, sums.c.n, rank).subquery()
+    kept = case((ranked.c.rank <= TOP, ranked.c.value))  # NULL: one of the rest
+    found: dict[str, dict[str | None, int]] = defaultdict(dict)
+    for dimension, kept_value, n in db.session.execute(
+            select(ranked.c.dimension, kept, func.sum(ranked.c.n)).group_by(ranked.c.dimension, kept)):
+        found[dimension][kept_value] = int(n)
+    out = {}
+    for dimension, counts in found.items():
+        rest = counts.pop(None, 0)
+        out[dimension] = top({v: n for v, n in counts.items() if v is not None})
+        if rest > 0:
+            out[dimension].append({"value": OTHER, "count": rest})
+    return out
+
+
 def _top_lists(scope: Scope, query: StatsQuery) -> dict[str, list[dict[str, Any]]]:
     wanted = [dimension for _, dimension in LISTS]
-    found: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = db.session.execute(
-        select(VisitDay.dimension, VisitDay.value, func.sum(VisitDay.count))
-        .where(*scope.days(), *_day_range(query), *_bot_filter(VisitDay, query.bots), VisitDay.dimension.in_(wanted))
-        .group_by(VisitDay.dimension, VisitDay.value))
-    for dimension, value, n in rows:
-        found[dimension][value] = int(n)
-    return {key: top(found.get(dimension, {})) for key, dimension in LISTS}
+    found = _ranked([*scope.days(), *_day_range(query), *_bot_filter(VisitDay, query.bots),
+                     VisitDay.dimension.in_(wanted)])
+    return {key: found.get(dimension, []) for key, dimension in LISTS}
 
 
 def _orphans(query: StatsQuery) -> dict[str, Any]:
+    targets = [f"{ORPHAN}:{kind}" for kind in ORPHAN_TYPES]  # the rollups' targets of orphan visits (models/visit.py)
     types = db.session.execute(
         select(VisitHour.target, func.sum(VisitHour.count))
-        .where(VisitHour.kind == ORPHAN, *_hour_range(query), *_bot_filter(VisitHour, query.bots))
+        .where(VisitHour.target.in_(targets), *_hour_range(query), *_bot_filter(VisitHour, query.bots))
         .group_by(VisitHour.target)).all()
     by_type = {target.removeprefix("orphan:"): int(n) for target, n in types}
-    urls = db.session.execute(
-        select(VisitDay.value, func.sum(VisitDay.count))
-        .where(VisitDay.kind == ORPHAN, VisitDay.dimension == "url", *_day_range(query),
-               *_bot_filter(VisitDay, query.bots))
-        .group_by(VisitDay.value)).all()
+    urls = _ranked([VisitDay.target.in_(targets), VisitDay.dimension == "url", *_day_range(query),
+                    *_bot_filter(VisitDay, query.bots)])
     return {"total": sum(by_type.values()),
             "types": [{"value": v, "count": c} for v, c in sorted(by_type.items(), key=lambda i: (-i[1], i[0]))],
-            "urls": top({value: int(n) for value, n in urls})}
+            "urls": urls.get("url", [])}
