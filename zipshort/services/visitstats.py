@@ -305,13 +305,16 @@ def _bucketed(scope: Scope, query: StatsQuery) -> Select[Any]:
     first = _first_hour(query)
     stored = VisitHour.hour.type.dialect_impl(dialect).bind_processor(dialect)  # the text SQLite keeps
     assert stored is not None  # SQLite's DATETIME always has one
-    bounds = [(-1, first, starts[0]), *zip(range(len(starts)), starts, [*starts[1:], query.end], strict=True)]
-    spans = json.dumps([[i, stored(max(lo, first)), stored(hi)] for i, lo, hi in bounds if hi > max(lo, first)])
-    b = func.json_each(bindparam("spans", spans, type_=String)).table_valued("value").alias("b")
-    i, lo, hi = (func.json_extract(b.c.value, literal_column(f"'$[{k}]'")) for k in range(3))
-    return (select(i, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
+    # span k is bucket k - 1; the first, [first hour, first bucket), is empty unless the zone's midnight is not
+    # on a whole UTC hour
+    ends = [*starts[1:], query.end]
+    bounds = [(first, max(first, starts[0])), *((max(first, lo), hi) for lo, hi in zip(starts, ends, strict=True))]
+    spans = json.dumps([[stored(lo), stored(hi)] for lo, hi in bounds])
+    b = func.json_each(bindparam("spans", spans, type_=String)).table_valued("key", "value").alias("b")
+    lo, hi = (func.json_extract(b.c.value, literal_column(f"'$[{k}]'")) for k in range(2))
+    return (select(b.c.key - 1, VisitHour.bot, func.sum(VisitHour.count), func.sum(VisitHour.visitors))
             .select_from(b).join(VisitHour, (VisitHour.hour >= lo) & (VisitHour.hour < hi))
-            .where(*scope.hours()).group_by(i, VisitHour.bot))
+            .where(*scope.hours()).group_by(b.c.key, VisitHour.bot))
 
 
 def _first_hour(query: StatsQuery) -> dt.datetime:
