@@ -13,6 +13,7 @@ from werkzeug.routing import BaseConverter
 import zipshort.inputs as inputs
 from zipshort.events import Visitor
 from zipshort.runtime import Runtime
+from zipshort.urls import visited_scheme
 
 SPOOL_KEY = "zipshort.spool"
 RUNTIME_KEY = "zipshort"  # where create_app keeps the Runtime among the app's extensions
@@ -36,7 +37,7 @@ def visit_facts() -> Visitor:
         user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
         referrer=environ.get("HTTP_REFERER", "")[:1024],
         do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
-        scheme=request.scheme, host=request.host, root_path=request.root_path, path=request.path,
+        scheme=visited_scheme(), host=request.host, root_path=request.root_path, path=request.path,
         query=request.query_string,
         country_hint=request.headers.get(hint_header) if hint_header else None,
         accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],

@@ -45,3 +45,9 @@ def link_url(settings: Settings, link: Any, host: str | None = None) -> str:
 def file_url(settings: Settings, name: str, host: str | None = None) -> str:
     """A file: ``<scheme>://<files.content_domain or host><files.route>/<name>``."""
     return public_url(settings, f"{settings.files.route}/{url_segment(name)}", settings.files.content_domain or host)
+
+
+def visited_scheme() -> str:
+    """The scheme the current request arrived with (after ProxyFix behind ``core.trust_proxy``): only to record
+    the URL a visitor asked for (visit analytics), never to build one we hand out."""
+    return request.scheme
