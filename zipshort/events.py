@@ -434,8 +434,7 @@ class Dispatcher:
             self.dropped += 1
             return
         self.published += 1
-        if self._thread is None:
-            self._start()
+        self._start()  # under the lock: a thread giving up after its idle wait has seen an empty queue or not
 
     def _start(self) -> None:
         with self._lock:
