@@ -93,13 +93,13 @@ class ViewLeases:
         self.holder = holder or uuid.uuid4().hex
         self.active = False
         self._lock = threading.Lock()
-        self._book: dict[str, list[int]] = {}  # link id -> [left, used, frozen (1: hand out no more)]
+        self._book: dict[str, list[int]] = {}  # link id -> [left, used, frozen: held but never handed out]
 
     def take(self, link_id: str) -> bool:
         """Spend one leased view of ``link_id``; False when none is left here."""
         with self._lock:
             entry = self._book.get(link_id)
-            if entry is None or entry[0] <= 0 or entry[2]:
+            if entry is None or entry[0] <= 0:
                 return False
             entry[0] -= 1
             entry[1] += 1
@@ -116,23 +116,27 @@ class ViewLeases:
         """Take the whole book, {link id: (used, left)}: the flush counts the used and returns the rest."""
         with self._lock:
             book, self._book = self._book, {}
-        return {link_id: (used, left) for link_id, (left, used, _) in book.items()}
+        return {link_id: (used, left + frozen) for link_id, (left, used, frozen) in book.items()}
 
     def restore(self, drained: dict[str, tuple[int, int]]) -> None:
-        """Give back a drained book whose flush failed (its lease rows are unchanged)."""
-        for link_id, (used, left) in drained.items():
-            self.add(link_id, left, used)
+        """Give back a drained book whose flush failed (its lease rows are unchanged): the used views wait for
+        the next flush, the rest is returned by it."""
+        with self._lock:
+            for link_id, (used, left) in drained.items():
+                entry = self._book.setdefault(link_id, [0, 0, 0])
+                entry[1] += used
+                entry[2] += left
 
     def freeze(self) -> None:
         """Hand nothing more out of the leases held now (a link or user changed); the next flush returns them."""
         with self._lock:
             for entry in self._book.values():
-                entry[2] = 1
+                entry[0], entry[2] = 0, entry[2] + entry[0]  # a lease granted later is handed out again
 
     def held(self) -> int:
         """Views held here and not handed out yet."""
         with self._lock:
-            return sum(entry[0] for entry in self._book.values() if not entry[2])
+            return sum(entry[0] for entry in self._book.values())
 
 
 class HostnameCache:

@@ -102,6 +102,17 @@ def test_an_edit_stops_the_lease_and_the_new_limit_applies(leasing, rt, user, ma
     assert only_link().views == 60
 
 
+def test_after_an_edit_one_fresh_lease_serves_the_next_visits(leasing, rt, user, make_link):
+    link = make_link(user, destination="https://example.com/old", vanity="fresh", max_views=1000)
+    visits(leasing, "fresh", 10)  # a lease of 125, 10 used
+    links.update_link(rt, user, link.id, links.LinkChanges(destination="https://example.com/new"))
+    assert visits(leasing, "fresh", 20) == {"https://example.com/new": 20}
+    # the old lease is held back for the flush to return; one new lease (an eighth of 1000 - 125) serves all 20
+    assert lease_rows() == [(leasing.leases.holder, 125 + 109)] and leasing.leases.held() == 109 - 20
+    flush(leasing)
+    assert only_link().views == 30 and lease_rows() == []
+
+
 def test_a_lease_whose_process_died_is_counted_as_used(leasing, rt, user, make_link):
     make_link(user, vanity="dead", max_views=1000)
     visits(leasing, "dead", 3)
