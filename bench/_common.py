@@ -135,9 +135,18 @@ def wait_idle(pids: list[int], timeout: float = 20.0) -> None:
     writers finish the last run's work before the next run starts, instead of slowing it down)."""
     import time
 
+    def family(pid: int) -> list[int]:  # a server and its children (the visit writer process)
+        found = [pid]
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                found += [int(p) for p in open(f"/proc/{pid}/task/{task}/children").read().split()]
+        except OSError:
+            pass
+        return found
+
     def cpu() -> float:
         total = 0.0
-        for pid in pids:
+        for pid in [p for parent in pids for p in family(parent)]:
             try:
                 fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
             except OSError:

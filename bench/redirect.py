@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=4, help="waitress threads for both servers")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--thread-writer", action="store_true",
+                        help='also a server with analytics.writer = "thread" (the writer in the server process)')
     args = parser.parse_args()
 
     database = os.environ.get("DATABASE_URL", "")
@@ -37,8 +39,10 @@ def main() -> None:
                              "--threads", str(args.threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bare_url = f"http://127.0.0.1:{bare_port}"
     # Two zipshort servers, visit analytics on and off (on PostgreSQL they share the database, with their own links)
-    servers = {mode: start_zipshort(args.threads, {**env_extra, "ZIPSHORT_ANALYTICS_ENABLED": flag})
-               for mode, flag in (("off", "false"), ("on", "true"))}
+    modes = {"off": {"ZIPSHORT_ANALYTICS_ENABLED": "false"}, "on": {"ZIPSHORT_ANALYTICS_ENABLED": "true"}}
+    if args.thread_writer:
+        modes["on-thread"] = {"ZIPSHORT_ANALYTICS_ENABLED": "true", "ZIPSHORT_ANALYTICS_WRITER": "thread"}
+    servers = {mode: start_zipshort(args.threads, {**env_extra, **flags}) for mode, flags in modes.items()}
     try:
         wait_healthy(bare_url, "/go/plain")
         for mode, (_, url, token, _) in servers.items():
@@ -48,7 +52,7 @@ def main() -> None:
                               ).raise_for_status()
         targets = {"bare Flask (dict lookup)": bare_url + "/go/plain"}
         for kind, label in (("plain", "plain link"), ("limited", "link with max views")):
-            for mode in ("off", "on"):
+            for mode in servers:
                 targets[f"zipshort {label}, analytics {mode}"] = f"{servers[mode][1]}/go/{kind}-{mode}"
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         for _ in range(args.runs):
@@ -58,11 +62,11 @@ def main() -> None:
         backend = "PostgreSQL" if database else "SQLite"
         print(f"redirect benchmark: {args.runs} runs x {args.duration}s, {args.connections} connections, "
               f"waitress threads={args.threads}, database={backend}")
-        print(f"{'target':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+        print(f"{'target':<50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
         base = median_of(results["bare Flask (dict lookup)"])["rps"]
         for name, runs in results.items():
             m = median_of(runs)
-            print(f"{name:<44} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
+            print(f"{name:<50} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
                   f"{m['rps'] / base:>8.0%}")
     finally:
         proc, _, _, instance = servers["on"]

@@ -319,3 +319,30 @@ def test_a_batch_that_fails_twice_is_dropped_and_counted_not_retried_forever(rt,
     assert len(rt.visits) == 0 and rt.visits.dropped == 3
     rt.visits.offer(LinkVisited(link_id=link.id, code="poison"))
     assert flushed(rt) == 1
+
+
+def test_visit_events_pack_into_builtins_and_back_unchanged():
+    """What the server sends its writer process: every field of every visit event survives the trip."""
+    import pickle
+
+    from zipshort.events import FileViewed, OrphanVisited
+
+    visitor = Visitor(address="198.51.100.7", user_agent="curl/8.4.0", referrer="https://a.example/", languages=("de",),
+                      do_not_track=True, url="", scheme="https", host="s.example:8443", root_path="/z", path="/go/x",
+                      query=b"a=1&b=%20", country_hint="NL", accept_language="de-CH, en;q=0.5")
+    at = dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)
+    events = [LinkVisited(link_id="l1", code="x", host="s.example", destination="https://d.example/", visitor=visitor,
+                          at=at, request_id="r1", actor_id=None),
+              FileViewed(file_id="f1", filename="a.png", host=None, visitor=None, at=at),
+              OrphanVisited(kind="regular_404", host="s.example", url="https://s.example/nope", visitor=Visitor())]
+    packed = analytics.pack(events)
+    assert analytics.unpack(pickle.loads(pickle.dumps(packed))) == events
+    assert all(type(v) in (int, float, str, bytes, bool, tuple, type(None))
+               for row in packed for part in row for v in (part if isinstance(part, tuple) else (part,)))
+
+
+def test_visit_times_survive_packing_to_the_microsecond():
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    times = [start + dt.timedelta(microseconds=n * 7_919_999_983) for n in range(20_000)]  # into the 2030s
+    events = [LinkVisited(link_id="l", code="x", at=at) for at in times]
+    assert [e.at for e in analytics.unpack(analytics.pack(events))] == times

@@ -210,6 +210,7 @@ class AnalyticsSettings:
     flush_seconds: float = 1.0  # how often the writer stores what is queued
     batch_size: int = 2_000  # visits per transaction
     orphan_visits: bool = True  # record visits to the base URL, unknown codes and other public 404s
+    writer: str = "process"  # `zipshort serve` writes visits in a child process ("process") or a thread ("thread")
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ def validate(settings: Settings) -> Settings:
     if a.retention_days < 1 or a.queue_size < 1 or a.batch_size < 1 or a.flush_seconds <= 0:
         raise ConfigError("analytics: retention_days, queue_size and batch_size must be at least 1, "
                           "flush_seconds above 0")
+    if a.writer not in ("process", "thread"):
+        raise ConfigError('analytics.writer: "process" or "thread"')
     if settings.features.metrics_interval_seconds < 60:
         raise ConfigError("features.metrics_interval_seconds: at least 60")
     if settings.logging.format not in ("text", "json"):

@@ -21,9 +21,10 @@ import ipaddress
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
+from operator import attrgetter, itemgetter
+from types import MappingProxyType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -73,15 +74,21 @@ def flush(rt: Runtime, engine: Engine, timeout: float = 10.0) -> int:
     return write_queued(rt, engine)
 
 
-def write_queued(rt: Runtime, engine: Engine) -> int:
-    """Write the queue in batches of ``analytics.batch_size`` until it is empty (the writer's round)."""
+Sink = Callable[[list[Event]], int]
+"""Where a round's batches go: ``write_batch`` in this process, or a writer process (``zipshort.serving``)."""
+
+
+def write_queued(rt: Runtime, engine: Engine, sink: Sink | None = None) -> int:
+    """Write the queue in batches of ``analytics.batch_size`` until it is empty (the writer's round); ``sink``
+    stores one batch and says how many visits it stored (default: ``write_batch`` here)."""
+    store: Sink = sink or (lambda batch: write_batch(rt, engine, batch))
     stored = 0
     while True:
         batch = cast(list[Event], rt.visits.take(rt.settings.analytics.batch_size))
         if not batch:
             return stored
         try:
-            stored += write_batch(rt, engine, batch)
+            stored += store(batch)
         except Exception:
             if rt.visits.failed_once():
                 rt.visits.give_back(batch)  # the next round tries again (a lost connection, a racing deletion)
@@ -93,10 +100,47 @@ def write_queued(rt: Runtime, engine: Engine) -> int:
         rt.visits.succeeded()
 
 
-def VisitWriter(rt: Runtime, engine: Engine) -> Periodic:  # noqa: N802 - reads as a class
+def VisitWriter(rt: Runtime, engine: Engine, sink: Sink | None = None) -> Periodic:  # noqa: N802 - reads as a class
     """The background writer; its ``stop`` writes what is still queued."""
-    return Periodic("visit-writer", rt.settings.analytics.flush_seconds, lambda: write_queued(rt, engine),
+    return Periodic("visit-writer", rt.settings.analytics.flush_seconds, lambda: write_queued(rt, engine, sink),
                     run_on_stop=True)
+
+
+# Visit events as plain tuples, for a writer in another process: pickling the frozen dataclasses themselves
+# costs ~40 µs an event in the sending process, the tuples ~7 µs.
+
+_PACKED: tuple[type[Event], ...] = VISIT_EVENTS
+_FIELDS = MappingProxyType({kind: tuple(f.name for f in fields(kind) if f.name not in ("at", "visitor"))
+                            for kind in _PACKED})
+_VISITOR_FIELDS = tuple(f.name for f in fields(Visitor))
+
+
+def pack(events: Sequence[Event]) -> list[tuple[Any, ...]]:
+    """Visit events as tuples of builtins: the event's kind, its time as a POSIX timestamp (a datetime pickles
+    ~5 times slower; microseconds survive the float until 2255), its other fields, the visitor's fields."""
+    getters = {kind: attrgetter(*names) for kind, names in _FIELDS.items()}
+    of_visitor = attrgetter(*_VISITOR_FIELDS)
+    out = []
+    for event in events:
+        kind = type(event)
+        visitor = getattr(event, "visitor", None)
+        out.append((_PACKED.index(kind), event.at.timestamp(), getters[kind](event),
+                    None if visitor is None else of_visitor(visitor)))
+    return out
+
+
+def unpack(rows: Iterable[tuple[Any, ...]]) -> list[Event]:
+    """The events ``pack`` made the tuples of."""
+    events: list[Event] = []
+    utc = dt.timezone.utc
+    for index, at, values, visitor in rows:
+        kind = _PACKED[index]
+        given = dict(zip(_FIELDS[kind], values, strict=True))
+        given["at"] = dt.datetime.fromtimestamp(at, utc)
+        if visitor is not None:
+            given["visitor"] = Visitor(**dict(zip(_VISITOR_FIELDS, visitor, strict=True)))
+        events.append(kind(**given))
+    return events
 
 
 # Turning events into rows ---------------------------------------------------------------------------
