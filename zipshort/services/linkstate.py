@@ -46,7 +46,7 @@ class Condition:
 
 
 def unexpired(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
-    """The expiry condition in Python (also what a cached link is checked against on each visit)."""
+    """The expiry condition in Python."""
     return expires_at is None or expires_at > now
 
 
