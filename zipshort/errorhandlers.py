@@ -96,7 +96,10 @@ def _special_redirect(kind: str | None) -> Response | None:
     rt = runtime()
     target = None
     if request.endpoint is None or request.blueprint == "public":
-        target = domains.special_redirect(rt, kind, request.host, original_path())
+        try:
+            target = domains.special_redirect(rt, kind, request.host, original_path())
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # the database is away: the visitor still gets the page
+            log.warning("special redirects unavailable on %s %s: %s", request.method, request.path, exc)
     if request.method == "GET":
         analytics.orphan_visit(rt, kind, visit_facts, target)
     return redirect_answer(rt.settings, target) if target else None

@@ -85,8 +85,9 @@ def test_a_visit_to_a_dead_link_of_each_kind_is_an_invalid_short_url_orphan(rt, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("attempt", range(3))
 def test_parallel_visits_to_a_limited_link_count_none_before_its_valid_since_and_exactly_after(
-        live_server, rt, make_link, user):
+        live_server, rt, make_link, user, attempt):
     link = make_link(user, vanity="launch", max_views=5, valid_since=utcnow() + dt.timedelta(hours=1))
     early = burst(60, lambda i: fetch("GET", f"{live_server.url}/go/launch"), workers=30)
     assert Counter(r.status_code for r in early) == {404: 60}
