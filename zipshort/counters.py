@@ -8,10 +8,11 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from typing import Callable, Generic, Hashable, Sequence, TypeVar
+from typing import Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class ViewBuffer:
@@ -43,12 +44,24 @@ class ViewBuffer:
             self._pending.update(counts)
 
 
+class CachedLink(NamedTuple):
+    """What the redirect needs of a link resolved recently (live then, but for time)."""
+
+    link_id: str
+    destination: str
+    expires_at: dt.datetime | None
+    limited: bool  # its views come from a lease (ViewLeases)
+    valid_since: dt.datetime | None = None
+    forward_query: bool = False  # the visitor's query string is merged into the destination
+
+
 class LinkCache:
     """Recently resolved links without password or rules, so most redirects run no SQL (a limited one only while
     this process holds a lease of its views).
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
     the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
+    An entry keeps the link's time window (``valid_since``, ``expires_at``): the redirect checks it on each hit.
     ``clock`` (monotonic seconds) is replaceable so tests can move time instead of sleeping.
     """
 
@@ -58,23 +71,22 @@ class LinkCache:
         self.leases = leases
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[tuple[str, str], tuple[float, str, str, dt.datetime | None, bool]] = {}
+        self._entries: dict[tuple[str, str], tuple[float, CachedLink]] = {}
 
-    def get(self, key: str, host: str) -> tuple[str, str, dt.datetime | None, bool] | None:
-        """(link id, destination, expires_at, limited) if fresh."""
+    def get(self, key: str, host: str) -> CachedLink | None:
+        """The cached link if fresh."""
         entry = self._entries.get((key, host))
         if entry is None or entry[0] < self.clock():
             return None
-        return entry[1], entry[2], entry[3], entry[4]
+        return entry[1]
 
-    def put(self, key: str, host: str, link_id: str, destination: str, expires_at: dt.datetime | None,
-            limited: bool = False) -> None:
-        """Remember a resolved link (``limited``: its views come from a lease, see ViewLeases)."""
+    def put(self, key: str, host: str, link: CachedLink) -> None:
+        """Remember a resolved link."""
         if self.ttl <= 0:
             return
         if len(self._entries) >= self.max_entries:
             self._entries.clear()  # crude but bounded; a cache miss costs one indexed query
-        self._entries[(key, host)] = (self.clock() + self.ttl, link_id, destination, expires_at, limited)
+        self._entries[(key, host)] = (self.clock() + self.ttl, link)
 
     def clear(self) -> None:
         """Forget everything (after any change to links or users), and stop handing out leased views."""
@@ -139,28 +151,32 @@ class ViewLeases:
             return sum(entry[0] for entry in self._book.values())
 
 
-class HostnameCache:
-    """The verified custom domains' hostnames (for ``core.trusted_hosts``), re-read at most every ``ttl``
-    seconds. services/domains.py loads it and empties it after every change made in this process; other
-    processes see a change within ``ttl``."""
+class Snapshot(Generic[T]):
+    """A value read from the database and kept for ``ttl`` seconds: the service that loads it empties it after
+    every change made in this process; other processes see a change within ``ttl``."""
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
-        self._value: tuple[float, frozenset[str]] | None = None
+        self._value: tuple[float, T] | None = None
         self._lock = threading.Lock()
 
     def invalidate(self) -> None:
-        """Read the names again on the next ``get``."""
+        """Read the value again on the next ``get``."""
         self._value = None
 
-    def get(self, load: Callable[[], frozenset[str]]) -> frozenset[str]:
-        """The names, from ``load()`` when the cached ones are older than ``ttl`` (or were invalidated)."""
+    def get(self, load: Callable[[], T]) -> T:
+        """The value, from ``load()`` when the cached one is older than ``ttl`` (or was invalidated)."""
         value = self._value
         if value is None or time.monotonic() - value[0] > self.ttl:
             with self._lock:
-                names = load()
-                self._value = value = (time.monotonic(), names)
+                loaded = load()
+                self._value = value = (time.monotonic(), loaded)
         return value[1]
+
+
+class HostnameCache(Snapshot[frozenset[str]]):
+    """The verified custom domains' hostnames (for ``core.trusted_hosts``), re-read at most every ``ttl``
+    seconds. services/domains.py loads it and empties it after every change made in this process."""
 
 
 class VisitQueue:

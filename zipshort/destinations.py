@@ -1,5 +1,6 @@
 """Destination validation: an allowlist of schemes, a host, no user-info, whitespace or control characters;
-and the pure half of the redirect-loop check (which URLs point at one of this server's link routes)."""
+the pure half of the redirect-loop check (which URLs point at one of this server's link routes); and the
+merge of a visitor's query string into a destination (Shlink's ``forwardQuery``, ``forward_query``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import posixpath
 import re
 import socket
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_to_bytes, urlsplit
 
 from sqlalchemy import exists, select
 
@@ -20,6 +21,48 @@ from zipshort.models import CustomDomain
 _CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _HOST = re.compile(r"(?:[A-Za-z0-9\-._~%!$&'()*+,;=]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?")
 _LEGACY_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
+
+
+def _query_pairs(query: bytes) -> list[tuple[bytes, bytes | None]]:
+    """A query string as (name, value) pairs, decoded as PHP's parsers do (``+`` is a space); a name without
+    ``=`` has no value (None); empty parts are skipped."""
+    pairs: list[tuple[bytes, bytes | None]] = []
+    for part in query.split(b"&"):
+        if part:
+            name, equals, value = part.partition(b"=")
+            pairs.append((unquote_to_bytes(name.replace(b"+", b" ")),
+                          unquote_to_bytes(value.replace(b"+", b" ")) if equals else None))
+    return pairs
+
+
+def _encoded(value: bytes) -> str:
+    """RFC 3986 encoding (PHP's rawurlencode): everything but letters, digits and ``-._~`` percent-encoded."""
+    return quote(value, safe="")
+
+
+def forward_query(destination: str, visitor_query: bytes) -> str:
+    """``destination`` with the visitor's query string merged in, exactly as Shlink builds its Location.
+
+    The destination's own parameters come first, in their order, then the visitor's new names in theirs; a
+    name in both takes the visitor's value(s) at the destination's place (the visitor wins). Names are kept
+    verbatim (no PHP ``_`` mangling), a repeated name keeps every value, and the merged query is re-encoded
+    RFC 3986 style (``?foo bar=1`` becomes ``?foo%20bar=1``). The destination's fragment stays last. Without
+    a visitor query the destination is returned unchanged.
+    """
+    if not visitor_query:
+        return destination
+    base, hashed, fragment = destination.partition("#")
+    path, _, own_query = base.partition("?")
+    merged: dict[bytes, list[bytes | None]] = {}
+    for name, value in _query_pairs(own_query.encode()):
+        merged.setdefault(name, []).append(value)
+    visitor: dict[bytes, list[bytes | None]] = {}
+    for name, value in _query_pairs(visitor_query):
+        visitor.setdefault(name, []).append(value)
+    merged.update(visitor)  # an existing name keeps its place with the visitor's values; new names go last
+    query = "&".join(_encoded(name) if value is None else f"{_encoded(name)}={_encoded(value)}"
+                     for name, values in merged.items() for value in values)
+    return path + (f"?{query}" if query else "") + (f"#{fragment}" if hashed else "")
 
 
 def validate_web_url(value: object, max_length: int, schemes: tuple[str, ...] = ("http", "https")) -> str:

@@ -9,8 +9,8 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from zipshort.errors import Gone, NotFound, ZipshortError
-from zipshort.http import runtime, visit_facts
-from zipshort.services import analytics
+from zipshort.http import original_path, redirect_answer, runtime, visit_facts
+from zipshort.services import analytics, domains
 
 log = logging.getLogger("zipshort.errors")
 
@@ -74,25 +74,49 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
 LINK_ENDPOINT = "public.follow_link"
 
 
-def _orphan_visit(status: int, error: Exception) -> None:
-    """A public GET that found nothing is an orphan visit: an unknown or dead code under the link route
-    (``invalid_short_url``, as Shlink counts a disabled, expired or used-up link) or any other page's 404."""
-    if request.method != "GET" or dialect() != "html":
-        return
+def _orphan_kind(status: int, error: Exception) -> str | None:
+    """The orphan visit a public GET or HEAD that found nothing is: an unknown or dead code under the link route
+    (``invalid_short_url``, as Shlink counts a disabled, not yet valid, expired or used-up link) or any other
+    page's 404 (``regular_404``); None for anything else."""
+    if request.method not in ("GET", "HEAD") or dialect() != "html":
+        return None
     if request.endpoint == LINK_ENDPOINT and isinstance(error, (NotFound, Gone)):
-        analytics.orphan_visit(runtime(), "invalid_short_url", visit_facts)
-    elif status == 404:
-        analytics.orphan_visit(runtime(), "regular_404", visit_facts)
+        return "invalid_short_url"
+    if status == 404:
+        return "regular_404"
+    return None
+
+
+def _special_redirect(kind: str | None) -> Response | None:
+    """Record the orphan visit (not for HEAD) and answer with the special redirect of its kind when one is set
+    (services/domains.py: the Host's own, else the platform's, else the server's); None: render the error.
+    Only public routes and unmatched paths redirect: a 404 inside the dashboard stays a page."""
+    if kind is None:
+        return None
+    rt = runtime()
+    target = None
+    if request.endpoint is None or request.blueprint == "public":
+        try:
+            target = domains.special_redirect(rt, kind, request.host, original_path())
+        except sqlalchemy.exc.SQLAlchemyError as exc:  # the database is away: the visitor still gets the page
+            log.warning("special redirects unavailable on %s %s: %s", request.method, request.path, exc)
+    if request.method == "GET":
+        analytics.orphan_visit(rt, kind, visit_facts, target)
+    return redirect_answer(rt.settings, target) if target else None
 
 
 def _handle_zipshort(error: ZipshortError) -> Response:
-    _orphan_visit(error.status, error)
+    redirected = _special_redirect(_orphan_kind(error.status, error))
+    if redirected is not None:
+        return redirected
     return render_error(error.status, error.message, error.code, error.retry_after, getattr(error, "index", None))
 
 
 def _handle_http(error: HTTPException) -> Response:
     status = error.code or 500
-    _orphan_visit(status, error)
+    redirected = _special_redirect(_orphan_kind(status, error))
+    if redirected is not None:
+        return redirected
     if isinstance(error, MethodNotAllowed):
         response = _method_not_allowed(error)
     elif dialect() == "zipline" and status == 404:

@@ -198,12 +198,14 @@ class LinkVisited(Event):
 @dataclass(frozen=True, kw_only=True)
 class OrphanVisited(Event):
     """A public request that found nothing: the base URL (``base_url``), an unknown or dead code under the link
-    route (``invalid_short_url``) or any other public 404 (``regular_404``), Shlink's three kinds."""
+    route (``invalid_short_url``) or any other public 404 (``regular_404``), Shlink's three kinds.
+    ``destination`` is where a special redirect sent the visitor (None: they got the page)."""
 
     name: ClassVar[str] = "visit.orphan"
     kind: str
     host: str | None = None
     url: str = quiet("")
+    destination: str | None = quiet()
     visitor: Visitor | None = quiet()
 
 

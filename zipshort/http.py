@@ -5,12 +5,15 @@ and the trusted-hosts list that also admits users' verified custom domains."""
 from __future__ import annotations
 
 from typing import IO, Any, Callable, Iterator
+from urllib.parse import quote
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import BaseConverter
+from werkzeug.urls import iri_to_uri
 
 import zipshort.inputs as inputs
+from zipshort.config import Settings
 from zipshort.events import Visitor
 from zipshort.runtime import Runtime
 from zipshort.urls import visited_scheme
@@ -42,6 +45,30 @@ def visit_facts() -> Visitor:
         country_hint=request.headers.get(hint_header) if hint_header else None,
         accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],
     )
+
+
+PERMANENT_REDIRECTS = (301, 308)
+
+
+def redirect_answer(settings: Settings, location: str, no_store: bool = False, varies: bool = False) -> Response:
+    """A bare redirect to ``location`` with ``urls.redirect_status`` (Shlink's REDIRECT_STATUS_CODE): Location
+    only, no body. A permanent one (301, 308) carries ``Cache-Control: <redirect_cache_visibility>,max-age=
+    <redirect_cache_seconds>`` as Shlink's does, unless the answer must reach zipshort every time: ``no_store``
+    (a limited or protected link: ``no-store`` whatever the status) or ``varies`` (the visitor decides where
+    it goes: ``no-store`` on a permanent status, nothing on a temporary one, as before)."""
+    urls = settings.urls
+    response = Response(status=urls.redirect_status,
+                        headers={"Location": location if location.isascii() else iri_to_uri(location)})
+    if no_store or (varies and urls.redirect_status in PERMANENT_REDIRECTS):
+        response.headers["Cache-Control"] = "no-store"
+    elif urls.redirect_status in PERMANENT_REDIRECTS:
+        response.headers["Cache-Control"] = f"{urls.redirect_cache_visibility},max-age={urls.redirect_cache_seconds}"
+    return response
+
+
+def original_path() -> str:
+    """The request's path as the visitor sent it (percent-encoded), for the ``{ORIGINAL_PATH}`` placeholder."""
+    return quote(request.path, safe="/:@!$&'()*+,;=-._~")
 
 
 class CheckedFields(ImmutableMultiDict):

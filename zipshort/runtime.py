@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zipshort.config import Settings
-from zipshort.counters import GroupCommit, HostnameCache, LinkCache, ViewBuffer, ViewLeases, VisitQueue
+from zipshort.counters import GroupCommit, HostnameCache, LinkCache, Snapshot, ViewBuffer, ViewLeases, VisitQueue
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
@@ -34,6 +34,8 @@ class Runtime:
     agents: AgentParser
     grants: GroupCommit[Any, Any]  # the redirect's grouped view counts (services/redirects.py)
     leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
+    # every domain's special redirects, read on each public 404 (services/domains.py: domain_redirects)
+    domain_redirects: Snapshot[Any]
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -55,4 +57,5 @@ class Runtime:
             agents=AgentParser(),
             grants=GroupCommit(),
             leases=leases,
+            domain_redirects=Snapshot(),
         )

@@ -3,6 +3,8 @@ then theirs alone; links keep a domain from being removed."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.conftest import count
@@ -121,3 +123,65 @@ def test_a_verified_domain_passes_the_trusted_hosts_at_once(rt, user):
     assert "trusted.example" not in domains.verified_hostnames(rt, db.engine)
     domains.mark_verified(rt, row.id, True)
     assert "trusted.example" in domains.verified_hostnames(rt, db.engine)
+
+
+# --- special redirects ------------------------------------------------------------------------------------
+
+def test_set_domain_redirects_keeps_what_is_not_given_and_clears_none(rt, make_user):
+    admin = make_user("root", role=Role.SUPERADMIN)
+    domains.set_domain_redirects(rt, admin, "", {"base_url": "https://a.example/", "regular_404": "https://b/"})
+    row = domains.set_domain_redirects(rt, admin, "sho.rt", {"regular_404": None, "invalid_short_url": "foo.com"})
+    assert (row.domain, row.base_url, row.regular_404, row.invalid_short_url) == ("", "https://a.example/", None,
+                                                                                  "foo.com")
+    assert domains.domain_redirects(rt, "alt.example").id == row.id  # every platform name is the platform's row
+    assert domains.domain_redirects(rt, "elsewhere.example") is None
+
+
+def test_the_platforms_redirects_are_an_administrators(rt, user):
+    with pytest.raises(Forbidden):
+        domains.set_domain_redirects(rt, user, "", {"base_url": "https://a.example/"})
+
+
+def test_a_custom_domains_redirects_are_its_verified_owners(rt, user, make_user, own_domain):
+    own_domain(user, "mine.example")
+    domains.add_custom(rt, user, "unproven.example")
+    row = domains.set_domain_redirects(rt, user, "Mine.Example", {"base_url": "https://x.example/"})
+    assert row.domain == "mine.example"
+    for actor, name in ((make_user("bob"), "mine.example"), (user, "unproven.example")):
+        with pytest.raises(NotFound):
+            domains.set_domain_redirects(rt, actor, name, {"base_url": "https://x.example/"})
+
+
+@pytest.mark.parametrize("changes", [{"elsewhere": "https://x/"}, {"base_url": "https://x/\nLocation: y"},
+                                     {"base_url": "https://x/" + "a" * 2048}, {"base_url": 5}])
+def test_bad_redirects_are_refused(rt, make_user, changes):
+    with pytest.raises(ValidationError):
+        domains.set_domain_redirects(rt, make_user("root", role=Role.SUPERADMIN), "", changes)
+
+
+@pytest.mark.parametrize("overrides", [{"urls": {"regular_404_redirect": "https://server.example/{ORIGINAL_PATH}",
+                                                 "invalid_short_url_redirect": "https://server.example/code"}}])
+def test_special_redirect_takes_the_domains_then_the_platforms_then_the_servers(rt, user, make_user, own_domain):
+    admin = make_user("root", role=Role.SUPERADMIN)
+    own_domain(user, "mine.example")
+    domains.set_domain_redirects(rt, admin, "", {"regular_404": "https://platform.example/", "base_url": "https://b/"})
+    domains.set_domain_redirects(rt, user, "mine.example", {"invalid_short_url": "https://mine.example/gone"})
+    assert domains.special_redirect(rt, "regular_404", "localhost", "/x") == "https://platform.example/"
+    assert domains.special_redirect(rt, "invalid_short_url", "localhost", "/go/x") == "https://server.example/code"
+    assert domains.special_redirect(rt, "invalid_short_url", "mine.example", "/go/x") == "https://mine.example/gone"
+    # a custom domain does not take the platform's redirects: its missing kinds go to the server's
+    assert domains.special_redirect(rt, "regular_404", "mine.example", "/a/b") == "https://server.example/a/b"
+    assert domains.special_redirect(rt, "base_url", "mine.example", "/") is None
+
+
+@pytest.mark.parametrize(("target", "filled"), [
+    ("https://x.example/{ORIGINAL_PATH}", "https://x.example/go/a%20b"),
+    ("https://x.example/from/{DOMAIN}{ORIGINAL_PATH}", "https://x.example/from/s.example:8080/go/a%20b"),
+    ("https://x.example/?d={DOMAIN}&p={ORIGINAL_PATH}#{DOMAIN}",
+     "https://x.example/?d=s.example%3A8080&p=%2Fgo%2Fa%2520b#{DOMAIN}"),
+    ("https://{DOMAIN}/home", "https://s.example:8080/home"),
+])
+def test_placeholders_are_filled_as_shlink_fills_them(rt, target, filled):
+    urls = dataclasses.replace(rt.settings.urls, regular_404_redirect=target)
+    configured = dataclasses.replace(rt, settings=dataclasses.replace(rt.settings, urls=urls))
+    assert domains.special_redirect(configured, "regular_404", "S.example:8080", "/go/a%20b") == filled

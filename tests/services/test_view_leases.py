@@ -162,3 +162,16 @@ def test_concurrent_rounds_keep_one_lease_row_per_process(app, leasing, user, ma
     assert [holder for holder, _ in lease_rows()] == [leasing.leases.holder]
     flush(leasing)
     assert only_link().views == 1200
+
+
+def test_a_leased_link_is_not_served_from_its_lease_outside_its_time_window(leasing, user, make_link):
+    start = utcnow() + dt.timedelta(hours=1)
+    make_link(user, destination="https://example.com/l", vanity="window", max_views=1000, valid_since=start,
+              expires_at=start + dt.timedelta(hours=1))
+    assert redirects.follow(leasing, "window", "h", now=start).destination == "https://example.com/l"
+    assert leasing.leases.held() > 0  # the next visits would come out of the lease, from the cache
+    for outside in (start - dt.timedelta(microseconds=1), start + dt.timedelta(hours=1)):
+        with pytest.raises(Gone):
+            redirects.follow(leasing, "window", "h", now=outside)
+    flush(leasing)
+    assert only_link().views == 1

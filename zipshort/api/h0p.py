@@ -62,7 +62,8 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
         "id": link.id,
         "organizationId": link.user_id,
-        "isActive": links.is_live(link, owner_disabled=g.user.disabled),  # false for disabled, expired, used up
+        # false for disabled, not yet valid (validSince), expired, used up
+        "isActive": links.is_live(link, owner_disabled=g.user.disabled),
         "qrCodeId": _derived(link, "qr") if link.qr_options else None,
         "domainId": domain.id,
         "folderId": link.folder_id,

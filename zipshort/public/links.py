@@ -1,9 +1,10 @@
-"""GET <urls.route>/<code>: 302 to the destination, counting one view; the password page and its POST."""
+"""GET <urls.route>/<code>: a redirect to the destination (``urls.redirect_status``), counting one view; the
+password page and its POST; the tracking pixel ``<urls.route>/<code>/track``; ``/robots.txt``."""
 
 from __future__ import annotations
 
 import dataclasses
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Response, render_template, request
 from werkzeug.urls import iri_to_uri
@@ -11,14 +12,14 @@ from werkzeug.urls import iri_to_uri
 from zipshort.auth import client_address
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
 from zipshort.extensions import csrf
-from zipshort.http import runtime, visit_facts
+from zipshort.http import redirect_answer, runtime, visit_facts
 from zipshort.public.pages import password_page
-from zipshort.services import dynamic, qrcodes, redirects
+from zipshort.services import dynamic, linkqueries, qrcodes, redirects
 from zipshort.urls import link_url, public_url
 
 
 def _answer(result: redirects.Followed, head: bool = False) -> Response:
-    """The response for a followed link: a bare 302, or for smart links what services/smart.py decided."""
+    """The response for a followed link: a bare redirect, or for smart links what services/smart.py decided."""
     decision = result.decision
     if decision is None:
         return _redirect(result.destination, result, head)
@@ -39,20 +40,19 @@ def _answer(result: redirects.Followed, head: bool = False) -> Response:
 
 
 def _redirect(location: str, result: redirects.Followed, head: bool = False) -> Response:
-    """A bare 302: Location only, no HTML body (browsers and clients never show it)."""
-    destination = location if location.isascii() else iri_to_uri(location)
-    response = Response(status=302, headers={"Location": destination})
-    if result.limited or result.protected:
-        response.headers["Cache-Control"] = "no-store"
-        if head:
-            del response.headers["Location"]  # HEAD does not count, so it does not reveal a limited destination
+    """A bare redirect (``urls.redirect_status``): Location only, no HTML body (browsers and clients never show it)."""
+    response = redirect_answer(runtime().settings, location, no_store=result.limited or result.protected,
+                               varies=result.decision is not None)
+    if head and (result.limited or result.protected):
+        del response.headers["Location"]  # HEAD does not count, so it does not reveal a limited destination
     return response
 
 
 def follow_link(code: str):
     head = request.method == "HEAD"
     try:
-        result = redirects.follow(runtime(), code, request.host, count=not head, facts=visit_facts)
+        result = redirects.follow(runtime(), code, request.host, count=not head, facts=visit_facts,
+                                  query=request.query_string)
     except PasswordRequired:
         return password_page(code, "link")
     return _answer(result, head)
@@ -62,7 +62,7 @@ def unlock_link(code: str):
     csrf.protect()
     try:
         result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address(),
-                                  facts=visit_facts)
+                                  facts=visit_facts, query=request.query_string)
     except Forbidden:
         return password_page(code, "link", 403, "Incorrect password")
     except RateLimited as exc:
@@ -89,3 +89,33 @@ def link_qr(code: str, fmt: str):
     response.headers["Cache-Control"] = "public, max-age=300"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
     return response
+
+
+# A transparent 1x1 GIF (43 bytes), the answer of every tracking pixel.
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00"
+         b",\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
+
+
+def track_link(code: str):
+    """Shlink's tracking pixel: always 200 with a 1x1 GIF; a GET of a live link's pixel counts one view (sent
+    nowhere); an unknown or dead code is not an orphan visit, and nothing ever redirects."""
+    if request.method == "GET":
+        redirects.track(runtime(), code, request.host, facts=visit_facts)
+    response = Response(PIXEL, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def robots_txt():
+    """/robots.txt, as Shlink writes it: two comment lines, one ``User-agent`` line per ``urls.robots_user_agents``,
+    then ``Allow`` for each crawlable link (``$``: that link only, not every code it begins) and ``Disallow`` for
+    the link route; with ``urls.robots_allow_all``, only the APIs are disallowed."""
+    urls = runtime().settings.urls
+    lines = ["# For more information about the robots.txt standard, see:", "# https://www.robotstxt.org/orig.html", ""]
+    lines += [f"User-agent: {agent}" for agent in urls.robots_user_agents]
+    if urls.robots_allow_all:
+        lines += ["Disallow: /api/", "Disallow: /rest/"]
+    else:
+        lines += [f"Allow: {urls.route}/{quote(slug)}$" for slug in linkqueries.crawlable_slugs()]
+        lines.append(f"Disallow: {urls.route}/")
+    return Response("\n".join(lines) + "\n", mimetype="text/plain")

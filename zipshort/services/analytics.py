@@ -48,14 +48,15 @@ _IN_CHUNK = 500  # ids per IN (...) list
 _visits, _uniques, _salts = Visit.__table__, VisitUnique.__table__, VisitSalt.__table__
 
 
-def orphan_visit(rt: Runtime, kind: str, facts: Facts) -> None:
-    """Publish a visit that found nothing (``kind``: one of ``ORPHAN_TYPES``), unless orphan visits are off."""
+def orphan_visit(rt: Runtime, kind: str, facts: Facts, destination: str | None = None) -> None:
+    """Publish a visit that found nothing (``kind``: one of ``ORPHAN_TYPES``), unless orphan visits are off;
+    ``destination``: where a special redirect sent the visitor (services/domains.py ``special_redirect``)."""
     if kind not in ORPHAN_TYPES:
         raise ValueError(kind)
     if rt.settings.analytics.orphan_visits and rt.events.wants(OrphanVisited):
         visitor = facts()
         rt.events.publish(OrphanVisited(kind=kind, host=visitor.hostname, url=visitor.visited_url(),
-                                        visitor=visitor, request_id=current_request_id()))
+                                        destination=destination, visitor=visitor, request_id=current_request_id()))
 
 
 def collect(rt: Runtime) -> Callable[[Event], None]:

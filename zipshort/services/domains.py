@@ -5,6 +5,9 @@ came to); each has a stable UUID (v5 of its name), so dialects that address doma
 ``domain_id``, h0p's ``domainId``) get the same id every time. Links on a platform domain are stored
 domain-less and answer on every host.
 
+Every domain may send visitors who find nothing elsewhere (Shlink's special redirects, the ``domain_redirects``
+table, with server-wide fallbacks in ``urls.*_redirect``): ``special_redirect``.
+
 Custom domains belong to one user. Links may use one once it is verified, by a proof of control of the
 name (services/domainproofs.py: a DNS TXT record) or by an administrator's hand. Several users may claim
 a hostname while it is unproven, so nobody blocks a name by adding it first; proving it makes the claim
@@ -15,10 +18,14 @@ only verified custom domains pass ``core.trusted_hosts``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+from urllib.parse import quote_plus
 
 from sqlalchemy import Engine, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +35,8 @@ from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
 from zipshort.events import DomainAdded, DomainDeleted, DomainVerified
 from zipshort.extensions import db
-from zipshort.models import CustomDomain, Link, User, new_id, utcnow
+from zipshort.inputs import check_text
+from zipshort.models import CustomDomain, DomainRedirect, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import roles
 
@@ -278,3 +286,116 @@ def verified_hostnames(rt: Runtime, engine: Engine) -> frozenset[str]:
                                           .where(CustomDomain.verified_at.is_not(None))).scalars())
 
     return rt.hostnames.get(load)
+
+
+# --- special redirects (Shlink's "not found" redirects) ---------------------------------------------
+
+BASE_URL, INVALID_SHORT_URL, REGULAR_404 = "base_url", "invalid_short_url", "regular_404"
+REDIRECT_KINDS = (BASE_URL, INVALID_SHORT_URL, REGULAR_404)  # DomainRedirect's columns, Shlink's orphan kinds
+_MAX_REDIRECT = 2048
+_DOMAIN_PLACEHOLDER, _PATH_PLACEHOLDER = "{DOMAIN}", "{ORIGINAL_PATH}"
+
+RedirectRows = Mapping[str, tuple[str | None, str | None, str | None]]  # domain -> targets in REDIRECT_KINDS order
+
+
+def _redirect_domain(rt: Runtime, authority: str) -> str:
+    """What a DomainRedirect row stores for ``authority``: '' for the platform (its name, '' itself, or one of
+    the configured platform domains), else the hostname as custom domains store it."""
+    if not authority:
+        return ""
+    name = normalise_hostname(authority)
+    return "" if name in rt.settings.allowed_domains else name
+
+
+def domain_redirects(rt: Runtime, authority: str) -> DomainRedirect | None:
+    """The special redirects stored for ``authority`` ('' or a platform domain: the platform's), if any."""
+    return db.session.scalars(select(DomainRedirect).where(DomainRedirect.domain == _redirect_domain(rt, authority))
+                              ).first()
+
+
+def set_domain_redirects(rt: Runtime, actor: User, authority: str, changes: Mapping[str, str | None]
+                         ) -> DomainRedirect:
+    """Set a domain's special redirects: ``changes`` maps a kind of ``REDIRECT_KINDS`` to its target, None (or
+    "") clearing it; kinds not given keep their value (Shlink's ``PATCH /domains/redirects``). The row is made
+    when missing. The platform's ('' or a platform domain) are an administrator's; a custom domain's, whoever
+    manages its verified owner. Targets are kept as given (Shlink does not check them either) but must be one
+    line of at most 2048 characters; ``{DOMAIN}`` and ``{ORIGINAL_PATH}`` are filled in at each visit.
+
+    Raises:
+        ValidationError: an unknown kind, a bad target or hostname. Forbidden: the platform's, by a
+        non-administrator. NotFound: a custom domain the actor may not manage or that is not verified.
+    """
+    domain = _redirect_domain(rt, authority)
+    values: dict[str, str | None] = {}
+    for kind, target in changes.items():
+        if kind not in REDIRECT_KINDS:
+            raise ValidationError(f"Unknown redirect {kind}", field=kind)
+        if target is not None and (not isinstance(target, str) or len(target) > _MAX_REDIRECT):
+            raise ValidationError(f"{kind} must be a URL of at most {_MAX_REDIRECT} characters", field=kind)
+        values[kind] = check_text(target.strip(), kind) or None if target is not None else None
+    if domain == "":
+        if not actor.is_administrator:
+            raise Forbidden("Only administrators set the server's own redirects", code="not_admin")
+    else:
+        owner = db.session.scalars(select(CustomDomain).where(CustomDomain.hostname == domain,
+                                                              CustomDomain.verified_at.is_not(None))).first()
+        if owner is None or not roles.can_manage(actor, owner.user):
+            raise NotFound("Domain not found", code="domain_not_found")
+    try:
+        with write_transaction(db.session):
+            lock_key(db.session, f"domain-redirects:{domain}")
+            row = db.session.scalars(select(DomainRedirect).where(DomainRedirect.domain == domain)).first()
+            if row is None:
+                row = DomainRedirect(id=new_id(), domain=domain)
+                db.session.add(row)
+            for kind, target in values.items():
+                setattr(row, kind, target)
+            row.updated_at = utcnow()
+    finally:
+        rt.domain_redirects.invalidate()
+    return row
+
+
+def _all_redirects(engine: Engine) -> RedirectRows:
+    with engine.connect() as conn:
+        rows = conn.execute(select(DomainRedirect.domain, DomainRedirect.base_url, DomainRedirect.invalid_short_url,
+                                   DomainRedirect.regular_404))
+        return MappingProxyType({row[0]: (row[1], row[2], row[3]) for row in rows})
+
+
+def _filled(target: str, authority: str, path: str) -> str:
+    """``target`` with its placeholders filled, as Shlink does: verbatim before the query (a doubled ``/``
+    where ``{ORIGINAL_PATH}`` follows one is made single), form-encoded inside the query."""
+    head, hashed, fragment = target.partition("#")
+    head, asked, query = head.partition("?")
+    head = head.replace(_DOMAIN_PLACEHOLDER, authority)
+    if _PATH_PLACEHOLDER in head:
+        scheme, sep, rest = head.partition("://")
+        if not sep:
+            scheme, rest = "", head
+        rest = rest.replace(_PATH_PLACEHOLDER, path)
+        while "//" in rest:
+            rest = rest.replace("//", "/")
+        head = f"{scheme}{sep}{rest}"
+    query = query.replace(_DOMAIN_PLACEHOLDER, quote_plus(authority, safe="")) \
+        .replace(_PATH_PLACEHOLDER, quote_plus(path, safe=""))
+    return head + (f"?{query}" if asked else "") + (f"#{fragment}" if hashed else "")
+
+
+def special_redirect(rt: Runtime, kind: str, authority: str, path: str) -> str | None:
+    """Where a visitor of ``authority`` (the request's Host) who got nothing of ``kind`` (``REDIRECT_KINDS``) is
+    sent instead, with the placeholders filled (``path``: the request's path, percent-encoded): the domain's own
+    redirect of that kind, else the platform's when the host is not a custom domain, else the server-wide
+    ``urls.<kind>_redirect``; None when none is set (the visitor gets the page). The rows are cached on the
+    runtime (``rt.domain_redirects``), re-read at most every 5 seconds and at once after a change here."""
+    column, engine = REDIRECT_KINDS.index(kind), db.engine
+    authority = authority.lower()
+    rows: RedirectRows = rt.domain_redirects.get(functools.partial(_all_redirects, engine))
+    target = None
+    if rows:
+        own = rows.get(authority)
+        if own is None and authority not in verified_hostnames(rt, engine):
+            own = rows.get("")
+        target = own[column] if own is not None else None
+    target = target or getattr(rt.settings.urls, f"{kind}_redirect") or None
+    return _filled(target, authority, path) if target else None

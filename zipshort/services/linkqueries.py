@@ -1,4 +1,5 @@
-"""Reading links: one link of its owner's, the owner's links listed, paged, searched or filtered by destination.
+"""Reading links: one link of its owner's, the owner's links listed, paged, searched or filtered by destination;
+the crawlable ones (/robots.txt).
 
 Nothing here writes; services/links.py holds the doors that do.
 """
@@ -89,3 +90,11 @@ def _links_query(owner: User, search_field: str | None, search_query: str | None
         query = (search_query or "").lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = stmt.where(func.lower(column).like(f"%{query}%", escape="\\"))
     return stmt
+
+
+def crawlable_slugs() -> list[str]:
+    """Every link marked crawlable's code, on any domain, once each, sorted (what /robots.txt allows, as
+    Shlink's RobotsAction lists them: live or not, its partial index ``ix_links_crawlable`` answers it)."""
+    found = set(db.session.scalars(select(Link.slug).where(Link.crawlable.is_(True))))
+    db.session.rollback()  # end the read transaction
+    return sorted(found)

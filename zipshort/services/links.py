@@ -50,6 +50,7 @@ from zipshort.services.linkstate import (
     EXPIRED,
     LINK_STATES,
     LIVE_SQL,
+    NOT_YET_VALID,
     USED_UP,
     is_live,
     link_state,
@@ -57,7 +58,7 @@ from zipshort.services.linkstate import (
 )
 
 __all__ = [
-    "ACTIVE", "DISABLED", "EXPIRED", "LINK_STATES", "LIVE_SQL", "USED_UP", "SEARCH_FIELDS", "UNSET",
+    "ACTIVE", "DISABLED", "EXPIRED", "LINK_STATES", "LIVE_SQL", "NOT_YET_VALID", "USED_UP", "SEARCH_FIELDS", "UNSET",
     "FieldNames", "LinkChanges", "NewLink", "create_link", "delete_link", "get_owned_link", "is_live", "is_smart",
     "link_state", "list_links", "page_links", "query_links", "state_of", "update_link", "validate_max_views",
 ]

@@ -1,8 +1,9 @@
 """Whether a link is live: one rule, written once, read in Python and in SQL.
 
-A link is live (``active``) while it is enabled and its owner is not disabled, it has not expired,
-and it has views left. ``CONDITIONS`` holds these three, each as SQL and as Python side by side, in
-the order that names a dead link (a disabled link that has also expired reads "disabled").
+A link is live (``active``) while it is enabled and its owner is not disabled, its life has begun (Shlink's
+``validSince``), it has not expired, and it has views left. ``CONDITIONS`` holds these four, each as SQL and
+as Python side by side, in the order that names a dead link (a disabled link that has also expired reads
+"disabled"). A link that is not live yet answers as an expired one does (services/redirects.py).
 ``state_of`` evaluates them in Python (listings, API objects, the classification of a redirect that
 found no row); ``LIVE_SQL`` is their conjunction for the redirect's hot statements
 (services/redirects.py). tests/services/test_link_liveness.py checks every combination of states
@@ -17,8 +18,8 @@ from typing import Callable
 
 from zipshort.models import Link, utcnow
 
-ACTIVE, DISABLED, EXPIRED, USED_UP = "active", "disabled", "expired", "used up"
-LINK_STATES = (ACTIVE, DISABLED, EXPIRED, USED_UP)
+ACTIVE, DISABLED, NOT_YET_VALID, EXPIRED, USED_UP = "active", "disabled", "not yet valid", "expired", "used up"
+LINK_STATES = (ACTIVE, DISABLED, NOT_YET_VALID, EXPIRED, USED_UP)
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Facts:
     views: int
     max_views: int | None
     owner_disabled: bool = False
+    valid_since: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,26 @@ class Condition:
 
 
 def unexpired(expires_at: dt.datetime | None, now: dt.datetime) -> bool:
-    """The expiry condition in Python (also what a cached link is checked against on each visit)."""
+    """The expiry condition in Python."""
     return expires_at is None or expires_at > now
+
+
+def begun(valid_since: dt.datetime | None, now: dt.datetime) -> bool:
+    """The start-of-life condition in Python (Shlink's ``validSince``: live from that instant on)."""
+    return valid_since is None or valid_since <= now
+
+
+def in_window(valid_since: dt.datetime | None, expires_at: dt.datetime | None, now: dt.datetime) -> bool:
+    """Both time conditions: what a cached link (live but for time) is checked against on each visit."""
+    return begun(valid_since, now) and unexpired(expires_at, now)
 
 
 CONDITIONS: tuple[Condition, ...] = (
     Condition(DISABLED, "links.enabled IS TRUE AND EXISTS (SELECT 1 FROM users WHERE users.id = links.user_id"
                         " AND users.disabled IS FALSE)",
               lambda f, now: bool(f.enabled) and not f.owner_disabled),
+    Condition(NOT_YET_VALID, "links.valid_since IS NULL OR links.valid_since <= :now",
+              lambda f, now: begun(f.valid_since, now)),
     Condition(EXPIRED, "links.expires_at IS NULL OR links.expires_at > :now",
               lambda f, now: unexpired(f.expires_at, now)),
     Condition(USED_UP, "links.max_views IS NULL OR links.views < links.max_views",
@@ -63,9 +77,11 @@ LIVE_SQL = " AND ".join(f"({condition.sql})" for condition in CONDITIONS)
 
 
 def state_of(enabled: bool, expires_at: dt.datetime | None, views: int, max_views: int | None,
-             owner_disabled: bool = False, now: dt.datetime | None = None) -> str:
-    """active / disabled / expired / used up: whether a visit redirects now and, if not, why."""
-    facts, now = Facts(enabled, expires_at, views, max_views, owner_disabled), now or utcnow()
+             owner_disabled: bool = False, now: dt.datetime | None = None, *,
+             valid_since: dt.datetime | None = None) -> str:
+    """active / disabled / not yet valid / expired / used up: whether a visit redirects now and, if not, why."""
+    facts = Facts(enabled, expires_at, views, max_views, owner_disabled, valid_since)
+    now = now or utcnow()
     for condition in CONDITIONS:
         if not condition.holds(facts, now):
             return condition.fails_as
@@ -74,7 +90,8 @@ def state_of(enabled: bool, expires_at: dt.datetime | None, views: int, max_view
 
 def link_state(link: Link, now: dt.datetime | None = None, owner_disabled: bool = False) -> str:
     """The state of ``link`` (see :func:`state_of`); every dialect and page shows this one."""
-    return state_of(link.enabled, link.expires_at, link.views, link.max_views, owner_disabled, now)
+    return state_of(link.enabled, link.expires_at, link.views, link.max_views, owner_disabled, now,
+                    valid_since=link.valid_since)
 
 
 def is_live(link: Link, now: dt.datetime | None = None, owner_disabled: bool = False) -> bool:

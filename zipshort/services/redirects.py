@@ -17,8 +17,9 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, or_, select
 
 from zipshort.codes import could_be_code
-from zipshort.counters import ViewLeases
+from zipshort.counters import CachedLink, ViewLeases
 from zipshort.database import Query, hot_statement, hot_transaction
+from zipshort.destinations import forward_query
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
 from zipshort.extensions import db
@@ -26,18 +27,19 @@ from zipshort.models import Link, User, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import smart
 from zipshort.services.links import MAX_PASSWORD_LENGTH
-from zipshort.services.linkstate import ACTIVE, LIVE_SQL, state_of, unexpired
+from zipshort.services.linkstate import ACTIVE, LIVE_SQL, in_window, state_of
 
-_LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, expires_at, smart FROM links
+_LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, forward_query, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
 # Views leased to server processes count against a limit until they are written back (ViewLease)
 _LEASED_SQL = "COALESCE((SELECT SUM(amount) FROM view_leases WHERE view_leases.link_id = links.id), 0)"
 _UNLEASED_SQL = f"(links.max_views IS NULL OR links.views + {_LEASED_SQL} < links.max_views)"
 _COUNT_SQL = f"""UPDATE links SET views = views + 1
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
-AND {_UNLEASED_SQL} RETURNING id, destination, max_views, expires_at, smart"""
+AND {_UNLEASED_SQL} RETURNING id, destination, max_views, expires_at, smart, valid_since, forward_query"""
 # A round of grouped claims (counters.GroupCommit): read each link (locked on PostgreSQL), grant what is left
-_GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, views, {_LEASED_SQL} FROM links
+_GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query, views,
+{_LEASED_SQL} FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _GRANT_SQL = "UPDATE links SET views = views + :n WHERE id = :link_id"
@@ -48,12 +50,13 @@ LEASE_FLOOR = 64  # a limited link with fewer views left counts each one in the 
 LEASE_MAX = 256  # at most this many views per lease, and at most an eighth of what is left
 _COUNT_UNLOCKED_SQL = f"""UPDATE links SET views = views + 1
 WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL} AND {_UNLEASED_SQL}
-RETURNING destination, max_views, smart"""
+RETURNING destination, max_views, smart, forward_query"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
 _links, _users = Link.__table__, User.__table__
 _CLASSIFY = select(
     _links.c.password_hash, _links.c.enabled, _links.c.expires_at, _links.c.views, _links.c.max_views,
+    _links.c.valid_since,
     select(_users.c.disabled).where(_users.c.id == _links.c.user_id).scalar_subquery().label("owner_disabled"),
 ).where(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
 
@@ -72,12 +75,14 @@ def _decide(rt: Runtime, link_id: str, facts: Facts) -> smart.Decision:
     """A smart link's answer for this visitor: rules (language, OS, country), UTM, previews, cloaking."""
     seen = facts()
     country = rt.country.place(seen.country_hint, seen.address).country
-    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent,
-                                                           languages=seen.language_tags(), country=country))
+    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent, languages=seen.language_tags(),
+                                                           country=country, query=seen.query))
 
 
-def _as_utc(value: object) -> dt.datetime:
-    """A driver's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime)."""
+def _as_utc(value: object) -> dt.datetime | None:
+    """A driver's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime); None stays None."""
+    if value is None:
+        return None
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
@@ -93,18 +98,19 @@ def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
     db.session.rollback()  # end the read transaction at once
     if row is None:
         return NotFound("Not found", code="not_found")
-    live = state_of(row.enabled, row.expires_at, row.views, row.max_views, bool(row.owner_disabled), now) == ACTIVE
+    live = state_of(row.enabled, row.expires_at, row.views, row.max_views, bool(row.owner_disabled), now,
+                    valid_since=row.valid_since) == ACTIVE
     if row.password_hash is not None and live:
         return PasswordRequired(code="password_required")
     return _gone(rt)
 
 
-def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None, bool]:
-    """A live link without counting: (id, destination, max views, password hash, smart)."""
+def _lookup(rt: Runtime, key: str, host: str, now: dt.datetime) -> tuple[str, str, int | None, str | None, bool, bool]:
+    """A live link without counting: (id, destination, max views, password hash, forward query, smart)."""
     row = hot_statement(db.engine, _LOOKUP_SQL, {"key": key, "host": host, "now": now}, write=False)
     if row is None:
         raise _missing(rt, key, host, now)
-    return row[0], row[1], row[2], row[3], bool(row[5])
+    return row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5])
 
 
 def _count_unlimited(rt: Runtime, link_id: str) -> None:
@@ -114,61 +120,101 @@ def _count_unlimited(rt: Runtime, link_id: str) -> None:
         hot_statement(db.engine, _COUNT_ONE_SQL, {"link_id": link_id}, write=True)
 
 
+def _location(destination: str, forwards: bool, query: bytes) -> str:
+    """Where a plain link sends this visitor: its destination, with the visitor's query merged in when the link
+    forwards it (``forward_query``)."""
+    return forward_query(destination, query) if forwards and query else destination
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """A link whose view this visit has just been granted."""
+
+    link_id: str
+    destination: str
+    limited: bool
+    forwards: bool
+    smart: bool
+
+
+def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now: dt.datetime | None) -> _Counted:
+    """Find a live link and count one view: from the cache (no SQL) when it can, else through the grouped claims.
+
+    Raises:
+        NotFound, Gone, PasswordRequired (as :func:`follow`).
+    """
+    cached = rt.link_cache.get(key, host)
+    if cached is not None and in_window(cached.valid_since, cached.expires_at, now):  # live but for time, no rules
+        if not cached.limited:
+            _count_unlimited(rt, cached.link_id)
+            return _Counted(cached.link_id, cached.destination, False, cached.forward_query, False)
+        if rt.leases.take(cached.link_id):  # a view of this process's lease: no SQL either
+            return _Counted(cached.link_id, cached.destination, True, cached.forward_query, False)
+    found, ticket = rt.grants.claim((key, host, explicit_now),
+                                    functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
+    if found is None:
+        raise _missing(rt, key, host, now)
+    (link_id, destination, max_views, expires_at, is_smart, valid_since, forwards), granted = found
+    if ticket >= granted:  # the claims of one round wanted more views than were left
+        raise _gone(rt)
+    if not is_smart and (max_views is None or rt.leases.active):
+        rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), max_views is not None,
+                                                _as_utc(valid_since), bool(forwards)))
+    return _Counted(link_id, destination, max_views is not None, bool(forwards), bool(is_smart))
+
+
 def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True,
-           facts: Facts = no_facts) -> Followed:
+           facts: Facts = no_facts, query: bytes = b"") -> Followed:
     """Resolve ``code`` on ``host`` and count one view (unless ``count`` is False, as for HEAD).
 
     A cached plain link costs no SQL (its view is batched); otherwise one conditional UPDATE
     is both the lookup and the count, and a plain link found that way is cached. A smart link's
     answer is decided here from ``facts`` (the visitor), and the counted visit is published with
-    where it was sent.
+    where it was sent. ``query`` is the visitor's raw query string, merged into the destination of a link
+    that forwards it (``forward_query``).
 
     Raises:
-        NotFound: no such code here. Gone: disabled, expired or used up (status per settings).
+        NotFound: no such code here. Gone: disabled, not yet valid, expired or used up (status per settings).
         PasswordRequired: the link needs its password (see :func:`unlock`).
     """
     explicit_now, now = now, now or utcnow()
     if not could_be_code(code):
         raise NotFound("Not found", code="not_found")
     key, host = code.lower(), host.lower()
-    cached = rt.link_cache.get(key, host)
-    if cached is not None and unexpired(cached[2], now):  # cached links are live but for time, without rules
-        link_id, destination, _, limited = cached
-        if not count:
-            return Followed(destination=destination, limited=limited)
-        if not limited:
-            _count_unlimited(rt, link_id)
-            _visited(rt, link_id, code, host, destination, facts)
-            return Followed(destination=destination, limited=False)
-        if rt.leases.take(link_id):  # a view of this process's lease: no SQL either
-            _visited(rt, link_id, code, host, destination, facts)
-            return Followed(destination=destination, limited=True)
     if not count:
-        link_id, destination, max_views, password_hash, is_smart = _lookup(rt, key, host, now)
+        link_id, destination, max_views, password_hash, forwards, is_smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
-        return Followed(destination=destination, limited=max_views is not None,
+        return Followed(destination=_location(destination, forwards, query), limited=max_views is not None,
                         decision=_decide(rt, link_id, facts) if is_smart else None)
-    found, ticket = rt.grants.claim((key, host, explicit_now),
-                                    functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
-    if found is None:
-        raise _missing(rt, key, host, now)
-    (link_id, destination, max_views, expires_at, is_smart), granted = found
-    if ticket >= granted:  # the claims of one round wanted more views than were left
-        raise _gone(rt)
-    if is_smart:
-        decision = _decide(rt, link_id, facts)
-        _visited(rt, link_id, code, host, decision.location, facts)
-        return Followed(destination=destination, limited=max_views is not None, decision=decision)
-    _visited(rt, link_id, code, host, destination, facts)
-    if max_views is None or rt.leases.active:
-        rt.link_cache.put(key, host, link_id, destination, None if expires_at is None else _as_utc(expires_at),
-                          limited=max_views is not None)
-    return Followed(destination=destination, limited=max_views is not None)
+    counted = _count_view(rt, key, host, now, explicit_now)
+    if counted.smart:
+        decision = _decide(rt, counted.link_id, facts)
+        _visited(rt, counted.link_id, code, host, decision.location, facts)
+        return Followed(destination=counted.destination, limited=counted.limited, decision=decision)
+    location = _location(counted.destination, counted.forwards, query)
+    _visited(rt, counted.link_id, code, host, location, facts)
+    return Followed(destination=location, limited=counted.limited)
+
+
+def track(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> bool:
+    """A load of the link's tracking pixel (Shlink's ``/{shortCode}/track``): one view of a live link, counted
+    and published as any visit but sent nowhere (no destination). Never raises for an unknown, dead or
+    protected link: the pixel answers the same either way; returns whether a view was counted."""
+    explicit_now, now = now, now or utcnow()
+    if not could_be_code(code):
+        return False
+    try:
+        counted = _count_view(rt, code.lower(), host.lower(), now, explicit_now)
+    except (NotFound, Gone, PasswordRequired):
+        return False
+    _visited(rt, counted.link_id, code, host.lower(), None, facts)
+    return True
 
 
 Claim = tuple[str, str, "dt.datetime | None"]  # slug key, host, the caller's own time (None: the round's)
-Granted = tuple[tuple[Any, ...], int]  # (id, destination, max views, expires at, smart), views granted
+Granted = tuple[tuple[Any, ...], int]  # (id, destination, max views, expires at, smart, valid since, forward
+# query), views granted
 
 
 def _grant(engine: Engine, now: dt.datetime, leases: ViewLeases | None,
@@ -197,7 +243,7 @@ def _grant(engine: Engine, now: dt.datetime, leases: ViewLeases | None,
             rows = query(lookup, {"key": claim[0], "host": claim[1], "now": claim[2] or now})
             if not rows:
                 continue
-            link_id, max_views, views, leased = rows[0][0], rows[0][2], rows[0][5], rows[0][6]
+            link_id, max_views, views, leased = rows[0][0], rows[0][2], rows[0][7], rows[0][8]
             wanted = pending[claim]
             if max_views is None:
                 granted = wanted
@@ -207,12 +253,12 @@ def _grant(engine: Engine, now: dt.datetime, leases: ViewLeases | None,
                 if leases is not None and left >= LEASE_FLOOR and lease >= wanted:
                     query(_LEASE_SQL, {"link_id": link_id, "holder": leases.holder, "n": lease, "now": now})
                     booked.append((link_id, lease - wanted, wanted))
-                    answers[claim] = (tuple(rows[0][:5]), wanted)
+                    answers[claim] = (tuple(rows[0][:7]), wanted)
                     continue
                 granted = max(0, min(wanted, left))
             if granted:
                 query(_GRANT_SQL, {"n": granted, "link_id": link_id})
-            answers[claim] = (tuple(rows[0][:5]), granted)
+            answers[claim] = (tuple(rows[0][:7]), granted)
         return answers
 
     answers = hot_transaction(engine, work)
@@ -222,7 +268,7 @@ def _grant(engine: Engine, now: dt.datetime, leases: ViewLeases | None,
     return answers
 
 
-def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str, facts: Facts) -> None:
+def _visited(rt: Runtime, link_id: str, code: str, host: str, destination: str | None, facts: Facts) -> None:
     """Publish a counted visit from what the hot path already holds (no query; nothing built without a listener)."""
     if rt.events.wants(LinkVisited):
         rt.events.publish(LinkVisited(link_id=link_id, code=code, host=host, destination=destination,
@@ -242,7 +288,7 @@ def check_password(rt: Runtime, link_id: str, password_hash: str, password: obje
 
 
 def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
-           now: dt.datetime | None = None, facts: Facts = no_facts) -> Followed:
+           now: dt.datetime | None = None, facts: Facts = no_facts, query: bytes = b"") -> Followed:
     """Check the password of a protected link and count the view; return where to go.
 
     The count only succeeds if the password is still the one checked (an edit in between wins).
@@ -253,7 +299,7 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
     now = now or utcnow()
     if not could_be_code(code):
         raise NotFound("Not found", code="not_found")
-    link_id, _, _, password_hash, _ = _lookup(rt, code.lower(), host.lower(), now)
+    link_id, _, _, password_hash, _, _ = _lookup(rt, code.lower(), host.lower(), now)
     if password_hash is None:
         raise NotFound("This link has no password", code="no_password")
     check_password(rt, link_id, password_hash, password, client)
@@ -262,8 +308,9 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
     if row is None:
         raise _gone(rt)
     decision = _decide(rt, link_id, facts) if row[2] else None
-    _visited(rt, link_id, code, host, decision.location if decision else row[0], facts)
-    return Followed(destination=row[0], limited=row[1] is not None, protected=True, decision=decision)
+    location = _location(row[0], bool(row[3]), query)
+    _visited(rt, link_id, code, host, decision.location if decision else location, facts)
+    return Followed(destination=location, limited=row[1] is not None, protected=True, decision=decision)
 
 
 def find_protected_link(ident: str) -> Link:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from zipshort.destinations import forward_query
 from zipshort.extensions import db
 from zipshort.models import File, Link
 from zipshort.services.linkfields import merge_utm, target_of
@@ -65,6 +66,7 @@ class Visitor:
     user_agent: str = ""
     languages: tuple[str, ...] = ()  # Accept-Language, best first, lower-case
     country: str | None = None  # ISO 3166 alpha-2, upper-case
+    query: bytes = b""  # the raw query string, merged into the destination of a link with forward_query
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def decide(link: Link, visitor: Visitor) -> Decision:
     location = target_of(kind, value)
     if kind == "link":
         location = merge_utm(location, link.utm)
+        if link.forward_query:
+            location = forward_query(location, visitor.query)
     if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
         return Decision("preview", location, link.title, link.description, preview_image(link.image))
     if link.deep_linking and kind == "link" and os_type(visitor.user_agent) == "android":

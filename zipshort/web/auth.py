@@ -11,8 +11,8 @@ from flask_login import current_user
 from zipshort.auth import begin_browser_session, client_address, end_browser_session, public_route
 from zipshort.errors import Conflict, Forbidden, RateLimited, Unauthorized, ValidationError, ZipshortError
 from zipshort.extensions import csrf
-from zipshort.http import runtime, visit_facts
-from zipshort.services import accounts, analytics, invites, mfa
+from zipshort.http import original_path, redirect_answer, runtime, visit_facts
+from zipshort.services import accounts, analytics, domains, invites, mfa
 from zipshort.web import bp
 from zipshort.web.common import safe_next
 
@@ -25,11 +25,14 @@ def _refused(template: str, exc: ZipshortError, status: int | None = None, **con
 
 
 @bp.get("/")
-@public_route("sends visitors to the dashboard or the login page")
+@public_route("sends visitors to the dashboard, the login page or the base URL redirect")
 def index():
-    if not current_user.is_authenticated:  # a visitor, not a user coming back to the dashboard
-        analytics.orphan_visit(runtime(), "base_url", visit_facts)
-    return redirect("/dashboard" if current_user.is_authenticated else "/auth/login")
+    if current_user.is_authenticated:  # a user coming back to the dashboard
+        return redirect("/dashboard")
+    rt = runtime()  # a visitor: Shlink's base_url orphan visit, sent to the special redirect when one is set
+    target = domains.special_redirect(rt, domains.BASE_URL, request.host, original_path())
+    analytics.orphan_visit(rt, domains.BASE_URL, visit_facts, target)
+    return redirect_answer(rt.settings, target) if target else redirect("/auth/login")
 
 
 @bp.route("/auth/login", methods=["GET", "POST"])

@@ -49,14 +49,18 @@ def _extras(link=None) -> dict[str, Any]:
         "rules": parse_field(rules_text, "rules") if rules_text else None,
         "cloaking": checked("cloaking"),
         "deep_linking": checked("deep_linking"),
+        "forward_query": checked("forward_query"),
+        "crawlable": checked("crawlable"),
+        "valid_since": _utc_field("valid_since", "Live from"),
     }
     if text("image") or not (link and (link.image or "").startswith("file:")):
         out["image"] = text("image") or None
     return out
 
 
-MORE_FIELDS = ("domain", "tags", "expires_at", "description", "image", "utm_source", "utm_medium", "utm_campaign",
-               "utm_term", "utm_content", "cloaking", "deep_linking", "rules")
+MORE_FIELDS = ("domain", "tags", "expires_at", "valid_since", "description", "image", "utm_source", "utm_medium",
+               "utm_campaign", "utm_term", "utm_content", "cloaking", "deep_linking", "forward_query", "crawlable",
+               "rules")
 
 
 def _more_open(t: Typed, link=None) -> bool:
@@ -65,17 +69,23 @@ def _more_open(t: Typed, link=None) -> bool:
         colours = (str(t.value("qr_dark")).lower(), str(t.value("qr_light")).lower())
         return t.filled(*MORE_FIELDS) or colours not in (("#000000", "#ffffff"), ("", ""))
     return bool(link and (link.tags or link.utm or link.rules or link.description or link.image or link.qr_options
-                          or link.cloaking or link.deep_linking))
+                          or link.cloaking or link.deep_linking or link.valid_since or link.forward_query
+                          or link.crawlable))
 
 
-def _expires_at() -> dt.datetime | None:
-    value = text("expires_at")
+def _utc_field(name: str, label: str) -> dt.datetime | None:
+    """A ``datetime-local`` field read as UTC (None when empty)."""
+    value = text(name)
     if not value:
         return None
     try:
-        return bounded(dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc), "expires_at", "Expiry")
+        return bounded(dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc), name, label)
     except ValueError:
-        raise ValidationError("Expiry must be a date and time", field="expires_at") from None
+        raise ValidationError(f"{label} must be a date and time", field=name) from None
+
+
+def _expires_at() -> dt.datetime | None:
+    return _utc_field("expires_at", "Expiry")
 
 
 def _expiry(value: str):

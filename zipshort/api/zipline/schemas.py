@@ -82,6 +82,9 @@ def url_json(link: Link, url: str | None = None) -> dict[str, Any]:
         "cloaking": link.cloaking,
         "deepLinking": link.deep_linking,
         "externalId": link.external_id,
+        "validSince": iso(link.valid_since),  # Shlink's link features, here as in every dialect
+        "forwardQuery": link.forward_query,
+        "crawlable": link.crawlable,
     }
     if url is not None:
         data["url"] = url

@@ -45,9 +45,12 @@ def _extras(body: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {attr: body[key] for key, attr in _EXTRA_KEYS.items() if key in body}
     if "folderId" in body:
         out["folder_id"] = _string_or_none(body, "folderId")
-    for key, attr in (("cloaking", "cloaking"), ("deepLinking", "deep_linking")):
+    for key, attr in (("cloaking", "cloaking"), ("deepLinking", "deep_linking"), ("forwardQuery", "forward_query"),
+                      ("crawlable", "crawlable")):
         if key in body:
             out[attr] = _bool(body, key, False)
+    if "validSince" in body:  # null: live from creation
+        out["valid_since"] = parse_datetime(body["validSince"], "validSince")
     return out
 
 
