@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Iterable, Mapping
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from zipshort.auth import load_caller
 from zipshort.dates import bounded
@@ -47,7 +47,8 @@ def _before() -> Response | None:
     g.dialect = "shlink"
     if request.method == "OPTIONS":  # a preflight never needs a key (§1)
         response = Response(status=204)
-        allowed = sorted((request.url_rule.methods or set()) - {"HEAD", "OPTIONS"}) if request.url_rule else []
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        allowed = sorted(set(adapter.allowed_methods()) - {"HEAD", "OPTIONS"})  # every rule of the path
         response.headers["Allow"] = ",".join(allowed) or CORS_METHODS
         if request.headers.get("Origin"):
             response.headers["Access-Control-Allow-Methods"] = ",".join(allowed) or CORS_METHODS
