@@ -167,3 +167,15 @@ def test_set_rules_refuses_a_stranger(rt, user, make_user, make_link):
 def test_default_url_is_where_a_visit_goes_without_a_match(user, make_link):
     assert redirectrules.default_url(make_link(user, destination="+1 555 0100", destination_type="phone")) \
         == "tel:+15550100"
+
+
+def test_a_rule_sent_without_conditions_keeps_those_of_the_stored_rule_with_its_id():
+    current = linkfields.validate_rules([{"id": "a", "destination": {"type": "link", "value": "https://a.example/"},
+                                          "conditions": [_cond("device", "ios")]}], 2048)
+    given = [{"id": "a", "destination": {"type": "link", "value": "https://b.example/"}, "countries": ["FR"]},
+             {"id": "b", "destination": {"type": "link", "value": "https://c.example/"}}]
+    carried = linkfields.carry_conditions(given, linkfields.validate_rules(given, 2048), current)
+    assert [(r["id"], r["conditions"], r["countries"]) for r in carried] == [
+        ("a", [_cond("device", "ios")], ["FR"]), ("b", [], [])]
+    given[0]["conditions"] = []
+    assert linkfields.carry_conditions(given, linkfields.validate_rules(given, 2048), current)[0]["conditions"] == []

@@ -160,6 +160,19 @@ def validate_rules(data: object, max_length: int, field: str = "rules") -> list[
     return rules or None
 
 
+def carry_conditions(given: object, rules: list[dict[str, Any]] | None,
+                     current: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """``rules`` (validated from ``given``) where a rule was sent without a ``conditions`` key but with the id of
+    a stored rule keeps that rule's conditions: clients of dialects without conditions (h0p's typed clients)
+    send back the fields they know, and must not drop what another dialect set. ``conditions: []`` clears."""
+    if not rules or not current or not isinstance(given, list):
+        return rules
+    bare = {r["id"] for r in given if isinstance(r, dict) and "conditions" not in r and isinstance(r.get("id"), str)}
+    stored = {r.get("id"): r.get("conditions") or [] for r in current}
+    return [{**rule, "conditions": stored[rule["id"]]} if rule["id"] in bare and rule["id"] in stored else rule
+            for rule in rules]
+
+
 def validate_qr_options(data: object, field: str = "qrCode") -> dict[str, Any] | None:
     """QR options kept with the link and used when drawing its QR code: colours, size, margin (others kept as given)."""
     if data is None:

@@ -186,3 +186,15 @@ def test_parallel_replacements_leave_exactly_one_of_the_sets(live_server, shlink
     stored = [{"longUrl": r["longUrl"], "conditions": r["conditions"]} for r in final]
     assert stored in [s["redirectRules"] for s in sets]
     assert [r["priority"] for r in final] == list(range(1, len(final) + 1))
+
+
+def test_an_h0p_client_that_drops_conditions_keeps_them_by_rule_id(shlink, sale):
+    set_ = shlink.post(URL.format("sale"), json=REFERENCE).get_json()
+    rules = shlink.get(f"/short-link/{sale.id}").get_json()["rules"]
+    known = [{key: rule[key] for key in ("id", "priority", "destination", "countries", "languages", "osTypes")}
+             for rule in rules]  # what a client typed against h0p's schema sends back
+    assert shlink.patch(f"/short-link/{sale.id}", json={"rules": known}).status_code == 200
+    assert shlink.get(URL.format("sale")).get_json() == set_
+    cleared = [{**known[0], "conditions": []}, {**known[1], "id": "a-new-rule"}]
+    assert shlink.patch(f"/short-link/{sale.id}", json={"rules": cleared}).status_code == 200
+    assert [r["conditions"] for r in shlink.get(URL.format("sale")).get_json()["redirectRules"]] == [[], []]
