@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -148,7 +148,7 @@ def condition_matches(condition: dict[str, Any], visitor: Visitor, os: str) -> b
     if kind == "language":
         return language_matches(value, visitor.languages)
     if kind in ("query-param", "any-value-query-param", "valueless-query-param"):
-        have = visitor.query.get(key or "")
+        have = query_of(visitor.query).get(key or "")
         if have is None:
             return False
         return have == value if kind == "query-param" else kind == "any-value-query-param" or have in ("", "0")
@@ -175,8 +175,7 @@ class Visitor:
     country: str | None = None  # ISO 3166 alpha-2, upper-case
     city: str | None = None  # English name, from a city database
     address: str = ""  # the client's address (the proxy's forwarded one only under core.trust_proxy)
-    # the visited URL's query: the last value of a name wins
-    query: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    query: bytes = b""  # the raw query string (parsed by ``query_of`` only when a condition reads it)
     now: dt.datetime | None = None  # when the visit happens (None: now)
     agent: Agent | None = None  # the parsed User-Agent (None: only the OS is read from ``user_agent``)
 
@@ -229,14 +228,15 @@ def rule_matches(rule: dict[str, Any], visitor: Visitor) -> bool:
 
 def visitor_of(rt: Runtime, rules: list[dict[str, Any]] | None, seen: Seen, now: dt.datetime | None = None) -> Visitor:
     """The visitor as ``rules`` need it: the User-Agent parsed (cached, ``rt.agents``), the place looked up
-    (``rt.country``), the languages and the query read only when some rule asks for them."""
+    (``rt.country``) and the languages read only when some rule asks for them (the raw query string is parsed,
+    cached, only by a query condition)."""
     wanted = needs(rules or [])
     place = rt.country.place(seen.country_hint, seen.address) if "place" in wanted else NOWHERE
     accept = seen.accept_language or ",".join(seen.languages)
     return Visitor(user_agent=seen.user_agent,
                    languages=preferred_languages(accept) if "languages" in wanted else (),
                    country=place.country, city=place.city, address=seen.address,
-                   query=query_of(seen.query) if "query" in wanted else MappingProxyType({}), now=now or utcnow(),
+                   query=seen.query, now=now or utcnow(),
                    agent=rt.agents(seen.user_agent) if "agent" in wanted else None)
 
 
@@ -252,7 +252,7 @@ def decide(link: Link, visitor: Visitor) -> Decision:
         location = merge_utm(location, link.utm)
     if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
         return Decision("preview", location, link.title, link.description, preview_image(link.image))
-    if link.deep_linking and kind == "link" and platform(visitor) == "android":
+    if link.deep_linking and kind == "link" and os_type(visitor.user_agent) == "android":
         return Decision("redirect", android_app_link(location))
     if link.cloaking and kind == "link":
         return Decision("frame", location, link.title)
