@@ -198,3 +198,22 @@ def test_an_h0p_client_that_drops_conditions_keeps_them_by_rule_id(shlink, sale)
     cleared = [{**known[0], "conditions": []}, {**known[1], "id": "a-new-rule"}]
     assert shlink.patch(f"/short-link/{sale.id}", json={"rules": cleared}).status_code == 200
     assert [r["conditions"] for r in shlink.get(URL.format("sale")).get_json()["redirectRules"]] == [[], []]
+
+
+def test_an_authored_only_key_reaches_only_the_rules_of_its_own_links(client, shlink, user, make_key, sale):
+    from tests.api.dialects.test_shlink_short_urls import role_key
+
+    authored = Api(client, role_key(user, make_key, authored_only=True), style="x-api-key")
+    made = authored.post("/rest/v3/short-urls", json={"longUrl": "https://example.com/mine", "customSlug": "mine"})
+    assert made.status_code == 200
+    for call in (authored.get, authored.post):
+        assert call(URL.format("sale"), json={"redirectRules": []}).status_code == 404
+    assert authored.post(URL.format("mine"), json=REFERENCE).status_code == 200
+
+
+def test_the_short_url_says_whether_it_has_rules(shlink, sale):
+    assert shlink.get("/rest/v3/short-urls/sale").get_json()["hasRedirectRules"] is False
+    shlink.post(URL.format("sale"), json=REFERENCE)
+    assert shlink.get("/rest/v3/short-urls/sale").get_json()["hasRedirectRules"] is True
+    shlink.post(URL.format("sale"), json={"redirectRules": []})
+    assert shlink.get("/rest/v3/short-urls/sale").get_json()["hasRedirectRules"] is False

@@ -18,7 +18,7 @@ from zipshort.models import Link
 from zipshort.services import redirectrules
 from zipshort.services.links import FieldNames
 
-PATH = "/short-urls/<short_code>/redirect-rules"
+PATH = "/short-urls/<code>/redirect-rules"
 NAMES = FieldNames(rules="redirectRules")
 ELEMENTS = {"destination": "longUrl"}  # the leaf at fault (services' name) → Shlink's name in invalidElements
 
@@ -41,14 +41,14 @@ def _rule(item: Any) -> Any:
 
 @shlink_route(PATH, ["GET"])
 @require_user("links:read")
-def get_redirect_rules(short_code: str) -> Response:
-    return ok(rules_json(find_short_url(short_code)))
+def get_redirect_rules(code: str) -> Response:
+    return ok(rules_json(find_short_url(code)))
 
 
 @shlink_route(PATH, ["POST", "PATCH"])
 @require_user("links:write")
-def set_redirect_rules(short_code: str) -> Response:
-    link = find_short_url(short_code)  # an unknown code is a 404 before the body is judged (§6.1)
+def set_redirect_rules(code: str) -> Response:
+    link = find_short_url(code)  # an unknown code is a 404 before the body is judged (§6.1)
     given = body().get("redirectRules")
     if not isinstance(given, list):
         raise invalid("redirectRules")
