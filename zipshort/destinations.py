@@ -188,5 +188,9 @@ class OwnHosts:
     def refuse_rules(self, rules: list[dict[str, Any]] | None) -> None:
         """:meth:`refuse` for each validated rule's destination (named by its priority, as rules are sorted)."""
         for rule in rules or []:
-            self.refuse(rule["destination"]["type"], rule["destination"]["value"],
-                        f"rules: the destination of the rule with priority {rule['priority']}", "rules")
+            try:
+                self.refuse(rule["destination"]["type"], rule["destination"]["value"],
+                            f"rules: the destination of the rule with priority {rule['priority']}", "rules")
+            except ValidationError as exc:  # the leaf at fault, for dialects that list it (Shlink's longUrl)
+                raise ValidationError(exc.message, code=exc.code, field=exc.field,
+                                      extra={"element": "destination"}) from None

@@ -41,7 +41,8 @@ class TestRulesWithTheCountryHeader:
         ({"User-Agent": ANDROID}, "https://android.example/"),
         ({"User-Agent": WINDOWS, "Accept-Language": "es-MX,es;q=0.8"}, "https://es-mx.example/"),
         ({"User-Agent": WINDOWS, "Accept-Language": "es-ES"}, "https://main.example/"),
-        ({"Accept-Language": "en, fr;q=0.9"}, "https://main.example/"),  # the primary language decides
+        ({"Accept-Language": "en, fr;q=0.8"}, "https://main.example/"),  # only languages with q >= 0.9 count
+        ({"Accept-Language": "en, fr;q=0.9"}, "https://fr.example/"),
     ])
     def test_rules_choose_by_language_os_and_country(self, client, ruled, headers, expected):
         res = client.get("/go/ruled", headers=headers)

@@ -29,7 +29,8 @@ def ruled(make_user, make_link):
     (smart.Visitor(IPHONE, ("fr-ca",), "US"), "https://ios-us.example/?utm_source=news"),  # priority 1 first
     (smart.Visitor(IPHONE, ("fr-ca",), "DE"), "https://fr.example/?utm_source=news"),
     (smart.Visitor(IPHONE, ("en",), None), "https://ios.example/?utm_source=news"),
-    (smart.Visitor(ANDROID, ("en", "fr"), None), "https://main.example/?utm_source=news"),  # primary language only
+    (smart.Visitor(ANDROID, ("en",), None), "https://main.example/?utm_source=news"),
+    (smart.Visitor(ANDROID, ("en", "fr"), None), "https://fr.example/?utm_source=news"),  # any preferred language
 ])
 def test_the_first_matching_rule_by_priority_decides(ruled, visitor, expected):
     assert smart.decide(ruled, visitor) == smart.Decision("redirect", expected)

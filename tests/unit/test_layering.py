@@ -249,6 +249,8 @@ STATE_ALLOWED: set[str] = set()
 # Memoised pure functions: the cache holds no per-app state, only results of the arguments.
 PURE_CACHES = {
     "zipshort/services/smart.py:os_type",  # the OS family of a User-Agent string (ua-parser is slow)
+    "zipshort/services/smart.py:preferred_languages",  # an Accept-Language header's q >= 0.9 tags (a tuple)
+    "zipshort/services/smart.py:query_of",  # a query string's parameters (a read-only mapping)
 }
 
 

@@ -376,6 +376,20 @@ def test_link_forms_set_and_edit_the_extra_fields(browser, user, client):
     assert link.expires_at.replace(tzinfo=None) == dt.datetime(2999, 1, 2, 3, 4)
 
 
+def test_the_rules_box_shows_and_takes_conditions(browser, client):
+    page = browser.get("/dashboard/urls")
+    rules = json.dumps([{"priority": 0, "destination": {"type": "link", "value": "https://promo.example/"},
+                         "conditions": [{"type": "query-param", "matchKey": "promo", "matchValue": "1"}]}])
+    res = browser.post("/dashboard/urls", data={"csrf_token": csrf(page), "destination": "https://example.com/x",
+                                                "vanity": "cond", "enabled": "on", "rules": rules})
+    assert res.status_code == 303
+    assert client.get("/go/cond?promo=1").headers["Location"] == "https://promo.example/"
+    assert client.get("/go/cond").headers["Location"] == "https://example.com/x"
+    link = Link.query.filter_by(slug="cond").one()
+    html = browser.get(f"/dashboard/urls/{link.id}/edit").get_data(as_text=True)
+    assert '"conditions": [{"matchKey": "promo", "matchValue": "1", "type": "query-param"}]' in html
+
+
 @pytest.mark.parametrize("field, value", [("rules", "not json"), ("rules", '[{"destination": 1}]'),
                                           ("tags", ",".join(f"t{i}" for i in range(11))), ("image", "ftp://x"),
                                           ("utm_source", "x" * 300), ("domain", "nope.test")])

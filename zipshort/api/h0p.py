@@ -51,7 +51,8 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
                    "isVerified": domain.is_verified, "createdAt": _iso(domain.created_at or link.created_at)},
         "rules": [{"priority": r["priority"],
                    "destination": _destination(r["destination"]["type"], r["destination"]["value"]), "id": r["id"],
-                   "countries": r["countries"], "languages": r["languages"], "osTypes": r["osTypes"]}
+                   "countries": r["countries"], "languages": r["languages"], "osTypes": r["osTypes"],
+                   "conditions": r.get("conditions") or []}  # zipshort's addition: Shlink's conditions, ANDed
                   for r in link.rules or []],
         "qrCode": {"options": {"data": short_url,
                                **((link.qr_options or {}).get("options") or {})},

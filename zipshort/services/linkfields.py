@@ -6,6 +6,7 @@ ValidationError naming the field. The dialects translate their field names befor
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any, Callable
@@ -14,11 +15,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zipshort.destinations import validate_web_url
 from zipshort.errors import ValidationError
 from zipshort.inputs import check_text
+from zipshort.services.conditions import PLATFORMS, validate_conditions
 
 DESTINATION_TYPES = ("link", "email", "phone")
 UTM_KEYS = ("source", "medium", "campaign", "term", "content", "referral")
-OS_TYPES = ("ios", "android", "windows", "macos", "linux", "chromeos", "other")
+OS_TYPES = PLATFORMS
 MAX_RULES = 20
+MAX_COMBINATIONS = 250  # a rule's lists, multiplied out: how many Shlink rules it reads as (services/redirectrules.py)
 # An e-mail destination is one address and nothing else: no '?' (mailto: headers such as body=, cc=,
 # bcc=), '%' (encoded separators) or '#', though RFC 5322 allows them in the local part.
 _EMAIL = re.compile(r"[A-Za-z0-9.!$&'*+/=^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -27,6 +30,7 @@ _PHONE = re.compile(r"\+?[0-9][0-9 ()\-.]{2,30}")
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+_OS_TYPE = re.compile("|".join(OS_TYPES))
 
 
 def validate_destination(kind: object, value: object, max_length: int, field: str = "destination",
@@ -110,37 +114,63 @@ def _string_list(value: object, field: str, pattern: re.Pattern[str],
     return out
 
 
+def _rules_error(message: str, field: str, element: str | None = None) -> ValidationError:
+    return ValidationError(message, field=field, extra={"element": element} if element else None)
+
+
 def validate_rules(data: object, max_length: int, field: str = "rules") -> list[dict[str, Any]] | None:
-    """Smart routing rules, ordered by priority (lowest first): countries (ISO 3166 alpha-2), languages
-    (BCP 47 tags) and OS types select a destination. A rule with no criteria never matches."""
+    """Smart routing rules, ordered by priority (lowest first). A rule picks its destination when every list it
+    sets matches (a list matches when any of its values does: countries, ISO 3166 alpha-2; languages, BCP 47
+    tags; osTypes) and every one of its ``conditions`` (services/conditions.py, Shlink's types) matches. A rule
+    with no criteria never matches. Errors name ``field`` and, in ``extra["element"]``, the leaf at fault."""
     if data is None:
         return None
     if not isinstance(data, list) or len(data) > MAX_RULES:
-        raise ValidationError(f"{field} must be a list of at most {MAX_RULES} rules", field=field)
+        raise _rules_error(f"{field} must be a list of at most {MAX_RULES} rules", field)
     rules: list[dict[str, Any]] = []
     for i, rule in enumerate(data):
         where = f"{field}[{i}]"
         if not isinstance(rule, dict):
-            raise ValidationError(f"{where} must be an object", field=field)
+            raise _rules_error(f"{where} must be an object", field)
         priority = rule.get("priority", i)
         if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1_000_000:
-            raise ValidationError(f"{where}.priority must be a whole number from 0", field=field)
+            raise _rules_error(f"{where}.priority must be a whole number from 0", field, "priority")
         destination = rule.get("destination")
         if not isinstance(destination, dict):
-            raise ValidationError(f"{where}.destination must be an object", field=field)
-        kind, value = validate_destination(destination.get("type", "link"), destination.get("value"), max_length,
-                                           f"{where}.destination")
-        os_types = _string_list(rule.get("osTypes"), f"{where}.osTypes", re.compile("|".join(OS_TYPES)))
+            raise _rules_error(f"{where}.destination must be an object", field, "destination")
+        try:
+            kind, value = validate_destination(destination.get("type", "link"), destination.get("value"),
+                                               max_length, f"{where}.destination")
+        except ValidationError as exc:
+            raise ValidationError(exc.message, code=exc.code, field=field, extra={"element": "destination"}) from None
+        lists = {"countries": _string_list(rule.get("countries"), f"{where}.countries", _COUNTRY, str.upper),
+                 "languages": _string_list(rule.get("languages"), f"{where}.languages", _LANGUAGE, str.lower),
+                 "osTypes": _string_list(rule.get("osTypes"), f"{where}.osTypes", _OS_TYPE)}
+        if math.prod(max(1, len(values)) for values in lists.values()) > MAX_COMBINATIONS:
+            raise _rules_error(f"{where} combines more than {MAX_COMBINATIONS} countries × languages × osTypes "
+                               "(split it into several rules)", field)
         rules.append({
             "id": rule.get("id") if isinstance(rule.get("id"), str) and len(rule["id"]) <= 64 else str(uuid.uuid4()),
             "priority": priority,
             "destination": {"type": kind, "value": value},
-            "countries": _string_list(rule.get("countries"), f"{where}.countries", _COUNTRY, str.upper),
-            "languages": _string_list(rule.get("languages"), f"{where}.languages", _LANGUAGE, str.lower),
-            "osTypes": os_types,
+            **lists,
+            "conditions": validate_conditions(rule.get("conditions"), where, field),
         })
     rules.sort(key=lambda r: r["priority"])
     return rules or None
+
+
+def carry_conditions(given: object, rules: list[dict[str, Any]] | None,
+                     current: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    """``rules`` (validated from ``given``) where a rule was sent without a ``conditions`` key but with the id of
+    a stored rule keeps that rule's conditions: clients of dialects without conditions (h0p's typed clients)
+    send back the fields they know, and must not drop what another dialect set. ``conditions: []`` clears."""
+    if not rules or not current or not isinstance(given, list):
+        return rules
+    bare = {r["id"] for r in given if isinstance(r, dict) and "conditions" not in r and isinstance(r.get("id"), str)}
+    stored = {r.get("id"): r.get("conditions") or [] for r in current}
+    return [{**rule, "conditions": stored[rule["id"]]} if rule["id"] in bare and rule["id"] in stored else rule
+            for rule in rules]
 
 
 def validate_qr_options(data: object, field: str = "qrCode") -> dict[str, Any] | None:

@@ -356,6 +356,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
         if changes.folder_id is not UNSET:
             values["folder_id"] = changes.folder_id
         _owned_images(owner, values, changes.image_id, names, current=link)
+        if "rules" in values:
+            values["rules"] = linkfields.carry_conditions(changes.rules, values["rules"], link.rules)
         for attr in _PLAIN_CHANGES:
             if attr in values:
                 setattr(link, attr, values[attr])

@@ -72,11 +72,10 @@ class Followed:
 
 
 def _decide(rt: Runtime, link_id: str, facts: Facts) -> smart.Decision:
-    """A smart link's answer for this visitor: rules (language, OS, country), UTM, previews, cloaking."""
-    seen = facts()
-    country = rt.country.place(seen.country_hint, seen.address).country
-    return smart.decide(smart.load(link_id), smart.Visitor(user_agent=seen.user_agent, languages=seen.language_tags(),
-                                                           country=country, query=seen.query))
+    """A smart link's answer for this visitor: rules, UTM, previews, cloaking (the visitor's facts are parsed and
+    looked up only as far as the link's rules need them)."""
+    link = smart.load(link_id)
+    return smart.decide(link, smart.visitor_of(rt, link.rules, facts()))
 
 
 def _as_utc(value: object) -> dt.datetime | None:

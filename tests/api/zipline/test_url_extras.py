@@ -15,7 +15,8 @@ def test_create_with_every_extra_and_read_it_back(api, user, client):
     body = {"destination": "https://shop.example/p", "vanity": "spring", "title": "Spring", "description": "Sale",
             "image": "https://cdn.example/og.png", "tags": ["promo", "q2"], "folderId": folder.id,
             "utm": {"source": "news", "medium": "email"}, "deepLinking": True,
-            "rules": [{"priority": 0, "languages": ["de"], "destination": {"type": "link", "value": "https://de.example/"}}],
+            "rules": [{"priority": 0, "languages": ["de"], "destination": {"type": "link", "value": "https://de.example/"},
+                       "conditions": [{"type": "device", "matchKey": None, "matchValue": "desktop"}]}],
             "qrOptions": {"options": {"margin": 2, "dotsOptions": {"color": "#112233"}}}}
     res = api.post("/api/user/urls", json=body)
     assert res.status_code == 200, res.get_json()
@@ -23,9 +24,11 @@ def test_create_with_every_extra_and_read_it_back(api, user, client):
     assert made["title"] == "Spring" and made["description"] == "Sale" and made["folderId"] == folder.id
     assert [t["name"] for t in made["tags"]] == ["promo", "q2"] and made["utm"] == {"source": "news", "medium": "email"}
     assert made["rules"][0]["languages"] == ["de"] and made["qrOptions"]["options"]["margin"] == 2
+    assert made["rules"][0]["conditions"] == [{"type": "device", "matchKey": None, "matchValue": "desktop"}]
     assert made["deepLinking"] is True and made["cloaking"] is False
     assert api.get(f"/api/user/urls/{made['id']}").get_json()["tags"] == made["tags"]
-    german = client.get("/go/spring", headers={"Accept-Language": "de-DE"})
+    german = client.get("/go/spring", headers={"Accept-Language": "de-DE",
+                                               "User-Agent": "Mozilla/5.0 (Windows NT 10.0)"})
     assert german.headers["Location"].startswith("https://de.example/?utm_source=news")
 
 
