@@ -1,0 +1,321 @@
+"""Visits as Shlink lists them: of one short URL, a tag, a domain, every link (non-orphan), or nobody (orphan),
+a page at a time, newest first; the all-time overview; deleting a short URL's or the orphan visits.
+
+Whose visits a caller sees (:class:`Reader`): the visits of their own links, narrowed by what their key
+reaches (``services/reach.py``: only the links it created, only one domain's), as the link listings of
+every dialect show an administrator their own links only. Orphan visits belong to the server, not to a
+user: only an administrator calling with the ``admin`` scope and an unrestricted key (or a session) sees
+them, as the Zipline dialect's server statistics; anyone else sees none and deletes none, as Shlink's
+``NO_ORPHAN_VISITS`` role (an empty list, zero counts, ``deletedVisits: 0``).
+
+The lists read the raw visits (kept ``analytics.retention_days``); the overview reads the rollups, which
+are kept forever and count bot visits apart. Nothing here imports Flask.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+
+from zipshort.dates import MAX_TEXT_LENGTH
+from zipshort.errors import NotFound, ValidationError
+from zipshort.extensions import db
+from zipshort.inputs import check_offset, whole_number
+from zipshort.models import CustomDomain, Link, Tag, User, Visit, VisitHour
+from zipshort.models.folder import link_tags
+from zipshort.models.visit import LINK, ORPHAN, ORPHAN_TYPES
+from zipshort.runtime import Runtime
+from zipshort.services import visitlog
+from zipshort.services.apikeys import Actor
+from zipshort.services.reach import Reach
+from zipshort.services.visitstats import parse_instant, parse_zone
+
+DEFAULT = "DEFAULT"  # Shlink's name for the default domain: here the platform's domain-less links
+ORPHAN_TARGETS = tuple(f"{ORPHAN}:{kind}" for kind in ORPHAN_TYPES)  # the rollups' targets (models/visit.py)
+_MAX_NAME = 255
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads visits: the user whose links they are, what the key reaches, whether orphan visits show."""
+
+    user: User
+    reach: Reach
+    orphans: bool
+
+
+def reader(actor: Actor, reach: Reach) -> Reader:
+    """The reader behind ``actor`` calling with a key of ``reach`` (see the module's docstring)."""
+    if actor.user is None:
+        raise ValueError("visits are read by a user")
+    orphans = actor.admin and "admin" in actor.scopes and not actor.bot and not reach.restricted
+    return Reader(actor.user, reach, orphans)
+
+
+@dataclass(frozen=True)
+class Params:
+    """A checked visits query: [start, end] (inclusive, None: unbounded), bots left out or not, the page
+    (from 1) and its size (None: every visit on one page)."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    exclude_bots: bool = False
+    page: int = 1
+    per_page: int | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The date and bot conditions on ``visits``."""
+        cond: list[ColumnElement[bool]] = []
+        if self.start is not None:
+            cond.append(Visit.at >= self.start)
+        if self.end is not None:
+            cond.append(Visit.at <= self.end)
+        if self.exclude_bots:
+            cond.append(Visit.bot.is_(False))
+        return cond
+
+
+def _integer(value: str | None, field: str) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    text = value.strip()[:MAX_TEXT_LENGTH]
+    number = whole_number(text.removeprefix("-"))
+    if number is None:
+        raise ValidationError(f"{field} must be a whole number", field=field)
+    return -number if text.startswith("-") else number
+
+
+def _date(value: str | None, field: str, end: bool) -> dt.datetime | None:
+    """An ISO date (its whole UTC day: the start, or with ``end`` the last microsecond) or date-time (naive: UTC)."""
+    if value is None or value.strip() == "":
+        return None
+    instant = parse_instant(value, field, parse_zone(None), end_of_day=end)
+    if end and len(value.strip()) == 10:
+        instant -= dt.timedelta(microseconds=1)  # a date ends where the next day begins
+    return instant
+
+
+def parse_params(*, page: str | None = None, items_per_page: str | None = None, start_date: str | None = None,
+                 end_date: str | None = None, exclude_bots: bool = False) -> Params:
+    """Shlink's visits parameters as the query string gives them: ``page`` (≤ 0 or absent: 1),
+    ``itemsPerPage`` (absent, 0 or negative: every visit), ``startDate``/``endDate`` (inclusive; a date
+    means its whole UTC day), ``excludeBots`` (by presence, whatever its value: the face says whether it
+    was sent).
+
+    Raises:
+        ValidationError: naming ``page``, ``itemsPerPage``, ``startDate`` or ``endDate``.
+    """
+    number = _integer(page, "page")
+    size = _integer(items_per_page, "itemsPerPage")
+    number = 1 if number is None or number < 1 else number
+    size = None if size is None or size < 1 else size
+    if size is not None:
+        check_offset((number - 1) * size, "page")
+    return Params(_date(start_date, "startDate", end=False), _date(end_date, "endDate", end=True), exclude_bots,
+                  number, size)
+
+
+def parse_orphan_type(value: str | None) -> str | None:
+    """Shlink's orphan ``type`` filter: ``base_url``, ``invalid_short_url``, ``regular_404`` or none.
+
+    Raises:
+        ValidationError: anything else (field ``type``).
+    """
+    if value is None or value == "":
+        return None
+    if value not in ORPHAN_TYPES:
+        raise ValidationError(f"type must be one of {', '.join(ORPHAN_TYPES)}", field="type")
+    return value
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of visits and the numbers a paginator shows."""
+
+    visits: list[Visit]
+    total: int
+    page: int
+    per_page: int | None  # None: everything on one page
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least one, even when nothing matched)."""
+        if self.per_page is None or self.total == 0:
+            return 1
+        return -(-self.total // self.per_page)
+
+    @property
+    def size(self) -> int:
+        """The page size to report: every item (at least one) when everything was asked for."""
+        return self.per_page if self.per_page is not None else max(self.total, 1)
+
+
+def _paged(where: list[ColumnElement[bool]], params: Params) -> Page:
+    """Visits matching ``where`` and ``params``, newest first (by id: the order they were stored)."""
+    cond = [*where, *params.conditions()]
+    total = db.session.scalar(select(func.count()).select_from(Visit).where(*cond)) or 0
+    stmt = select(Visit).where(*cond).order_by(Visit.id.desc())
+    if params.per_page is not None:
+        stmt = stmt.limit(params.per_page).offset((params.page - 1) * params.per_page)
+    return Page(list(db.session.scalars(stmt)), int(total), params.page, params.per_page)
+
+
+# Whose links --------------------------------------------------------------------------------------
+
+def domain_key(rt: Runtime, domain: str | None) -> str:
+    """``links.domain`` for a domain as Shlink names it: ``DEFAULT``, nothing or a platform host mean the
+    platform's domain-less links (``''``); anything else is a custom domain's hostname, lower-cased."""
+    name = (domain or "").strip().lower()
+    if name in ("", DEFAULT.lower()) or name in rt.settings.allowed_domains:
+        return ""
+    return name[:_MAX_NAME]
+
+
+def _links(reader: Reader, *where: ColumnElement[bool]) -> Select[str]:
+    """The ids of the reader's links (within the key's reach) matching ``where``."""
+    return select(Link.id).where(Link.user_id == reader.user.id, *reader.reach.link_conditions(), *where)
+
+
+def find_link(rt: Runtime, reader: Reader, code: str, domain: str | None) -> Link:
+    """The reader's link ``code`` on ``domain`` (Shlink's short URL identifier; see :func:`domain_key`).
+
+    Raises:
+        NotFound: ``short_url_not_found`` (with ``shortCode`` and the ``domain`` asked for), also for a link
+        that is not the reader's or out of the key's reach.
+    """
+    link = None
+    if code and len(code) <= _MAX_NAME and "\x00" not in code:
+        link = db.session.scalar(select(Link).where(Link.id.in_(_links(
+            reader, Link.slug_key == code.lower(), Link.domain == domain_key(rt, domain)))))
+    if link is None:
+        extra = {"shortCode": code} | ({"domain": domain} if domain else {})
+        suffix = f' for domain "{domain}"' if domain else ""
+        raise NotFound(f'No URL found with short code "{code}"{suffix}', code="short_url_not_found", extra=extra)
+    return link
+
+
+def _visible_domain(rt: Runtime, reader: Reader, domain: str) -> str:
+    """The ``links.domain`` of a domain the reader may ask about: the platform's unless the key is bound to
+    another domain; a custom domain the key may reach that the user claims or has links on.
+
+    Raises:
+        NotFound: ``domain_not_found`` (with ``authority``).
+    """
+    key = domain_key(rt, domain)
+    reach = reader.reach
+    if reach.domain is None or reach.domain == key:
+        if key == "":
+            return key
+        claimed = select(CustomDomain.id).where(CustomDomain.user_id == reader.user.id, CustomDomain.hostname == key)
+        if not reach.restricted and db.session.scalar(claimed.limit(1)) is not None:
+            return key
+        if db.session.scalar(_links(reader, Link.domain == key).limit(1)) is not None:
+            return key
+    raise NotFound(f'Domain with authority "{domain}" could not be found', code="domain_not_found",
+                   extra={"authority": domain})
+
+
+# Lists --------------------------------------------------------------------------------------------
+
+def link_visits(rt: Runtime, reader: Reader, code: str, domain: str | None, params: Params) -> Page:
+    """The visits of one short URL (see :func:`find_link`)."""
+    return _paged([Visit.link_id == find_link(rt, reader, code, domain).id], params)
+
+
+def tag_visits(rt: Runtime, reader: Reader, tag: str, domain: str | None, params: Params) -> Page:
+    """The visits of the reader's links carrying the tag named exactly ``tag`` (optionally on one domain).
+
+    Raises:
+        NotFound: ``tag_not_found`` (with ``tag``): the user has no such tag, or (a restricted key) none of
+        the links it reaches carries it.
+    """
+    tagged = (select(link_tags.c.link_id).join(Tag, Tag.id == link_tags.c.tag_id)
+              .where(Tag.user_id == reader.user.id, Tag.name == tag[:_MAX_NAME]))
+    exists = (_links(reader, Link.id.in_(tagged)) if reader.reach.restricted
+              else select(Tag.id).where(Tag.user_id == reader.user.id, Tag.name == tag[:_MAX_NAME]))
+    if len(tag) > _MAX_NAME or db.session.scalar(exists.limit(1)) is None:
+        raise NotFound(f'Tag with name "{tag}" could not be found', code="tag_not_found", extra={"tag": tag})
+    where = [Link.id.in_(tagged)] + ([Link.domain == domain_key(rt, domain)] if domain else [])
+    return _paged([Visit.link_id.in_(_links(reader, *where))], params)
+
+
+def domain_visits(rt: Runtime, reader: Reader, domain: str, params: Params) -> Page:
+    """The visits of the reader's links on one domain (``DEFAULT`` or a platform host: the domain-less links).
+
+    Raises:
+        NotFound: ``domain_not_found``: see :func:`_visible_domain`.
+    """
+    key = _visible_domain(rt, reader, domain)
+    return _paged([Visit.link_id.in_(_links(reader, Link.domain == key))], params)
+
+
+def non_orphan_visits(rt: Runtime, reader: Reader, domain: str | None, params: Params) -> Page:
+    """The visits of every link the reader sees (optionally on one domain). Files' visits are not Shlink's."""
+    where = [Link.domain == domain_key(rt, domain)] if domain else []
+    return _paged([Visit.kind == LINK, Visit.link_id.in_(_links(reader, *where))], params)
+
+
+def orphan_visits(rt: Runtime, reader: Reader, kind: str | None, domain: str | None, params: Params) -> Page:
+    """Orphan visits (of one ``kind``; whose URL holds ``domain``, ``DEFAULT`` meaning any platform host), or
+    an empty page for a reader who may not see them."""
+    if not reader.orphans:
+        return Page([], 0, params.page, params.per_page)
+    where: list[ColumnElement[bool]] = [Visit.kind == ORPHAN]
+    if kind is not None:
+        where.append(Visit.orphan_type == kind)
+    if domain:
+        hosts = rt.settings.allowed_domains if domain == DEFAULT else (domain[:_MAX_NAME],)
+        if hosts:
+            where.append(or_(*(Visit.url.contains(host, autoescape=True) for host in hosts)))
+    return _paged(where, params)
+
+
+# The overview and deletions -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Summary:
+    """Visits counted: all of them and the bots among them."""
+
+    total: int = 0
+    bots: int = 0
+
+    @property
+    def non_bots(self) -> int:
+        """The visits not flagged as bots."""
+        return self.total - self.bots
+
+
+def _summed(where: list[ColumnElement[bool]]) -> Summary:
+    rows = db.session.execute(select(VisitHour.bot, func.sum(VisitHour.count)).where(*where)
+                              .group_by(VisitHour.bot)).all()
+    counts = {bool(bot): int(n) for bot, n in rows}
+    return Summary(sum(counts.values()), counts.get(True, 0))
+
+
+def overview(reader: Reader) -> tuple[Summary, Summary]:
+    """All-time visits of the reader's links (within the key's reach) and orphan visits (none for a reader who
+    may not see them), from the rollups: raw visits are pruned after ``analytics.retention_days``."""
+    if reader.reach.restricted:
+        links: list[ColumnElement[bool]] = [VisitHour.link_id.in_(_links(reader))]
+    else:  # the rollups' owner column: served by its index, no list of the user's links
+        links = [VisitHour.user_id == reader.user.id, VisitHour.kind == LINK]
+    linked = _summed(links)
+    orphaned = _summed([VisitHour.target.in_(ORPHAN_TARGETS)]) if reader.orphans else Summary()
+    return linked, orphaned
+
+
+def delete_link_visits(rt: Runtime, reader: Reader, code: str, domain: str | None) -> int:
+    """Forget every visit of one short URL (raw and rollups); return how many (as the rollups counted them).
+
+    Raises:
+        NotFound: see :func:`find_link`.
+    """
+    return visitlog.forget_visits(reader.user, "link", find_link(rt, reader, code, domain).id)
+
+
+def delete_orphan_visits(reader: Reader) -> int:
+    """Forget every orphan visit (raw and rollups) if the reader may see them; return how many."""
+    return visitlog.forget_orphan_visits() if reader.orphans else 0
+
