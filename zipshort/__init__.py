@@ -127,7 +127,12 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     from zipshort.public import make_blueprint
     from zipshort.web import bp as web_bp
 
-    for api in (zipline_bp, hozip_bp, h0p_bp, hoko_bp):
+    apis = [zipline_bp, hozip_bp, h0p_bp, hoko_bp]
+    if settings.shlink.enabled:
+        from zipshort.api.shlink import bp as shlink_bp
+
+        apis.append(shlink_bp)
+    for api in apis:
         csrf.exempt(api)  # programs authenticate with keys; session calls are checked in auth.py
         app.register_blueprint(api)
     app.register_blueprint(make_blueprint(settings))

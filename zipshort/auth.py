@@ -83,17 +83,26 @@ def presented_key() -> str | None:
 
 def load_caller() -> None:
     """Set ``g.user`` and ``g.api_key`` for this request (None when anonymous)."""
-    g.user, g.api_key, g.bad_key = None, None, False
     key = presented_key()
-    if key is not None:
-        found: ApiKey | None = apikeys.authenticate_key(key)
-        if found is None:
-            g.bad_key = True
-            return
-        g.user, g.api_key = found.user, found
+    if load_key(key) or key is not None:
         return
     if current_user.is_authenticated:
         g.user = current_user._get_current_object()
+
+
+def load_key(key: str | None) -> bool:
+    """Set ``g.user`` and ``g.api_key`` from the API key ``key`` (``g.bad_key`` when it is refused); no browser
+    session is consulted. For a dialect that takes its key from somewhere else than the headers (Shlink's
+    ``?apiKey=``). Returns whether a key was accepted."""
+    g.user, g.api_key, g.bad_key = None, None, False
+    if key is None:
+        return False
+    found: ApiKey | None = apikeys.authenticate_key(key)
+    if found is None:
+        g.bad_key = True
+        return False
+    g.user, g.api_key = found.user, found
+    return True
 
 
 def _check_session_csrf() -> None:

@@ -312,3 +312,14 @@ def existing_values(session: AnySession, column: Any, values: list[str], *where:
     for start in range(0, len(values), 500):
         found.update(session.scalars(select(column).where(column.in_(values[start:start + 500]), *where)))
     return found
+
+
+def reachable(session: AnySession) -> bool:
+    """Whether the database answers a round trip (health checks); ends the session's transaction either way."""
+    try:
+        session.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any database failure means unhealthy
+        return False
+    finally:
+        session.rollback()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, Mapping
 
 import sqlalchemy.exc
 from flask import Flask, Response, g, jsonify, render_template, request
@@ -20,6 +21,8 @@ def dialect() -> str:
     if chosen:
         return chosen
     path = request.path
+    if (path == "/rest" or path.startswith("/rest/")) and runtime().settings.shlink.enabled:
+        return "shlink"
     if path.startswith("/api/v1/external/"):
         return "hozip"
     if path == "/short-link" or path.startswith("/short-link/"):
@@ -41,11 +44,55 @@ _HOZIP_CODES = {"vanity_taken": "short_code_exists", "invalid_token": "authentic
                 "not_logged_in": "not_authenticated", "rate_limited": "throttled"}
 
 
+SHLINK_ERROR = "https://shlink.io/api/error/"
+# Shlink's problem types (https://shlink.io/api/error/<suffix>) and titles, by zipshort's error code; a code
+# not named here is typed by its status (_SHLINK_BY_STATUS), else by itself with dashes.
+_SHLINK_TYPES = {
+    "invalid_data": ("invalid-data", "Invalid data"),
+    "malformed_request_body": ("malformed-request-body", "Malformed request body"),
+    "vanity_taken": ("non-unique-slug", "Invalid custom slug"),
+    "non_unique_slug": ("non-unique-slug", "Invalid custom slug"),
+    "url_not_found": ("short-url-not-found", "Short URL not found"),
+    "short_url_not_found": ("short-url-not-found", "Short URL not found"),
+    "invalid_short_url_deletion": ("invalid-short-url-deletion", "Cannot delete short URL"),
+    "tag_not_found": ("tag-not-found", "Tag not found"),
+    "tag_conflict": ("tag-conflict", "Tag conflict"),
+    "forbidden_tag_operation": ("forbidden-tag-operation", "Forbidden tag operation"),
+    "domain_not_found": ("domain-not-found", "Domain not found"),
+    "mercure_not_configured": ("mercure-not-configured", "Mercure integration not configured"),
+    "not_logged_in": ("missing-authentication", "Invalid authorization"),
+    "missing_authentication": ("missing-authentication", "Invalid authorization"),
+    "invalid_token": ("invalid-api-key", "Invalid API key"),
+    "not_found": ("not-found", "Not Found"),
+    "internal_error": ("internal-server-error", "Internal Server Error"),
+}
+_SHLINK_BY_STATUS = {400: "invalid_data", 401: "invalid_token", 404: "not_found", 500: "internal_error"}
+
+
+def _problem(status: int, message: str, code: str, extra: Mapping[str, Any], field: str | None) -> Response:
+    """Shlink's RFC 7807 problem: type, title, detail, status and the error's extension members."""
+    if code not in _SHLINK_TYPES and status in _SHLINK_BY_STATUS and status != 404:
+        code = _SHLINK_BY_STATUS[status]
+    suffix, title = _SHLINK_TYPES.get(code) or (code.replace("_", "-"), _HTTP_NAMES.get(status, "Error"))
+    body: dict[str, Any] = {"type": SHLINK_ERROR + suffix, "title": title, "detail": message, "status": status}
+    if suffix == "invalid-data":
+        body["invalidElements"] = [field] if field else []
+    elif suffix == "missing-authentication":
+        body["expectedHeaders"] = ["X-Api-Key"]
+    body.update(extra)
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    return response
+
+
 def render_error(status: int, message: str, code: str, retry_after: int | None = None,
-                 index: int | None = None) -> Response:
-    """Render one error in the caller's dialect."""
+                 index: int | None = None, extra: Mapping[str, Any] | None = None,
+                 field: str | None = None) -> Response:
+    """Render one error in the caller's dialect (``extra`` and ``field``: Shlink's extension members)."""
     kind = dialect()
-    if kind == "hozip":
+    if kind == "shlink":
+        response = _problem(status, message, code, extra or {}, field)
+    elif kind == "hozip":
         error_code = _HOZIP_CODES.get(code) or ("validation_error" if status == 400 else code)
         response = jsonify({"detail": message, "error_code": error_code})
     elif kind == "h0p":  # NestJS style
@@ -87,7 +134,8 @@ def _orphan_visit(status: int, error: Exception) -> None:
 
 def _handle_zipshort(error: ZipshortError) -> Response:
     _orphan_visit(error.status, error)
-    return render_error(error.status, error.message, error.code, error.retry_after, getattr(error, "index", None))
+    return render_error(error.status, error.message, error.code, error.retry_after, getattr(error, "index", None),
+                        error.extra, error.field)
 
 
 def _handle_http(error: HTTPException) -> Response:
@@ -95,6 +143,8 @@ def _handle_http(error: HTTPException) -> Response:
     _orphan_visit(status, error)
     if isinstance(error, MethodNotAllowed):
         response = _method_not_allowed(error)
+    elif dialect() == "shlink" and status == 404:  # Shlink's words for an unknown REST route
+        response = render_error(404, f"Cannot {request.method} {request.url}!", "not_found")
     elif dialect() == "zipline" and status == 404:
         response = jsonify({"message": f"Route {request.method}:{request.path} not found", "error": "Not Found",
                             "statusCode": 404})

@@ -269,3 +269,24 @@ def test_service_refuses_a_bad_description_whoever_calls_it(rt, user, make_link,
     assert link.description == "two\nlines\tand a tab"
     with pytest.raises(ValidationError):
         links.update_link(rt, user, link.id, links.LinkChanges(description=description))
+
+
+def test_shlink_fields_are_stored_at_creation_and_edited(rt, user):
+    since = dt.datetime(2020, 5, 1, 12, 0, tzinfo=dt.UTC)
+    link = links.create_link(rt, user, links.NewLink(destination="https://example.com/", valid_since=since,
+                                                     forward_query=True, crawlable=True))
+    row = fresh(Link, link.id)
+    assert (row.valid_since, row.forward_query, row.crawlable, row.api_key_id) == (since, True, True, None)
+    links.update_link(rt, user, link.id, links.LinkChanges(valid_since=None, forward_query=False))
+    row = fresh(Link, link.id)
+    assert (row.valid_since, row.forward_query, row.crawlable) == (None, False, True)
+    plain = links.create_link(rt, user, links.NewLink(destination="https://example.com/b"))
+    assert (plain.valid_since, plain.forward_query, plain.crawlable) == (None, False, False)
+
+
+@pytest.mark.parametrize("value", ["2020-01-01", dt.datetime(1, 1, 1)])
+def test_bad_valid_since_is_refused_and_nothing_written(rt, user, value):
+    with pytest.raises(ValidationError) as caught:
+        links.create_link(rt, user, links.NewLink(destination="https://example.com/", valid_since=value))
+    assert caught.value.field == "validSince"
+    assert count(Link) == 0

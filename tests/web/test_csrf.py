@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-API_BLUEPRINTS = {"zipline", "hozip", "h0p", "hoko"}
+API_BLUEPRINTS = {"zipline", "hozip", "h0p", "hoko", "shlink"}
 
 
 def page_routes(app):

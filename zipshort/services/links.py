@@ -111,6 +111,10 @@ class NewLink:
     deep_linking: bool = False
     invisible: bool = False  # Zipline v3's Zws: a random code of zero-width characters
     schemes: tuple[str, ...] = ("http", "https")  # the web destinations the dialect accepts (hozip: https only)
+    valid_since: dt.datetime | None = None  # not live before (Shlink's validSince)
+    forward_query: bool = False  # merge the visitor's query string into the destination (Shlink's forwardQuery)
+    crawlable: bool = False  # allowed in /robots.txt (Shlink's crawlable)
+    api_key_id: str | None = None  # the key that creates it (what an authored-only key may reach later)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class LinkChanges:
     qr_options: Any = UNSET
     cloaking: Any = UNSET
     deep_linking: Any = UNSET
+    valid_since: Any = UNSET  # a datetime, or None to clear
+    forward_query: Any = UNSET
+    crawlable: Any = UNSET
 
 
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
@@ -163,6 +170,15 @@ def _validate_password(password: object) -> str | None:
         raise ValidationError("password must be a string of at most 1024 characters", code="invalid_password",
                               field="password")
     return password
+
+
+def _valid_since(value: object) -> dt.datetime | None:
+    """A start of life in the supported date range (None: live from creation); the past is allowed."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime):
+        raise ValidationError("validSince must be a date", code="invalid_valid_since", field="validSince")
+    return bounded(value, "validSince")
 
 
 def _future(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
@@ -231,6 +247,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
     expires_at = _future(spec.expires_at, now)
+    valid_since = _valid_since(spec.valid_since)
     values = _extras(rt, {key: getattr(spec, key) for key in _EXTRAS}, names)
     external_id, tenant_id, partner_id = (linkfields.text_field(getattr(spec, key), field) for key, field in (
         ("external_id", "externalId"), ("tenant_id", "tenantId"), ("partner_id", "partnerId")))
@@ -256,7 +273,9 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                     folder_id=folder_id, image=values["image"], utm=values["utm"], external_id=external_id,
                     tenant_id=tenant_id, partner_id=partner_id, rules=values["rules"],
                     qr_options=values["qr_options"], cloaking=bool(spec.cloaking),
-                    deep_linking=bool(spec.deep_linking))
+                    deep_linking=bool(spec.deep_linking), valid_since=valid_since,
+                    forward_query=bool(spec.forward_query), crawlable=bool(spec.crawlable),
+                    api_key_id=spec.api_key_id)
         link.smart = is_smart(kind, link.rules, link.utm, link.cloaking, link.title, link.description, link.image,
                               link.deep_linking)
         db.session.add(link)
@@ -303,6 +322,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
         password = _validate_password(changes.password)
         password_hash = rt.passwords.hash(password) if password else None
     expires_at = _future(changes.expires_at, now) if changes.expires_at is not UNSET else UNSET
+    valid_since = _valid_since(changes.valid_since) if changes.valid_since is not UNSET else UNSET
     values = _extras(rt, {key: getattr(changes, key) for key in _EXTRAS if getattr(changes, key) is not UNSET}, names)
     own_hosts = OwnHosts(rt.settings, host)
     if kind is not UNSET:
@@ -329,7 +349,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
                 setattr(link, attr, values[attr])
         if "tags" in values:
             link.tags = tags_by_name(owner, values["tags"])
-        for attr in ("enabled", "cloaking", "deep_linking"):
+        for attr in ("enabled", "cloaking", "deep_linking", "forward_query", "crawlable"):
             if getattr(changes, attr) is not UNSET:
                 setattr(link, attr, bool(getattr(changes, attr)))
         if max_views is not UNSET:
@@ -338,6 +358,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
             link.password_hash = password_hash
         if expires_at is not UNSET:
             link.expires_at = expires_at
+        if valid_since is not UNSET:
+            link.valid_since = valid_since
         link.smart = is_smart(link.destination_type, link.rules, link.utm, link.cloaking, link.title,
                               link.description, link.image, link.deep_linking)
         link.updated_at = now
