@@ -17,7 +17,7 @@ from zipshort.errors import NotFound, ValidationError
 from zipshort.events import LinkVisited, OrphanVisited, Visitor
 from zipshort.extensions import db
 from zipshort.models import ApiKey, Link, Role, Visit, VisitDay, VisitHour
-from zipshort.services import analytics, apikeys, visitqueries
+from zipshort.services import analytics, apikeys, linksearch, visitqueries
 from zipshort.services.reach import reach_of
 from zipshort.services.visitqueries import Params, parse_orphan_type, parse_params
 
@@ -63,6 +63,11 @@ def made_by(link, key: ApiKey) -> None:
     """What the doors record for a link made by ``key`` (written directly, as tests/services/test_reach.py does)."""
     db.session.execute(update(Link).where(Link.id == link.id).values(api_key_id=key.id))
     db.session.commit()
+
+
+def by_code(who, code: str, domain: str = ""):
+    """The short URL as the Shlink face finds it (api/shlink/common.find_short_url)."""
+    return linksearch.find_by_code(who.user, code, domain, who.reach)
 
 
 def urls(page) -> list[str]:
@@ -126,7 +131,7 @@ def test_a_short_urls_visits_come_newest_first_with_bots_flagged(rt, client, mak
     client.get("/go/two")
     client.get("/go/one?x=1", headers={"User-Agent": GOOGLEBOT})
     assert flushed(rt) == 3
-    page = visitqueries.link_visits(rt, reader_for(rt, user), "ONE", None, ALL)  # codes match in any case
+    page = visitqueries.link_visits(by_code(reader_for(rt, user), "ONE"), ALL)  # codes match in any case
     assert urls(page) == ["http://localhost/go/one?x=1", "http://localhost/go/one"]
     assert [v.bot for v in page.visits] == [True, False] and page.total == 2
     assert {v.link_id for v in page.visits} == {link.id} != {other.id}
@@ -138,12 +143,12 @@ def test_exclude_bots_and_dates_filter_the_list(rt, make_link, user):
         link_visit(rt, link, T0 + dt.timedelta(hours=hours), agent)
     flushed(rt)
     who = reader_for(rt, user)
-    no_bots = visitqueries.link_visits(rt, who, "f", None, Params(exclude_bots=True))
+    no_bots = visitqueries.link_visits(by_code(who, "f"), Params(exclude_bots=True))
     assert [v.at for v in no_bots.visits] == [T0 + dt.timedelta(hours=h) for h in (48, 24, 0)]
     day = parse_params(start_date="2026-03-05", end_date="2026-03-05")
-    assert [v.at for v in visitqueries.link_visits(rt, who, "f", None, day).visits] == [T0 + dt.timedelta(hours=24)]
+    assert [v.at for v in visitqueries.link_visits(by_code(who, "f"), day).visits] == [T0 + dt.timedelta(hours=24)]
     edges = parse_params(start_date=T0.isoformat(), end_date=(T0 + dt.timedelta(hours=1)).isoformat())
-    assert visitqueries.link_visits(rt, who, "f", None, edges).total == 2  # both ends inclusive
+    assert visitqueries.link_visits(by_code(who, "f"), edges).total == 2  # both ends inclusive
 
 
 def test_paging_numbers(rt, make_link, user):
@@ -152,15 +157,15 @@ def test_paging_numbers(rt, make_link, user):
         link_visit(rt, link, T0 + dt.timedelta(minutes=i))
     flushed(rt)
     who = reader_for(rt, user)
-    third = visitqueries.link_visits(rt, who, "p", None, parse_params(page="3", items_per_page="3"))
+    third = visitqueries.link_visits(by_code(who, "p"), parse_params(page="3", items_per_page="3"))
     assert (len(third.visits), third.total, third.pages, third.size) == (1, 7, 3, 3)
     assert third.visits[0].at == T0  # the oldest is last
-    beyond = visitqueries.link_visits(rt, who, "p", None, parse_params(page="9", items_per_page="3"))
+    beyond = visitqueries.link_visits(by_code(who, "p"), parse_params(page="9", items_per_page="3"))
     assert (beyond.visits, beyond.total, beyond.pages, beyond.page) == ([], 7, 3, 9)
-    every = visitqueries.link_visits(rt, who, "p", None, ALL)
+    every = visitqueries.link_visits(by_code(who, "p"), ALL)
     assert (len(every.visits), every.pages, every.size) == (7, 1, 7)
     make_link(user, vanity="none")
-    empty = visitqueries.link_visits(rt, who, "none", None, ALL)
+    empty = visitqueries.link_visits(by_code(who, "none"), ALL)
     assert (empty.visits, empty.total, empty.pages, empty.size) == ([], 0, 1, 1)
 
 
@@ -170,19 +175,14 @@ def test_a_short_url_is_found_on_its_domain_only(rt, make_link, user, own_domain
     link_visit(rt, on_custom)
     flushed(rt)
     who = reader_for(rt, user)
-    assert visitqueries.link_visits(rt, who, "dom", "A.example", ALL).total == 1
-    for domain in (None, "DEFAULT", "s.example", "b.example"):
-        with pytest.raises(NotFound) as caught:
-            visitqueries.link_visits(rt, who, "dom", domain, ALL)
-        assert caught.value.code == "short_url_not_found"
-        assert dict(caught.value.extra) == {"shortCode": "dom"} | ({"domain": domain} if domain else {})
+    assert visitqueries.link_visits(by_code(who, "dom", "a.example"), ALL).total == 1
+    assert by_code(who, "dom") is None and by_code(who, "dom", "b.example") is None
 
 
 def test_another_users_short_url_is_not_found_even_for_an_administrator(rt, make_link, make_user, user):
     make_link(user, vanity="mine")
     boss = make_user("boss", role=Role.SUPERADMIN)
-    with pytest.raises(NotFound):
-        visitqueries.link_visits(rt, reader_for(rt, boss), "mine", None, ALL)
+    assert by_code(reader_for(rt, boss), "mine") is None
 
 
 # --- key roles -------------------------------------------------------------------------------------------------
@@ -195,10 +195,9 @@ def test_an_authored_only_key_sees_only_its_links_visits(rt, make_link, user):
         link_visit(rt, link)
     flushed(rt)
     who = reader_for(rt, user, key)
-    assert visitqueries.link_visits(rt, who, "ours", None, ALL).total == 1
-    with pytest.raises(NotFound):
-        visitqueries.link_visits(rt, who, "theirs", None, ALL)
-    assert [v.link_id for v in visitqueries.non_orphan_visits(rt, who, None, ALL).visits] == [ours.id]
+    assert visitqueries.link_visits(by_code(who, "ours"), ALL).total == 1
+    assert by_code(who, "theirs") is None
+    assert [v.link_id for v in visitqueries.non_orphan_visits(who, None, ALL).visits] == [ours.id]
     linked, _ = visitqueries.overview(who)
     assert linked.total == 1
     assert visitqueries.overview(reader_for(rt, user))[0].total == 3
@@ -213,12 +212,12 @@ def test_a_domain_key_sees_only_its_domains_visits(rt, make_link, user, own_doma
         link_visit(rt, link)
     flushed(rt)
     who = reader_for(rt, user, key)
-    assert [v.link_id for v in visitqueries.non_orphan_visits(rt, who, None, ALL).visits] == [on_a.id]
-    assert visitqueries.domain_visits(rt, who, "a.example", ALL).total == 1
-    for domain in ("b.example", "DEFAULT", "s.example"):
+    assert [v.link_id for v in visitqueries.non_orphan_visits(who, None, ALL).visits] == [on_a.id]
+    assert visitqueries.domain_visits(who, "a.example", "a.example", ALL).total == 1
+    for authority, domain in (("b.example", "b.example"), ("DEFAULT", ""), ("s.example", "")):
         with pytest.raises(NotFound) as caught:
-            visitqueries.domain_visits(rt, who, domain, ALL)
-        assert (caught.value.code, dict(caught.value.extra)) == ("domain_not_found", {"authority": domain})
+            visitqueries.domain_visits(who, authority, domain, ALL)
+        assert (caught.value.code, dict(caught.value.extra)) == ("domain_not_found", {"authority": authority})
     assert visitqueries.overview(who)[0].total == 1
 
 
@@ -230,9 +229,9 @@ def test_a_key_bound_to_the_platform_domain_reads_default_domain_visits(rt, make
     link_visit(rt, custom)
     flushed(rt)
     who = reader_for(rt, user, key)
-    assert [v.link_id for v in visitqueries.domain_visits(rt, who, "DEFAULT", ALL).visits] == [bare.id]
+    assert [v.link_id for v in visitqueries.domain_visits(who, "DEFAULT", "", ALL).visits] == [bare.id]
     with pytest.raises(NotFound):
-        visitqueries.domain_visits(rt, who, "a.example", ALL)
+        visitqueries.domain_visits(who, "a.example", "a.example", ALL)
 
 
 # --- tags, domains, non-orphan ---------------------------------------------------------------------------------
@@ -247,14 +246,14 @@ def test_tag_visits_match_the_tag_name_exactly(rt, make_link, make_user, user, o
         link_visit(rt, link)
     flushed(rt)
     who = reader_for(rt, user)
-    assert {v.link_id for v in visitqueries.tag_visits(rt, who, "launch", None, ALL).visits} == {
+    assert {v.link_id for v in visitqueries.tag_visits(who, "launch", None, ALL).visits} == {
         tagged.id, tagged_elsewhere.id}
-    assert [v.link_id for v in visitqueries.tag_visits(rt, who, "launch", "DEFAULT", ALL).visits] == [tagged.id]
-    assert [v.link_id for v in visitqueries.tag_visits(rt, who, "launch", "a.example", ALL).visits] == [
+    assert [v.link_id for v in visitqueries.tag_visits(who, "launch", "", ALL).visits] == [tagged.id]
+    assert [v.link_id for v in visitqueries.tag_visits(who, "launch", "a.example", ALL).visits] == [
         tagged_elsewhere.id]
     for name in ("Launch", "launc", "nope", "x" * 300):
         with pytest.raises(NotFound) as caught:
-            visitqueries.tag_visits(rt, who, name, None, ALL)
+            visitqueries.tag_visits(who, name, None, ALL)
         assert (caught.value.code, dict(caught.value.extra)) == ("tag_not_found", {"tag": name})
 
 
@@ -266,10 +265,10 @@ def test_a_restricted_key_sees_only_tags_of_links_it_reaches(rt, make_link, user
     link_visit(rt, other)
     flushed(rt)
     who = reader_for(rt, user, key)
-    assert [v.link_id for v in visitqueries.tag_visits(rt, who, "mine", None, ALL).visits] == [mine.id]
+    assert [v.link_id for v in visitqueries.tag_visits(who, "mine", None, ALL).visits] == [mine.id]
     with pytest.raises(NotFound):
-        visitqueries.tag_visits(rt, who, "other", None, ALL)
-    assert visitqueries.tag_visits(rt, reader_for(rt, user), "other", None, ALL).total == 1
+        visitqueries.tag_visits(who, "other", None, ALL)
+    assert visitqueries.tag_visits(reader_for(rt, user), "other", None, ALL).total == 1
 
 
 def test_domain_visits_of_the_default_and_a_custom_domain(rt, make_link, user, own_domain):
@@ -280,12 +279,12 @@ def test_domain_visits_of_the_default_and_a_custom_domain(rt, make_link, user, o
     link_visit(rt, custom)
     flushed(rt)
     who = reader_for(rt, user)
-    for default in ("DEFAULT", "s.example", "S.Example"):
-        assert [v.link_id for v in visitqueries.domain_visits(rt, who, default, ALL).visits] == [bare.id]
-    assert visitqueries.domain_visits(rt, who, "a.example", ALL).total == 2
-    assert visitqueries.domain_visits(rt, who, "quiet.example", ALL).total == 0  # claimed, no links: known, empty
+    assert [v.link_id for v in visitqueries.domain_visits(who, "DEFAULT", "", ALL).visits] == [bare.id]
+    assert visitqueries.domain_visits(who, "a.example", "a.example", ALL).total == 2
+    quiet = visitqueries.domain_visits(who, "quiet.example", "quiet.example", ALL)  # claimed, no links: known
+    assert quiet.total == 0
     with pytest.raises(NotFound):
-        visitqueries.domain_visits(rt, who, "unknown.example", ALL)
+        visitqueries.domain_visits(who, "unknown.example", "unknown.example", ALL)
 
 
 def test_non_orphan_visits_are_every_visible_link_and_no_file_or_orphan(rt, client, make_link, make_file, make_user,
@@ -299,9 +298,9 @@ def test_non_orphan_visits_are_every_visible_link_and_no_file_or_orphan(rt, clie
     link_visit(rt, custom)
     flushed(rt)
     who = reader_for(rt, user)
-    assert {v.link_id for v in visitqueries.non_orphan_visits(rt, who, None, ALL).visits} == {bare.id, custom.id}
-    assert [v.link_id for v in visitqueries.non_orphan_visits(rt, who, "a.example", ALL).visits] == [custom.id]
-    assert [v.link_id for v in visitqueries.non_orphan_visits(rt, who, "DEFAULT", ALL).visits] == [bare.id]
+    assert {v.link_id for v in visitqueries.non_orphan_visits(who, None, ALL).visits} == {bare.id, custom.id}
+    assert [v.link_id for v in visitqueries.non_orphan_visits(who, "a.example", ALL).visits] == [custom.id]
+    assert [v.link_id for v in visitqueries.non_orphan_visits(who, "", ALL).visits] == [bare.id]
 
 
 # --- orphan visits ---------------------------------------------------------------------------------------------
@@ -318,24 +317,25 @@ def test_orphan_visits_by_type_and_url(rt, client, admin):
     orphan_visit(rt, "regular_404", "https://other.example/x")
     flushed(rt)
     who = reader_for(rt, admin, key_of(rt, admin, scopes=["stats:read", "admin"]))
-    every = visitqueries.orphan_visits(rt, who, None, None, ALL)
+    every = visitqueries.orphan_visits(who, None, (), ALL)
     assert [(v.orphan_type, v.url) for v in every.visits] == [
         ("regular_404", "https://other.example/x"), ("regular_404", "http://localhost/wp-login.php"),
         ("invalid_short_url", "http://localhost/go/nothing"), ("base_url", "http://localhost/")]
-    assert urls(visitqueries.orphan_visits(rt, who, "regular_404", None, ALL)) == [
+    assert urls(visitqueries.orphan_visits(who, "regular_404", (), ALL)) == [
         "https://other.example/x", "http://localhost/wp-login.php"]
-    assert urls(visitqueries.orphan_visits(rt, who, None, "other.exa", ALL)) == ["https://other.example/x"]
-    assert urls(visitqueries.orphan_visits(rt, who, None, "%", ALL)) == []  # a substring, not a pattern
-    no_bots = visitqueries.orphan_visits(rt, who, "invalid_short_url", None, Params(exclude_bots=True))
+    assert urls(visitqueries.orphan_visits(who, None, ("other.exa",), ALL)) == ["https://other.example/x"]
+    assert urls(visitqueries.orphan_visits(who, None, ("%",), ALL)) == []  # a substring, not a pattern
+    no_bots = visitqueries.orphan_visits(who, "invalid_short_url", (), Params(exclude_bots=True))
     assert no_bots.total == 0
 
 
-def test_default_in_the_orphan_domain_filter_means_the_platform_hosts(rt, admin):
-    orphan_visit(rt, "base_url", "https://s.example/")
-    orphan_visit(rt, "base_url", "https://a.example/")
+def test_orphan_visits_whose_url_holds_any_of_several_hosts(rt, admin):
+    for url in ("https://s.example/", "https://a.example/", "https://b.example/"):
+        orphan_visit(rt, "base_url", url)
     flushed(rt)
     who = reader_for(rt, admin)  # a browser session: every scope of an administrator
-    assert urls(visitqueries.orphan_visits(rt, who, None, "DEFAULT", ALL)) == ["https://s.example/"]
+    assert urls(visitqueries.orphan_visits(who, None, ("s.example", "b.example"), ALL)) == [
+        "https://b.example/", "https://s.example/"]
 
 
 @pytest.mark.parametrize("who", ["user", "admin key without the admin scope", "restricted admin key", "bot key"])
@@ -351,7 +351,7 @@ def test_orphan_visits_are_for_unrestricted_administrators_only(rt, user, admin,
         restricted = {"authored_only": True} if who.startswith("restricted") else {}
         scopes = ["stats:read", "admin"] if restricted else ["stats:read"]
         caller = reader_for(rt, admin, key_of(rt, admin, scopes=scopes, **restricted))
-    page = visitqueries.orphan_visits(rt, caller, None, None, ALL)
+    page = visitqueries.orphan_visits(caller, None, (), ALL)
     assert (page.visits, page.total, page.pages) == ([], 0, 1)
     assert visitqueries.overview(caller)[1] == visitqueries.Summary()
     assert visitqueries.delete_orphan_visits(caller) == 0
@@ -374,7 +374,7 @@ def test_the_overview_counts_bots_apart_and_outlives_raw_visits(rt, make_link, m
     linked, orphaned = visitqueries.overview(reader_for(rt, admin))
     assert (linked.total, linked.non_bots, linked.bots) == (4, 3, 1)
     assert (orphaned.total, orphaned.non_bots, orphaned.bots) == (2, 1, 1)
-    assert visitqueries.non_orphan_visits(rt, reader_for(rt, admin), None, ALL).total < 4  # lists read raw visits
+    assert visitqueries.non_orphan_visits(reader_for(rt, admin), None, ALL).total < 4  # lists read raw visits
 
 
 # --- deletions -------------------------------------------------------------------------------------------------
@@ -385,14 +385,12 @@ def test_deleting_a_short_urls_visits_removes_raw_visits_and_rollups(rt, make_li
         link_visit(rt, target)
     flushed(rt)
     who = reader_for(rt, user)
-    assert visitqueries.delete_link_visits(rt, who, "del", None) == 2
-    assert visitqueries.link_visits(rt, who, "del", None, ALL).total == 0
+    assert visitqueries.delete_link_visits(who, link) == 2
+    assert visitqueries.link_visits(by_code(who, "del"), ALL).total == 0
     assert visitqueries.overview(who)[0].total == 1
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(VisitDay).where(VisitDay.target == link.id)) == 0
-    assert visitqueries.delete_link_visits(rt, who, "del", None) == 0
-    with pytest.raises(NotFound):
-        visitqueries.delete_link_visits(rt, who, "del", "a.example")
+    assert visitqueries.delete_link_visits(who, link) == 0
 
 
 def test_deleting_orphan_visits_removes_them_all_and_nothing_else(rt, make_link, admin):
@@ -418,21 +416,27 @@ def test_deleting_orphan_visits_while_they_are_written_keeps_raw_visits_and_roll
     who = reader_for(rt, admin)
     batches, per_batch = 30, 40
     deleted: list[int] = []
-    stop = threading.Event()
+    written = threading.Semaphore(0)  # one release per batch stored: a deletion runs while the next is written
+    done = threading.Event()
 
     def write(_: int) -> None:
-        with app.app_context():
-            for _ in range(batches):
-                events = [OrphanVisited(kind="regular_404", host="s.example", url="https://s.example/x",
-                                        visitor=Visitor(address="8.8.8.8", user_agent=CHROME))
-                          for _ in range(per_batch)]
-                analytics.write_batch(rt, db.engine, events)
-            stop.set()
+        try:
+            with app.app_context():
+                for _ in range(batches):
+                    events = [OrphanVisited(kind="regular_404", host="s.example", url="https://s.example/x",
+                                            visitor=Visitor(address="8.8.8.8", user_agent=CHROME))
+                              for _ in range(per_batch)]
+                    analytics.write_batch(rt, db.engine, events)
+                    written.release()
+        finally:
+            done.set()
+            written.release()
 
     def delete(_: int) -> None:
         with app.app_context():
-            while not stop.is_set():
-                deleted.append(visitqueries.delete_orphan_visits(who))
+            while not done.is_set():
+                if written.acquire(timeout=30):
+                    deleted.append(visitqueries.delete_orphan_visits(who))
             db.session.remove()
 
     burst(2, lambda i: (write if i == 0 else delete)(i), workers=2)

@@ -26,13 +26,11 @@ from zipshort.inputs import check_offset, whole_number
 from zipshort.models import CustomDomain, Link, Tag, User, Visit, VisitHour
 from zipshort.models.folder import link_tags
 from zipshort.models.visit import LINK, ORPHAN, ORPHAN_TYPES
-from zipshort.runtime import Runtime
 from zipshort.services import visitlog
 from zipshort.services.apikeys import Actor
 from zipshort.services.reach import Reach
 from zipshort.services.visitstats import parse_instant, parse_zone
 
-DEFAULT = "DEFAULT"  # Shlink's name for the default domain: here the platform's domain-less links
 ORPHAN_TARGETS = tuple(f"{ORPHAN}:{kind}" for kind in ORPHAN_TYPES)  # the rollups' targets (models/visit.py)
 _MAX_NAME = 255
 
@@ -164,68 +162,43 @@ def _paged(where: list[ColumnElement[bool]], params: Params) -> Page:
 
 # Whose links --------------------------------------------------------------------------------------
 
-def domain_key(rt: Runtime, domain: str | None) -> str:
-    """``links.domain`` for a domain as Shlink names it: ``DEFAULT``, nothing or a platform host mean the
-    platform's domain-less links (``''``); anything else is a custom domain's hostname, lower-cased."""
-    name = (domain or "").strip().lower()
-    if name in ("", DEFAULT.lower()) or name in rt.settings.allowed_domains:
-        return ""
-    return name[:_MAX_NAME]
-
-
 def _links(reader: Reader, *where: ColumnElement[bool]) -> Select[str]:
     """The ids of the reader's links (within the key's reach) matching ``where``."""
     return select(Link.id).where(Link.user_id == reader.user.id, *reader.reach.link_conditions(), *where)
 
 
-def find_link(rt: Runtime, reader: Reader, code: str, domain: str | None) -> Link:
-    """The reader's link ``code`` on ``domain`` (Shlink's short URL identifier; see :func:`domain_key`).
-
-    Raises:
-        NotFound: ``short_url_not_found`` (with ``shortCode`` and the ``domain`` asked for), also for a link
-        that is not the reader's or out of the key's reach.
-    """
-    link = None
-    if code and len(code) <= _MAX_NAME and "\x00" not in code:
-        link = db.session.scalar(select(Link).where(Link.id.in_(_links(
-            reader, Link.slug_key == code.lower(), Link.domain == domain_key(rt, domain)))))
-    if link is None:
-        extra = {"shortCode": code} | ({"domain": domain} if domain else {})
-        suffix = f' for domain "{domain}"' if domain else ""
-        raise NotFound(f'No URL found with short code "{code}"{suffix}', code="short_url_not_found", extra=extra)
-    return link
-
-
-def _visible_domain(rt: Runtime, reader: Reader, domain: str) -> str:
-    """The ``links.domain`` of a domain the reader may ask about: the platform's unless the key is bound to
-    another domain; a custom domain the key may reach that the user claims or has links on.
+def _visible_domain(reader: Reader, authority: str, domain: str) -> None:
+    """Check that the reader may ask about ``domain`` (a ``links.domain``; ``authority`` is how it was asked
+    for): the platform's unless the key is bound to another domain; a custom domain the key may reach that the
+    user claims or has links on.
 
     Raises:
         NotFound: ``domain_not_found`` (with ``authority``).
     """
-    key = domain_key(rt, domain)
     reach = reader.reach
-    if reach.domain is None or reach.domain == key:
-        if key == "":
-            return key
-        claimed = select(CustomDomain.id).where(CustomDomain.user_id == reader.user.id, CustomDomain.hostname == key)
+    if reach.domain is None or reach.domain == domain:
+        if domain == "":
+            return
+        claimed = select(CustomDomain.id).where(CustomDomain.user_id == reader.user.id,
+                                                CustomDomain.hostname == domain)
         if not reach.restricted and db.session.scalar(claimed.limit(1)) is not None:
-            return key
-        if db.session.scalar(_links(reader, Link.domain == key).limit(1)) is not None:
-            return key
-    raise NotFound(f'Domain with authority "{domain}" could not be found', code="domain_not_found",
-                   extra={"authority": domain})
+            return
+        if db.session.scalar(_links(reader, Link.domain == domain).limit(1)) is not None:
+            return
+    raise NotFound(f'Domain with authority "{authority}" could not be found', code="domain_not_found",
+                   extra={"authority": authority})
 
 
 # Lists --------------------------------------------------------------------------------------------
 
-def link_visits(rt: Runtime, reader: Reader, code: str, domain: str | None, params: Params) -> Page:
-    """The visits of one short URL (see :func:`find_link`)."""
-    return _paged([Visit.link_id == find_link(rt, reader, code, domain).id], params)
+def link_visits(link: Link, params: Params) -> Page:
+    """The visits of one short URL (found by the caller within their links and reach: linksearch.find_by_code)."""
+    return _paged([Visit.link_id == link.id], params)
 
 
-def tag_visits(rt: Runtime, reader: Reader, tag: str, domain: str | None, params: Params) -> Page:
-    """The visits of the reader's links carrying the tag named exactly ``tag`` (optionally on one domain).
+def tag_visits(reader: Reader, tag: str, domain: str | None, params: Params) -> Page:
+    """The visits of the reader's links carrying the tag named exactly ``tag``, only those on ``domain`` (a
+    ``links.domain``) when one is given.
 
     Raises:
         NotFound: ``tag_not_found`` (with ``tag``): the user has no such tag, or (a restricted key) none of
@@ -237,38 +210,38 @@ def tag_visits(rt: Runtime, reader: Reader, tag: str, domain: str | None, params
               else select(Tag.id).where(Tag.user_id == reader.user.id, Tag.name == tag[:_MAX_NAME]))
     if len(tag) > _MAX_NAME or db.session.scalar(exists.limit(1)) is None:
         raise NotFound(f'Tag with name "{tag}" could not be found', code="tag_not_found", extra={"tag": tag})
-    where = [Link.id.in_(tagged)] + ([Link.domain == domain_key(rt, domain)] if domain else [])
+    where = [Link.id.in_(tagged)] + ([Link.domain == domain] if domain is not None else [])
     return _paged([Visit.link_id.in_(_links(reader, *where))], params)
 
 
-def domain_visits(rt: Runtime, reader: Reader, domain: str, params: Params) -> Page:
-    """The visits of the reader's links on one domain (``DEFAULT`` or a platform host: the domain-less links).
+def domain_visits(reader: Reader, authority: str, domain: str, params: Params) -> Page:
+    """The visits of the reader's links on ``domain`` (a ``links.domain``: ``''`` for the platform's
+    domain-less links), asked for as ``authority``.
 
     Raises:
         NotFound: ``domain_not_found``: see :func:`_visible_domain`.
     """
-    key = _visible_domain(rt, reader, domain)
-    return _paged([Visit.link_id.in_(_links(reader, Link.domain == key))], params)
+    _visible_domain(reader, authority, domain)
+    return _paged([Visit.link_id.in_(_links(reader, Link.domain == domain))], params)
 
 
-def non_orphan_visits(rt: Runtime, reader: Reader, domain: str | None, params: Params) -> Page:
-    """The visits of every link the reader sees (optionally on one domain). Files' visits are not Shlink's."""
-    where = [Link.domain == domain_key(rt, domain)] if domain else []
+def non_orphan_visits(reader: Reader, domain: str | None, params: Params) -> Page:
+    """The visits of every link the reader sees (only those on ``domain`` when given). Files' visits are not
+    Shlink's."""
+    where = [Link.domain == domain] if domain is not None else []
     return _paged([Visit.kind == LINK, Visit.link_id.in_(_links(reader, *where))], params)
 
 
-def orphan_visits(rt: Runtime, reader: Reader, kind: str | None, domain: str | None, params: Params) -> Page:
-    """Orphan visits (of one ``kind``; whose URL holds ``domain``, ``DEFAULT`` meaning any platform host), or
-    an empty page for a reader who may not see them."""
+def orphan_visits(reader: Reader, kind: str | None, url_holds: tuple[str, ...], params: Params) -> Page:
+    """Orphan visits (of one ``kind``; whose URL holds one of ``url_holds`` when any is given, as a plain
+    substring), or an empty page for a reader who may not see them."""
     if not reader.orphans:
         return Page([], 0, params.page, params.per_page)
     where: list[ColumnElement[bool]] = [Visit.kind == ORPHAN]
     if kind is not None:
         where.append(Visit.orphan_type == kind)
-    if domain:
-        hosts = rt.settings.allowed_domains if domain == DEFAULT else (domain[:_MAX_NAME],)
-        if hosts:
-            where.append(or_(*(Visit.url.contains(host, autoescape=True) for host in hosts)))
+    if url_holds:
+        where.append(or_(*(Visit.url.contains(part[:_MAX_NAME], autoescape=True) for part in url_holds)))
     return _paged(where, params)
 
 
@@ -306,13 +279,10 @@ def overview(reader: Reader) -> tuple[Summary, Summary]:
     return linked, orphaned
 
 
-def delete_link_visits(rt: Runtime, reader: Reader, code: str, domain: str | None) -> int:
-    """Forget every visit of one short URL (raw and rollups); return how many (as the rollups counted them).
-
-    Raises:
-        NotFound: see :func:`find_link`.
-    """
-    return visitlog.forget_visits(reader.user, "link", find_link(rt, reader, code, domain).id)
+def delete_link_visits(reader: Reader, link: Link) -> int:
+    """Forget every visit of one of the reader's short URLs (raw and rollups); return how many (as the rollups
+    counted them)."""
+    return visitlog.forget_visits(reader.user, "link", link.id)
 
 
 def delete_orphan_visits(reader: Reader) -> int:
