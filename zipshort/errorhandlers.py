@@ -77,7 +77,7 @@ def _problem(status: int, message: str, code: str, extra: Mapping[str, Any], fie
     body: dict[str, Any] = {"type": SHLINK_ERROR + suffix, "title": title, "detail": message, "status": status}
     if suffix == "invalid-data":
         body["invalidElements"] = [field] if field else []
-    elif suffix == "missing-authentication":
+    elif suffix == "missing-authentication" and "param" not in extra:
         body["expectedHeaders"] = ["X-Api-Key"]
     body.update(extra)
     response = jsonify(body)

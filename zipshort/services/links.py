@@ -23,7 +23,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from zipshort.codes import could_be_code, normalise_vanity
-from zipshort.database import publish_after_commit, rowcount, write_transaction
+from zipshort.database import lock_key, publish_after_commit, rowcount, write_transaction
 from zipshort.dates import bounded
 from zipshort.destinations import OwnHosts
 from zipshort.errors import Conflict, NotFound, ValidationError, VanityTaken
@@ -228,9 +228,13 @@ def _owned_images(owner: User, values: dict[str, Any], image_id: object, names: 
 
 
 def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None, *, host: str = "",
-                names: FieldNames = FieldNames(), limit: CreationLimit | None = None) -> Link:
+                names: FieldNames = FieldNames(), limit: CreationLimit | None = None,
+                reuse: Callable[[], Link | None] | None = None) -> Link:
     """Create a link for ``owner``; ``host`` is the Host the request came in on (one of this server's names),
     ``limit`` the creation limit the caller's requests fall under, ``names`` how the caller names the fields.
+    ``reuse`` (Shlink's ``findIfExists``): called inside the transaction, under a lock on the owner and the
+    destination, before anything is claimed; a link it returns is returned unchanged instead of a new one, so
+    parallel identical requests make one link.
 
     Raises:
         RateLimited: over ``limit``. ValidationError: any field invalid. NotFound: the folder, or an image
@@ -259,6 +263,11 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     if spec.or_default_folder and (folder_id is None or not folder_is_owned(owner, folder_id)):
         folder_id = folders.default_folder(owner).id
     with write_transaction(db.session):
+        if reuse is not None:
+            lock_key(db.session, f"reuse:{owner.id}:{destination}")
+            existing = reuse()
+            if existing is not None:
+                return existing
         if folder_id is not None:
             folder_owned(owner, folder_id)
         _owned_images(owner, values, spec.image_id, names)
