@@ -130,24 +130,12 @@ def parse_orphan_type(value: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of visits and the numbers a paginator shows."""
+    """One page of visits, how many match in all, and the page asked for (``per_page`` None: everything)."""
 
     visits: list[Visit]
     total: int
     page: int
-    per_page: int | None  # None: everything on one page
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one, even when nothing matched)."""
-        if self.per_page is None or self.total == 0:
-            return 1
-        return -(-self.total // self.per_page)
-
-    @property
-    def size(self) -> int:
-        """The page size to report: every item (at least one) when everything was asked for."""
-        return self.per_page if self.per_page is not None else max(self.total, 1)
+    per_page: int | None
 
 
 def _paged(where: list[ColumnElement[bool]], params: Params) -> Page:
