@@ -41,6 +41,8 @@ from zipshort import create_app
 from zipshort.config import load_settings
 
 API_PREFIXES = ("/api/", "/short-link", "/rest/")
+# Server errors an endpoint answers by design: Shlink's Mercure info without a hub (zipshort has none).
+DESIGNED = {("shlink.mercure_info", 501)}
 ARRAY_BODIES = {"hoko.create_links"}  # endpoints whose body is a JSON array (every other one gets arrays too, rarely)
 EXAMPLES_PER_ROUTE = int(os.environ.get("ZIPSHORT_FUZZ_EXAMPLES", "6"))  # raise locally to search harder
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,39}")
@@ -414,5 +416,5 @@ def test_generated_request_never_gets_a_server_error(env, route, data):
     answer = env.client.open(path, method=route.method, headers=headers, query_string=args, data=payload)
     trace(route, path, args, answer, body)
     report = describe(route.method, path, {**headers, "query": args}, body, answer)
-    assert answer.status_code < 500, report
+    assert answer.status_code < 500 or (route.endpoint, answer.status_code) in DESIGNED, report
     assert not refused_by_database(answer), report

@@ -116,6 +116,11 @@ def test_preflight_needs_no_key(client):
     assert res.headers["Access-Control-Allow-Methods"] == "GET"
     assert res.headers["Access-Control-Allow-Headers"] == "x-api-key, content-type"
     assert res.headers["Access-Control-Max-Age"] == "3600"
+    for path, methods in (("/rest/v3/short-urls", "GET,POST"), ("/rest/v2/short-urls/abc", "DELETE,GET,PATCH"),
+                          ("/rest/v3/tags", "DELETE,GET,PUT")):
+        res = client.options(path, headers={"Origin": "https://app.shlink.io"})
+        assert res.status_code == 204 and res.headers["Access-Control-Allow-Methods"] == methods
+        assert res.headers["Allow"] == methods
 
 
 def test_cors_only_with_an_origin(shlink):

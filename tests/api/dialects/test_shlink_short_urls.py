@@ -427,3 +427,43 @@ def test_parallel_find_if_exists_makes_one_link(live_server, user, make_key):
     assert {res.status_code for res in answers} == {200}
     assert len({res.json()["shortCode"] for res in answers}) == 1
     assert count(Link) == 1
+
+
+def test_nul_in_query_values_is_invalid_data(shlink):
+    create(shlink, customSlug="n1")
+    for url, element in (("/rest/v3/short-urls?tags[]=a%00b", "tags[]"), ("/rest/v3/short-urls/n1?domain=a%00",
+                                                                          "domain"),
+                         ("/rest/v3/short-urls?searchTerm=a%00", "searchTerm"),
+                         ("/rest/v3/tags?tags[]=x", None)):
+        res = shlink.get(url)
+        if element is None:
+            assert res.status_code == 200
+        else:
+            assert assert_problem(res, 400, "invalid-data")["invalidElements"] == [element]
+    assert_problem(shlink.delete("/rest/v3/tags?tags[]=a%00"), 400, "invalid-data")
+
+
+def test_the_same_link_through_the_other_dialects(client, shlink, user, make_key):
+    item = create(shlink, customSlug="same", tags=["docs"], maxVisits=9, validUntil="2099-01-02T03:04:05+00:00")
+    zipline = Api(client, make_key(user, name="z"))
+    listed = [u for u in zipline.get("/api/user/urls").get_json() if u["vanity"] == "same"][0]
+    assert listed["maxViews"] == 9 and listed["destination"] == item["longUrl"]
+    h0p = Api(client, make_key(user, name="h"), style="x-api-key")
+    (seen,) = [link for link in h0p.get("/short-link/list").get_json()["data"] if link["slug"] == "same"]
+    assert [tag["name"] for tag in seen["tags"]] == item["tags"] and seen["maxClicks"] == 9
+    assert seen["expiresAt"] == "2099-01-02T03:04:05.000Z" and seen["isActive"] is True
+    edited = h0p.patch(f"/short-link/{seen['id']}", json={"tags": ["docs", "more"]})
+    assert edited.status_code == 200, edited.get_data(as_text=True)
+    assert shlink.get("/rest/v3/short-urls/same").get_json()["tags"] == ["docs", "more"]
+
+
+def test_api_key_name_filter(client, shlink, user, make_key):
+    create(shlink, customSlug="by-test")  # the "test" key
+    other = Api(client, make_key(user, name="other"), style="x-api-key")
+    create(other, customSlug="by-other")
+    assert codes(shlink, "?apiKeyName=other") == ["by-other"]
+    assert codes(shlink, "?apiKeyName=nobody") == []
+    authored = Api(client, role_key(user, make_key, authored_only=True, name="mine"), style="x-api-key")
+    create(authored, customSlug="by-mine")
+    assert codes(authored, "?apiKeyName=other") == ["by-mine"]  # another key's name is ignored
+    assert codes(authored, "?apiKeyName=mine") == ["by-mine"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Callable, Iterable, Mapping
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from zipshort.auth import load_caller
 from zipshort.dates import bounded
 from zipshort.errors import NotFound, ValidationError, ZipshortError
 from zipshort.http import runtime
-from zipshort.inputs import loads, whole_number
+from zipshort.inputs import check_storable, loads, whole_number
 from zipshort.models import ApiKey, Link, User
 from zipshort.services import linksearch
 from zipshort.services.reach import Reach, reach_of
@@ -47,7 +47,8 @@ def _before() -> Response | None:
     g.dialect = "shlink"
     if request.method == "OPTIONS":  # a preflight never needs a key (§1)
         response = Response(status=204)
-        allowed = sorted((request.url_rule.methods or set()) - {"HEAD", "OPTIONS"}) if request.url_rule else []
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        allowed = sorted(set(adapter.allowed_methods()) - {"HEAD", "OPTIONS"})  # every rule of the path
         response.headers["Allow"] = ",".join(allowed) or CORS_METHODS
         if request.headers.get("Origin"):
             response.headers["Access-Control-Allow-Methods"] = ",".join(allowed) or CORS_METHODS
@@ -137,8 +138,16 @@ def query_list(name: str) -> list[str]:
     values: list[str] = []
     for key, value in request.args.items(multi=True):
         if key == name or key == f"{name}[]" or (key.startswith(f"{name}[") and key.endswith("]")):
-            values.append(value)
+            values.append(_storable(value, name))
     return values
+
+
+def _storable(value: str, field: str) -> str:
+    """A query value the database can take (no NUL), else invalid-data naming ``field``."""
+    try:
+        return check_storable(value, field)
+    except ValidationError:
+        raise invalid(field) from None
 
 
 def query_bool(name: str, default: bool = False) -> bool:
@@ -267,7 +276,7 @@ def link_domain(value: object) -> str:
         return ""
     if not isinstance(value, str):
         raise invalid("domain")
-    name = value.strip().lower()
+    name = _storable(value, "domain").strip().lower()
     return "" if name in runtime().settings.allowed_domains or name == default_host().lower() else name
 
 
