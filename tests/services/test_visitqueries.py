@@ -87,7 +87,8 @@ def test_page_and_items_per_page_follow_shlinks_defaults(page, size, expected):
 
 @pytest.mark.parametrize("field,value", [("page", "x"), ("page", "1.5"), ("itemsPerPage", "1e3"),
                                          ("itemsPerPage", "9" * 40), ("page", "²"), ("startDate", "yesterday"),
-                                         ("endDate", "2026-13-01"), ("startDate", "0000-01-01")])
+                                         ("endDate", "2026-13-01"), ("startDate", "0000-01-01"),
+                                         ("page", "9" * 17)])
 def test_bad_parameters_are_refused_naming_the_field(field, value):
     names = {"page": "page", "itemsPerPage": "items_per_page", "startDate": "start_date", "endDate": "end_date"}
     with pytest.raises(ValidationError) as caught:

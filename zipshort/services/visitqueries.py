@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from zipshort.dates import MAX_TEXT_LENGTH
 from zipshort.errors import NotFound, ValidationError
 from zipshort.extensions import db
-from zipshort.inputs import check_offset, whole_number
+from zipshort.inputs import MAX_SAFE_INTEGER, check_offset, whole_number
 from zipshort.models import CustomDomain, Link, Tag, User, Visit, VisitHour
 from zipshort.models.folder import link_tags
 from zipshort.models.visit import LINK, ORPHAN, ORPHAN_TYPES
@@ -108,6 +108,8 @@ def parse_params(*, page: str | None = None, items_per_page: str | None = None, 
     number = _integer(page, "page")
     size = _integer(items_per_page, "itemsPerPage")
     number = 1 if number is None or number < 1 else number
+    if number > MAX_SAFE_INTEGER:  # a page no client can even count to
+        raise ValidationError("page is out of range", field="page")
     size = None if size is None or size < 1 else size
     if size is not None:
         check_offset((number - 1) * size, "page")
