@@ -211,6 +211,15 @@ def test_bad_parameters_are_invalid_data(shlink, query, field):
     assert body["invalidElements"] == [field]
 
 
+def test_every_invalid_parameter_is_named(shlink, admin_api):
+    query = "page=x&itemsPerPage=y&startDate=soon&endDate=later&type=nope"
+    body = assert_problem(admin_api.get(f"{V3}/visits/orphan?{query}"), 400, "invalid-data")
+    assert body["invalidElements"] == ["page", "itemsPerPage", "startDate", "endDate", "type"]
+    far = assert_problem(shlink.get(f"{V3}/visits/non-orphan?page={10**15}&itemsPerPage={10**15}"), 400,
+                         "invalid-data")
+    assert far["invalidElements"] == ["page"]
+
+
 def test_keys_without_the_scope_are_refused(client, user, make_key):
     files_only = Api(client, make_key(user, scopes=["files:read"]), style="x-api-key")
     for path in ("/visits", "/visits/orphan", "/visits/non-orphan"):

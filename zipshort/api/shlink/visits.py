@@ -5,7 +5,7 @@ caller sees (their own links within the key's reach; orphan visits for unrestric
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Response, request
 
@@ -13,6 +13,7 @@ from zipshort.api.shlink.common import (
     atom,
     default_host,
     find_short_url,
+    invalid,
     link_domain,
     ok,
     paginate,
@@ -21,6 +22,7 @@ from zipshort.api.shlink.common import (
     visits_summary,
 )
 from zipshort.auth import actor, require_user
+from zipshort.errors import ValidationError
 from zipshort.geoip import country_name
 from zipshort.http import runtime
 from zipshort.models import Visit
@@ -35,11 +37,27 @@ def _reader() -> Reader:
     return visitqueries.reader(actor(), reach())
 
 
-def _params() -> Params:
+def _params(orphan: bool = False) -> tuple[Params, str | None]:
+    """The list parameters, and the orphan ``type`` when ``orphan``; every invalid one named at once."""
     args = request.args
-    return visitqueries.parse_params(page=args.get("page"), items_per_page=args.get("itemsPerPage"),
-                                     start_date=args.get("startDate"), end_date=args.get("endDate"),
-                                     exclude_bots="excludeBots" in args)  # by presence, whatever its value (§7.1)
+    page, size, start, end = (args.get(n) for n in ("page", "itemsPerPage", "startDate", "endDate"))
+    checks: list[Callable[[], object]] = [
+        lambda: visitqueries.parse_params(page=page), lambda: visitqueries.parse_params(items_per_page=size),
+        lambda: visitqueries.parse_params(start_date=start), lambda: visitqueries.parse_params(end_date=end)]
+    if orphan:
+        checks.append(lambda: visitqueries.parse_orphan_type(args.get("type")))
+    bad: list[str] = []
+    for check in checks:
+        try:
+            check()
+        except ValidationError as exc:
+            bad.append(exc.field or "")
+    if bad:
+        raise invalid(bad)
+    # excludeBots works by presence, whatever its value (reference §7.1)
+    params = visitqueries.parse_params(page=page, items_per_page=size, start_date=start, end_date=end,
+                                       exclude_bots="excludeBots" in args)
+    return params, visitqueries.parse_orphan_type(args.get("type")) if orphan else None
 
 
 def _domain(value: str | None) -> str | None:
@@ -92,21 +110,21 @@ def visits_overview() -> Response:
 @shlink_route("/short-urls/<code>/visits", ["GET"])
 @require_user("stats:read")
 def short_url_visits(code: str) -> Response:
-    params = _params()
+    params, _ = _params()
     return _page(visitqueries.link_visits(find_short_url(code), params))
 
 
 @shlink_route("/tags/<tag>/visits", ["GET"])
 @require_user("stats:read")
 def tag_visits(tag: str) -> Response:
-    params = _params()
+    params, _ = _params()
     return _page(visitqueries.tag_visits(_reader(), tag, _domain(request.args.get("domain")), params))
 
 
 @shlink_route("/domains/<domain>/visits", ["GET"])
 @require_user("stats:read")
 def domain_visits(domain: str) -> Response:
-    params = _params()
+    params, _ = _params()
     key = "" if domain == DEFAULT else link_domain(domain)
     return _page(visitqueries.domain_visits(_reader(), domain, key, params))
 
@@ -114,15 +132,14 @@ def domain_visits(domain: str) -> Response:
 @shlink_route("/visits/non-orphan", ["GET"])
 @require_user("stats:read")
 def non_orphan_visits() -> Response:
-    params = _params()
+    params, _ = _params()
     return _page(visitqueries.non_orphan_visits(_reader(), _domain(request.args.get("domain")), params))
 
 
 @shlink_route("/visits/orphan", ["GET"])
 @require_user("stats:read", note=ORPHANS_NOTE)
 def orphan_visits() -> Response:
-    params = _params()
-    kind = visitqueries.parse_orphan_type(request.args.get("type"))
+    params, kind = _params(orphan=True)
     domain = request.args.get("domain") or ""
     # a substring of the visited URL; DEFAULT: any of the default domain's names (Shlink: DEFAULT_DOMAIN)
     holds = (runtime().settings.allowed_domains or (default_host(),)) if domain == DEFAULT else (
