@@ -115,6 +115,7 @@ class NewLink:
     forward_query: bool = False  # merge the visitor's query string into the destination (Shlink's forwardQuery)
     crawlable: bool = False  # allowed in /robots.txt (Shlink's crawlable)
     api_key_id: str | None = None  # the key that creates it (what an authored-only key may reach later)
+    past_expiry: bool = False  # an expiry already past is taken (the link is born expired: Shlink's validUntil)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class LinkChanges:
     valid_since: Any = UNSET  # a datetime, or None to clear
     forward_query: Any = UNSET
     crawlable: Any = UNSET
+    past_expiry: bool = False  # an expiry already past is taken (Shlink's validUntil)
 
 
 def is_smart(destination_type: str, rules: object, utm: object, cloaking: bool, title: object, description: object,
@@ -181,12 +183,12 @@ def _valid_since(value: object) -> dt.datetime | None:
     return bounded(value, "validSince")
 
 
-def _future(expires_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
-    """An expiry in the supported date range and in the future (None: never)."""
+def _future(expires_at: dt.datetime | None, now: dt.datetime, past_ok: bool = False) -> dt.datetime | None:
+    """An expiry in the supported date range and in the future (None: never); ``past_ok``: a past one too."""
     if expires_at is None:
         return None
     expires_at = bounded(expires_at, "expiresAt")
-    if expires_at <= now:
+    if expires_at <= now and not past_ok:
         raise ValidationError("Expiry must be in the future", code="invalid_expiry", field="expiresAt")
     return expires_at
 
@@ -250,7 +252,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     vanity = normalise_vanity(spec.vanity, urls.vanity_max_length, route_words(rt)) if spec.vanity else None
     max_views = validate_max_views(spec.max_views)
     password = _validate_password(spec.password)
-    expires_at = _future(spec.expires_at, now)
+    expires_at = _future(spec.expires_at, now, spec.past_expiry)
     valid_since = _valid_since(spec.valid_since)
     values = _extras(rt, {key: getattr(spec, key) for key in _EXTRAS}, names)
     external_id, tenant_id, partner_id = (linkfields.text_field(getattr(spec, key), field) for key, field in (
@@ -330,7 +332,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
     if changes.password is not UNSET:
         password = _validate_password(changes.password)
         password_hash = rt.passwords.hash(password) if password else None
-    expires_at = _future(changes.expires_at, now) if changes.expires_at is not UNSET else UNSET
+    expires_at = _future(changes.expires_at, now, changes.past_expiry) if changes.expires_at is not UNSET else UNSET
     valid_since = _valid_since(changes.valid_since) if changes.valid_since is not UNSET else UNSET
     values = _extras(rt, {key: getattr(changes, key) for key in _EXTRAS if getattr(changes, key) is not UNSET}, names)
     own_hosts = OwnHosts(rt.settings, host)
@@ -376,7 +378,8 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
             db.session.flush()
         except IntegrityError:
             raise VanityTaken() from None
-        changed = tuple(f.name for f in dataclasses.fields(changes) if getattr(changes, f.name) is not UNSET)
+        changed = tuple(f.name for f in dataclasses.fields(changes)
+                        if getattr(changes, f.name) is not UNSET and f.name != "past_expiry")
         publish_after_commit(db.session, rt.events, LinkUpdated(link_id=link.id, code=link.slug,
                                                                 owner_id=link.user_id, changed=changed,
                                                                 actor_id=owner.id))

@@ -52,6 +52,12 @@ def test_missing_key(client):
     assert body["expectedHeaders"] == ["X-Api-Key"] and body["title"] == "Invalid authorization"
 
 
+@pytest.mark.parametrize("headers", [{"X-Api-Key": ""}, {"X-Api-Key": "  "}, {"Authorization": ""}])
+def test_an_empty_key_is_a_missing_one(client, headers):
+    body = assert_problem(client.get("/rest/v3/mercure-info", headers=headers), 401, "missing-authentication")
+    assert body["expectedHeaders"] == ["X-Api-Key"]
+
+
 def test_bad_key(client):
     body = assert_problem(client.get("/rest/v3/mercure-info", headers={"X-Api-Key": "nope"}), 401, "invalid-api-key")
     assert body["title"] == "Invalid API key"

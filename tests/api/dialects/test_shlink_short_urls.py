@@ -107,6 +107,30 @@ def test_bad_create_fields_are_invalid_data_naming_them(shlink, body, element):
     assert count(Link) == 0
 
 
+def test_every_bad_field_is_named(shlink):
+    bad = {"longUrl": "x", "shortCodeLength": 2, "maxVisits": "many", "tags": "a", "crawlable": "no"}
+    body = assert_problem(shlink.post("/rest/v3/short-urls", json=bad), 400, "invalid-data")
+    assert body["invalidElements"] == ["longUrl", "shortCodeLength", "tags", "crawlable", "maxVisits"]
+    create(shlink, customSlug="e0")
+    body = assert_problem(shlink.patch("/rest/v3/short-urls/e0", json={"maxVisits": 0, "validSince": "x", "title": 1}),
+                          400, "invalid-data")
+    assert sorted(body["invalidElements"]) == ["maxVisits", "title", "validSince"]
+
+
+def test_a_past_valid_until_is_taken_and_the_link_is_born_expired(shlink, client):
+    item = create(shlink, customSlug="past", validUntil="2021-01-01T00:00:00+00:00")
+    assert item["meta"]["validUntil"] == "2021-01-01T00:00:00+00:00"
+    assert client.get("/go/past").status_code != 302
+    assert codes(shlink, "?excludePastValidUntil=true") == []
+    edited = shlink.patch("/rest/v3/short-urls/past", json={"validUntil": "2020-01-01T00:00:00+00:00"})
+    assert edited.get_json()["meta"]["validUntil"] == "2020-01-01T00:00:00+00:00"
+
+
+def test_create_answers_tags_as_get_does(shlink):
+    made = create(shlink, customSlug="t", tags=["foo", "bar", "baz baz"])
+    assert made["tags"] == ["bar", "baz-baz", "foo"] == shlink.get("/rest/v3/short-urls/t").get_json()["tags"]
+
+
 def test_slug_taken_is_non_unique_slug(shlink, own_domain, user):
     create(shlink, customSlug="taken")
     body = assert_problem(shlink.post("/rest/v3/short-urls", json={"longUrl": "https://e.com/", "customSlug": "taken"}),

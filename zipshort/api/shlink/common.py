@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from zipshort.auth import load_caller
+from zipshort.auth import load_caller, load_key
 from zipshort.dates import bounded
 from zipshort.errors import NotFound, ValidationError, ZipshortError
 from zipshort.http import runtime
@@ -57,7 +57,10 @@ def _before() -> Response | None:
             response.headers["Access-Control-Max-Age"] = str(runtime().settings.shlink.cors_max_age)
         return response
     if request.endpoint not in OWN_KEY_ENDPOINTS:
-        load_caller()
+        if any(request.headers.get(name, "x").strip() == "" for name in ("X-Api-Key", "Authorization")):
+            load_key(None)  # an empty key header is a missing key (missing-authentication), as in Shlink
+        else:
+            load_caller()
         if g.api_key is None:
             g.user = None  # Shlink's callers are keys; a browser session is not one
 
@@ -100,6 +103,26 @@ def invalid(field: str | Iterable[str], message: str = "Provided data is not val
     fields = [field] if isinstance(field, str) else list(field)
     return ValidationError(message, code="invalid_data", field=fields[0] if fields else None,
                            extra={"invalidElements": fields})
+
+
+def gather(checks: Mapping[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every check (name → parser of one field) and return the parsed values; when some fail, one
+    invalid-data naming every failing field (a check may name another field than its own).
+
+    Raises:
+        ValidationError: invalid-data with all the failing fields in ``invalidElements``.
+    """
+    values: dict[str, Any] = {}
+    failed: list[str] = []
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            named = exc.extra.get("invalidElements") or [exc.field or name]
+            failed += [field for field in named if field not in failed]
+    if failed:
+        raise invalid(failed)
+    return values
 
 
 def renamed(error: ValidationError, names: Mapping[str, str], default: str) -> ValidationError:
@@ -245,7 +268,7 @@ def short_url_json(link: Link, summary: tuple[int, int]) -> dict[str, Any]:
         "shortCode": link.slug,
         "longUrl": link.destination,
         "dateCreated": atom(link.created_at),
-        "tags": [tag.name for tag in link.tags],
+        "tags": sorted(tag.name for tag in link.tags),
         "meta": {"validSince": atom(link.valid_since), "validUntil": atom(link.expires_at),
                  "maxVisits": link.max_views},
         "domain": link.domain or None,

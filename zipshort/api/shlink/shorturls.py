@@ -13,6 +13,7 @@ from zipshort.api.shlink.common import (
     caller,
     default_host,
     find_short_url,
+    gather,
     invalid,
     link_domain,
     ok,
@@ -180,23 +181,40 @@ def list_short_urls() -> Response:
     return ok({"shortUrls": {"data": short_urls_json(rows), "pagination": paginate(total, page, per_page, len(rows))}})
 
 
+def _code_length(value: object) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                              or not MIN_CODE_LENGTH <= value <= MAX_CODE_LENGTH):
+        raise invalid("shortCodeLength")
+    return value
+
+
+def _optional(data: dict[str, Any], name: str, parse: Any) -> Any:
+    return None if data.get(name) is None else parse(data[name])
+
+
 def _create(data: dict[str, Any]) -> Link:
     """Create (or, with ``findIfExists``, find) a link from a create body; the caller is checked."""
     rt = runtime()
     user, key_reach = caller(), reach()
-    long_url = _long_url(data.get("longUrl"))
-    slug = _slug_part(data["customSlug"], "customSlug", False) if data.get("customSlug") is not None else None
-    prefix = _slug_part(data["pathPrefix"], "pathPrefix", True) if data.get("pathPrefix") is not None else ""
-    length = data.get("shortCodeLength")
-    if length is not None and (isinstance(length, bool) or not isinstance(length, int)
-                               or not MIN_CODE_LENGTH <= length <= MAX_CODE_LENGTH):
-        raise invalid("shortCodeLength")
-    tags = normalise_tags(data["tags"]) if data.get("tags") is not None else None
-    flags = {name: _flag(data, name) for name in ("findIfExists", "crawlable", "forwardQuery")}
-    valid_since, valid_until = parse_date(data.get("validSince"), "validSince"), parse_date(
-        data.get("validUntil"), "validUntil")
-    max_visits, title = _max_visits(data.get("maxVisits")), _title(data.get("title"))
-    asked_domain = _domain(data.get("domain"))
+    given = gather({
+        "longUrl": lambda: _long_url(data.get("longUrl")),
+        "customSlug": lambda: _optional(data, "customSlug", lambda v: _slug_part(v, "customSlug", False)),
+        "pathPrefix": lambda: _optional(data, "pathPrefix", lambda v: _slug_part(v, "pathPrefix", True)) or "",
+        "shortCodeLength": lambda: _code_length(data.get("shortCodeLength")),
+        "tags": lambda: _optional(data, "tags", normalise_tags),
+        "findIfExists": lambda: _flag(data, "findIfExists"),
+        "crawlable": lambda: _flag(data, "crawlable"),
+        "forwardQuery": lambda: _flag(data, "forwardQuery"),
+        "validSince": lambda: parse_date(data.get("validSince"), "validSince"),
+        "validUntil": lambda: parse_date(data.get("validUntil"), "validUntil"),
+        "maxVisits": lambda: _max_visits(data.get("maxVisits")),
+        "title": lambda: _title(data.get("title")),
+        "domain": lambda: _domain(data.get("domain")),
+    })
+    long_url, slug, prefix, length = (given[k] for k in ("longUrl", "customSlug", "pathPrefix", "shortCodeLength"))
+    tags, valid_since, valid_until = given["tags"], given["validSince"], given["validUntil"]
+    max_visits, title, asked_domain = given["maxVisits"], given["title"], given["domain"]
+    flags = {name: given[name] for name in ("findIfExists", "crawlable", "forwardQuery")}
     domain = key_reach.creation_domain(asked_domain or "")
     generated = slug is None and (prefix or length is not None)
 
@@ -212,7 +230,7 @@ def _create(data: dict[str, Any]) -> Link:
         spec = links.NewLink(destination=long_url, vanity=vanity, max_views=max_visits, domain=domain,
                              expires_at=valid_until, title=title, tags=tags, valid_since=valid_since,
                              forward_query=flags["forwardQuery"] is not False, crawlable=bool(flags["crawlable"]),
-                             api_key_id=key_reach.key_id)
+                             api_key_id=key_reach.key_id, past_expiry=True)
         try:
             return links.create_link(rt, user, spec, host=request.host, names=NAMES,
                                      reuse=reuse if flags["findIfExists"] else None)
@@ -261,23 +279,23 @@ def get_short_url(code: str) -> Response:
 
 def _changes(data: dict[str, Any]) -> links.LinkChanges:
     """A PATCH body as a partial edit: absent = unchanged; null clears the dates, the limit and the title."""
-    changes: dict[str, Any] = {}
+    checks: dict[str, Any] = {}
     if data.get("longUrl") is not None:
-        changes["destination"] = _long_url(data["longUrl"])
+        checks["destination"] = lambda: _long_url(data["longUrl"])
     for name, attr in (("validSince", "valid_since"), ("validUntil", "expires_at")):
         if name in data:
-            changes[attr] = parse_date(data[name], name)
+            checks[attr] = lambda name=name: parse_date(data[name], name)
     if "maxVisits" in data:
-        changes["max_views"] = _max_visits(data["maxVisits"])
+        checks["max_views"] = lambda: _max_visits(data["maxVisits"])
     if "title" in data:
-        changes["title"] = _title(data["title"])
+        checks["title"] = lambda: _title(data["title"])
     if data.get("tags") is not None:
-        changes["tags"] = normalise_tags(data["tags"])
+        checks["tags"] = lambda: normalise_tags(data["tags"])
     for name, attr in (("crawlable", "crawlable"), ("forwardQuery", "forward_query")):
-        value = _flag(data, name)
-        if value is not None:
-            changes[attr] = value
-    return links.LinkChanges(**changes)
+        checks[attr] = lambda name=name: _flag(data, name)
+    changes = {attr: value for attr, value in gather(checks).items()
+               if value is not None or attr not in ("crawlable", "forward_query")}
+    return links.LinkChanges(**changes, past_expiry=True)
 
 
 @shlink_route("/short-urls/<code>", ["PATCH"])
