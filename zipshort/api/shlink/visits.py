@@ -13,7 +13,7 @@ from zipshort.api.shlink.common import (
     atom,
     default_host,
     find_short_url,
-    invalid,
+    gather,
     link_domain,
     ok,
     paginate,
@@ -22,7 +22,6 @@ from zipshort.api.shlink.common import (
     visits_summary,
 )
 from zipshort.auth import actor, require_user
-from zipshort.errors import ValidationError
 from zipshort.geoip import country_name
 from zipshort.http import runtime
 from zipshort.models import Visit
@@ -41,23 +40,17 @@ def _params(orphan: bool = False) -> tuple[Params, str | None]:
     """The list parameters, and the orphan ``type`` when ``orphan``; every invalid one named at once."""
     args = request.args
     page, size, start, end = (args.get(n) for n in ("page", "itemsPerPage", "startDate", "endDate"))
-    checks: list[Callable[[], object]] = [
-        lambda: visitqueries.parse_params(page=page), lambda: visitqueries.parse_params(items_per_page=size),
-        lambda: visitqueries.parse_params(start_date=start), lambda: visitqueries.parse_params(end_date=end)]
+    checks: dict[str, Callable[[], Any]] = {
+        "page": lambda: visitqueries.parse_params(page=page),
+        "itemsPerPage": lambda: visitqueries.parse_params(items_per_page=size),
+        "startDate": lambda: visitqueries.parse_params(start_date=start),
+        "endDate": lambda: visitqueries.parse_params(end_date=end)}
     if orphan:
-        checks.append(lambda: visitqueries.parse_orphan_type(args.get("type")))
-    bad: list[str] = []
-    for check in checks:
-        try:
-            check()
-        except ValidationError as exc:
-            bad.append(exc.field or "")
-    if bad:
-        raise invalid(bad)
+        checks["type"] = lambda: visitqueries.parse_orphan_type(args.get("type"))
+    kind = gather(checks).get("type")
     # excludeBots works by presence, whatever its value (reference §7.1)
-    params = visitqueries.parse_params(page=page, items_per_page=size, start_date=start, end_date=end,
-                                       exclude_bots="excludeBots" in args)
-    return params, visitqueries.parse_orphan_type(args.get("type")) if orphan else None
+    return visitqueries.parse_params(page=page, items_per_page=size, start_date=start, end_date=end,
+                                     exclude_bots="excludeBots" in args), kind
 
 
 def _domain(value: str | None) -> str | None:
