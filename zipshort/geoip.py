@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _NOT_COUNTRIES = frozenset({"XX", "T1"})  # Cloudflare: unknown, Tor
+# ISO 3166-1's user-assigned codes name no country, except XK: Kosovo, as MaxMind and CLDR use it
+_USER_ASSIGNED = re.compile(r"AA|Q[M-Z]|X[A-JL-Z]|ZZ")
 # Python counts the documentation ranges as private; they are looked up (test databases hold them, real ones not).
 _DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24",
                                                             "2001:db8::/32"))
@@ -29,12 +31,28 @@ class Place:
     country: str | None  # ISO 3166-1 alpha-2, upper case
     region: str | None  # first subdivision's English name (city databases only)
     city: str | None  # English name (city databases only)
+    latitude: float | None = None  # city databases only: the location MaxMind gives (with an accuracy radius)
+    longitude: float | None = None
+    time_zone: str | None = None  # IANA name, city databases only
 
 
 NOWHERE = Place(None, None, None)
 # Longer keys are looked up without the cache, so odd input can neither fill it with big strings nor evict real
 # visitors (the longest address text is 45 characters; a country header's value is two letters).
 _MAX_ADDRESS, _MAX_HINT = 64, 16
+
+
+@functools.lru_cache(maxsize=512)  # pure: the same code always has the same name
+def country_name(code: str | None) -> str | None:
+    """The English name of an ISO 3166-1 alpha-2 country code (CLDR's, through Babel: "Russia", "South Korea",
+    as MaxMind's databases name them), or None for a code that names no country."""
+    code = (code or "").upper()
+    if not _COUNTRY.fullmatch(code) or _USER_ASSIGNED.fullmatch(code):
+        return None
+    from babel import Locale  # loaded on the first name asked for: the redirect never needs it
+
+    name = Locale("en").territories.get(code)
+    return name if isinstance(name, str) and name else None
 
 
 def public_address(address: str) -> IPAddress | None:
@@ -73,7 +91,24 @@ def _mmdb_place(record: Any) -> Place:
     code = country.get("iso_code") if isinstance(country, dict) else None
     subdivisions = record.get("subdivisions")
     region = _english_name(subdivisions[0]) if isinstance(subdivisions, list) and subdivisions else None
-    return Place(code.upper() if isinstance(code, str) else None, region, _english_name(record.get("city")))
+    location = record.get("location")
+    latitude = longitude = zone = None
+    if isinstance(location, dict):
+        latitude, longitude = _coordinate(location.get("latitude"), 90), _coordinate(location.get("longitude"), 180)
+        if latitude is None or longitude is None:
+            latitude = longitude = None  # half a position is none
+        found_zone = location.get("time_zone")
+        zone = found_zone[:64] if isinstance(found_zone, str) and found_zone else None
+    return Place(code.upper() if isinstance(code, str) else None, region, _english_name(record.get("city")),
+                 latitude, longitude, zone)
+
+
+def _coordinate(value: Any, limit: int) -> float | None:
+    """A latitude (limit 90) or longitude (180) in degrees, or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    degrees = float(value)
+    return degrees if -limit <= degrees <= limit else None  # NaN fails both comparisons
 
 
 class CountryLookup:

@@ -284,7 +284,8 @@ def city_database(tmp_path):
     writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", languages=["en"], ipv4_compatible=True)
     writer.insert_network(IPSet(["198.51.100.0/24"]), {
         "country": {"iso_code": "FR"}, "subdivisions": [{"names": {"en": "Île-de-France"}}],
-        "city": {"names": {"en": "Paris"}}})
+        "city": {"names": {"en": "Paris"}},
+        "location": {"latitude": 48.8534, "longitude": 2.3488, "time_zone": "Europe/Paris", "accuracy_radius": 20}})
     path = tmp_path / "city.mmdb"
     writer.to_db_file(str(path))
     return str(path)
@@ -301,6 +302,8 @@ def test_a_city_database_adds_region_and_city(rt, client, make_link, user):
     client.get("/go/city", environ_base={"REMOTE_ADDR": "8.8.8.8"})  # not in it: the embedded data
     flushed(rt)
     assert [(v.country, v.region, v.city) for v in visits()] == [("FR", "Île-de-France", "Paris"), ("US", None, None)]
+    assert [(v.latitude, v.longitude, v.timezone) for v in visits()] == [(48.8534, 2.3488, "Europe/Paris"),
+                                                                        (None, None, None)]
     assert day_rollups("country") == {"FR": 1, "US": 1}
 
 

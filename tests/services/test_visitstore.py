@@ -42,6 +42,7 @@ def _visit(at: dt.datetime, url: str, link_id: str, **changes) -> dict:
                   destination="https://example.com/ü?a=b", referrer="https://t.co/\tx\\y\nz", referrer_host="t.co",
                   user_agent="Mozilla/5.0 (ünïcode 🦊)", browser="Chrome", browser_version="120", os="Windows",
                   device="desktop", bot=False, language="de-ch", country="CH", region="Zürich", city=None,
+                  latitude=47.3769, longitude=-8.541694, timezone="Europe/Zurich",
                   visitor_key="0123456789abcdef0123456789abcdef", address="192.0.2.0", counted_only=False)
     return values | changes
 
@@ -49,7 +50,9 @@ def _visit(at: dt.datetime, url: str, link_id: str, **changes) -> dict:
 @pytest.mark.parametrize("at", MOMENTS, ids=str)
 def test_visits_are_stored_as_the_orm_stores_them(make_link, user, at):
     link = make_link(user)
-    cases = {"plain": {}, "bot": {"bot": True, "country": None, "address": None},
+    cases = {"plain": {}, "bot": {"bot": True, "country": None, "address": None, "latitude": None, "longitude": None,
+                                  "timezone": None},
+             "edges": {"latitude": -90.0, "longitude": 180.0, "timezone": "America/Argentina/ComodRivadavia"},
              "count": {"counted_only": True, "destination": None, "referrer": "", "visitor_key": None, "language": ""}}
     for name, changes in cases.items():
         db.session.add(Visit(**_visit(at, f"orm-{name}", link.id, **changes)))
@@ -62,6 +65,8 @@ def test_visits_are_stored_as_the_orm_stores_them(make_link, user, at):
     assert {name: found[f"raw-{name}"] for name in cases} == {name: found[f"orm-{name}"] for name in cases}
     db.session.rollback()
     assert {v.at for v in db.session.scalars(select(Visit))} == {at}  # and read back as the same instant
+    assert {(v.latitude, v.longitude, v.timezone) for v in db.session.scalars(select(Visit))} == {
+        (47.3769, -8.541694, "Europe/Zurich"), (None, None, None), (-90.0, 180.0, "America/Argentina/ComodRivadavia")}
 
 
 def test_rollup_rows_are_stored_as_the_orm_stores_them_and_add_up(make_link, user):

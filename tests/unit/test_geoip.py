@@ -11,7 +11,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from zipshort.geoip import CountryLookup, Place, public_address
+from zipshort.geoip import CountryLookup, Place, _mmdb_place, country_name, public_address
 
 # Public addresses whose registry allocation has not moved in decades (the embedded data follows the RIRs).
 EMBEDDED = [
@@ -33,10 +33,14 @@ GARBAGE = ["", "garbage", "8.8.8", "8.8.8.8.8", " 8.8.8.8", "999.1.1.1", "2001::
 LONDON = {"country": {"iso_code": "GB", "names": {"en": "United Kingdom"}},
           "subdivisions": [{"iso_code": "ENG", "names": {"en": "England", "de": "England"}},
                            {"iso_code": "X", "names": {"en": "Greater London"}}],
-          "city": {"names": {"en": "London", "fr": "Londres"}}}
+          "city": {"names": {"en": "London", "fr": "Londres"}},
+          "location": {"latitude": 51.5085, "longitude": -0.1257, "time_zone": "Europe/London", "accuracy_radius": 5}}
 PARIS = {"country": {"iso_code": "FR"}, "subdivisions": [{"names": {"en": "Île-de-France"}}],
          "city": {"names": {"en": "Paris"}}}
-BERLIN = {"country": {"iso_code": "de"}, "city": {"names": {"de": "Berlin"}}}  # no English name, no subdivision
+BERLIN = {"country": {"iso_code": "de"}, "city": {"names": {"de": "Berlin"}},  # no English name, no subdivision
+          "location": {"latitude": 52.52, "time_zone": "Europe/Berlin"}}  # half a position
+IN_LONDON = Place("GB", "England", "London", 51.5085, -0.1257, "Europe/London")
+IN_BERLIN = Place("DE", None, None, None, None, "Europe/Berlin")
 ONLY_REGISTERED = {"registered_country": {"iso_code": "NL"}}
 
 
@@ -90,7 +94,7 @@ def test_the_header_wins_over_every_database(city_db):
     # the city database disagrees on the country: its region and city are not this visitor's
     assert lookup.place("US", "192.0.2.10") == Place("US", None, None)
     # it agrees: region and city come with it
-    assert lookup.place("gb", "192.0.2.10") == Place("GB", "England", "London")
+    assert lookup.place("gb", "192.0.2.10") == IN_LONDON
     assert CountryLookup("CF-IPCountry", "").place("JP", "8.8.8.8") == Place("JP", None, None)
 
 
@@ -133,12 +137,12 @@ def test_the_database_is_a_real_city_database(city_db):
 
 
 @pytest.mark.parametrize("address,place", [
-    ("192.0.2.1", Place("GB", "England", "London")),
-    ("192.0.2.255", Place("GB", "England", "London")),
-    ("::ffff:192.0.2.9", Place("GB", "England", "London")),
+    ("192.0.2.1", IN_LONDON),
+    ("192.0.2.255", IN_LONDON),
+    ("::ffff:192.0.2.9", IN_LONDON),
     ("198.51.100.77", Place("FR", "Île-de-France", "Paris")),
-    ("2001:db8::1", Place("DE", None, None)),
-    ("2001:db8:ffff::5", Place("DE", None, None)),
+    ("2001:db8::1", IN_BERLIN),
+    ("2001:db8:ffff::5", IN_BERLIN),
     ("203.0.113.5", Place("NL", None, None)),
 ])
 def test_a_city_database_gives_region_and_city(city_db, address, place):
@@ -162,8 +166,8 @@ def test_an_ipv4_only_database_answers_ipv6_visitors_from_the_embedded_one(ipv4_
 
 def test_one_lookup_serves_many_threads(city_db):
     lookup = CountryLookup("", city_db)  # opened lazily, by whichever thread comes first
-    cases = [("192.0.2.1", Place("GB", "England", "London")), ("8.8.8.8", Place("US", None, None)),
-             ("10.0.0.1", Place(None, None, None)), ("2001:db8::1", Place("DE", None, None))]
+    cases = [("192.0.2.1", IN_LONDON), ("8.8.8.8", Place("US", None, None)),
+             ("10.0.0.1", Place(None, None, None)), ("2001:db8::1", IN_BERLIN)]
     errors: list[str] = []
     start = threading.Barrier(12)
 
@@ -211,3 +215,31 @@ def test_overlong_input_is_answered_without_being_cached():
 def test_a_lookup_needs_room_for_one_entry():
     with pytest.raises(ValueError):
         CountryLookup("", "", max_entries=0)
+
+
+@pytest.mark.parametrize("location,expected", [
+    ({"latitude": 0, "longitude": 0}, (0.0, 0.0)),
+    ({"latitude": -90, "longitude": 180.0}, (-90.0, 180.0)),
+    ({"latitude": 90.5, "longitude": 1}, (None, None)),
+    ({"latitude": 1, "longitude": -180.01}, (None, None)),
+    ({"latitude": float("nan"), "longitude": 1}, (None, None)),
+    ({"latitude": "48.8", "longitude": 2}, (None, None)),
+    ({"latitude": True, "longitude": 2}, (None, None)),
+    ({"longitude": 2}, (None, None)),
+])
+def test_only_a_whole_position_within_range_is_kept(location, expected):
+    place = _mmdb_place({"country": {"iso_code": "FR"}, "location": location})
+    assert (place.latitude, place.longitude) == expected
+
+
+def test_a_time_zone_must_be_text():
+    assert _mmdb_place({"location": {"time_zone": 5}}).time_zone is None
+    assert _mmdb_place({"location": "nowhere"}) == Place(None, None, None)
+
+
+@pytest.mark.parametrize("code,name", [("US", "United States"), ("gb", "United Kingdom"), ("RU", "Russia"),
+                                       ("KR", "South Korea"), ("XK", "Kosovo"), ("ZZ", None), ("XX", None),
+                                       ("QO", None), ("AA", None), ("A1", None), ("USA", None), ("", None),
+                                       (None, None), ("\u00e9\u00e9", None)])
+def test_country_names_are_cldr_english_names(code, name):
+    assert country_name(code) == name

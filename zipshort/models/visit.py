@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zipshort.extensions import Model
@@ -56,6 +56,10 @@ class Visit(Model):
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(128))
     city: Mapped[str | None] = mapped_column(String(128))
+    # from a city database only (``urls.geoip_database``): where the city is, and its IANA time zone
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    timezone: Mapped[str | None] = mapped_column(String(64))
     destination: Mapped[str | None] = mapped_column(Text)
     visitor_key: Mapped[str | None] = mapped_column(String(32))
     address: Mapped[str | None] = mapped_column(String(45))  # only with analytics.store_address

@@ -269,7 +269,8 @@ class _Batch:
         self.owners[target.key] = target
         if self.settings.honor_dnt and visitor.do_not_track:
             self.rows.append((self.store.time(at), target.kind, target.link_id, target.file_id, orphan_type, "",
-                              host, None, "", "", "", "", "", "", "", False, "", None, None, None, None, None, True))
+                              host, None, "", "", "", "", "", "", "", False, "", None, None, None, None, None, None,
+                              None, None, True))
             self.facts.append((target.key, day, hour, False, None, *_COUNTED_ONLY, _own_dimension(target, "", "")))
             return
         url = getattr(event, "url", "") or visitor.visited_url()
@@ -281,7 +282,8 @@ class _Batch:
         key = _visitor_key(self.salts[day], visitor) if visitor.address or visitor.user_agent else None
         self.rows.append((self.store.time(at), target.kind, target.link_id, target.file_id, orphan_type, url, host,
                           destination, referrer, referrer_host, *agent, language, place.country,
-                          place.region and place.region[:128], place.city and place.city[:128], key,
+                          place.region and place.region[:128], place.city and place.city[:128], place.latitude,
+                          place.longitude, place.time_zone, key,
                           self._address(visitor.address) if self.settings.store_address else None, False))
         self.facts.append((target.key, day, hour, agent[5], key, referrer_host or DIRECT, place.country or UNKNOWN,
                            agent[1] or UNKNOWN, agent[3] or UNKNOWN, agent[4] or UNKNOWN, base or UNKNOWN,

@@ -1,4 +1,5 @@
-"""The raw visits of one link or file: listed a page at a time (newest first), exported as CSV, forgotten.
+"""The raw visits of one link or file: listed a page at a time (newest first), exported as CSV, forgotten; the
+orphan visits forgotten.
 
 Raw visits are kept ``analytics.retention_days``; the rollups (services/visitstats.py reads them) forever,
 until :func:`forget_visits` removes both. Nothing here imports Flask.
@@ -13,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text
+from sqlalchemy.orm import Session
 
 from zipshort.database import write_transaction
 from zipshort.dates import MAX_TEXT_LENGTH
@@ -21,6 +23,7 @@ from zipshort.errors import ValidationError
 from zipshort.extensions import db
 from zipshort.inputs import check_offset, whole_number
 from zipshort.models import User, Visit, VisitDay, VisitHour, VisitUnique
+from zipshort.models.visit import ORPHAN, ORPHAN_TYPES
 from zipshort.services.visitstats import UTC, file_for, link_for, parse_bots, parse_instant, parse_zone
 
 DEFAULT_PER_PAGE = 20
@@ -165,11 +168,31 @@ def forget_visits(actor: User, kind: str, ident: str) -> int:
     """
     with write_transaction(db.session) as session:
         target = link_for(actor, ident).id if kind == "link" else file_for(actor, ident).id
-        counted = session.scalar(select(func.coalesce(func.sum(VisitHour.count), 0))
-                                 .where(VisitHour.target == target)) or 0
         column = Visit.link_id if kind == "link" else Visit.file_id
-        session.execute(delete(Visit).where(column == target))
-        session.execute(delete(VisitHour).where(VisitHour.target == target))
-        session.execute(delete(VisitDay).where(VisitDay.target == target))
-        session.execute(delete(VisitUnique).where(VisitUnique.target == target))
+        return _forget(session, [target], column == target)
+
+
+def forget_orphan_visits() -> int:
+    """Delete every orphan visit, raw and rolled up, in one write transaction; return how many (as the rollups
+    counted them). Who may is the caller's rule (services/visitqueries.py)."""
+    with write_transaction(db.session) as session:
+        return _forget(session, [f"{ORPHAN}:{kind}" for kind in ORPHAN_TYPES], Visit.kind == ORPHAN)
+
+
+def _forget(session: Session, targets: list[str], raw: ColumnElement[bool]) -> int:
+    """Inside a write transaction: count the rollups of ``targets``, delete them and the raw visits ``raw`` selects.
+
+    On PostgreSQL the analytics writer is held off first (``visit_hours`` locked against writes until the commit):
+    a batch committed between two of these statements would leave raw visits without their rollups, or rollups
+    without their raw visits. A batch already writing is waited for; one that comes after adds rows anew. On
+    SQLite the write transaction already holds the database's only write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE visit_hours IN EXCLUSIVE MODE"))
+    counted = session.scalar(select(func.coalesce(func.sum(VisitHour.count), 0))
+                             .where(VisitHour.target.in_(targets))) or 0
+    session.execute(delete(Visit).where(raw))
+    session.execute(delete(VisitHour).where(VisitHour.target.in_(targets)))
+    session.execute(delete(VisitDay).where(VisitDay.target.in_(targets)))
+    session.execute(delete(VisitUnique).where(VisitUnique.target.in_(targets)))
     return int(counted)

@@ -24,7 +24,8 @@ from sqlalchemy import Connection
 
 VISIT_COLUMNS = ("at", "kind", "link_id", "file_id", "orphan_type", "url", "host", "destination", "referrer",
                  "referrer_host", "user_agent", "browser", "browser_version", "os", "device", "bot", "language",
-                 "country", "region", "city", "visitor_key", "address", "counted_only")
+                 "country", "region", "city", "latitude", "longitude", "timezone", "visitor_key", "address",
+                 "counted_only")
 OWNER_COLUMNS = ("kind", "link_id", "file_id", "user_id")
 HOUR_COLUMNS = ("target", "hour", "bot", "count", "visitors", *OWNER_COLUMNS)
 DAY_COLUMNS = ("target", "day", "bot", "dimension", "value", "count", *OWNER_COLUMNS)

@@ -4,7 +4,7 @@ errors are RFC 7807 problems (rendered by errorhandlers for the ``shlink`` diale
 
 from __future__ import annotations
 
-from zipshort.api.shlink import domains, health, rules, shorturls, tags  # noqa: F401  (register their routes)
+from zipshort.api.shlink import domains, health, rules, shorturls, tags, visits  # noqa: F401  (register their routes)
 from zipshort.api.shlink.common import bp
 
 __all__ = ["bp"]
