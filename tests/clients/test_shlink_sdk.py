@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import requests
 
-from tests.conftest import LiveServer, base_overrides, require_tool, service_missing
+from tests.conftest import LiveServer, base_overrides, fetch, require_tool, service_missing
 
 pytestmark = pytest.mark.slow
 
 SDK_DIR = Path(__file__).parent / "shlink-sdk"
+CLIENTS_DOC = Path(__file__).resolve().parents[2] / "docs" / "clients.md"
 ERROR = "https://shlink.io/api/error/"
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")
 SHORT_URL_KEYS = {"shortUrl", "shortCode", "longUrl", "dateCreated", "tags", "meta", "domain", "title", "crawlable",
@@ -486,3 +488,53 @@ def test_cleanup_leaves_nothing(run):
     assert cleanup["tags"] == ["bar", "baz-baz", "fooRenamed", "two"]
     assert run.result("list-after-cleanup") == {"data": [], "pagination": pagination(1, 1, 10, 0, 0)}
     assert run.result("tags-after-cleanup")["data"] == []
+
+
+# --- the ShareX config docs/clients.md gives Shlink users ------------------------------------------------------
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
+def documented_sharex_config(origin: str, key: str) -> dict[str, Any]:
+    """The .sxcu of docs/clients.md's Shlink section, for this server and key."""
+    section = CLIENTS_DOC.read_text().split("## Shlink clients", 1)[1]
+    block = re.search(r"```json\n(.*?)```", section, re.S)
+    assert block is not None, "docs/clients.md: no ShareX config in the Shlink section"
+    return json.loads(block.group(1).replace("https://short.example", origin).replace("…your key…", key))
+
+
+def generated_sharex_config(origin: str) -> dict[str, Any]:
+    """zipshort-shlink.sxcu as the dashboard generates it for a logged-in user (it holds their token)."""
+    with requests.Session() as browser:
+        page = browser.get(origin + "/auth/login")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert csrf is not None
+        browser.post(origin + "/auth/login", data={"username": "alice", "password": "correct horse",
+                                                   "csrf_token": csrf.group(1)})
+        res = browser.get(origin + "/dashboard/settings/generators/zipshort-shlink.sxcu")
+        assert res.status_code == 200, res.text
+        return json.loads(res.text)
+
+
+@pytest.mark.parametrize("source", ["docs", "generator"])
+def test_the_sharex_config_for_shlink_shortens_as_sharex_uses_it(live_server, user, make_key, source):
+    if source == "docs":
+        config = documented_sharex_config(live_server.url, make_key(user))
+    else:
+        config = generated_sharex_config(live_server.url)
+    assert config["DestinationType"] == "URLShortener, URLSharingService"
+    assert config["Body"] == "JSON" and config["URL"] == "{json:shortUrl}"
+    target = 'https://example.com/a?b="c"&d=1'
+
+    def shorten() -> str:  # ShareX: {input} JSON-escaped into Data, the URL read at {json:shortUrl}
+        data = config["Data"].replace("{input}", json.dumps(target)[1:-1])
+        res = requests.request(config["RequestMethod"], config["RequestURL"], data=data.encode(),
+                               headers={**config["Headers"], "Content-Type": "application/json"}, timeout=30)
+        assert res.status_code == 200, res.text
+        return res.json()["shortUrl"]
+
+    url = shorten()
+    assert fetch("GET", url).headers["Location"] == "https://example.com/a?b=%22c%22&d=1"
+    assert shorten() == url  # findIfExists: the same link again, not a second one
