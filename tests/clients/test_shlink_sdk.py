@@ -180,8 +180,13 @@ def test_the_sdk_error_constants_are_shlinks_uris(run):
     assert len(run.types) == 13
 
 
-def test_a_bad_or_missing_key_is_refused_in_problem_details(run):
+def test_a_bad_key_is_refused_in_problem_details(run):
     assert run.error("list-bad-key", "INVALID_API_KEY", 401)["title"] == "Invalid API key"
+
+
+@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): an empty X-Api-Key header answers 401 invalid-api-key, "
+                                       "Shlink's answer to a missing or empty one is missing-authentication")
+def test_an_empty_key_is_a_missing_one(run):
     missing = run.error("list-no-key", "INVALID_AUTHORIZATION", 401)
     assert missing["title"] == "Invalid authorization" and missing["expectedHeaders"] == ["X-Api-Key"]
 
@@ -223,11 +228,16 @@ def test_create_with_every_option(run):
     assert created["meta"] == {"validSince": "2020-01-01T00:00:00+00:00", "validUntil": None, "maxVisits": 3}
     assert created["crawlable"] is True
     assert created["forwardQuery"] is True  # the SDK never sends forwardQuery: false (it drops falsy fields)
-    assert run.result("get-full") == created
+
+
+@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): create answers the tags in the order sent "
+                                       "(foo, bar, baz-baz), get and list in another (bar, baz-baz, foo)")
+def test_create_and_get_answer_the_same_object(run):
+    assert run.result("get-full") == run.result("create-full")
 
 
 def test_find_if_exists_returns_the_match_or_creates(run):
-    assert run.result("find-if-exists-hit") == run.result("create-full")
+    assert run.result("find-if-exists-hit") == run.result("get-full")
     made = run.result("find-if-exists-miss")  # same long URL, another tag set
     check_short_url(made, run)
     assert made["longUrl"] == "https://example.com/sdk/two" and made["tags"] == ["bar"]
@@ -241,6 +251,11 @@ def test_create_errors(run):
     taken = run.error("create-slug-taken", "INVALID_SLUG", 400)
     assert taken["customSlug"] == "sdk-two" and "domain" not in taken
     assert run.error("create-no-scheme", "INVALID_ARGUMENT", 400)["invalidElements"] == ["longUrl"]
+
+
+@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): invalidElements names only the first bad field "
+                                       "(shortCodeLength), not every one (maxVisits too)")
+def test_create_names_every_invalid_field(run):
     bad = run.error("create-bad-values", "INVALID_ARGUMENT", 400)
     assert sorted(bad["invalidElements"]) == ["maxVisits", "shortCodeLength"]
 
@@ -259,6 +274,8 @@ def test_list_filters(run):
     assert everything["pagination"] == pagination(1, 1, 4, 4, 4)  # -1: every item, itemsPerPage = the count
 
 
+@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): create refuses a validUntil in the past (400 'Expiry "
+                                       "must be in the future'); Shlink takes any date")
 def test_list_can_leave_out_short_urls_past_their_valid_until(run):
     a, b, c, d = (run.code(n) for n in ("create-minimal", "create-full", "find-if-exists-miss", "create-valid-until"))
     past = run.result("create-past-valid-until")  # Shlink takes any date, a past one too
