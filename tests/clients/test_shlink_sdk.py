@@ -40,10 +40,10 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 UNKNOWN = "no-such-code-9q"
-# forwardQuery and special redirects are stored by the Shlink dialect but put in effect on the public side (branch
-# h/public); until that is merged, the steps that watch a visitor's redirect for them fail.
+# forwardQuery is stored by the Shlink dialect but put in effect on the public side (branch h/public); until that
+# is merged, the steps that watch where a visitor is sent for it fail.
 needs_public_side = pytest.mark.xfail(not hasattr(destinations, "forward_query"), strict=True,
-                                      reason="forwardQuery and special redirects not in effect (h/public not merged)")
+                                      reason="forwardQuery not in effect (h/public not merged)")
 
 
 def sdk_installed() -> bool:
@@ -518,7 +518,9 @@ def test_domain_redirects_merge_and_clear(run):
 
 # --- delete and the clean-up of the SDK's integration tests ----------------------------------------------------
 
-@needs_public_side
+@pytest.mark.xfail(strict=True, reason="bug (integration): PATCH /rest/v3/domains/redirects stores through "
+                   "services/domainredirects, which leaves rt.domain_redirects (h/public's cache of special redirects) "
+                   "stale for up to 5 s: the next visitor still gets the 404; without h/public no effect at all")
 def test_domain_redirects_send_visitors_of_unknown_codes_away(run):
     assert run.result("visit-unknown-code-redirected") == {
         "status": 302, "location": f"https://example.com/missing/{run.authority}"}
