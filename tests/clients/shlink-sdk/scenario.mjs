@@ -1,25 +1,27 @@
 // Drives Shlink's official JS SDK (@shlinkio/shlink-js-sdk, pinned in package.json) against a server that
 // claims Shlink's REST API v3, the way Shlink's web client uses it, modelled on the SDK's own integration tests.
 //
-//   node scenario.mjs <base-url> <api-key>
+//   node scenario.mjs <base-url> <api-key> <authored-key>
 //
 // Prints one JSON line per step: {"step": name, "ok": true, "result": ...} or {"step": name, "ok": false,
 // "error": ...}. The error is what the SDK threw: the server's problem details object as parsed JSON, or
 // {"jsError": name, "message": ...} when the SDK itself failed (e.g. a body that was not JSON). The script
 // asserts nothing; tests/clients/test_shlink_sdk.py reads the lines and checks every value. It expects an
-// empty server (no short URLs, tags or visits) and a key that may do everything (Shlink's admin key).
+// empty server (no short URLs, tags or visits), a key that may do everything (Shlink's admin key) and a key of
+// the same user limited to the short URLs it creates (Shlink's AUTHORED_SHORT_URLS role).
 import { ShlinkApiClient } from '@shlinkio/shlink-js-sdk';
 import { ErrorType } from '@shlinkio/shlink-js-sdk/api-contract';
 import { FetchHttpClient } from '@shlinkio/shlink-js-sdk/fetch';
 
-const [baseUrl, apiKey] = process.argv.slice(2);
-if (!baseUrl || apiKey === undefined) {
-  console.error('usage: node scenario.mjs <base-url> <api-key>');
+const [baseUrl, apiKey, authoredKey] = process.argv.slice(2);
+if (!baseUrl || apiKey === undefined || authoredKey === undefined) {
+  console.error('usage: node scenario.mjs <base-url> <api-key> <authored-key>');
   process.exit(2);
 }
 
 const http = new FetchHttpClient();
 const api = new ShlinkApiClient(http, { baseUrl, apiKey });
+const authored = new ShlinkApiClient(http, { baseUrl, apiKey: authoredKey });
 const authority = new URL(baseUrl).host;
 
 const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) '
@@ -290,6 +292,18 @@ await step('domain-redirects-bad-domain', () => api.editDomainRedirects({ domain
 await step('domain-redirects-clear', () => api.editDomainRedirects({
   domain: authority, invalidShortUrlRedirect: null, regular404Redirect: null,
 }));
+
+// --- a key limited to the short URLs it created ----------------------------------------------------------
+await step('authored-create', async () => {
+  const created = await authored.createShortUrl({ longUrl: 'https://example.com/authored', tags: ['mine'] });
+  ctx.f = created;
+  return created;
+});
+await step('authored-list', () => authored.listShortUrls());
+await step('authored-get-other', () => authored.getShortUrl({ shortCode: need('a').shortCode }));
+await step('authored-tags', () => authored.listTags());
+await step('authored-tag-rename', () => authored.editTag({ oldName: 'mine', newName: 'ours' }));
+await step('authored-tags-delete', () => authored.deleteTags(['mine']));
 
 // --- delete (and the SDK integration tests' clean-up) ------------------------------------------------------
 await step('delete-short-url', () => api.deleteShortUrl({ shortCode: need('c').shortCode }));
