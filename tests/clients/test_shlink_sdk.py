@@ -21,7 +21,6 @@ import requests
 import sqlalchemy as sa
 
 from tests.conftest import LiveServer, base_overrides, fetch, require_tool, service_missing
-from zipshort import destinations
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +40,6 @@ CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, 
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 UNKNOWN = "no-such-code-9q"
-# forwardQuery is stored by the Shlink dialect but put in effect on the public side (branch h/public); until that
-# is merged, the steps that watch where a visitor is sent for it fail.
-needs_public_side = pytest.mark.xfail(not hasattr(destinations, "forward_query"), strict=True,
-                                      reason="forwardQuery not in effect (h/public not merged)")
 
 
 def sdk_installed() -> bool:
@@ -189,8 +184,6 @@ def test_a_bad_key_is_refused_in_problem_details(run):
     assert run.error("list-bad-key", "INVALID_API_KEY", 401)["title"] == "Invalid API key"
 
 
-@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): an empty X-Api-Key header answers 401 invalid-api-key, "
-                                       "Shlink's answer to a missing or empty one is missing-authentication")
 def test_an_empty_key_is_a_missing_one(run):
     missing = run.error("list-no-key", "INVALID_AUTHORIZATION", 401)
     assert missing["title"] == "Invalid authorization" and missing["expectedHeaders"] == ["X-Api-Key"]
@@ -235,8 +228,6 @@ def test_create_with_every_option(run):
     assert created["forwardQuery"] is True  # the SDK never sends forwardQuery: false (it drops falsy fields)
 
 
-@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): create answers the tags in the order sent "
-                                       "(foo, bar, baz-baz), get and list in another (bar, baz-baz, foo)")
 def test_create_and_get_answer_the_same_object(run):
     assert run.result("get-full") == run.result("create-full")
 
@@ -258,8 +249,6 @@ def test_create_errors(run):
     assert run.error("create-no-scheme", "INVALID_ARGUMENT", 400)["invalidElements"] == ["longUrl"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): invalidElements names only the first bad field "
-                                       "(shortCodeLength), not every one (maxVisits too)")
 def test_create_names_every_invalid_field(run):
     bad = run.error("create-bad-values", "INVALID_ARGUMENT", 400)
     assert sorted(bad["invalidElements"]) == ["maxVisits", "shortCodeLength"]
@@ -279,8 +268,6 @@ def test_list_filters(run):
     assert everything["pagination"] == pagination(1, 1, 4, 4, 4)  # -1: every item, itemsPerPage = the count
 
 
-@pytest.mark.xfail(strict=True, reason="bug (h/shlink-api): create refuses a validUntil in the past (400 'Expiry "
-                                       "must be in the future'); Shlink takes any date")
 def test_list_can_leave_out_short_urls_past_their_valid_until(run):
     a, b, c, d = (run.code(n) for n in ("create-minimal", "create-full", "find-if-exists-miss", "create-valid-until"))
     past = run.result("create-past-valid-until")  # Shlink takes any date, a past one too
@@ -323,7 +310,6 @@ def test_visitors_are_redirected_and_used_up_or_unknown_codes_are_not_found(run)
     assert run.result("visit-unknown-code") == {"status": 404, "location": None}
 
 
-@needs_public_side
 def test_the_visitors_query_is_forwarded(run):
     # forwardQuery is on (the SDK never sends it false): the visitor's query joins the long URL's.
     assert run.result("visit-a-chrome") == {"status": 302, "location": "https://example.com/sdk/one?src=sdk"}
@@ -521,6 +507,11 @@ def test_domain_redirects_merge_and_clear(run):
     assert run.result("domain-redirects-clear") == NO_REDIRECTS
 
 
+def test_domain_redirects_send_visitors_of_unknown_codes_away(run):
+    assert run.result("visit-unknown-code-redirected") == {
+        "status": 302, "location": f"https://example.com/missing/{run.authority}"}
+
+
 # --- a key limited to the short URLs it created (AUTHORED_SHORT_URLS) -------------------------------------------
 
 def test_an_authored_only_key_sees_what_it_created_and_may_not_touch_tags(run):
@@ -536,14 +527,6 @@ def test_an_authored_only_key_sees_what_it_created_and_may_not_touch_tags(run):
 
 
 # --- delete and the clean-up of the SDK's integration tests ----------------------------------------------------
-
-@pytest.mark.xfail(strict=True, reason="bug (integration): PATCH /rest/v3/domains/redirects stores through "
-                   "services/domainredirects, which leaves rt.domain_redirects (h/public's cache of special redirects) "
-                   "stale for up to 5 s: the next visitor still gets the 404; without h/public no effect at all")
-def test_domain_redirects_send_visitors_of_unknown_codes_away(run):
-    assert run.result("visit-unknown-code-redirected") == {
-        "status": 302, "location": f"https://example.com/missing/{run.authority}"}
-
 
 def test_delete(run):
     assert run.result("delete-short-url") is None  # 204
