@@ -233,8 +233,9 @@ def test_embed_settings_are_saved_and_validated(browser, user):
     assert "<img src=x" not in browser.get("/dashboard/settings").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("name", ["zipshort-file.sxcu", "zipshort-url.sxcu", "zipshort-file.iscu",
-                                  "zipshort-upload.sh", "zipshort-flameshot.sh", "zipshort-shorten.sh"])
+@pytest.mark.parametrize("name", ["zipshort-file.sxcu", "zipshort-url.sxcu", "zipshort-shlink.sxcu",
+                                  "zipshort-file.iscu", "zipshort-upload.sh", "zipshort-flameshot.sh",
+                                  "zipshort-shorten.sh"])
 def test_client_configs_carry_this_server_and_the_users_token(browser, rt, user, name):
     from zipshort.services import apikeys
 

@@ -44,6 +44,7 @@ class Options:
 FILES = {
     "zipshort-file.sxcu": "application/json",
     "zipshort-url.sxcu": "application/json",
+    "zipshort-shlink.sxcu": "application/json",
     "zipshort-file.iscu": "application/json",
     "zipshort-flameshot.sh": "text/x-shellscript",
     "zipshort-upload.sh": "text/x-shellscript",
@@ -65,6 +66,12 @@ def render(name: str, origin: str, token: str, options: Options) -> str:
                       "RequestURL": f"{origin}/api/user/urls",
                       "Headers": {"authorization": token, **options.headers(links=True)},
                       "URL": "{json:url}", "Body": "JSON", "Data": "{\"destination\":\"{input}\"}"})
+    if name == "zipshort-shlink.sxcu":  # Shlink's API, as ShareX configs written for Shlink call it
+        return _json({"Version": "17.0.0", "Name": f"zipshort - {host} - Shlink API",
+                      "DestinationType": "URLShortener, URLSharingService", "RequestMethod": "POST",
+                      "RequestURL": f"{origin}/rest/v3/short-urls", "Headers": {"X-Api-Key": token},
+                      "URL": "{json:shortUrl}", "Body": "JSON",
+                      "Data": "{\"longUrl\":\"{input}\",\"findIfExists\":true}"})
     if name == "zipshort-file.iscu":
         return _json({"name": f"zipshort - {host}", "requesturl": f"{origin}/api/upload",
                       "headers": {"authorization": token, **options.headers()}, "fileformname": "file",
