@@ -18,6 +18,7 @@ from zipshort.extensions import login_manager
 from zipshort.http import runtime
 from zipshort.models import ApiKey, User
 from zipshort.services import apikeys, sessions
+from zipshort.services.reach import Reach, reach_of
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -88,6 +89,14 @@ def load_caller() -> None:
         return
     if current_user.is_authenticated:
         g.user = current_user._get_current_object()
+
+
+def caller_reach() -> Reach:
+    """What this request's caller reaches among its user's links (services/reach.py): the API key's roles
+    (only the links it created, only one domain's), or everything for a browser session. Every dialect's
+    key-authenticated link route hands it to the services."""
+    key: ApiKey | None = g.get("api_key")
+    return reach_of(runtime(), key)
 
 
 def load_key(key: str | None) -> bool:

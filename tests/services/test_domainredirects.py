@@ -50,5 +50,5 @@ def test_visible_domains(user, make_link, own_domain):
     assert domainredirects.visible_domains(user, ALL) == (True, ["a.example", "b.example"])
     assert domainredirects.visible_domains(user, Reach(key_id="k", domain="a.example")) == (False, ["a.example"])
     assert domainredirects.visible_domains(user, Reach(key_id="k", domain="")) == (True, [])
-    make_link(user, domain="b.example", api_key_id=None)
+    make_link(user, domain="b.example")
     assert domainredirects.visible_domains(user, Reach(key_id="k", authored_only=True)) == (True, [])

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user
+from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.http import runtime
@@ -152,7 +152,7 @@ def _meta(meta: Any) -> dict[str, Any]:
 
 def _owned(link_id: str) -> Link:
     try:
-        return links.get_owned_link(g.user, link_id)
+        return links.get_owned_link(g.user, link_id, reach=caller_reach())
     except (NotFound, Forbidden):
         raise NotFound("Short link not found", code="not_found") from None
 
@@ -165,7 +165,8 @@ def create():
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
     try:
-        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host, names=NAMES)
+        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host, names=NAMES,
+                                 reach=caller_reach())
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host)), 201
@@ -198,7 +199,7 @@ def list_links():
         raise ValidationError("page and limit must be whole numbers", field="page") from None
     if page < 1 or not 1 <= limit <= 100:
         raise ValidationError("page must be ≥ 1 and limit 1-100", field="limit")
-    rows, total = links.page_links(user, page, limit)
+    rows, total = links.page_links(user, page, limit, reach=caller_reach())
     return jsonify({"data": [link_json(link, request.host) for link in rows],
                     "meta": {"total": total, "page": page, "limit": limit, "totalPages": -(-total // limit)}})
 
@@ -216,7 +217,8 @@ def update(link_id: str):
     fields = _fields(_body(), creating=request.method == "PUT")
     changes = links.LinkChanges(**{k: v for k, v in fields.items() if k in links.LinkChanges.__dataclass_fields__})
     try:
-        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host, names=NAMES)
+        link = links.update_link(runtime(), g.user, link.id, changes, host=request.host, names=NAMES,
+                                 reach=caller_reach())
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host))
@@ -227,5 +229,5 @@ def update(link_id: str):
 def delete(link_id: str):
     link = _owned(link_id)
     data = link_json(link, request.host)
-    links.delete_link(runtime(), g.user, link.id)
+    links.delete_link(runtime(), g.user, link.id, reach=caller_reach())
     return jsonify(data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user
+from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.errors import ValidationError
 from zipshort.http import runtime
 from zipshort.services import bulk, domains
@@ -22,7 +22,7 @@ def create_links():
     if items is None:
         raise ValidationError("The body must be a JSON array of links", code="invalid_body")
     rt = runtime()
-    links = bulk.create_links(rt, user, items, host=request.host)
+    links = bulk.create_links(rt, user, items, host=request.host, reach=caller_reach())
     host = domains.choose(rt, request.host).hostname
     return jsonify([{
         "id": link.id, "url": link.destination, "shortUrl": link_url(rt.settings, link, host), "title": link.title,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from zipshort.auth import load_caller, require_user
+from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.http import runtime
 from zipshort.inputs import whole_number
@@ -67,12 +67,15 @@ def create_link():
         link = links.create_link(rt, user, links.NewLink(destination=long_url, vanity=short_code, schemes=("https",),
                                                          folder_id=group_id, or_default_folder=True,
                                                          domain=domains.link_domain(domain)),
-                                 host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None))
+                                 host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None),
+                                 reach=caller_reach())
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:
         field = "long_url" if exc.field == "destination" else exc.field or "body"
         raise _invalid(exc.message.replace("Destination", "long_url"), field) from None
+    if link.domain != domains.link_domain(domain):  # a domain-bound key's link went to its domain
+        domain = domains.of_link(rt, request.host, link)
     return jsonify({"id": link.id, "short_code": link.slug, "short_url": _short_url(domain.hostname, link),
                     "group_id": link.folder_id, "domain": domain.hostname, "domain_id": domain.id}), 201
 
@@ -100,7 +103,7 @@ def list_links():
         raise _invalid("match must be 'exact' or 'startswith'.", "match")
     if long_url is not None and (len(long_url) > 2048 or "\x00" in long_url):
         raise _invalid("long_url must be at most 2048 characters.", "long_url")
-    rows, total = links.query_links(user, limit, offset, long_url or None, match)
+    rows, total = links.query_links(user, limit, offset, long_url or None, match, reach=caller_reach())
     host = domains.choose(runtime(), request.host).hostname
     now = utcnow()
     return jsonify({"offset": offset, "limit": limit, "total": total, "results": [{

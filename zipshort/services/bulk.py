@@ -27,6 +27,7 @@ from zipshort.models import Folder, Link, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import linkfields
 from zipshort.services.links import is_smart
+from zipshort.services.reach import ALL, Reach
 
 HARD_LIMIT = 10_000
 UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
@@ -130,30 +131,32 @@ class Created:
 
 
 def create_links(rt: Runtime, owner: User, items: Any, now: dt.datetime | None = None, *,
-                 host: str = "") -> list[Created]:
+                 host: str = "", reach: Reach = ALL) -> list[Created]:
     """The door: check the request as a whole (:func:`validate`; ``host`` is the request's Host), then create
-    every link or none (:func:`create`).
+    every link or none (:func:`create`). ``reach``: the calling key's (services/reach.py): every link records
+    the key, and a domain-bound key's links go to its domain.
 
     Raises:
         ValidationError: the body is not a list of links, or too long. ItemError: an invalid item (bad fields, a
         collection or external id that is not the owner's or is used). QuotaExceeded.
     """
-    return create(rt, owner, validate(rt, items, host), now)
+    return create(rt, owner, validate(rt, items, host), now, reach=reach)
 
 
-def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None) -> list[Created]:
+def create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime | None = None, *,
+           reach: Reach = ALL) -> list[Created]:
     """Create every checked link or none. Raises ItemError (bad collection or external id), QuotaExceeded."""
     now = now or utcnow()
     for attempt in range(3):
         try:
-            return _create(rt, owner, items, now)
+            return _create(rt, owner, items, now, reach)
         except IntegrityError:  # a concurrent writer took a code between our check and insert
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
 
-def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -> list[Created]:
+def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime, reach: Reach) -> list[Created]:
     with write_transaction(db.session):
         collections = sorted({i.collection_id for i in items})
         owned = existing_values(db.session, Folder.id, collections, Folder.user_id == owner.id)
@@ -167,19 +170,21 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime) -
                 raise ItemError(index, "externalId is already used in your workspace", "externalId")
         _reserve(rt, owner.id, len(items))
         codes = _free_codes(rt, len(items))
+        domain = reach.creation_domain("")
         rows: list[dict[str, Any]] = [{
-            "id": new_id(), "user_id": owner.id, "domain": "", "slug": code, "slug_key": code.lower(), "code": code,
+            "id": new_id(), "user_id": owner.id, "domain": domain, "slug": code, "slug_key": code.lower(), "code": code,
             "vanity": None, "destination": item.url, "destination_type": "link", "views": 0, "max_views": None,
             "enabled": True, "password_hash": None, "expires_at": None, "title": item.title,
             "description": item.description, "image": item.image, "utm": item.utm, "external_id": item.external_id,
             "tenant_id": item.tenant_id, "partner_id": item.partner_id, "folder_id": item.collection_id,
             "cloaking": False, "deep_linking": False, "qr_options": None, "rules": None,
             "smart": is_smart("link", None, item.utm, False, item.title, item.description, item.image),
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "api_key_id": reach.key_id,
         } for item, code in zip(items, codes, strict=True)]
         db.session.execute(insert(Link.__table__), rows)  # Core insert: no ORM bookkeeping per row
         publish_after_commit(db.session, rt.events, *(LinkCreated(
-            link_id=row["id"], code=row["slug"], owner_id=owner.id, destination=row["destination"], actor_id=owner.id)
+            link_id=row["id"], code=row["slug"], owner_id=owner.id, domain=domain or None,
+            destination=row["destination"], actor_id=owner.id)
             for row in rows))
     return [Created(row["id"], row["slug"], row["destination"], row["title"], row["description"], row["folder_id"],
                     now) for row in rows]

@@ -56,6 +56,7 @@ from zipshort.services.linkstate import (
     link_state,
     state_of,
 )
+from zipshort.services.reach import ALL, Reach
 
 __all__ = [
     "ACTIVE", "DISABLED", "EXPIRED", "LINK_STATES", "LIVE_SQL", "NOT_YET_VALID", "USED_UP", "SEARCH_FIELDS", "UNSET",
@@ -115,7 +116,6 @@ class NewLink:
     valid_since: dt.datetime | None = None  # not live before (Shlink's validSince)
     forward_query: bool = False  # merge the visitor's query string into the destination (Shlink's forwardQuery)
     crawlable: bool = False  # allowed in /robots.txt (Shlink's crawlable)
-    api_key_id: str | None = None  # the key that creates it (what an authored-only key may reach later)
     past_expiry: bool = False  # an expiry already past is taken (the link is born expired: Shlink's validUntil)
 
 
@@ -232,9 +232,11 @@ def _owned_images(owner: User, values: dict[str, Any], image_id: object, names: 
 
 def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None, *, host: str = "",
                 names: FieldNames = FieldNames(), limit: CreationLimit | None = None,
-                reuse: Callable[[], Link | None] | None = None) -> Link:
+                reuse: Callable[[], Link | None] | None = None, reach: Reach = ALL) -> Link:
     """Create a link for ``owner``; ``host`` is the Host the request came in on (one of this server's names),
     ``limit`` the creation limit the caller's requests fall under, ``names`` how the caller names the fields.
+    ``reach``: the calling key's (services/reach.py): the link records the key (``api_key_id``, what an
+    authored-only key reaches later) and a domain-bound key's link goes to its domain, whatever was asked.
     ``reuse`` (Shlink's ``findIfExists``): called inside the transaction, under a lock on the owner and the
     destination, before anything is claimed; a link it returns is returned unchanged instead of a new one, so
     parallel identical requests make one link.
@@ -263,6 +265,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
     own_hosts.refuse_rules(values["rules"])
     password_hash = rt.passwords.hash(password) if password else None
     folder_id = spec.folder_id
+    domain = reach.creation_domain(spec.domain)
     if spec.or_default_folder and (folder_id is None or not folder_is_owned(owner, folder_id)):
         folder_id = folders.default_folder(owner).id
     with write_transaction(db.session):
@@ -274,11 +277,11 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
         if folder_id is not None:
             folder_owned(owner, folder_id)
         _owned_images(owner, values, spec.image_id, names)
-        if spec.domain:
-            check_domain(rt, owner, spec.domain)
+        if domain:
+            check_domain(rt, owner, domain)
         reserve_url_quota(owner.id)
-        slug, code = claim_slug(rt, spec.domain, vanity, invisible=spec.invisible)
-        link = Link(id=new_id(), user_id=owner.id, domain=spec.domain, slug=slug, slug_key=slug.lower(), code=code,
+        slug, code = claim_slug(rt, domain, vanity, invisible=spec.invisible)
+        link = Link(id=new_id(), user_id=owner.id, domain=domain, slug=slug, slug_key=slug.lower(), code=code,
                     vanity=vanity, destination=destination, destination_type=kind, views=0, max_views=max_views,
                     enabled=bool(spec.enabled), password_hash=password_hash, expires_at=expires_at,
                     title=values["title"], description=values["description"], created_at=now, updated_at=now,
@@ -287,7 +290,7 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                     qr_options=values["qr_options"], cloaking=bool(spec.cloaking),
                     deep_linking=bool(spec.deep_linking), valid_since=valid_since,
                     forward_query=bool(spec.forward_query), crawlable=bool(spec.crawlable),
-                    api_key_id=spec.api_key_id)
+                    api_key_id=reach.key_id)
         link.smart = is_smart(kind, link.rules, link.utm, link.cloaking, link.title, link.description, link.image,
                               link.deep_linking)
         db.session.add(link)
@@ -312,9 +315,10 @@ def created_event(link: Link, actor_id: str | None) -> LinkCreated:
 
 
 def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, now: dt.datetime | None = None, *,
-                host: str = "", names: FieldNames = FieldNames()) -> Link:
-    """Apply ``changes`` to one of the owner's links; ``host`` is the Host the request came in on, ``names``
-    how the caller names the fields.
+                host: str = "", names: FieldNames = FieldNames(), reach: Reach = ALL) -> Link:
+    """Apply ``changes`` to one of the owner's links within ``reach``; ``host`` is the Host the request came in
+    on, ``names`` how the caller names the fields. (A link's domain never changes, so no key moves one off its
+    domain.)
 
     Raises:
         NotFound, Forbidden, ValidationError, VanityTaken.
@@ -342,7 +346,7 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
     if "rules" in values:
         own_hosts.refuse_rules(values["rules"])
     with write_transaction(db.session):
-        link = get_owned_link(owner, link_id)
+        link = get_owned_link(owner, link_id, reach=reach)
         if vanity is not UNSET and (vanity or None) != link.vanity:
             slug, code = claim_slug(rt, link.domain, vanity or None, exclude_id=link.id)
             link.vanity = vanity or None
@@ -390,15 +394,15 @@ def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, no
     return link
 
 
-def delete_link(rt: Runtime, owner: User, link_id: str) -> Link:
-    """Delete one of the owner's links and give its quota back.
+def delete_link(rt: Runtime, owner: User, link_id: str, *, reach: Reach = ALL) -> Link:
+    """Delete one of the owner's links within ``reach`` and give its quota back.
 
     Raises:
-        NotFound: no such link, or not the owner's (no existence oracle).
+        NotFound: no such link, or not the owner's, or out of the key's reach (no existence oracle).
     """
     with write_transaction(db.session):
         link = db.session.get(Link, link_id) if could_be_code(link_id) else None
-        if link is None or link.user_id != owner.id:
+        if link is None or link.user_id != owner.id or not reach.admits(link):
             raise NotFound("URL not found", code="url_not_found")
         # Only the request whose DELETE removed the row gives the quota back (a parallel one finds it gone).
         if not rowcount(db.session.execute(delete(Link).where(Link.id == link.id))):

@@ -24,6 +24,7 @@ from zipshort.extensions import db
 from zipshort.inputs import check_offset, whole_number
 from zipshort.models import User, Visit, VisitDay, VisitHour, VisitUnique
 from zipshort.models.visit import ORPHAN, ORPHAN_TYPES
+from zipshort.services.reach import ALL, Reach
 from zipshort.services.visitstats import UTC, file_for, link_for, parse_bots, parse_instant, parse_zone
 
 DEFAULT_PER_PAGE = 20
@@ -90,14 +91,15 @@ def parse_page(page: str | None, per_page: str | None) -> tuple[int, int]:
     return number, size
 
 
-def target_filter(actor: User, kind: str, ident: str, base: VisitFilter) -> VisitFilter:
-    """``base`` narrowed to the link (``kind`` "link") or file ``ident`` the actor may manage.
+def target_filter(actor: User, kind: str, ident: str, base: VisitFilter, reach: Reach = ALL) -> VisitFilter:
+    """``base`` narrowed to the link (``kind`` "link", within the key's ``reach``) or file ``ident`` the actor
+    may manage.
 
     Raises:
         NotFound: no such link or file, or not the actor's to manage.
     """
     if kind == "link":
-        return VisitFilter(link_for(actor, ident).id, None, base.start, base.end, base.bots)
+        return VisitFilter(link_for(actor, ident, reach).id, None, base.start, base.end, base.bots)
     return VisitFilter(None, file_for(actor, ident).id, base.start, base.end, base.bots)
 
 
@@ -158,16 +160,16 @@ def csv_lines(which: VisitFilter, chunk: int = CSV_CHUNK) -> Iterator[str]:
         after = last
 
 
-def forget_visits(actor: User, kind: str, ident: str) -> int:
-    """Delete every visit of a link (``kind`` "link") or file the actor may manage: raw visits and rollups, in one
-    write transaction; return how many visits were forgotten (as the rollups counted them, which also count
-    raw visits already pruned).
+def forget_visits(actor: User, kind: str, ident: str, reach: Reach = ALL) -> int:
+    """Delete every visit of a link (``kind`` "link", within the key's ``reach``) or file the actor may manage:
+    raw visits and rollups, in one write transaction; return how many visits were forgotten (as the rollups
+    counted them, which also count raw visits already pruned).
 
     Raises:
         NotFound: no such link or file, or not the actor's to manage.
     """
     with write_transaction(db.session) as session:
-        target = link_for(actor, ident).id if kind == "link" else file_for(actor, ident).id
+        target = link_for(actor, ident, reach).id if kind == "link" else file_for(actor, ident).id
         column = Visit.link_id if kind == "link" else Visit.file_id
         return _forget(session, [target], column == target)
 

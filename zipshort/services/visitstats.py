@@ -26,6 +26,7 @@ from zipshort.errors import NotFound, ValidationError
 from zipshort.extensions import db
 from zipshort.models import File, Link, User, VisitDay, VisitHour
 from zipshort.models.visit import ORPHAN, ORPHAN_TYPES
+from zipshort.services.reach import ALL, Reach
 from zipshort.services.roles import can_manage
 
 INTERVALS = ("hour", "day", "week", "month")
@@ -206,14 +207,15 @@ def _owner_may(actor: User, owner_id: str | None) -> bool:
     return can_manage(actor, db.session.get(User, owner_id) if owner_id else None)
 
 
-def link_for(actor: User, link_id: str) -> Link:
-    """The link ``link_id`` if ``actor`` may manage it (their own; an administrator's per services/roles.py).
+def link_for(actor: User, link_id: str, reach: Reach = ALL) -> Link:
+    """The link ``link_id`` if ``actor`` may manage it (their own; an administrator's per services/roles.py) and
+    it is within the calling key's ``reach``.
 
     Raises:
-        NotFound: no such link, or one the actor may not manage (the same answer).
+        NotFound: no such link, or one the actor may not manage or the key does not reach (the same answer).
     """
     link = db.session.get(Link, link_id) if could_be_code(link_id) else None
-    if link is None or not _owner_may(actor, link.user_id):
+    if link is None or not _owner_may(actor, link.user_id) or not reach.admits(link):
         raise NotFound("URL not found", code="url_not_found")
     return link
 
@@ -234,9 +236,9 @@ def file_for(actor: User, ident: str) -> File:
 
 # Answers ------------------------------------------------------------------------------------------
 
-def link_stats(actor: User, link_id: str, query: StatsQuery) -> dict[str, Any]:
-    """The stats of one link the actor may manage (see :func:`stats`)."""
-    return stats(Scope(target=link_for(actor, link_id).id), query)
+def link_stats(actor: User, link_id: str, query: StatsQuery, reach: Reach = ALL) -> dict[str, Any]:
+    """The stats of one link the actor may manage within ``reach`` (see :func:`stats`)."""
+    return stats(Scope(target=link_for(actor, link_id, reach).id), query)
 
 
 def file_stats(actor: User, ident: str, query: StatsQuery) -> dict[str, Any]:

@@ -13,14 +13,14 @@ from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from zipshort.auth import load_caller, load_key
+from zipshort.auth import caller_reach, load_caller, load_key
 from zipshort.dates import bounded
 from zipshort.errors import NotFound, ValidationError, ZipshortError
 from zipshort.http import runtime
 from zipshort.inputs import check_storable, loads, whole_number
-from zipshort.models import ApiKey, Link, User
+from zipshort.models import Link, User
 from zipshort.services import linksearch
-from zipshort.services.reach import Reach, reach_of
+from zipshort.services.reach import Reach
 from zipshort.urls import link_url
 
 bp = Blueprint("shlink", __name__, url_prefix="/rest")
@@ -91,9 +91,8 @@ def caller() -> User:
 
 
 def reach() -> Reach:
-    """What the caller's key reaches among the user's links (Shlink's key roles)."""
-    key: ApiKey | None = g.get("api_key")
-    return reach_of(runtime(), key)
+    """What the caller's key reaches among the user's links (Shlink's key roles; the same for every dialect)."""
+    return caller_reach()
 
 
 # --- errors ----------------------------------------------------------------------------------------------

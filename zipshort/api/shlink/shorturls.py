@@ -215,7 +215,7 @@ def _create(data: dict[str, Any]) -> Link:
     tags, valid_since, valid_until = given["tags"], given["validSince"], given["validUntil"]
     max_visits, title, asked_domain = given["maxVisits"], given["title"], given["domain"]
     flags = {name: given[name] for name in ("findIfExists", "crawlable", "forwardQuery")}
-    domain = key_reach.creation_domain(asked_domain or "")
+    domain = key_reach.creation_domain(asked_domain or "")  # what the door will use (for the error message)
     generated = slug is None and (prefix or length is not None)
 
     def reuse() -> Link | None:
@@ -227,13 +227,13 @@ def _create(data: dict[str, Any]) -> Link:
         vanity = prefix + (slug if slug is not None else random_code(length or rt.settings.urls.length,
                                                                      rt.settings.urls.alphabet)) \
             if (slug is not None or generated) else None
-        spec = links.NewLink(destination=long_url, vanity=vanity, max_views=max_visits, domain=domain,
+        spec = links.NewLink(destination=long_url, vanity=vanity, max_views=max_visits, domain=asked_domain or "",
                              expires_at=valid_until, title=title, tags=tags, valid_since=valid_since,
                              forward_query=flags["forwardQuery"] is not False, crawlable=bool(flags["crawlable"]),
-                             api_key_id=key_reach.key_id, past_expiry=True)
+                             past_expiry=True)
         try:
             return links.create_link(rt, user, spec, host=request.host, names=NAMES,
-                                     reuse=reuse if flags["findIfExists"] else None)
+                                     reuse=reuse if flags["findIfExists"] else None, reach=key_reach)
         except VanityTaken:
             if not generated or attempt == CODE_ATTEMPTS - 1:
                 raise _slug_taken(vanity or "", domain) from None
@@ -304,7 +304,8 @@ def edit_short_url(code: str) -> Response:
     changes = _changes(body())  # validated before the lookup, as Shlink does
     link = find_short_url(code)
     try:
-        link = links.update_link(runtime(), caller(), link.id, changes, host=request.host, names=NAMES)
+        link = links.update_link(runtime(), caller(), link.id, changes, host=request.host, names=NAMES,
+                                 reach=reach())
     except ValidationError as exc:
         raise renamed(exc, FIELDS, "longUrl") from None
     return ok(one_short_url_json(link))
@@ -323,5 +324,5 @@ def delete_short_url(code: str) -> Response:
         raise problem(422, "invalid_short_url_deletion", f'Impossible to delete short URL with short code "{code}"'
                       + (f' for domain "{asked}"' if asked else "")
                       + f', since it has more than "{threshold}" visits.', **extra)
-    links.delete_link(runtime(), caller(), link.id)
+    links.delete_link(runtime(), caller(), link.id, reach=reach())
     return Response(status=204)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Response, g, jsonify, request, stream_with_context
 
 from zipshort.api.zipline import bp
-from zipshort.auth import require_user
+from zipshort.auth import caller_reach, require_user
 from zipshort.services import visitlog, visitstats
 
 
@@ -22,7 +22,7 @@ def _query() -> visitstats.StatsQuery:
 @bp.get("/user/urls/<link_id>/stats")
 @require_user(scope="stats:read")
 def url_stats(link_id: str):
-    return jsonify(visitstats.link_stats(g.user, link_id, _query()))
+    return jsonify(visitstats.link_stats(g.user, link_id, _query(), caller_reach()))
 
 
 @bp.get("/user/files/<ident>/stats")
@@ -55,7 +55,7 @@ def _visits(kind: str, ident: str):
     base = visitlog.parse_filter(start=args.get("from"), end=args.get("to"), bots=args.get("bots"),
                                  tz=args.get("tz"))
     page, per_page = (1, 1) if _wants_csv() else visitlog.parse_page(args.get("page"), args.get("perpage"))
-    which = visitlog.target_filter(g.user, kind, ident, base)
+    which = visitlog.target_filter(g.user, kind, ident, base, caller_reach())
     if _wants_csv():
         target = which.link_id or which.file_id
         return Response(stream_with_context(visitlog.csv_lines(which)), mimetype="text/csv",
@@ -80,7 +80,7 @@ def file_visits(ident: str):
 @bp.delete("/user/urls/<link_id>/visits")
 @require_user(scope="links:write")
 def forget_url_visits(link_id: str):
-    return jsonify({"deleted": visitlog.forget_visits(g.user, "link", link_id)})
+    return jsonify({"deleted": visitlog.forget_visits(g.user, "link", link_id, caller_reach())})
 
 
 @bp.delete("/user/files/<ident>/visits")

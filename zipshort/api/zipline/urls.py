@@ -8,7 +8,7 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain, url_json
-from zipshort.auth import client_address, public_route, require_user
+from zipshort.auth import caller_reach, client_address, public_route, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.http import runtime
@@ -78,12 +78,12 @@ def create_url():
         domain=(_string_or_none(body, "domain") or "").lower(),
         **_extras(body),
     )
-    host = spec.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
     try:
         link = links.create_link(rt, g.user, spec, host=request.host, names=NAMES,
-                                 limit=GeneralLimit("urls", client_address(), request.method))
+                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach())
     except VanityTaken as exc:
         raise exc.with_message("Vanity already taken", 400) from None
+    host = link.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
     url = link_url(rt.settings, link, host)
     if "x-zipline-no-json" in request.headers:
         return Response(url, mimetype="text/plain")
@@ -95,7 +95,7 @@ def create_url():
 def list_urls():
     field = request.args.get("searchField")
     query = request.args.get("searchQuery")
-    result = links.list_links(g.user, field if (field or query) else None, query)
+    result = links.list_links(g.user, field if (field or query) else None, query, reach=caller_reach())
     settings = runtime().settings
     return jsonify([url_json(link, link_url(settings, link, _host_for(link))) for link in result])
 
@@ -113,7 +113,7 @@ def delete_url_v3():
 @bp.get("/user/urls/<link_id>")
 @require_user(scope="links:read")
 def get_url(link_id: str):
-    link = links.get_owned_link(g.user, link_id)
+    link = links.get_owned_link(g.user, link_id, reach=caller_reach())
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
 
 
@@ -147,7 +147,8 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
 def update_url(link_id: str):
     changes = _changes(json_body())
     try:
-        link = links.update_link(runtime(), g.user, link_id, changes, host=request.host, names=NAMES)
+        link = links.update_link(runtime(), g.user, link_id, changes, host=request.host, names=NAMES,
+                                 reach=caller_reach())
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
@@ -156,7 +157,7 @@ def update_url(link_id: str):
 @bp.delete("/user/urls/<link_id>")
 @require_user(scope="links:write")
 def delete_url(link_id: str):
-    link = links.delete_link(runtime(), g.user, link_id)
+    link = links.delete_link(runtime(), g.user, link_id, reach=caller_reach())
     return jsonify(url_json(link, link_url(runtime().settings, link, _host_for(link))))
 
 

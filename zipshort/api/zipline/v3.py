@@ -6,7 +6,7 @@ from flask import Response, g, jsonify, request
 
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain
-from zipshort.auth import check_caller, client_address, declares
+from zipshort.auth import caller_reach, check_caller, client_address, declares
 from zipshort.errors import Forbidden, RateLimited, Unauthorized, ValidationError, VanityTaken
 from zipshort.http import runtime
 from zipshort.services import links
@@ -46,14 +46,14 @@ def shorten():
                          invisible="Zws" in request.headers)
     try:
         link = links.create_link(rt, user, spec, host=request.host,
-                                 limit=GeneralLimit("urls", client_address(), request.method))
+                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach())
     except RateLimited as exc:
         raise exc.with_message(f"ratelimited - try again in {exc.retry_after} seconds") from None
     except VanityTaken as exc:
         raise exc.with_message("vanity already exists", 400) from None
     except ValidationError as exc:  # v3 calls the destination "url"
         raise exc.with_message(exc.message.replace("Destination", "url")) from None
-    short = link_url(rt.settings, link, host)
+    short = link_url(rt.settings, link, link.domain or host)
     if "No-JSON" in request.headers:
         return Response(short, mimetype="text/plain")
     return jsonify({"url": short})
