@@ -78,12 +78,14 @@ def create_url():
         domain=(_string_or_none(body, "domain") or "").lower(),
         **_extras(body),
     )
+    asked_host = None if spec.domain else pick_domain(rt.settings, request.headers.get("x-zipline-domain"),
+                                                      request.host)
     try:
         link = links.create_link(rt, g.user, spec, host=request.host, names=NAMES,
                                  limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach())
     except VanityTaken as exc:
         raise exc.with_message("Vanity already taken", 400) from None
-    host = link.domain or pick_domain(rt.settings, request.headers.get("x-zipline-domain"), request.host)
+    host = link.domain or asked_host or pick_domain(rt.settings, None, request.host)  # a domain key moves it
     url = link_url(rt.settings, link, host)
     if "x-zipline-no-json" in request.headers:
         return Response(url, mimetype="text/plain")
