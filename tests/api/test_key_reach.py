@@ -158,3 +158,12 @@ def test_hozip_answers_the_domain_the_link_went_to(client, user, make_key, own_d
               201)
     assert res["domain"] == DOMAIN
     assert res["short_url"].startswith(f"http://{DOMAIN}/") and res["short_url"].endswith("/xyz")
+
+
+def test_hozip_total_counts_only_the_links_in_reach(client, user, make_key, make_link):
+    make_link(user, vanity="theirs")  # counted in the user's url_count, out of the key's reach
+    plain, _ = role_key(user, make_key, authored_only=True)
+    api = Api(client, plain, style="token")
+    _hozip_create(api, "mine")
+    assert _ok(api.get("/api/v1/external/links"))["total"] == 1
+    assert _ok(Api(client, make_key(user), style="token").get("/api/v1/external/links"))["total"] == 2
