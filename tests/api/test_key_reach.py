@@ -160,6 +160,14 @@ def test_hozip_answers_the_domain_the_link_went_to(client, user, make_key, own_d
     assert res["short_url"].startswith(f"http://{DOMAIN}/") and res["short_url"].endswith("/xyz")
 
 
+def test_hoko_answers_the_domain_the_links_went_to(client, user, make_key, own_domain):
+    own_domain(user, DOMAIN)
+    plain, _ = role_key(user, make_key, domain=DOMAIN)
+    items = [{"url": "https://example.com/", "collectionId": folders.default_folder(user).id}] * 2
+    made = _ok(Api(client, plain, style="bearer").post("/api/links", json=items), 201)
+    assert [item["shortUrl"].split("/")[2] for item in made] == [DOMAIN, DOMAIN]
+
+
 def test_hozip_total_counts_only_the_links_in_reach(client, user, make_key, make_link):
     make_link(user, vanity="theirs")  # counted in the user's url_count, out of the key's reach
     plain, _ = role_key(user, make_key, authored_only=True)

@@ -25,7 +25,7 @@ def create_links():
     links = bulk.create_links(rt, user, items, host=request.host, reach=caller_reach())
     host = domains.choose(rt, request.host).hostname
     return jsonify([{
-        "id": link.id, "url": link.destination, "shortUrl": link_url(rt.settings, link, host), "title": link.title,
-        "description": link.description, "collectionId": link.folder_id,
+        "id": link.id, "url": link.destination, "shortUrl": link_url(rt.settings, link, link.domain or host),
+        "title": link.title, "description": link.description, "collectionId": link.folder_id,
         "createdAt": link.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     } for link in links]), 201

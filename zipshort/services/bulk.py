@@ -128,6 +128,7 @@ class Created:
     description: str | None
     folder_id: str
     created_at: dt.datetime
+    domain: str = ""  # '' (every platform host) unless a domain-bound key put it on its domain
 
 
 def create_links(rt: Runtime, owner: User, items: Any, now: dt.datetime | None = None, *,
@@ -187,7 +188,7 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime, r
             destination=row["destination"], actor_id=owner.id)
             for row in rows))
     return [Created(row["id"], row["slug"], row["destination"], row["title"], row["description"], row["folder_id"],
-                    now) for row in rows]
+                    now, row["domain"]) for row in rows]
 
 
 def _reserve(rt: Runtime, owner_id: str, n: int) -> None:
