@@ -165,3 +165,27 @@ def test_a_domain_key_from_the_cli_creates_on_its_domain_in_shlink(client, runne
     on_platform = Api(client, platform.output.strip(), style="x-api-key")
     assert shlink_codes(on_platform) == ["plain"]
     assert shlink_create(on_platform, "here")["domain"] is None
+
+
+class TestWithoutPlatformDomains:
+    """No ``domains`` configured: the form offers the host of the request, and a key bound to it reaches the
+    domain-less links (stored ``''``), through Shlink's API too."""
+
+    @pytest.fixture
+    def overrides(self):
+        return {}
+
+    def test_the_request_host_is_offered_and_binds_to_the_platform(self, client, user, own_domain, make_key):
+        own_domain(user, "go.example")
+        everything = Api(client, make_key(user, name="everything"), style="x-api-key")
+        shlink_create(everything, "plain")
+        shlink_create(everything, "custom", domain="go.example")
+        assert log_in(client).status_code == 303
+        page = client.get("/dashboard/settings").get_data(as_text=True)
+        select = re.search(r'<select id="key-domain" name="domain">(.*?)</select>', page).group(1)
+        assert re.findall(r"<option[^>]*>([^<]*)</option>", select) == ["Every domain", "localhost", "go.example"]
+        status, body = form_mint(client, name="here", domain="localhost")
+        assert status == 201 and "default domain only" in body and keys()["here"].domain == ""
+        here = Api(client.application.test_client(),
+                   re.search(r'id="new-key-value">([^<]+)<', body).group(1), style="x-api-key")
+        assert shlink_codes(here) == ["plain"]
