@@ -346,11 +346,12 @@ def make_user(rt):
 
 @pytest.fixture
 def make_key(rt):
-    """Mint API keys: make_key(user, scopes=[...]) → plaintext."""
+    """Mint API keys: make_key(user, scopes=[...], authored_only=True, domain="go.example") → plaintext."""
     from zipshort.services import apikeys
 
-    def factory(user, scopes=None, name: str = "test", expires_at=None) -> str:
-        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at)[1]
+    def factory(user, scopes=None, name: str = "test", expires_at=None, **roles) -> str:
+        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at,
+                                  **roles)[1]
 
     return factory
 

@@ -267,16 +267,23 @@ def key() -> None:
 @click.option("--scope", "scopes", multiple=True,
               help="Repeat for several; default: links, files, stats and domains (not account, keys or admin).")
 @click.option("--expires-days", type=int, default=None, help="Expire after this many days.")
+@click.option("--authored-only", "--author-only", "authored_only", is_flag=True,
+              help="Role: the key reaches only the links it creates (Shlink's AUTHORED_SHORT_URLS).")
+@click.option("--domain", "--domain-only", "domain", metavar="HOST", default=None,
+              help="Role: the key reaches only this domain's links and creates links there (Shlink's "
+                   "DOMAIN_SPECIFIC): one of the user's verified custom domains or a platform domain.")
 @with_appcontext
 @_fail_on_service_error
-def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: int | None) -> None:
-    """Create a key and print it alone on stdout (it is not shown again)."""
+def key_create(username: str, name: str, scopes: tuple[str, ...], expires_days: int | None,
+               authored_only: bool, domain: str | None) -> None:
+    """Create a key and print it alone on stdout (it is not shown again). Roles are fixed for the key's life."""
     from zipshort.models import utcnow
     from zipshort.services import accounts, apikeys
 
     expires = utcnow() + dt.timedelta(days=expires_days) if expires_days else None
     _, plaintext = apikeys.create_key(runtime(), apikeys.Actor.console(), accounts.find_user(username), name=name,
-                                      scopes=list(scopes) or None, expires_at=expires)
+                                      scopes=list(scopes) or None, expires_at=expires,
+                                      authored_only=authored_only, domain=domain)
     click.echo(plaintext)
 
 
@@ -291,7 +298,8 @@ def key_list(username: str) -> None:
     for k in apikeys.list_keys(accounts.find_user(username)):
         state = "revoked" if k.revoked_at else "active"
         used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
-        click.echo(f"{k.id}  {k.prefix}…  {k.name:<20} {state:<8} last used {used}  [{k.scopes}]")
+        roles = "".join(f"  {role}" for role in apikeys.role_labels(k))
+        click.echo(f"{k.id}  {k.prefix}…  {k.name:<20} {state:<8} last used {used}  [{k.scopes}]{roles}")
 
 
 @key.command("revoke")

@@ -4,6 +4,12 @@ Every rule about who may mint or revoke which key lives here (the CLI, the setti
 API only parse and shape the answer): a key never holds a scope its creator's credential lacks, ``admin``
 only for administrators, keys only for oneself unless one manages the owner (``roles``), unknown scopes
 refused, a bot key never makes or revokes keys.
+
+A key may also hold roles limiting which of its user's links it reaches (Shlink's ``AUTHORED_SHORT_URLS`` and
+``DOMAIN_SPECIFIC``; ``services/reach.py`` applies them): ``authored_only`` (only the links it creates) and
+``domain`` (only one domain's links: one of the owner's verified custom domains or a platform host). Both may be
+held at once, by bot keys too. They are fixed at minting, as in Shlink: to change them, mint another key. A key
+holding a role mints only keys holding at least the same roles.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from zipshort.models.apikey import DEFAULT_SCOPES as DEFAULT_SCOPES  # the faces
 from zipshort.models.apikey import SCOPES
 from zipshort.runtime import Runtime
 from zipshort.security import derive_token, digests_equal, key_digest, mint_key
-from zipshort.services import roles
+from zipshort.services import domains, roles
+from zipshort.services.reach import links_domain
 
 ALL_SCOPES = " ".join(SCOPES)
 # Permission names other link APIs use for the same rights: h0p's (domains, shortLinks, files, stats,
@@ -49,12 +56,15 @@ def user_scopes(user: User) -> frozenset[str]:
 class Actor:
     """Who asks: the user (None for the server console), whether they administer, the scopes of the
     credential they came with (a browser session and the Zipline token hold every scope of the user), and
-    whether that credential is a bot key."""
+    whether that credential is a bot key, and the roles it holds (``authored_only``, ``domain`` as stored on the
+    key): a key minted by it holds at least those."""
 
     user: User | None
     admin: bool
     scopes: frozenset[str]
     bot: bool = False
+    authored_only: bool = False
+    domain: str | None = None
 
     @classmethod
     def of(cls, user: User, key: ApiKey | None = None) -> Actor:
@@ -62,7 +72,9 @@ class Actor:
         held = user_scopes(user)
         if key is not None:
             held &= key.scope_set
-        return cls(user, user.is_administrator, held, bool(key is not None and key.bot))
+        if key is None:
+            return cls(user, user.is_administrator, held)
+        return cls(user, user.is_administrator, held, key.bot, key.authored_only, key.domain)
 
     @classmethod
     def console(cls) -> Actor:
@@ -109,20 +121,61 @@ def parse_scopes(scopes: object) -> str:
     return " ".join(s for s in SCOPES if s in expanded)
 
 
+def _role_domain(rt: Runtime, owner: User, domain: object, request_host: str) -> str | None:
+    """What ``api_keys.domain`` stores for a domain role: None (no role); a platform host as given (normalised);
+    ``''`` for the host of the request when no platform domain is configured; one of ``owner``'s verified custom
+    domains.
+
+    Raises:
+        ValidationError: not a hostname, or none of those.
+    """
+    if domain is None:
+        return None
+    if not isinstance(domain, str):
+        raise ValidationError("domain must be a hostname, or null for every domain", field="domain")
+    try:
+        host = domains.normalise_hostname(domain)
+    except ValidationError as exc:
+        raise ValidationError(f"domain: {exc.message}", field="domain") from None
+    if host in rt.settings.allowed_domains:
+        return host
+    found = domains.find(rt, request_host.lower(), name=host, owner=owner)
+    if found is None:
+        raise ValidationError(f"{host} is neither one of your verified custom domains nor a domain of this server",
+                              field="domain")
+    return domains.link_domain(found)
+
+
+def _check_roles(rt: Runtime, actor: Actor, authored_only: bool, domain: str | None) -> None:
+    """A key holding a role mints only keys at least as narrow: its roles are not shed by minting another."""
+    if actor.authored_only and not authored_only:
+        raise Forbidden("A key limited to the links it creates can only mint keys limited the same way",
+                        code="wider_reach", field="authoredOnly")
+    if actor.domain is not None and links_domain(rt, domain) != links_domain(rt, actor.domain):
+        raise Forbidden("A key limited to one domain can only mint keys limited to that domain",
+                        code="wider_reach", field="domain")
+
+
 def create_key(rt: Runtime, actor: Actor, owner: User, *, name: object, scopes: object = None,
-               expires_at: dt.datetime | None = None, bot: bool = False,
-               now: dt.datetime | None = None) -> tuple[ApiKey, str]:
+               expires_at: dt.datetime | None = None, bot: bool = False, authored_only: object = False,
+               domain: object = None, request_host: str = "", now: dt.datetime | None = None) -> tuple[ApiKey, str]:
     """THE door for minting a key: ``actor`` mints one for ``owner``; return the row and the plaintext
     (never stored). ``scopes`` as for :func:`parse_scopes` (none: ``DEFAULT_SCOPES``).
 
     A bot key (at most one live per user, h0p's "bot key") works on the user's links, files and domains
     but never on the account itself: no password, token, key or 2FA endpoints.
 
+    Roles (fixed for the key's life; see the module's doc): ``authored_only`` (a bool) limits the key to the
+    links it creates; ``domain`` (a host, None for every domain) to one domain's links: one of ``owner``'s
+    verified custom domains or a platform host (``domains``, ``core.default_domain``; without any, the host
+    of the request, ``request_host``, stored as ``''``).
+
     Raises:
         NotFound: ``owner`` is someone the actor may not act for.
         Forbidden: a scope the actor's credential lacks (``missing_scope``), ``admin`` for a user who is no
-            administrator, the actor is a bot key.
-        ValidationError: bad name, unknown scopes, an expiry not in the future, a bot key with ``admin``.
+            administrator, the actor is a bot key, a role wider than the actor's credential holds (``wider_reach``).
+        ValidationError: bad name, unknown scopes, an expiry not in the future, a bot key with ``admin``, a
+            non-boolean ``authored_only``, a ``domain`` that is no hostname or not one of those above.
         Conflict: a live bot key exists already.
     """
     _check_acts_for(actor, owner)
@@ -139,13 +192,17 @@ def create_key(rt: Runtime, actor: Actor, owner: User, *, name: object, scopes: 
                         code="missing_scope", field="scopes")
     if bot and "admin" in wanted:
         raise ValidationError("A bot key cannot hold the admin scope", field="scopes")
+    if not isinstance(authored_only, bool):
+        raise ValidationError("authoredOnly must be a boolean", field="authoredOnly")
+    role_domain = _role_domain(rt, owner, domain, request_host)
+    _check_roles(rt, actor, authored_only, role_domain)
     now = now or utcnow()
     if expires_at is not None and bounded(expires_at, "expiresAt") <= now:
         raise ValidationError("expiresAt must be in the future", field="expiresAt")
     plaintext = mint_key()
     row = ApiKey(id=new_id(), user_id=owner.id, name=name.strip(), prefix=plaintext[:10],
                  key_hash=key_digest(plaintext), scopes=scope_text, is_token=False, created_at=now,
-                 expires_at=expires_at, bot=bot)
+                 expires_at=expires_at, bot=bot, authored_only=authored_only, domain=role_domain)
     with write_transaction(db.session):
         if bot:
             lock_key(db.session, f"bot-key:{owner.id}")
@@ -166,6 +223,15 @@ def list_keys(user: User) -> list[ApiKey]:
     stmt = (select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.is_token.is_(False))
             .order_by(ApiKey.created_at.desc(), ApiKey.id.desc()))
     return list(db.session.scalars(stmt))
+
+
+def role_labels(key: ApiKey) -> list[str]:
+    """The roles ``key`` holds, as the CLI lists them: ``authored-only``, ``domain=<host>`` (``domain=`` alone:
+    the platform's domain-less links)."""
+    labels = ["authored-only"] if key.authored_only else []
+    if key.domain is not None:
+        labels.append(f"domain={key.domain}")
+    return labels
 
 
 def revoke_key(rt: Runtime, actor: Actor, owner: User, key_id: str, now: dt.datetime | None = None) -> ApiKey:

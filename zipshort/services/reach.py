@@ -71,9 +71,14 @@ def reach_of(rt: Runtime, key: ApiKey | None) -> Reach:
     """
     if key is None:
         return ALL
-    domain = key.domain
-    if domain is not None:
-        domain = domain.strip().lower()
-        if domain in rt.settings.allowed_domains:
-            domain = ""
-    return Reach(key_id=key.id, authored_only=key.authored_only, domain=domain)
+    return Reach(key_id=key.id, authored_only=key.authored_only, domain=links_domain(rt, key.domain))
+
+
+def links_domain(rt: Runtime, stored: str | None) -> str | None:
+    """The ``links.domain`` a key's stored domain role stands for: None (no role) stays None, a platform host
+    (``domains``, ``core.default_domain``) and ``''`` are the platform's domain-less links (``''``), a custom
+    hostname is itself."""
+    if stored is None:
+        return None
+    domain = stored.strip().lower()
+    return "" if domain in rt.settings.allowed_domains else domain

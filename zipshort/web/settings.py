@@ -40,6 +40,8 @@ def _render(status: int = 200, **extra):
                            expiry_choices=EXPIRY_CHOICES, view=user.view or {}, generator_files=generators.FILES,
                            domains=runtime().settings.allowed_domains, now=utcnow(),
                            custom_domains=custom_domains,
+                           key_domains=[d.hostname for d in domains.platform_domains(runtime(), request.host)]
+                           + [d.hostname for d in custom_domains if d.verified],
                            challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
                            custom_domains_limit=runtime().settings.urls.custom_domains_per_user, **extra), status
 
@@ -92,7 +94,9 @@ def key_create():
     if not scopes:
         raise ValidationError("Choose at least one scope", field="scopes")
     row, plaintext = apikeys.create_key(runtime(), actor(), g.user, name=text("name"), scopes=scopes,
-                                        expires_at=expires_at, bot=checked("bot"))
+                                        expires_at=expires_at, bot=checked("bot"),
+                                        authored_only=checked("authored_only"), domain=text("domain") or None,
+                                        request_host=request.host)
     # Shown once, in this answer only: never stored, never put in a redirect or the session.
     return _render(201, new_key={"name": row.name, "value": plaintext})
 

@@ -12,7 +12,7 @@ from tests.api.dialects.test_shlink_base import ERROR, assert_problem
 from tests.conftest import Api, burst, count, fetch
 from tests.services.test_visitstats import CHROME, GOOGLEBOT, plant
 from zipshort.extensions import db
-from zipshort.models import ApiKey, Link, utcnow
+from zipshort.models import Link, utcnow
 
 KEYS = ["shortUrl", "shortCode", "longUrl", "dateCreated", "tags", "meta", "domain", "title", "crawlable",
         "forwardQuery", "visitsSummary", "hasRedirectRules"]
@@ -31,11 +31,7 @@ def create(shlink, **body):
 
 
 def role_key(user, make_key, authored_only=False, domain=None, name="role"):
-    plain = make_key(user, name=name)
-    key = db.session.scalars(db.select(ApiKey).where(ApiKey.name == name)).one()
-    key.authored_only, key.domain = authored_only, domain
-    db.session.commit()
-    return plain
+    return make_key(user, name=name, authored_only=authored_only, domain=domain)
 
 
 def listing(shlink, query: str = "") -> dict:

@@ -187,6 +187,8 @@ def key_json(key, plaintext: str | None = None) -> dict:
         "prefix": key.prefix,
         "scopes": key.scopes.split(),
         "bot": key.bot,
+        "authoredOnly": key.authored_only,
+        "domain": key.domain,
         "createdAt": iso(key.created_at),
         "expiresAt": iso(key.expires_at),
         "lastUsedAt": iso(key.last_used_at),
@@ -212,7 +214,8 @@ def create_key():
     if not isinstance(bot, bool):
         raise ValidationError("bot must be a boolean", field="bot")
     key, plaintext = apikeys.create_key(runtime(), actor(), g.user, name=body.get("name"), scopes=body.get("scopes"),
-                                        expires_at=expires_at, bot=bot)
+                                        expires_at=expires_at, bot=bot, authored_only=body.get("authoredOnly", False),
+                                        domain=body.get("domain"), request_host=request.host)
     return jsonify(key_json(key, plaintext)), 201
 
 
