@@ -130,29 +130,34 @@ def load(url: str, duration: int, connections: int) -> dict[str, float]:
     return run_python_driver(url, duration, connections)
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (a server's visit writer process)."""
+    found: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            found += [int(p) for p in open(f"/proc/{pid}/task/{task}/children").read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far (0 when it is gone)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_idle(pids: list[int], timeout: float = 20.0) -> None:
-    """Wait until the processes have used under 5 % of a core for half a second (a server's background
-    writers finish the last run's work before the next run starts, instead of slowing it down)."""
+    """Wait until the processes (and their children) have used under 5 % of a core for half a second (a
+    server's background writers finish the last run's work before the next run starts, instead of slowing it
+    down)."""
     import time
 
-    def family(pid: int) -> list[int]:  # a server and its children (the visit writer process)
-        found = [pid]
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                found += [int(p) for p in open(f"/proc/{pid}/task/{task}/children").read().split()]
-        except OSError:
-            pass
-        return found
-
     def cpu() -> float:
-        total = 0.0
-        for pid in [p for parent in pids for p in family(parent)]:
-            try:
-                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        return sum(cpu_seconds(p) for parent in pids for p in [parent, *children(parent)])
 
     deadline = time.monotonic() + timeout
     before = cpu()

@@ -5,7 +5,9 @@
 Starts a bare Flask app and two zipshort servers, visit analytics off and on (fresh SQLite instances, or
 one DATABASE_URL), creates on each a plain link and a link with max views (10^9, so it never runs out),
 then alternates wrk runs (-t1) over the five targets and prints the median requests/s, p50 and p99 of
-the runs, and zipshort as a share of bare Flask. Between runs it waits until every server is idle, so the
+the runs, zipshort as a share of bare Flask, and the CPU time per request of the serving process and of its
+children (the visit writer process), the writer's last batch of each run included: unlike requests/s, these
+move little when other programs share the cores. Between runs it waits until every server is idle, so the
 analytics writer's last batch (up to ``analytics.flush_seconds`` of visits) is not charged to the next target.
 At the end it stops the analytics server (which stores what is queued) and compares the views it counted
 with the visits it stored. Uses a Python load driver when wrk is not installed.
@@ -19,7 +21,19 @@ import subprocess
 import sys
 
 import requests
-from _common import BIN, ROOT, free_port, load, median_of, start_zipshort, stop, wait_healthy, wait_idle
+from _common import (
+    BIN,
+    ROOT,
+    children,
+    cpu_seconds,
+    free_port,
+    load,
+    median_of,
+    start_zipshort,
+    stop,
+    wait_healthy,
+    wait_idle,
+)
 
 
 def main() -> None:
@@ -50,24 +64,32 @@ def main() -> None:
                 requests.post(url + "/api/user/urls", headers={"Authorization": token, **extra},
                               json={"destination": f"https://example.com/{kind}", "vanity": f"{kind}-{mode}"}
                               ).raise_for_status()
-        targets = {"bare Flask (dict lookup)": bare_url + "/go/plain"}
+        targets = {"bare Flask (dict lookup)": (bare_url + "/go/plain", bare.pid)}
         for kind, label in (("plain", "plain link"), ("limited", "link with max views")):
             for mode in servers:
-                targets[f"zipshort {label}, analytics {mode}"] = f"{servers[mode][1]}/go/{kind}-{mode}"
+                targets[f"zipshort {label}, analytics {mode}"] = (f"{servers[mode][1]}/go/{kind}-{mode}",
+                                                                  servers[mode][0].pid)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+        everyone = [bare.pid] + [server[0].pid for server in servers.values()]
         for _ in range(args.runs):
-            for name, target in targets.items():
-                results[name].append(load(target, args.duration, args.connections))
-                wait_idle([bare.pid] + [server[0].pid for server in servers.values()])
+            for name, (target, pid) in targets.items():
+                own, kids = cpu_seconds(pid), sum(cpu_seconds(p) for p in children(pid))
+                result = load(target, args.duration, args.connections)
+                wait_idle(everyone)  # the writer's last batch of this run is part of its cost
+                served = max(1.0, result["rps"] * args.duration)
+                result["server_us"] = (cpu_seconds(pid) - own) / served * 1e6
+                result["writer_us"] = (sum(cpu_seconds(p) for p in children(pid)) - kids) / served * 1e6
+                results[name].append(result)
         backend = "PostgreSQL" if database else "SQLite"
         print(f"redirect benchmark: {args.runs} runs x {args.duration}s, {args.connections} connections, "
               f"waitress threads={args.threads}, database={backend}")
-        print(f"{'target':<50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8}")
+        print(f"{'target':<50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8} "
+              f"{'server µs':>10} {'child µs':>9}")
         base = median_of(results["bare Flask (dict lookup)"])["rps"]
         for name, runs in results.items():
             m = median_of(runs)
             print(f"{name:<50} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
-                  f"{m['rps'] / base:>8.0%}")
+                  f"{m['rps'] / base:>8.0%} {m['server_us']:>10.0f} {m['writer_us']:>9.0f}")
     finally:
         proc, _, _, instance = servers["on"]
         proc.terminate()  # a graceful stop: the writer stores what is queued
