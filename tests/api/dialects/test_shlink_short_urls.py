@@ -487,3 +487,37 @@ def test_api_key_name_filter(client, shlink, user, make_key):
     create(authored, customSlug="by-mine")
     assert codes(authored, "?apiKeyName=other") == ["by-mine"]  # another key's name is ignored
     assert codes(authored, "?apiKeyName=mine") == ["by-mine"]
+
+
+def test_views_and_state_agree_across_the_dialects(rt, client, shlink, user, make_key):
+    """A link made through Shlink, used up by its visits: every dialect says the same views and state."""
+    from zipshort.services import analytics
+
+    create(shlink, customSlug="agree", maxVisits=2)
+    assert [client.get("/go/agree").status_code for _ in range(3)] == [302, 302, 404]
+    analytics.flush(rt, db.engine)
+    db.session.rollback()
+    item = shlink.get("/rest/v3/short-urls/agree").get_json()
+    assert item["visitsSummary"] == {"total": 2, "nonBots": 2, "bots": 0} and item["meta"]["maxVisits"] == 2
+    assert codes(shlink, "?excludeMaxVisitsReached=true") == []
+    zipline = Api(client, make_key(user, name="z"))
+    (listed,) = [u for u in zipline.get("/api/user/urls").get_json() if u["vanity"] == "agree"]
+    assert (listed["views"], listed["maxViews"]) == (2, 2)
+    h0p = Api(client, make_key(user, name="h"), style="x-api-key")
+    (seen,) = [link for link in h0p.get("/short-link/list").get_json()["data"] if link["slug"] == "agree"]
+    assert seen["isActive"] is False and seen["maxClicks"] == 2
+    hozip = Api(client, make_key(user, name="o"), style="token")
+    (found,) = [link for link in hozip.get("/api/v1/external/links").get_json()["results"]
+                if link["short_code"] == "agree"]
+    assert found["is_active"] is False
+
+
+def test_max_visits_are_exact_under_a_burst(live_server, user, make_key):
+    key = make_key(user)
+    made = fetch("POST", f"{live_server.url}/rest/v3/short-urls", headers={"X-Api-Key": key},
+                 json={"longUrl": "https://example.com/few", "customSlug": "few", "maxVisits": 15})
+    assert made.status_code == 200, made.text
+    answers = burst(60, lambda _: fetch("GET", f"{live_server.url}/go/few", allow_redirects=False).status_code)
+    assert sorted(answers) == [302] * 15 + [404] * 45
+    db.session.rollback()
+    assert db.session.query(Link).filter_by(slug="few").one().views == 15
