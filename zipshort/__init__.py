@@ -1,13 +1,12 @@
 """zipshort: a self-hosted file and URL host that Zipline's clients work against unchanged.
 
-``create_app`` is a short list of steps: settings → Flask → extensions → blueprints → errors.
+``create_app`` is a short list of steps: settings → Flask → extensions → blueprints → errors → WSGI layers.
 It has no side effects beyond creating the instance folder: no migrations, no network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import cast
 
@@ -40,7 +39,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     _register_headers(app)
     _register_transaction_end(app)
     _register_events(app, settings)
+    _wrap_wsgi(app, settings)
     return app
+
+
+def _wrap_wsgi(app: Flask, settings: Settings) -> None:
+    """The WSGI layers around Flask, outermost first: ProxyFix (``core.trust_proxy``), then the redirect lane
+    (``public/lane.py``: cached redirects answered below Flask's dispatch)."""
+    from zipshort.public.lane import RedirectLane
+
+    app.wsgi_app = RedirectLane(app, app.wsgi_app)  # type: ignore[method-assign]
+    if settings.core.trust_proxy:
+        n = settings.core.trust_proxy
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
 
 def _configure(app: Flask, settings: Settings) -> None:
@@ -72,9 +83,6 @@ def _configure(app: Flask, settings: Settings) -> None:
         TRUSTED_HOSTS=_trusted_hosts(settings, app),
     )
     cast(DefaultJSONProvider, app.json).sort_keys = False  # Flask's default provider
-    if settings.core.trust_proxy:
-        n = settings.core.trust_proxy
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
 
 def _trusted_hosts(settings: Settings, app: Flask) -> list[str] | None:
@@ -161,9 +169,6 @@ def _register_transaction_end(app: Flask) -> None:
         return response
 
 
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
 def _register_events(app: Flask, settings: Settings) -> None:
     """Subscribe the event consumers, and give every request an id (a trusted proxy's, else a new one).
 
@@ -172,7 +177,7 @@ def _register_events(app: Flask, settings: Settings) -> None:
     reach the log only at DEBUG: otherwise nobody subscribes to them, so the redirect builds no event.
     """
     from zipshort.eventlog import VERBOSE, log_event
-    from zipshort.events import begin_request, catalogue, current_request_id, request_id
+    from zipshort.events import begin_request, catalogue, current_request_id, given_request_id, request_id
     from zipshort.http import runtime
 
     kinds = [kind for kind in catalogue() if settings.logging.level.upper() == "DEBUG" or kind not in VERBOSE]
@@ -187,8 +192,7 @@ def _register_events(app: Flask, settings: Settings) -> None:
     @app.before_request
     def _begin_request_scope() -> None:
         # A fresh id scope per request; the worker thread's next request replaces it.
-        given = request.headers.get("X-Request-ID") if trust else None
-        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+        begin_request(given_request_id(request.headers.get("X-Request-ID")) if trust else None)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import logging
 import queue
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,14 @@ log = logging.getLogger("zipshort.events")
 
 _request_id: contextvars.ContextVar[list[str | None] | None] = contextvars.ContextVar("zipshort_request_id",
                                                                                       default=None)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def given_request_id(value: str | None) -> str | None:
+    """A request id sent by a trusted proxy (``X-Request-ID``), if it is one we accept (1-128 safe characters)."""
+    return value if value and _REQUEST_ID.fullmatch(value) else None
 
 
 def begin_request(given: str | None = None) -> None:

@@ -16,7 +16,7 @@ import zipshort.inputs as inputs
 from zipshort.config import Settings
 from zipshort.events import Visitor
 from zipshort.runtime import Runtime
-from zipshort.urls import visited_scheme
+from zipshort.urls import environ_scheme
 
 SPOOL_KEY = "zipshort.spool"
 RUNTIME_KEY = "zipshort"  # where create_app keeps the Runtime among the app's extensions
@@ -33,17 +33,24 @@ def visit_facts() -> Visitor:
 
     The address is the socket's, or the forwarded one only behind ``core.trust_proxy`` (ProxyFix has applied it).
     """
-    environ = request.environ  # read straight from the WSGI environ: this runs on every counted visit
-    hint_header = runtime().settings.urls.country_header
+    return environ_facts(request.environ, request.host, runtime().settings.urls.country_header)
+
+
+def environ_facts(environ: dict[str, Any], host: str, country_header: str = "") -> Visitor:
+    """:func:`visit_facts` read straight from a WSGI environ (this runs on every counted visit); ``host`` is the
+    request's checked Host. Paths are decoded as Werkzeug decodes them."""
+    get = environ.get
     return Visitor(
-        address=request.remote_addr or "",
-        user_agent=environ.get("HTTP_USER_AGENT", "")[:512],
-        referrer=environ.get("HTTP_REFERER", "")[:1024],
-        do_not_track=environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1",
-        scheme=visited_scheme(), host=request.host, root_path=request.root_path, path=request.path,
-        query=request.query_string,
-        country_hint=request.headers.get(hint_header) if hint_header else None,
-        accept_language=environ.get("HTTP_ACCEPT_LANGUAGE", "")[:512],
+        address=get("REMOTE_ADDR") or "",
+        user_agent=get("HTTP_USER_AGENT", "")[:512],
+        referrer=get("HTTP_REFERER", "")[:1024],
+        do_not_track=get("HTTP_DNT") == "1" or get("HTTP_SEC_GPC") == "1",
+        scheme=environ_scheme(environ), host=host,
+        root_path=(get("SCRIPT_NAME") or "").encode("latin-1").decode(errors="replace").rstrip("/"),
+        path="/" + (get("PATH_INFO") or "").encode("latin-1").decode(errors="replace").lstrip("/"),
+        query=get("QUERY_STRING", "").encode("latin-1"),
+        country_hint=get("HTTP_" + country_header.upper().replace("-", "_")) if country_header else None,
+        accept_language=get("HTTP_ACCEPT_LANGUAGE", "")[:512],
     )
 
 
@@ -52,18 +59,25 @@ PERMANENT_REDIRECTS = (301, 308)
 
 def redirect_answer(settings: Settings, location: str, no_store: bool = False, varies: bool = False) -> Response:
     """A bare redirect to ``location`` with ``urls.redirect_status`` (Shlink's REDIRECT_STATUS_CODE): Location
-    only, no body. A permanent one (301, 308) carries ``Cache-Control: <redirect_cache_visibility>,max-age=
-    <redirect_cache_seconds>`` as Shlink's does, unless the answer must reach zipshort every time: ``no_store``
-    (a limited or protected link: ``no-store`` whatever the status) or ``varies`` (the visitor decides where
-    it goes: ``no-store`` on a permanent status, nothing on a temporary one, as before)."""
+    only, no body (headers: :func:`redirect_headers`)."""
+    return Response(status=settings.urls.redirect_status,
+                    headers=redirect_headers(settings, location, no_store, varies))
+
+
+def redirect_headers(settings: Settings, location: str, no_store: bool = False,
+                     varies: bool = False) -> list[tuple[str, str]]:
+    """The headers of a redirect to ``location``: Location, and the caching rule. A permanent redirect (301, 308)
+    carries ``Cache-Control: <redirect_cache_visibility>,max-age=<redirect_cache_seconds>`` as Shlink's does,
+    unless the answer must reach zipshort every time: ``no_store`` (a limited or protected link: ``no-store``
+    whatever the status) or ``varies`` (the visitor decides where it goes: ``no-store`` on a permanent status,
+    nothing on a temporary one)."""
     urls = settings.urls
-    response = Response(status=urls.redirect_status,
-                        headers={"Location": location if location.isascii() else iri_to_uri(location)})
+    headers = [("Location", location if location.isascii() else iri_to_uri(location))]
     if no_store or (varies and urls.redirect_status in PERMANENT_REDIRECTS):
-        response.headers["Cache-Control"] = "no-store"
+        headers.append(("Cache-Control", "no-store"))
     elif urls.redirect_status in PERMANENT_REDIRECTS:
-        response.headers["Cache-Control"] = f"{urls.redirect_cache_visibility},max-age={urls.redirect_cache_seconds}"
-    return response
+        headers.append(("Cache-Control", f"{urls.redirect_cache_visibility},max-age={urls.redirect_cache_seconds}"))
+    return headers
 
 
 def original_path() -> str:

@@ -14,7 +14,7 @@ Host when none is given.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from flask import request
 
@@ -45,6 +45,11 @@ def link_url(settings: Settings, link: Any, host: str | None = None) -> str:
 def file_url(settings: Settings, name: str, host: str | None = None) -> str:
     """A file: ``<scheme>://<files.content_domain or host><files.route>/<name>``."""
     return public_url(settings, f"{settings.files.route}/{url_segment(name)}", settings.files.content_domain or host)
+
+
+def environ_scheme(environ: Mapping[str, Any]) -> str:
+    """:func:`visited_scheme` of a WSGI environ (the redirect lane, before Flask makes a request of it)."""
+    return str(environ.get("wsgi.url_scheme", "http"))
 
 
 def visited_scheme() -> str:

@@ -136,19 +136,29 @@ class _Counted:
     smart: bool
 
 
+def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime) -> _Counted | None:
+    """One view of a link the cache holds, without SQL: a plain link's is batched, a limited link's comes from
+    this process's lease; None when the cache cannot answer (a miss, out of its time window, no lease left)."""
+    cached = rt.link_cache.get(key, host)
+    if cached is None or not in_window(cached.valid_since, cached.expires_at, now):  # live but for time, no rules
+        return None
+    if not cached.limited:
+        _count_unlimited(rt, cached.link_id)
+        return _Counted(cached.link_id, cached.destination, False, cached.forward_query, False)
+    if rt.leases.take(cached.link_id):  # a view of this process's lease: no SQL either
+        return _Counted(cached.link_id, cached.destination, True, cached.forward_query, False)
+    return None
+
+
 def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now: dt.datetime | None) -> _Counted:
     """Find a live link and count one view: from the cache (no SQL) when it can, else through the grouped claims.
 
     Raises:
         NotFound, Gone, PasswordRequired (as :func:`follow`).
     """
-    cached = rt.link_cache.get(key, host)
-    if cached is not None and in_window(cached.valid_since, cached.expires_at, now):  # live but for time, no rules
-        if not cached.limited:
-            _count_unlimited(rt, cached.link_id)
-            return _Counted(cached.link_id, cached.destination, False, cached.forward_query, False)
-        if rt.leases.take(cached.link_id):  # a view of this process's lease: no SQL either
-            return _Counted(cached.link_id, cached.destination, True, cached.forward_query, False)
+    counted = _count_cached(rt, key, host, now)
+    if counted is not None:
+        return counted
     found, ticket = rt.grants.claim((key, host, explicit_now),
                                     functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
     if found is None:
@@ -193,6 +203,21 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         return Followed(destination=counted.destination, limited=counted.limited, decision=decision)
     location = _location(counted.destination, counted.forwards, query)
     _visited(rt, counted.link_id, code, host, location, facts)
+    return Followed(destination=location, limited=counted.limited)
+
+
+def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, query: bytes = b"") -> Followed | None:
+    """:func:`follow` for a link the cache holds, with no SQL and no app context (the redirect lane below Flask's
+    dispatch, ``zipshort.public.lane``): the view counted and the visit published as ``follow`` does; None when
+    only ``follow`` can answer (not cached, out of its time window, no lease left, views written one by one).
+    """
+    if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
+        return None
+    counted = _count_cached(rt, code.lower(), host.lower(), utcnow())
+    if counted is None:
+        return None
+    location = _location(counted.destination, counted.forwards, query)
+    _visited(rt, counted.link_id, code, host.lower(), location, facts)
     return Followed(destination=location, limited=counted.limited)
 
 

@@ -1,0 +1,166 @@
+"""The redirect lane (zipshort/public/lane.py): a cached link's redirect answered below Flask's dispatch.
+
+Each test compares the lane's answer with Flask's for the same request (the first visit fills the cache
+through Flask, the next ones take the lane) and proves which one answered by counting Flask's requests
+with a before-request hook the test adds.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import burst, fetch, only_link
+from zipshort.events import LinkVisited
+from zipshort.services import visits
+
+BATCHED = {"view_flush_seconds": 60.0}  # the lane needs batched views (the tests' default counts each in SQL)
+
+
+@pytest.fixture
+def overrides():
+    return {"urls": dict(BATCHED)}
+
+
+def flush_views(rt) -> None:
+    from zipshort.extensions import db
+
+    visits.flush_views(db.engine, rt.views, rt.leases)
+
+
+@pytest.fixture
+def flask_requests(app) -> list[str]:
+    """The paths of the requests Flask dispatched (the lane's never get here)."""
+    seen: list[str] = []
+
+    @app.before_request
+    def _seen() -> None:
+        from flask import request
+
+        seen.append(request.path)
+
+    return seen
+
+
+def answer(response) -> tuple[int, str, dict[str, str], bytes]:
+    headers = {k: v for k, v in response.headers.items() if k != "X-Request-ID"}
+    return response.status_code, response.status, headers, response.get_data()
+
+
+def test_a_cached_redirect_takes_the_lane_and_answers_as_flask_does(client, make_link, user, flask_requests, rt):
+    make_link(user, destination="https://example.com/landing?a=1", vanity="lane1")
+    first = client.get("/go/lane1")
+    second = client.get("/go/lane1")
+    assert flask_requests == ["/go/lane1"]  # the second request never reached Flask
+    assert answer(first) == answer(second)
+    assert second.headers["Location"] == "https://example.com/landing?a=1"
+    flush_views(rt)
+    assert only_link().views == 2
+
+
+def test_the_lane_publishes_the_visit_with_the_same_facts(client, make_link, user, flask_requests, events_seen):
+    make_link(user, vanity="facts")
+    headers = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", "Referer": "https://ref.example/a",
+               "Accept-Language": "de-DE,de;q=0.9", "DNT": "1"}
+    client.get("/go/facts?x=1", headers=headers)
+    client.get("/go/facts?x=1", headers=headers)
+    assert flask_requests == ["/go/facts"]
+    by_flask, by_lane = events_seen.of(LinkVisited)
+    assert by_flask.visitor == by_lane.visitor and by_flask.destination == by_lane.destination
+    assert by_lane.visitor.user_agent.startswith("Mozilla/5.0") and by_lane.visitor.query == b"x=1"
+    assert by_lane.visitor.visited_url() == "http://localhost/go/facts?x=1"
+
+
+def test_the_visitor_query_is_merged_for_a_forwarding_link(client, make_link, user, flask_requests):
+    make_link(user, destination="https://example.com/p?a=1", vanity="fwd", forward_query=True)
+    first = client.get("/go/fwd?utm=x")
+    second = client.get("/go/fwd?utm=y")
+    assert len(flask_requests) == 1
+    assert first.headers["Location"] == "https://example.com/p?a=1&utm=x"
+    assert second.headers["Location"] == "https://example.com/p?a=1&utm=y"
+
+
+@pytest.mark.parametrize("overrides", [{"urls": {**BATCHED, "redirect_status": 301, "redirect_cache_seconds": 60}}])
+def test_a_permanent_redirect_keeps_its_cache_header(client, make_link, user, flask_requests):
+    make_link(user, vanity="perm")
+    first, second = client.get("/go/perm"), client.get("/go/perm")
+    assert len(flask_requests) == 1 and answer(first) == answer(second)
+    assert second.status == "301 MOVED PERMANENTLY" and second.headers["Cache-Control"] == "private,max-age=60"
+
+
+def test_a_limited_link_takes_the_lane_only_with_a_lease(client, make_link, user, flask_requests, rt):
+    make_link(user, vanity="lim", max_views=1000)
+    client.get("/go/lim"), client.get("/go/lim")
+    assert len(flask_requests) == 2  # no lease (no flusher running): every view is counted in SQL
+    rt.leases.active = True
+    try:
+        client.get("/go/lim")  # Flask: the claim takes a lease and caches the link
+        third, fourth = client.get("/go/lim"), client.get("/go/lim")
+        assert len(flask_requests) == 3
+        assert third.headers["Cache-Control"] == "no-store" and answer(third) == answer(fourth)
+    finally:
+        rt.leases.active = False
+        flush_views(rt)
+    assert only_link().views == 5
+
+
+@pytest.mark.parametrize("overrides", [{"urls": BATCHED, "core": {"trusted_hosts": ["short.example"]}}])
+def test_an_untrusted_host_is_refused_as_flask_refuses_it(client, make_link, user, flask_requests):
+    make_link(user, vanity="host")
+    assert client.get("/go/host", base_url="http://short.example").status_code == 302
+    assert client.get("/go/host", base_url="http://short.example").status_code == 302
+    assert client.get("/go/host", base_url="http://evil.example").status_code == 400
+    assert flask_requests == ["/go/host", "/go/host"]  # the refused one went to Flask, which answered 400
+
+
+@pytest.mark.parametrize("overrides", [{"urls": BATCHED, "core": {"trust_proxy": 1}}])
+def test_a_trusted_proxy_request_id_is_echoed_and_stamped(client, make_link, user, flask_requests, events_seen):
+    make_link(user, vanity="rid")
+    client.get("/go/rid", headers={"X-Request-ID": "first-1"})
+    second = client.get("/go/rid", headers={"X-Request-ID": "second-2", "X-Forwarded-For": "203.0.113.9"})
+    bad = client.get("/go/rid", headers={"X-Request-ID": "bad id with spaces"})
+    assert len(flask_requests) == 1
+    assert second.headers["X-Request-ID"] == "second-2" and "X-Request-ID" not in bad.headers
+    visits = events_seen.of(LinkVisited)
+    assert [v.request_id for v in visits] == ["first-1", "second-2", None]
+    assert visits[1].visitor.address == "203.0.113.9"  # inside ProxyFix: the forwarded address
+
+
+def test_head_and_other_methods_go_to_flask(client, make_link, user, flask_requests):
+    make_link(user, vanity="meth")
+    client.get("/go/meth")
+    assert client.head("/go/meth").status_code == 302
+    assert client.post("/go/meth").status_code in (400, 404)  # the password form's POST, without a token
+    assert len(flask_requests) == 3
+
+
+def test_paths_the_lane_must_not_take(client, make_link, user, flask_requests, rt):
+    make_link(user, vanity="deep")
+    client.get("/go/deep")
+    for path in ("/go/deep/", "/go/deep/track", "/GO/deep", "/go/", "/go/missing"):
+        client.get(path)
+    assert len(flask_requests) == 6
+
+
+@pytest.mark.parametrize("overrides", [{"urls": {**BATCHED, "route": "/rest"}}])
+def test_a_page_under_the_route_is_never_taken_for_a_cached_code(client, make_link, user, flask_requests, rt):
+    """With the link route at /rest, /rest/health is Shlink's health check, not a code."""
+    from zipshort.counters import CachedLink
+
+    make_link(user, vanity="restcode")
+    assert client.get("/rest/restcode").status_code == 302
+    assert client.get("/rest/restcode").status_code == 302
+    assert flask_requests == ["/rest/restcode"]
+    # Even a cache entry spelled like the page (only the track route could put one there) leaves it to Flask.
+    rt.link_cache.put("health", "localhost", CachedLink("x", "https://evil.example/", None, False))
+    health = client.get("/rest/health")
+    assert health.status_code == 200 and health.is_json and flask_requests[-1] == "/rest/health"
+
+
+def test_a_burst_through_the_lane_counts_every_view(live_server, make_link, user, rt):
+    make_link(user, vanity="burst")
+    url = f"{live_server.url}/go/burst"
+    assert fetch("GET", url).status_code == 302
+    results = burst(300, lambda i: fetch("GET", url).status_code)
+    assert results == [302] * 300
+    flush_views(rt)
+    assert only_link().views == 301

@@ -1,0 +1,87 @@
+"""The redirect lane: ``GET <urls.route>/<code>`` of a link the cache holds, answered below Flask's dispatch.
+
+The heartbeat of a shortener is a redirect of a link that was followed a moment ago. For those the answer is
+already known (``counters.LinkCache``): the view is batched or taken from this process's lease and the visit
+published, all without SQL. Flask's dispatch around it (request and app contexts, URL matching, hooks, a
+``Response`` object) would cost more than the work itself, so this WSGI layer answers such requests directly,
+through the same service door (``services.redirects.follow_cached``), the same Host check (Flask's
+``TRUSTED_HOSTS`` with Werkzeug's ``get_host``), the same visitor facts (``http.environ_facts``) and the same
+headers (``http.redirect_headers`` plus what the app's hooks add to a redirect: ``X-Content-Type-Options`` and a
+trusted proxy's ``X-Request-ID``). Everything else — HEAD, a miss, a password, a smart link, an unknown code, a
+non-ASCII code, any other path — goes on to Flask unchanged, which answers it and fills the cache.
+
+It sits inside ProxyFix (``core.trust_proxy``), so the address, scheme and Host it reads are the forwarded ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any
+
+from werkzeug.exceptions import SecurityError
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_host
+
+from zipshort.events import begin_request, given_request_id
+from zipshort.http import environ_facts, redirect_headers, runtime
+from zipshort.services.redirects import follow_cached
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+# What the app's after-request hooks add to every redirect (zipshort/__init__.py: _security_headers).
+_FIXED = [("Content-Type", "text/html; charset=utf-8"), ("X-Content-Type-Options", "nosniff"),
+          ("Content-Length", "0")]
+
+
+class RedirectLane:
+    """WSGI middleware in front of Flask's ``wsgi_app``: cached redirects here, every other request to Flask."""
+
+    def __init__(self, flask_app: Any, inner: WSGIApp) -> None:
+        rt = runtime(flask_app)
+        self.inner = inner
+        self.rt = rt
+        self.settings = rt.settings
+        self.prefix = self.settings.urls.route.rstrip("/") + "/"
+        status = self.settings.urls.redirect_status
+        self.status = f"{status} {HTTP_STATUS_CODES[status].upper()}"  # as Werkzeug writes it
+        self.trusted_hosts = flask_app.config.get("TRUSTED_HOSTS")
+        self.trust_request_id = bool(self.settings.core.trust_proxy)
+        self.country_header = self.settings.urls.country_header
+        # One-segment paths under the route that Flask routes elsewhere (with the route at "/": /login, /api …):
+        # a code spelled like one of them is never answered here.
+        self.taken = frozenset(rule.rule[len(self.prefix):] for rule in flask_app.url_map.iter_rules()
+                               if rule.rule.startswith(self.prefix) and "/" not in rule.rule[len(self.prefix):]
+                               and "<" not in rule.rule)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") == "GET":
+            path: str = environ.get("PATH_INFO") or ""
+            if path.startswith(self.prefix):
+                answer = self._redirect(environ, start_response, path[len(self.prefix):])
+                if answer is not None:
+                    return answer
+        return self.inner(environ, start_response)
+
+    def _redirect(self, environ: dict[str, Any], start_response: StartResponse, code: str) -> list[bytes] | None:
+        if not code or "/" in code or not code.isascii() or code in self.taken:
+            return None
+        try:
+            host = get_host(environ, self.trusted_hosts)
+        except SecurityError:
+            return None  # Flask answers 400
+        if not host:
+            return None
+        given = given_request_id(environ.get("HTTP_X_REQUEST_ID")) if self.trust_request_id else None
+        begin_request(given)
+        followed = follow_cached(self.rt, code, host, facts=partial(environ_facts, environ, host, self.country_header),
+                                 query=environ.get("QUERY_STRING", "").encode("latin-1"))
+        if followed is None:
+            return None
+        headers = redirect_headers(self.settings, followed.destination, no_store=followed.limited)
+        headers.extend(_FIXED)
+        if given:
+            headers.append(("X-Request-ID", given))
+        start_response(self.status, headers)
+        return [b""]
