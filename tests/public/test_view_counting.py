@@ -52,13 +52,29 @@ class TestBatchedViews:
 
     def test_head_of_cached_link_adds_nothing_to_the_buffer(self, client, make_link, user, rt):
         link = make_link(user, vanity="hb")
-        assert client.get("/go/hb").status_code == 302  # counted by its statement; the link is cached now
-        assert client.get("/go/hb").status_code == 302  # counted in the buffer
+        assert client.get("/go/hb").status_code == 302  # read (a miss), counted in the buffer, cached now
+        assert client.get("/go/hb").status_code == 302  # from the cache, counted in the buffer
         for _ in range(5):
             assert client.head("/go/hb").headers["Location"] == "https://example.com/"
-        assert rt.views.pending(link.id) == 1
+        assert rt.views.pending(link.id) == 2 and fresh(Link, link.id).views == 0
         visits.flush_views(db.engine, rt.views)
         assert fresh(Link, link.id).views == 2
+
+    @pytest.mark.parametrize("overrides", [{"urls": {"view_flush_seconds": 60.0, "cache_seconds": 0}}])
+    def test_a_cache_miss_of_an_unlimited_link_writes_nothing(self, client, make_link, user, rt):
+        """Every visit misses the cache (cache_seconds = 0): each reads the link, none writes it."""
+        link = make_link(user, vanity="miss")
+        for _ in range(6):
+            assert client.get("/go/miss").headers["Location"] == "https://example.com/"
+        assert rt.views.pending(link.id) == 6 and fresh(Link, link.id).views == 0
+        visits.flush_views(db.engine, rt.views)
+        assert fresh(Link, link.id).views == 6
+
+    @pytest.mark.parametrize("overrides", [{"urls": {"view_flush_seconds": 60.0, "cache_seconds": 0}}])
+    def test_a_cache_miss_of_a_limited_link_is_still_counted_exactly(self, client, make_link, user, rt):
+        link = make_link(user, vanity="lmiss", max_views=3)
+        assert [client.get("/go/lmiss").status_code for _ in range(5)] == [302, 302, 302, 404, 404]
+        assert rt.views.pending(link.id) == 0 and fresh(Link, link.id).views == 3
 
     def test_head_of_uncached_link_counts_nothing(self, client, make_link, user, rt):
         link = make_link(user, vanity="hc")

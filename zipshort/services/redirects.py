@@ -2,7 +2,7 @@
 
 The common case (a live link without limit or password, resolved recently) runs no SQL: it is
 cached in memory and its view is counted in memory and written in batches (services/visits.py);
-a cache miss runs the same counting UPDATE as every other link. A link with a view limit is
+a cache miss of such a link reads it (no write: its view joins the batch). A link with a view limit is
 counted by one conditional ``UPDATE … WHERE views < max_views RETURNING``, so exactly
 ``max_views`` visits succeed under any burst, across processes.
 """
@@ -43,6 +43,10 @@ _GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, va
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _GRANT_SQL = "UPDATE links SET views = views + :n WHERE id = :link_id"
+# A cache miss with batched views: read the link; an unlimited one is counted in the batch, no write here
+_READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
+ORDER BY domain DESC LIMIT 1"""
 _LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
 ON CONFLICT (link_id, holder) DO UPDATE
 SET amount = view_leases.amount + excluded.amount, renewed_at = excluded.renewed_at"""
@@ -159,6 +163,17 @@ def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now
     counted = _count_cached(rt, key, host, now)
     if counted is not None:
         return counted
+    if rt.settings.urls.view_flush_seconds > 0:  # views are batched: read first, write only for a limited link
+        row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
+        if row is None:
+            raise _missing(rt, key, host, now)
+        link_id, destination, max_views, expires_at, is_smart, valid_since, forwards = row
+        if max_views is None:
+            rt.views.add(link_id)
+            if not is_smart:
+                rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), False,
+                                                        _as_utc(valid_since), bool(forwards)))
+            return _Counted(link_id, destination, False, bool(forwards), bool(is_smart))
     found, ticket = rt.grants.claim((key, host, explicit_now),
                                     functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
     if found is None:
