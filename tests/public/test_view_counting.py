@@ -8,6 +8,7 @@ import io
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from tests.conftest import fetch, fresh, only_link
 from zipshort.extensions import db
@@ -75,6 +76,17 @@ class TestBatchedViews:
         link = make_link(user, vanity="lmiss", max_views=3)
         assert [client.get("/go/lmiss").status_code for _ in range(5)] == [302, 302, 302, 404, 404]
         assert rt.views.pending(link.id) == 0 and fresh(Link, link.id).views == 3
+
+    def test_head_of_a_cached_link_reads_nothing(self, client, make_link, user, rt):
+        """A HEAD of a link the cache holds is answered from it: even a link deleted behind the cache's back
+        (another process) answers from the cache until the entry's time is up, as a GET does."""
+        link = make_link(user, vanity="hcache")
+        assert client.get("/go/hcache").status_code == 302  # cached now
+        db.session.execute(sa.delete(Link).where(Link.id == link.id))  # not through this process's door
+        db.session.commit()
+        assert client.head("/go/hcache").headers["Location"] == "https://example.com/"
+        rt.link_cache.clear()
+        assert client.head("/go/hcache").status_code == 404
 
     def test_head_of_uncached_link_counts_nothing(self, client, make_link, user, rt):
         link = make_link(user, vanity="hc")

@@ -206,6 +206,9 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
         raise NotFound("Not found", code="not_found")
     key, host = code.lower(), host.lower()
     if not count:
+        cached = rt.link_cache.get(key, host)
+        if cached is not None and not cached.limited and in_window(cached.valid_since, cached.expires_at, now):
+            return Followed(destination=_location(cached.destination, cached.forward_query, query), limited=False)
         link_id, destination, max_views, password_hash, forwards, is_smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
