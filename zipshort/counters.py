@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from typing import Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
@@ -53,6 +53,7 @@ class CachedLink(NamedTuple):
     limited: bool  # its views come from a lease (ViewLeases)
     valid_since: dt.datetime | None = None
     forward_query: bool = False  # the visitor's query string is merged into the destination
+    smart: Any = None  # a smart link's snapshot (services/smart.py SmartLink): its rules, UTM, previews …
 
 
 class LinkCache:

@@ -164,3 +164,13 @@ def test_a_burst_through_the_lane_counts_every_view(live_server, make_link, user
     assert results == [302] * 300
     flush_views(rt)
     assert only_link().views == 301
+
+
+def test_a_cached_smart_link_is_left_to_flask(client, make_link, user, flask_requests):
+    """The lane writes bare redirects only; a smart link (here: a preview card for bots) is decided by Flask's
+    view, from the cache."""
+    make_link(user, vanity="smart", destination="https://main.example/", title="Card")
+    assert client.get("/go/smart").status_code == 302
+    assert client.get("/go/smart").status_code == 302
+    assert client.get("/go/smart", headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}).status_code == 200
+    assert len(flask_requests) == 3

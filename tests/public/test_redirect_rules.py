@@ -155,6 +155,7 @@ def test_dates_are_compared_with_the_visit_time(app, rt, make_link, user):
     rules = linkfields.validate_rules([{"destination": {"type": "link", "value": "https://rule.example/"},
                                         "conditions": [_cond("before-date", at)]}], 2048)
     before = dt.datetime(2030, 6, 1, 11, 59, 59, tzinfo=dt.timezone.utc)
-    visitor = smart.visitor_of(rt, rules, Seen(), now=before)
+    visitor = smart.visitor_of(rt, smart.needs(rules), Seen(), now=before)
     assert smart.rule_matches(rules[0], visitor)
-    assert not smart.rule_matches(rules[0], smart.visitor_of(rt, rules, Seen(), now=before + dt.timedelta(seconds=1)))
+    assert not smart.rule_matches(rules[0], smart.visitor_of(rt, smart.needs(rules), Seen(),
+                                                                 now=before + dt.timedelta(seconds=1)))

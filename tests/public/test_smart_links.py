@@ -212,3 +212,66 @@ def test_deep_linking_follows_rules_and_utm_and_can_be_turned_off(api, client):
     assert api.patch(f"/short-link/{made.get_json()['id']}", headers={"x-api-key": api.key},
                      json={"enableDeepLinking": False, "rules": None}).status_code == 200
     assert client.get("/go/deep", headers={"User-Agent": ANDROID}).headers["Location"] == "https://a.example/p"
+
+
+class TestCachedSmartLinks:
+    """A smart link is cached like a plain one, with a snapshot of its rules: later visits read no row."""
+
+    @pytest.fixture
+    def overrides(self):
+        return {"urls": {"view_flush_seconds": 60.0, "cache_seconds": 600}}  # no entry ages out mid-test
+
+    @pytest.fixture
+    def statements(self, app) -> list[str]:
+        import sqlalchemy as sa
+
+        from zipshort.extensions import db
+
+        seen: list[str] = []
+        with app.app_context():
+            engine = db.engine
+
+        def record(conn, cursor, statement, parameters, context, executemany):
+            seen.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", record)
+        yield seen
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    def test_visits_after_the_first_decide_from_the_cache(self, client, ruled, statements):
+        assert client.get("/go/ruled", headers={"User-Agent": ANDROID}).headers["Location"] == \
+            "https://android.example/"
+        statements.clear()
+        for agent, expected in ((ANDROID, "https://android.example/"), (WINDOWS, "https://main.example/"),
+                                (IPHONE, "https://main.example/")):
+            assert client.get("/go/ruled", headers={"User-Agent": agent}).headers["Location"] == expected
+            assert client.head("/go/ruled", headers={"User-Agent": agent}).headers["Location"] == expected
+        assert not [s for s in statements if "links" in s], statements
+
+    def test_an_edit_of_the_rules_is_seen_at_once(self, client, ruled, rt, user):
+        from zipshort.services import links
+
+        assert client.get("/go/ruled", headers={"User-Agent": ANDROID}).headers["Location"] == \
+            "https://android.example/"
+        only_ios = [{"priority": 0, "destination": {"type": "link", "value": "https://ios.example/"},
+                     "osTypes": ["ios"]}]
+        links.update_link(rt, user, ruled.id, links.LinkChanges(rules=linkfields.validate_rules(only_ios, 2048)))
+        assert client.get("/go/ruled", headers={"User-Agent": ANDROID}).headers["Location"] == "https://main.example/"
+        assert client.get("/go/ruled", headers={"User-Agent": IPHONE}).headers["Location"] == "https://ios.example/"
+
+    def test_views_of_a_cached_smart_link_are_counted(self, client, ruled, rt):
+        from tests.conftest import fresh
+        from zipshort.extensions import db
+        from zipshort.models import Link
+        from zipshort.services import visits
+
+        for _ in range(4):
+            client.get("/go/ruled", headers={"User-Agent": IPHONE})
+        visits.flush_views(db.engine, rt.views)
+        assert fresh(Link, ruled.id).views == 4
+
+    def test_bots_get_the_preview_from_the_cache_too(self, client, make_link, user):
+        make_link(user, vanity="card", destination="https://main.example/", title="Card", description="Text")
+        assert client.get("/go/card", headers={"User-Agent": IPHONE}).status_code == 302
+        bot = client.get("/go/card", headers={"User-Agent": "Slackbot-LinkExpanding 1.0"})
+        assert bot.status_code == 200 and "Card" in bot.get_data(as_text=True)

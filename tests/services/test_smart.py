@@ -33,7 +33,7 @@ def ruled(make_user, make_link):
     (smart.Visitor(ANDROID, ("en", "fr"), None), "https://fr.example/?utm_source=news"),  # any preferred language
 ])
 def test_the_first_matching_rule_by_priority_decides(ruled, visitor, expected):
-    assert smart.decide(ruled, visitor) == smart.Decision("redirect", expected)
+    assert smart.decide(smart.load(ruled.id), visitor) == smart.Decision("redirect", expected)
 
 
 def test_a_rule_without_criteria_never_matches():
@@ -44,9 +44,9 @@ def test_bots_get_the_preview_people_the_destination(user, make_link, make_file)
     image = make_file(user, b"png", name="card.png", type="image/png")
     link = make_link(user, destination="https://main.example/", title="Card", description="Text",
                      image_id=image.id)
-    preview = smart.decide(link, smart.Visitor(SLACK))
+    preview = smart.decide(smart.load(link.id), smart.Visitor(SLACK))
     assert preview == smart.Decision("preview", "https://main.example/", "Card", "Text", "/raw/card.png")
-    assert smart.decide(link, smart.Visitor(IPHONE)).kind == "redirect"
+    assert smart.decide(smart.load(link.id), smart.Visitor(IPHONE)).kind == "redirect"
 
 
 def test_a_preview_image_that_is_gone_is_left_out(app):
@@ -56,10 +56,10 @@ def test_a_preview_image_that_is_gone_is_left_out(app):
 
 def test_deep_links_open_the_app_on_android_only(user, make_link):
     link = make_link(user, destination="https://www.youtube.com/watch?v=x", deep_linking=True)
-    android = smart.decide(link, smart.Visitor(ANDROID))
+    android = smart.decide(smart.load(link.id), smart.Visitor(ANDROID))
     assert android.location.startswith("intent://www.youtube.com/watch?v=x#Intent;scheme=https;"
                                        "package=com.google.android.youtube;")
-    assert smart.decide(link, smart.Visitor(IPHONE)).location == "https://www.youtube.com/watch?v=x"
+    assert smart.decide(smart.load(link.id), smart.Visitor(IPHONE)).location == "https://www.youtube.com/watch?v=x"
 
 
 def test_an_unknown_site_opens_in_the_browser_from_the_intent():
@@ -70,9 +70,9 @@ def test_an_unknown_site_opens_in_the_browser_from_the_intent():
 
 def test_cloaked_links_are_framed_other_targets_are_not(user, make_link):
     framed = make_link(user, destination="https://main.example/", cloaking=True, title="T")
-    assert smart.decide(framed, smart.Visitor()) == smart.Decision("frame", "https://main.example/", "T")
+    assert smart.decide(smart.load(framed.id), smart.Visitor()) == smart.Decision("frame", "https://main.example/", "T")
     mail = make_link(user, destination="a@b.co", destination_type="email", cloaking=True)
-    assert smart.decide(mail, smart.Visitor()) == smart.Decision("redirect", "mailto:a@b.co")
+    assert smart.decide(smart.load(mail.id), smart.Visitor()) == smart.Decision("redirect", "mailto:a@b.co")
 
 
 def test_load_reads_the_row_or_refuses(user, make_link):

@@ -75,11 +75,10 @@ class Followed:
     decision: smart.Decision | None = None  # a smart link's answer (redirect, frame or preview page)
 
 
-def _decide(rt: Runtime, link_id: str, facts: Facts) -> smart.Decision:
+def _decide(rt: Runtime, link: smart.SmartLink, facts: Facts) -> smart.Decision:
     """A smart link's answer for this visitor: rules, UTM, previews, cloaking (the visitor's facts are parsed and
     looked up only as far as the link's rules need them)."""
-    link = smart.load(link_id)
-    return smart.decide(link, smart.visitor_of(rt, link.rules, facts()))
+    return smart.decide(link, smart.visitor_of(rt, link.needs, facts()))
 
 
 def _as_utc(value: object) -> dt.datetime | None:
@@ -137,21 +136,35 @@ class _Counted:
     destination: str
     limited: bool
     forwards: bool
-    smart: bool
+    smart: smart.SmartLink | None  # a smart link's snapshot (rules, UTM, previews …)
 
 
-def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime) -> _Counted | None:
-    """One view of a link the cache holds, without SQL: a plain link's is batched, a limited link's comes from
-    this process's lease; None when the cache cannot answer (a miss, out of its time window, no lease left)."""
+def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime, plain_only: bool = False) -> _Counted | None:
+    """One view of a link the cache holds, without SQL: an unlimited link's is batched, a limited link's comes from
+    this process's lease; None when the cache cannot answer (a miss, out of its time window, no lease left, or a
+    smart link when ``plain_only``)."""
     cached = rt.link_cache.get(key, host)
-    if cached is None or not in_window(cached.valid_since, cached.expires_at, now):  # live but for time, no rules
+    if cached is None or not in_window(cached.valid_since, cached.expires_at, now):  # live but for time
+        return None
+    if plain_only and cached.smart is not None:
         return None
     if not cached.limited:
         _count_unlimited(rt, cached.link_id)
-        return _Counted(cached.link_id, cached.destination, False, cached.forward_query, False)
+        return _Counted(cached.link_id, cached.destination, False, cached.forward_query, cached.smart)
     if rt.leases.take(cached.link_id):  # a view of this process's lease: no SQL either
-        return _Counted(cached.link_id, cached.destination, True, cached.forward_query, False)
+        return _Counted(cached.link_id, cached.destination, True, cached.forward_query, cached.smart)
     return None
+
+
+def _remember(rt: Runtime, key: str, host: str, row: tuple[Any, ...], limited: bool) -> _Counted:
+    """Cache a link just counted (``row``: id, destination, max views, expires at, smart, valid since, forward
+    query), loading a smart link's snapshot once, and say what was counted."""
+    link_id, destination, _, expires_at, is_smart, valid_since, forwards = row
+    snapshot = smart.load(link_id) if is_smart else None
+    if not limited or rt.leases.active:
+        rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), limited,
+                                                _as_utc(valid_since), bool(forwards), snapshot))
+    return _Counted(link_id, destination, limited, bool(forwards), snapshot)
 
 
 def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now: dt.datetime | None) -> _Counted:
@@ -167,24 +180,17 @@ def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now
         row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
         if row is None:
             raise _missing(rt, key, host, now)
-        link_id, destination, max_views, expires_at, is_smart, valid_since, forwards = row
-        if max_views is None:
-            rt.views.add(link_id)
-            if not is_smart:
-                rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), False,
-                                                        _as_utc(valid_since), bool(forwards)))
-            return _Counted(link_id, destination, False, bool(forwards), bool(is_smart))
+        if row[2] is None:  # max views
+            rt.views.add(row[0])
+            return _remember(rt, key, host, tuple(row), False)
     found, ticket = rt.grants.claim((key, host, explicit_now),
                                     functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
     if found is None:
         raise _missing(rt, key, host, now)
-    (link_id, destination, max_views, expires_at, is_smart, valid_since, forwards), granted = found
+    row, granted = found
     if ticket >= granted:  # the claims of one round wanted more views than were left
         raise _gone(rt)
-    if not is_smart and (max_views is None or rt.leases.active):
-        rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), max_views is not None,
-                                                _as_utc(valid_since), bool(forwards)))
-    return _Counted(link_id, destination, max_views is not None, bool(forwards), bool(is_smart))
+    return _remember(rt, key, host, row, row[2] is not None)
 
 
 def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, count: bool = True,
@@ -208,15 +214,16 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if not count:
         cached = rt.link_cache.get(key, host)
         if cached is not None and not cached.limited and in_window(cached.valid_since, cached.expires_at, now):
-            return Followed(destination=_location(cached.destination, cached.forward_query, query), limited=False)
+            return Followed(destination=_location(cached.destination, cached.forward_query, query), limited=False,
+                            decision=None if cached.smart is None else _decide(rt, cached.smart, facts))
         link_id, destination, max_views, password_hash, forwards, is_smart = _lookup(rt, key, host, now)
         if password_hash is not None:
             raise PasswordRequired(code="password_required")
         return Followed(destination=_location(destination, forwards, query), limited=max_views is not None,
-                        decision=_decide(rt, link_id, facts) if is_smart else None)
+                        decision=_decide(rt, smart.load(link_id), facts) if is_smart else None)
     counted = _count_view(rt, key, host, now, explicit_now)
-    if counted.smart:
-        decision = _decide(rt, counted.link_id, facts)
+    if counted.smart is not None:
+        decision = _decide(rt, counted.smart, facts)
         _visited(rt, counted.link_id, code, host, decision.location, facts)
         return Followed(destination=counted.destination, limited=counted.limited, decision=decision)
     location = _location(counted.destination, counted.forwards, query)
@@ -231,7 +238,7 @@ def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, qu
     """
     if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
         return None
-    counted = _count_cached(rt, code.lower(), host.lower(), utcnow())
+    counted = _count_cached(rt, code.lower(), host.lower(), utcnow(), plain_only=True)
     if counted is None:
         return None
     location = _location(counted.destination, counted.forwards, query)
@@ -349,7 +356,7 @@ def unlock(rt: Runtime, code: str, host: str, password: object, client: str,
                         write=True)
     if row is None:
         raise _gone(rt)
-    decision = _decide(rt, link_id, facts) if row[2] else None
+    decision = _decide(rt, smart.load(link_id), facts) if row[2] else None
     location = _location(row[0], bool(row[3]), query)
     _visited(rt, link_id, code, host, decision.location if decision else location, facts)
     return Followed(destination=location, limited=row[1] is not None, protected=True, decision=decision)

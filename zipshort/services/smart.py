@@ -20,7 +20,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from zipshort.destinations import forward_query
@@ -88,7 +88,7 @@ def browser_of(agent: Agent | None) -> str | None:
     return next((name for prefix, name in _BROWSERS if family.startswith(prefix)), None)
 
 
-def needs(rules: list[dict[str, Any]]) -> frozenset[str]:
+def needs(rules: Iterable[Mapping[str, Any]]) -> frozenset[str]:
     """What evaluating ``rules`` needs: ``agent``, ``place``, ``languages``, ``query`` (plain rules need nothing)."""
     wanted = {_NEEDS[key] for rule in rules for key in ("countries", "languages", "osTypes") if rule.get(key)}
     wanted |= {_NEEDS[c["type"]] for rule in rules for c in rule.get("conditions") or [] if c["type"] in _NEEDS}
@@ -211,7 +211,7 @@ def is_preview_bot(user_agent: str) -> bool:
     return bool(user_agent) and PREVIEW_BOTS.search(user_agent) is not None
 
 
-def rule_matches(rule: dict[str, Any], visitor: Visitor) -> bool:
+def rule_matches(rule: Mapping[str, Any], visitor: Visitor) -> bool:
     """Every list the rule sets has a value that matches, and every condition matches; a rule without criteria
     never matches."""
     countries, languages, os_types = rule.get("countries") or [], rule.get("languages") or [], rule.get("osTypes") or []
@@ -227,11 +227,10 @@ def rule_matches(rule: dict[str, Any], visitor: Visitor) -> bool:
     return all(condition_matches(condition, visitor, platform(visitor)) for condition in conditions)
 
 
-def visitor_of(rt: Runtime, rules: list[dict[str, Any]] | None, seen: Seen, now: dt.datetime | None = None) -> Visitor:
-    """The visitor as ``rules`` need it: the User-Agent parsed (cached, ``rt.agents``), the place looked up
-    (``rt.country``) and the languages read only when some rule asks for them (the raw query string is parsed,
-    cached, only by a query condition)."""
-    wanted = needs(rules or [])
+def visitor_of(rt: Runtime, wanted: frozenset[str], seen: Seen, now: dt.datetime | None = None) -> Visitor:
+    """The visitor as the rules need it (``wanted``: ``needs(rules)``, kept in ``SmartLink.needs``): the User-Agent
+    parsed (cached, ``rt.agents``), the place looked up (``rt.country``) and the languages read only when some rule
+    asks for them (the raw query string is parsed, cached, only by a query condition)."""
     place = rt.country.place(seen.country_hint, seen.address) if "place" in wanted else NOWHERE
     accept = seen.accept_language or ",".join(seen.languages)
     return Visitor(user_agent=seen.user_agent,
@@ -241,20 +240,38 @@ def visitor_of(rt: Runtime, rules: list[dict[str, Any]] | None, seen: Seen, now:
                    agent=rt.agents(seen.user_agent) if "agent" in wanted else None)
 
 
-def decide(link: Link, visitor: Visitor) -> Decision:
+@dataclass(frozen=True)
+class SmartLink:
+    """What :func:`decide` reads of a smart link: a snapshot of its row, rules in priority order and the preview
+    image resolved, so the link cache can keep it (``counters.CachedLink.smart``) and a visit loads nothing."""
+
+    destination_type: str
+    destination: str
+    rules: tuple[Mapping[str, Any], ...] = ()
+    utm: Mapping[str, str] | None = None
+    forward_query: bool = False
+    title: str | None = None
+    description: str | None = None
+    image: str | None = None  # a URL or a path on this server (``preview_image``), None when none or gone
+    deep_linking: bool = False
+    cloaking: bool = False
+    needs: frozenset[str] = frozenset()  # what ``visitor_of`` must find out for the rules
+
+
+def decide(link: SmartLink, visitor: Visitor) -> Decision:
     """Where this visit goes and how (first matching rule by priority, else the main destination)."""
     kind, value = link.destination_type, link.destination
-    for rule in sorted(link.rules or [], key=lambda r: r.get("priority", 0)):
+    for rule in link.rules:
         if rule_matches(rule, visitor):
             kind, value = rule["destination"]["type"], rule["destination"]["value"]
             break
     location = target_of(kind, value)
     if kind == "link":
-        location = merge_utm(location, link.utm)
+        location = merge_utm(location, dict(link.utm) if link.utm else None)
         if link.forward_query:
             location = forward_query(location, visitor.query)
     if (link.title or link.description or link.image) and is_preview_bot(visitor.user_agent):
-        return Decision("preview", location, link.title, link.description, preview_image(link.image))
+        return Decision("preview", location, link.title, link.description, link.image)
     if link.deep_linking and kind == "link" and os_type(visitor.user_agent) == "android":
         return Decision("redirect", android_app_link(location))
     if link.cloaking and kind == "link":
@@ -271,10 +288,20 @@ def preview_image(image: str | None) -> str | None:
     return f"/raw/{quote(name)}" if name else None
 
 
-def load(link_id: str) -> Link:
-    """The link row a smart visit needs (read after the counting statement)."""
-    link = db.session.get(Link, link_id)
-    db.session.rollback()  # end the read transaction; the row's attributes stay loaded
-    if link is None:
-        raise LookupError(link_id)
-    return link
+_SNAPSHOT = db.select(Link.destination_type, Link.destination, Link.rules, Link.utm, Link.forward_query, Link.title,
+                      Link.description, Link.image, Link.deep_linking, Link.cloaking
+                      ).where(Link.id == db.bindparam("id"))
+
+
+def load(link_id: str) -> SmartLink:
+    """The snapshot of a smart link a visit needs (read after the counting statement; one row, no relationships)."""
+    try:
+        row = db.session.execute(_SNAPSHOT, {"id": link_id}).first()
+        if row is None:
+            raise LookupError(link_id)
+        image = preview_image(row.image)
+    finally:
+        db.session.rollback()  # end the read transaction at once
+    rules = tuple(sorted(row.rules or [], key=lambda r: r.get("priority", 0)))
+    return SmartLink(row.destination_type, row.destination, rules, row.utm, bool(row.forward_query), row.title,
+                     row.description, image, bool(row.deep_linking), bool(row.cloaking), needs(rules))
