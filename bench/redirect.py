@@ -42,6 +42,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=4, help="waitress threads for both servers")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--smart", action="store_true",
+                        help="also a smart link (a redirect rule, UTM, a preview title) and a password page (GET)")
     parser.add_argument("--thread-writer", action="store_true",
                         help='also a server with analytics.writer = "thread" (the writer in the server process)')
     args = parser.parse_args()
@@ -59,13 +61,27 @@ def main() -> None:
     servers = {mode: start_zipshort(args.threads, {**env_extra, **flags}) for mode, flags in modes.items()}
     try:
         wait_healthy(bare_url, "/go/plain")
+        kinds = [("plain", "plain link"), ("limited", "link with max views")]
+        if args.smart:
+            kinds += [("smart", "smart link (rules, UTM)"), ("locked", "password page (GET)")]
         for mode, (_, url, token, _) in servers.items():
-            for kind, extra in (("plain", {}), ("limited", {"x-zipline-max-views": "1000000000"})):
+            for kind, extra in (("plain", {}), ("limited", {"x-zipline-max-views": "1000000000"}),
+                                ("locked", {"x-zipline-password": "bench-secret"})):
+                if kind == "locked" and not args.smart:
+                    continue
                 requests.post(url + "/api/user/urls", headers={"Authorization": token, **extra},
                               json={"destination": f"https://example.com/{kind}", "vanity": f"{kind}-{mode}"}
                               ).raise_for_status()
+            if args.smart:  # a link with a rule (Android visitors elsewhere) and UTM tags, through Shlink's API
+                requests.post(url + "/rest/v3/short-urls", headers={"X-Api-Key": token},
+                              json={"longUrl": "https://example.com/smart?utm_source=bench", "customSlug":
+                                    f"smart-{mode}", "title": "A card for link previews"}).raise_for_status()
+                requests.post(url + f"/rest/v3/short-urls/smart-{mode}/redirect-rules", headers={"X-Api-Key": token},
+                              json={"redirectRules": [{"longUrl": "https://example.com/android", "conditions": [
+                                  {"type": "device", "matchKey": None, "matchValue": "android"}]}]}
+                              ).raise_for_status()
         targets = {"bare Flask (dict lookup)": (bare_url + "/go/plain", bare.pid)}
-        for kind, label in (("plain", "plain link"), ("limited", "link with max views")):
+        for kind, label in kinds:
             for mode in servers:
                 targets[f"zipshort {label}, analytics {mode}"] = (f"{servers[mode][1]}/go/{kind}-{mode}",
                                                                   servers[mode][0].pid)

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, or_, select
+from sqlalchemy import Engine, or_, select
 
 from zipshort.codes import could_be_code
 from zipshort.counters import CachedLink, ViewLeases
@@ -23,11 +23,11 @@ from zipshort.destinations import forward_query
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
 from zipshort.extensions import db
-from zipshort.models import Link, User, utcnow
+from zipshort.models import Link, utcnow
 from zipshort.runtime import Runtime
 from zipshort.services import smart
 from zipshort.services.links import MAX_PASSWORD_LENGTH
-from zipshort.services.linkstate import ACTIVE, LIVE_SQL, in_window, state_of
+from zipshort.services.linkstate import LIVE_SQL, in_window
 
 _LOOKUP_SQL = f"""SELECT id, destination, max_views, password_hash, forward_query, smart FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}"""
@@ -57,12 +57,9 @@ WHERE id = :link_id AND password_hash = :pw_hash AND {LIVE_SQL} AND {_UNLEASED_S
 RETURNING destination, max_views, smart, forward_query"""
 _COUNT_ONE_SQL = "UPDATE links SET views = views + 1 WHERE id = :link_id RETURNING id"
 
-_links, _users = Link.__table__, User.__table__
-_CLASSIFY = select(
-    _links.c.password_hash, _links.c.enabled, _links.c.expires_at, _links.c.views, _links.c.max_views,
-    _links.c.valid_since,
-    select(_users.c.disabled).where(_users.c.id == _links.c.user_id).scalar_subquery().label("owner_disabled"),
-).where(_links.c.slug_key == bindparam("key"), or_(_links.c.domain == "", _links.c.domain == bindparam("host")))
+# Why a code did not resolve, decided in SQL by the same liveness rule (one row: password?, live?)
+_CLASSIFY_SQL = f"""SELECT password_hash IS NOT NULL, CASE WHEN {LIVE_SQL} THEN 1 ELSE 0 END FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) ORDER BY domain DESC LIMIT 1"""
 
 
 @dataclass(frozen=True)
@@ -96,13 +93,10 @@ def _gone(rt: Runtime) -> Gone:
 
 def _missing(rt: Runtime, key: str, host: str, now: dt.datetime) -> Exception:
     """Why a code did not resolve: unknown (404), password needed, or no longer live (gone status)."""
-    row = db.session.execute(_CLASSIFY, {"key": key, "host": host}).first()
-    db.session.rollback()  # end the read transaction at once
+    row = hot_statement(db.engine, _CLASSIFY_SQL, {"key": key, "host": host, "now": now}, write=False)
     if row is None:
         return NotFound("Not found", code="not_found")
-    live = state_of(row.enabled, row.expires_at, row.views, row.max_views, bool(row.owner_disabled), now,
-                    valid_since=row.valid_since) == ACTIVE
-    if row.password_hash is not None and live:
+    if row[0] and row[1]:
         return PasswordRequired(code="password_required")
     return _gone(rt)
 
