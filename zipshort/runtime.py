@@ -24,7 +24,8 @@ class Runtime:
     settings: Settings
     passwords: Passwords
     limiter: RateLimiter
-    views: ViewBuffer
+    views: ViewBuffer  # views of unlimited links, written in batches (services/visits.py)
+    file_views: ViewBuffer  # views of files without a limit, written with them
     link_cache: LinkCache
     storage: Storage
     hostnames: HostnameCache
@@ -48,6 +49,7 @@ class Runtime:
             passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
+            file_views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds, leases=leases),
             storage=build_storage(settings),
             hostnames=HostnameCache(),

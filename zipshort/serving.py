@@ -126,7 +126,7 @@ def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:
     from zipshort.services.visits import ViewFlusher
 
     interval = rt.settings.urls.view_flush_seconds
-    return ViewFlusher(engine, rt.views, interval, rt.leases).start() if interval > 0 else None
+    return ViewFlusher(engine, rt.views, interval, rt.leases, rt.file_views).start() if interval > 0 else None
 
 
 def _start_visit_writer(engine, rt: Runtime) -> "Periodic | _WithProcess | None":

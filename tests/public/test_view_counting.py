@@ -10,7 +10,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.conftest import fetch, fresh, only_link
+from tests.conftest import burst, fetch, fresh, only_link
 from zipshort.extensions import db
 from zipshort.models import File, Link
 from zipshort.services import visits
@@ -87,6 +87,35 @@ class TestBatchedViews:
         assert client.head("/go/hcache").headers["Location"] == "https://example.com/"
         rt.link_cache.clear()
         assert client.head("/go/hcache").status_code == 404
+
+    def test_views_of_an_unlimited_file_wait_in_memory_until_flushed(self, api, client, rt):
+        row = put(api, "a.bin", DATA, "application/octet-stream")
+        for _ in range(3):
+            assert client.get(f"/raw/{row.name}").data == DATA
+        assert rt.file_views.pending(row.id) == 3 and views_of(row) == 0
+        assert visits.flush_views(db.engine, rt.views, files=rt.file_views) == 3
+        assert views_of(row) == 3 and rt.file_views.pending(row.id) == 0
+
+    def test_a_limited_file_is_still_counted_exactly_in_the_database(self, api, app, rt):
+        row = put(api, "a.bin", DATA, "application/octet-stream", max_views=2)
+        viewers = [app.test_client() for _ in range(3)]  # each without the grant another one holds
+        assert [viewer.get(f"/raw/{row.name}").status_code for viewer in viewers] == [200, 200, 404]
+        assert rt.file_views.pending(row.id) == 0 and views_of(row) == 2
+
+    def test_a_burst_of_downloads_counts_every_view(self, api, live_server, rt):
+        row = put(api, "a.bin", DATA, "application/octet-stream")
+        url = f"{live_server.url}/raw/{row.name}"
+        assert burst(200, lambda i: fetch("GET", url).status_code) == [200] * 200
+        visits.flush_views(db.engine, rt.views, files=rt.file_views)
+        assert views_of(row) == 200
+
+    def test_a_failed_flush_gives_the_file_views_back(self, api, client, rt):
+        row = put(api, "a.bin", DATA, "application/octet-stream")
+        client.get(f"/raw/{row.name}")
+        broken = sa.create_engine("sqlite:////nonexistent/dir/db.sqlite")
+        with pytest.raises(sa.exc.OperationalError):
+            visits.flush_views(broken, rt.views, files=rt.file_views)
+        assert rt.file_views.pending(row.id) == 1
 
     def test_head_of_uncached_link_counts_nothing(self, client, make_link, user, rt):
         link = make_link(user, vanity="hc")

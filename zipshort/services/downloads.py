@@ -84,13 +84,21 @@ def find_file(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving
 
 
 def count_view(rt: Runtime, name: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> Serving:
-    """Count one view of the unprotected file ``name``: one conditional UPDATE against its limit.
+    """Count one view of the unprotected file ``name``: one conditional UPDATE against its limit, or, with batched
+    views (``urls.view_flush_seconds`` > 0) and no limit, a read and the view added to ``rt.file_views``.
 
     Raises:
         Gone: no longer live (used up by a concurrent request, expired, deleted or protected since).
     """
     _check_name(name)
-    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now or utcnow()}, write=True)
+    now = now or utcnow()
+    if rt.settings.urls.view_flush_seconds > 0:  # views are batched: a file without limit or password only reads
+        peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+        if peek is not None and peek[5] is None and peek[7] is None:
+            rt.file_views.add(peek[8])
+            _viewed(rt, peek[8], name, facts)
+            return _serving(peek, False)
+    row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now}, write=True)
     if row is None:
         raise _gone(rt)
     _viewed(rt, row[7], name, facts)

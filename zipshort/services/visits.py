@@ -1,5 +1,5 @@
-"""Views counted in memory and written in batches, off the response path: unlimited links' views, and the
-views handed out of this process's leases of limited links (services/redirects.py).
+"""Views counted in memory and written in batches, off the response path: unlimited links' and files' views,
+and the views handed out of this process's leases of limited links (services/redirects.py).
 
 For unlimited links, losing at most one flush interval of counts on a crash buys a redirect that only reads
 (ARCHITECTURE.md, docs/benchmarks.md). A flush settles every lease this process holds: the views used are
@@ -16,7 +16,7 @@ from sqlalchemy import Engine, bindparam, delete, func, select, update
 
 from zipshort.counters import ViewBuffer, ViewLeases
 from zipshort.database import exclusive_writer
-from zipshort.models import Link, ViewLease, utcnow
+from zipshort.models import File, Link, ViewLease, utcnow
 from zipshort.periodic import Periodic
 
 _leases = ViewLease.__table__
@@ -25,15 +25,19 @@ _SETTLE = (update(_leases).where(_leases.c.link_id == bindparam("lease_link"), _
 _SETTLED = delete(_leases).where(_leases.c.holder == bindparam("me"), _leases.c.amount <= 0)
 _ADD_VIEWS = (update(Link.__table__).where(Link.__table__.c.id == bindparam("link_id"))
               .values(views=Link.__table__.c.views + bindparam("n")))
+_ADD_FILE_VIEWS = (update(File.__table__).where(File.__table__.c.id == bindparam("file_id"))
+                   .values(views=File.__table__.c.views + bindparam("n")))
 
 
 def flush_views(engine: Engine, buffer: ViewBuffer, leases: ViewLeases | None = None,
-                now: dt.datetime | None = None) -> int:
-    """Write every pending count and settle this process's leases in one transaction; return how many views
-    were written. On a database error the counts and leases go back for the next flush."""
+                now: dt.datetime | None = None, files: ViewBuffer | None = None) -> int:
+    """Write every pending count (links' in ``buffer``, files' in ``files``) and settle this process's leases in
+    one transaction; return how many views were written. On a database error the counts and leases go back for
+    the next flush."""
     counts = buffer.drain()
+    file_counts = files.drain() if files is not None else Counter()
     book = leases.drain() if leases is not None else {}
-    if not counts and not book:
+    if not counts and not book and not file_counts:
         return 0
     used = Counter(counts)
     used.update({link_id: n for link_id, (n, _) in book.items() if n})
@@ -41,6 +45,8 @@ def flush_views(engine: Engine, buffer: ViewBuffer, leases: ViewLeases | None = 
         with exclusive_writer(engine), engine.begin() as conn:
             if used:
                 conn.execute(_ADD_VIEWS, [{"link_id": k, "n": n} for k, n in sorted(used.items())])
+            if file_counts:
+                conn.execute(_ADD_FILE_VIEWS, [{"file_id": k, "n": n} for k, n in sorted(file_counts.items())])
             if book:
                 assert leases is not None
                 conn.execute(_SETTLE, [{"lease_link": k, "me": leases.holder, "n": n + left, "now": now or utcnow()}
@@ -48,10 +54,12 @@ def flush_views(engine: Engine, buffer: ViewBuffer, leases: ViewLeases | None = 
                 conn.execute(_SETTLED, {"me": leases.holder})
     except Exception:
         buffer.restore(counts)
+        if files is not None:
+            files.restore(file_counts)
         if leases is not None:
             leases.restore(book)
         raise
-    return sum(used.values())
+    return sum(used.values()) + sum(file_counts.values())
 
 
 def reclaim_leases(engine: Engine, now: dt.datetime, older_than: dt.timedelta) -> int:
@@ -72,8 +80,10 @@ class ViewFlusher(Periodic):
     """The background writer of batched view counts and leases; its ``stop`` writes what is still pending.
     Leases are handed out only while it runs (``leases.active``)."""
 
-    def __init__(self, engine: Engine, buffer: ViewBuffer, interval: float, leases: ViewLeases | None = None) -> None:
-        super().__init__("view-flusher", interval, lambda: flush_views(engine, buffer, leases), run_on_stop=True)
+    def __init__(self, engine: Engine, buffer: ViewBuffer, interval: float, leases: ViewLeases | None = None,
+                 files: ViewBuffer | None = None) -> None:
+        super().__init__("view-flusher", interval, lambda: flush_views(engine, buffer, leases, files=files),
+                         run_on_stop=True)
         self._leases = leases
 
     def start(self) -> "ViewFlusher":
