@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import re
 import shutil
 import socket
@@ -79,10 +80,21 @@ def _ms(text: str) -> float:
     return float(value) * {**_UNITS, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, duration: int, connections: int) -> dict[str, float]:
-    """wrk -t1 (the machine has two cores: one for wrk, one for the server)."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+def run_wrk(url: str, duration: int, connections: int, paths: list[str] | None = None) -> dict[str, float]:
+    """wrk -t1 (the machine has two cores: one for wrk, one for the server); ``paths``: each request asks for one
+    of them at random (a Lua script), else ``url`` itself."""
+    script: list[str] = []
+    if paths:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write("local paths = {" + ",".join(f'"{path}"' for path in paths) + "}\n"
+                      "request = function() return wrk.format('GET', paths[math.random(#paths)]) end\n")
+        script = ["-s", lua.name]
+    try:
+        out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *script, url],
+                             capture_output=True, text=True, check=True).stdout
+    finally:
+        if script:
+            os.unlink(script[1])
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -90,7 +102,7 @@ def run_wrk(url: str, duration: int, connections: int) -> dict[str, float]:
     return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": float(non2xx.group(1)) if non2xx else 0.0}
 
 
-def run_python_driver(url: str, duration: int, connections: int) -> dict[str, float]:
+def run_python_driver(url: str, duration: int, connections: int, paths: list[str] | None = None) -> dict[str, float]:
     """A keep-alive load driver for machines without wrk (slower than wrk; compare ratios only)."""
     parts = urlsplit(url)
     stop_at = time.monotonic() + duration
@@ -103,7 +115,7 @@ def run_python_driver(url: str, duration: int, connections: int) -> dict[str, fl
         mine = []
         while time.monotonic() < stop_at:
             start = time.perf_counter()
-            conn.request("GET", parts.path)
+            conn.request("GET", random.choice(paths) if paths else parts.path)
             response = conn.getresponse()
             response.read()
             mine.append((time.perf_counter() - start) * 1000)
@@ -123,11 +135,11 @@ def run_python_driver(url: str, duration: int, connections: int) -> dict[str, fl
     return {"rps": len(latencies) / duration, "p50_ms": q[49], "p99_ms": q[98], "errors": float(errors[0])}
 
 
-def load(url: str, duration: int, connections: int) -> dict[str, float]:
-    """wrk when installed, else the Python driver."""
+def load(url: str, duration: int, connections: int, paths: list[str] | None = None) -> dict[str, float]:
+    """wrk when installed, else the Python driver; ``paths``: request one of these at random each time."""
     if shutil.which("wrk"):
-        return run_wrk(url, duration, connections)
-    return run_python_driver(url, duration, connections)
+        return run_wrk(url, duration, connections, paths)
+    return run_python_driver(url, duration, connections, paths)
 
 
 def children(pid: int) -> list[int]:

@@ -19,6 +19,7 @@ import argparse
 import os
 import subprocess
 import sys
+from urllib.parse import urlsplit
 
 import requests
 from _common import (
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=4, help="waitress threads for both servers")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--codes", type=int, default=0,
+                        help="also N distinct random codes per server, each request one at random (cache misses)")
     parser.add_argument("--smart", action="store_true",
                         help="also a smart link (a redirect rule, UTM, a preview title) and a password page (GET)")
     parser.add_argument("--thread-writer", action="store_true",
@@ -52,7 +55,8 @@ def main() -> None:
     env_extra = {"DATABASE_URL": database} if database else {}
     bare_port = free_port()
     bare = subprocess.Popen([str(BIN / "python"), str(ROOT / "bench" / "bare_flask.py"), "--port", str(bare_port),
-                             "--threads", str(args.threads)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--threads", str(args.threads), "--codes", str(args.codes)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bare_url = f"http://127.0.0.1:{bare_port}"
     # Two zipshort servers, visit analytics on and off (on PostgreSQL they share the database, with their own links)
     modes = {"off": {"ZIPSHORT_ANALYTICS_ENABLED": "false"}, "on": {"ZIPSHORT_ANALYTICS_ENABLED": "true"}}
@@ -81,6 +85,13 @@ def main() -> None:
                                   {"type": "device", "matchKey": None, "matchValue": "android"}]}]}
                               ).raise_for_status()
         targets = {"bare Flask (dict lookup)": (bare_url + "/go/plain", bare.pid)}
+        paths: dict[str, list[str]] = {}
+        if args.codes:
+            paths["bare"] = [f"/go/c{i}" for i in range(args.codes)]  # bare_flask.py answers /go/c<n> for any n
+            targets[f"bare Flask, {args.codes:,} codes"] = (bare_url, bare.pid)
+            for mode, (_, url, token, _) in servers.items():
+                paths[mode] = _many_links(url, token, args.codes)
+                targets[f"zipshort {args.codes:,} codes, analytics {mode}"] = (url, servers[mode][0].pid)
         for kind, label in kinds:
             for mode in servers:
                 targets[f"zipshort {label}, analytics {mode}"] = (f"{servers[mode][1]}/go/{kind}-{mode}",
@@ -90,7 +101,8 @@ def main() -> None:
         for _ in range(args.runs):
             for name, (target, pid) in targets.items():
                 own, kids = cpu_seconds(pid), sum(cpu_seconds(p) for p in children(pid))
-                result = load(target, args.duration, args.connections)
+                key = "bare" if name.startswith("bare Flask, ") else name.rsplit(" ", 1)[-1]
+                result = load(target, args.duration, args.connections, paths.get(key) if "codes" in name else None)
                 wait_idle(everyone)  # the writer's last batch of this run is part of its cost
                 served = max(1.0, result["rps"] * args.duration)
                 result["server_us"] = (cpu_seconds(pid) - own) / served * 1e6
@@ -117,6 +129,21 @@ def main() -> None:
             stop(proc, instance)
         bare.terminate()
         bare.wait()
+
+
+def _many_links(url: str, token: str, n: int) -> list[str]:
+    """Create ``n`` links with random codes through hoko's bulk API (10,000 a request); return their paths."""
+    session = requests.Session()
+    session.headers["Authorization"] = token
+    folder = session.post(url + "/api/user/folders", json={"name": "codes"}).json()["id"]
+    made: list[str] = []
+    while len(made) < n:
+        items = [{"url": f"https://example.com/many/{len(made) + i}", "collectionId": folder}
+                 for i in range(min(10_000, n - len(made)))]
+        res = session.post(url + "/api/links", json=items)
+        res.raise_for_status()
+        made += [urlsplit(link["shortUrl"]).path for link in res.json()]
+    return made
 
 
 def _views_and_visits(database_url: str) -> tuple[int, int]:
