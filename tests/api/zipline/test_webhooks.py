@@ -115,6 +115,26 @@ def test_shorten_sends_zipline_webhook_and_discord(live_server, rt, user, make_k
                        "content": f"https://example.com/a?b=c → {short} ({{unknown_type}})", "embeds": None}
 
 
+def test_other_dialects_notify_too_but_bulk_creations_do_not(live_server, rt, user, make_key, receiver):
+    from zipshort.services import folders
+
+    key = make_key(user)
+    made = requests.post(live_server.url + "/rest/v3/short-urls", headers={"X-Api-Key": key},
+                         json={"longUrl": "https://example.com/shlink", "customSlug": "from-shlink"}, timeout=10)
+    assert made.status_code == 200, made.text
+    ((_, hook),) = _by_path(receiver.wait(2), "/shorten")
+    assert hook["data"]["link"] == {"returned": made.json()["shortUrl"]}
+    assert hook["data"]["url"]["destination"] == "https://example.com/shlink"
+
+    folder = folders.create_folder(user, "Bulk")
+    bulk = requests.post(live_server.url + "/api/links", headers={"Authorization": f"Bearer {key}"},
+                         json=[{"url": f"https://example.com/{i}", "collectionId": folder.id} for i in range(5)],
+                         timeout=10)
+    assert bulk.status_code == 201, bulk.text
+    assert rt.events.drain(10)
+    assert len(receiver.requests) == 2  # the Shlink link's webhook and Discord message; none for the bulk
+
+
 def test_a_password_never_travels(live_server, user, make_key, receiver):
     key = make_key(user)
     requests.post(live_server.url + "/api/user/urls", headers={"Authorization": key, "x-zipline-password": "hunter22"},
