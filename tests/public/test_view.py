@@ -103,3 +103,13 @@ def test_templated_values_stay_escaped(api, client, rt, user):
     assert "&lt;b&gt;&lt;img src=x onerror=alert(1)&gt;.png&lt;/b&gt;" in html
     assert '<meta property="og:title" content="&lt;img src=x onerror=alert(1)&gt;.png">' in html
     assert '<meta property="og:description" content="{&#34;file&#34;:{' in html
+
+
+@pytest.mark.parametrize("overrides,shown", [({}, "2 files here"),
+                                             ({"features": {"metrics_admin_only": True}}, "{unknown_type} files here")])
+def test_server_counts_only_where_the_metrics_are_public(api, client, rt, user, overrides, shown):
+    view = {"embed": True, "embedDescription": "{metricsZipline.files} files here"}
+    accounts.update_user(rt, user, accounts.UserChanges(view=view), actor=user)
+    put(api, "a.png", PNG, "image/png")
+    html = client.get(f"/view/{put(api, 'b.png', PNG, 'image/png')}").get_data(as_text=True)
+    assert f'<meta property="og:description" content="{shown}">' in html

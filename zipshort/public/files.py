@@ -234,7 +234,7 @@ def view_file(name: str):
     file with a view limit bots get no media tags either, so an embed never spends the owner's views.
     """
     rt = runtime()
-    item = downloads.preview(name, origin=public_url(rt.settings), files_route=rt.settings.files.route)
+    item = downloads.preview(name, origin=public_url(rt.settings), settings=rt.settings)
     if item.protected:
         return password_page(name, "file")
     mimetype, inline = serving_type(item.type, name)

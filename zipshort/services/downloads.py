@@ -12,6 +12,7 @@ from typing import Any, BinaryIO, Mapping
 from sqlalchemy import select
 
 from zipshort.codes import url_segment
+from zipshort.config import Settings
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, FileViewed, current_request_id, no_facts
@@ -205,12 +206,15 @@ EMBED_TEMPLATES = ("embedTitle", "embedDescription", "embedSiteName")  # templat
 PREVIEW_TEXT_LIMIT = 2000  # characters of one rendered embed value or view content
 
 
-def preview(name: str, now: dt.datetime | None = None, *, origin: str = "", files_route: str = "/u") -> Preview:
+def preview(name: str, now: dt.datetime | None = None, *, origin: str = "",
+            settings: Settings | None = None) -> Preview:
     """Look a live file up for its preview page, without counting a view (the bytes' fetch counts).
 
     The owner's embed title, description and site name and their view content have Zipline's template
     variables rendered (``{file.name}``, ``{user.username}``, …); ``origin`` (``<scheme>://<host>``) and
-    ``files_route`` make ``{link.returned}`` and ``{link.raw}``.
+    ``settings.files.route`` make ``{link.returned}`` and ``{link.raw}``. The server's counts
+    (``{metricsZipline.*}``) are there only when the instance metrics are public (``features.metrics_enabled``
+    and not ``metrics_admin_only``): the page is public.
 
     Raises:
         NotFound, Gone.
@@ -225,9 +229,11 @@ def preview(name: str, now: dt.datetime | None = None, *, origin: str = "", file
     embed: dict[str, str] = {}
     content = ""
     if row is not None and (owner_view.get("embed") or owner_view.get("enabled")):
-        segment = url_segment(row.name)
-        urls = {"returned": f"{origin}{files_route}/{segment}", "raw": f"{origin}/raw/{segment}"}
-        values = template_values(user=row.user, file=row, files_route=files_route, metrics=template_metrics, urls=urls)
+        segment, route = url_segment(row.name), settings.files.route if settings else "/u"
+        public = settings is not None and settings.features.metrics_enabled and not settings.features.metrics_admin_only
+        urls = {"returned": f"{origin}{route}/{segment}", "raw": f"{origin}/raw/{segment}"}
+        values = template_values(user=row.user, file=row, files_route=route, metrics=template_metrics, urls=urls,
+                                 server_metrics=public)
         if owner_view.get("embed"):
             embed = {k: render(str(owner_view[k]), values, limit=PREVIEW_TEXT_LIMIT) for k in EMBED_TEMPLATES
                      if owner_view.get(k)}

@@ -156,10 +156,11 @@ def _with_dates(shape: dict[str, Any], row: Any) -> dict[str, Any]:
 
 def template_values(*, user: User | None = None, file: File | None = None, link: Link | None = None,
                     files_route: str = "/u", urls: dict[str, str] | None = None,
-                    metrics: Any = None) -> dict[str, Any]:
+                    metrics: Any = None, server_metrics: bool = True) -> dict[str, Any]:
     """The values Zipline's template variables read (``zipshort.templatevars``): ``file``, ``url``, ``user``
     (the API's shapes, dates as datetimes), ``link`` (``urls``: ``returned`` and ``raw``), and the two metrics
-    types as callables asked only when a template names them (``metrics(user_id)``)."""
+    types as callables asked only when a template names them (``metrics(user_id)``; the server's only with
+    ``server_metrics``)."""
     values: dict[str, Any] = {}
     if user is not None:
         values["user"] = _with_dates(webhook_user(user) or {}, user)
@@ -172,7 +173,8 @@ def template_values(*, user: User | None = None, file: File | None = None, link:
     if metrics is not None:
         user_id = user.id if user is not None else None
         values["metricsUser"] = lambda: metrics(user_id)
-        values["metricsZipline"] = lambda: metrics(None)
+        if server_metrics:
+            values["metricsZipline"] = lambda: metrics(None)
     return values
 
 
