@@ -46,13 +46,19 @@ _JS_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _JS_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def render(template: str | None, values: Values, *, limit: int = LIMIT) -> str:
-    """``template`` with every variable replaced from ``values``; never raises, at most ``limit`` characters."""
+def render(template: str | None, values: Values, *, limit: int = LIMIT, strict: bool = False) -> str:
+    """``template`` with every variable replaced from ``values``, at most ``limit`` characters.
+
+    Never raises: should rendering fail, the template is returned as written (``strict``: raise instead,
+    for tests that prove it does not happen).
+    """
     if not template:
         return ""
     try:
         out = _render(template.replace("\\n", "\n"), _Lookup(values), limit, 0)
-    except Exception:  # noqa: BLE001 - a template never breaks the page or the notification that uses it
+    except Exception:  # a template never breaks the page or the notification that uses it
+        if strict:
+            raise
         out = template
     return out[:limit]
 
@@ -209,7 +215,10 @@ def _date(mod: str, value: dt.datetime, tzlocale: str | None) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     locale, zone = _zone_and_locale(tzlocale)
-    local = value.astimezone(zone)
+    try:
+        local = value.astimezone(zone)
+    except (OverflowError, ValueError):  # past the calendar's ends in that zone: UTC
+        zone, local = UTC, value.astimezone(UTC)
     if mod in ("locale", "time", "date"):  # toLocaleString, toLocaleTimeString, toLocaleDateString
         from babel.dates import format_skeleton, format_time
 

@@ -121,7 +121,7 @@ _piece = st.one_of(
               st.sampled_from(["name", "size", "createdAt", "views", "x", "password", "json", "jsonf"]),
               st.sampled_from(["", "::upper", "::bytes", "::comma", "::locale", "::hex", "::equal3", "::greater-1",
                                "::istrue", "::date", "::title", "::x"]),
-              st.sampled_from(["", '["a"||"b"]', '["{file.name}"||"{debug.json}"]', "::en-US,UTC", "::de,nowhere",
+              st.sampled_from(["", '["a"||"b"]', '["{file.name}"||"{debug.json}"]', "::en-US,UTC", "::de,nowhere", "::en-GB,Pacific/Kiritimati", "::fr,Pacific/Niue",
                                "::"])))
 
 
@@ -129,14 +129,14 @@ _piece = st.one_of(
 @given(template=st.lists(_piece, max_size=12).map("".join), file=_props, user=_props,
        limit=st.integers(1, LIMIT))
 def test_any_template_renders_within_its_limit(template, file, user, limit):
-    out = render(template, {"file": file, "user": user, "link": {"returned": "r"}}, limit=limit)
+    out = render(template, {"file": file, "user": user, "link": {"returned": "r"}}, limit=limit, strict=True)
     assert isinstance(out, str) and len(out) <= limit
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=200))
 def test_any_text_renders(text):
-    out = render(text, VALUES)
+    out = render(text, VALUES, strict=True)
     assert isinstance(out, str) and len(out) <= LIMIT
     if "{" not in text and "\\n" not in text:
         assert out == text
