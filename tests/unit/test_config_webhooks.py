@@ -51,6 +51,9 @@ def test_file_variant_keeps_the_secret_url_out_of_the_environment(tmp_path):
     assert settings.discord.webhook_url == HOOK
     assert ziplinehooks.discord_block(settings, "shorten")["webhook_url"] == HOOK
     assert ziplinehooks.discord_block(settings, "upload") is None  # only events that say something are sent
+    no_embed = load(tmp_path / "n", {"DISCORD_WEBHOOK_URL": HOOK, "DISCORD_ON_UPLOAD_EMBED": "null",
+                                     "DISCORD_ON_UPLOAD_CONTENT": "x"})
+    assert ziplinehooks.discord_block(no_embed, "upload")["embed"] is None  # Zipline's "null"
 
 
 def test_toml_sections(tmp_path):

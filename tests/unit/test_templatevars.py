@@ -121,7 +121,8 @@ _piece = st.one_of(
               st.sampled_from(["name", "size", "createdAt", "views", "x", "password", "json", "jsonf"]),
               st.sampled_from(["", "::upper", "::bytes", "::comma", "::locale", "::hex", "::equal3", "::greater-1",
                                "::istrue", "::date", "::title", "::x"]),
-              st.sampled_from(["", '["a"||"b"]', '["{file.name}"||"{debug.json}"]', "::en-US,UTC", "::de,nowhere", "::en-GB,Pacific/Kiritimati", "::fr,Pacific/Niue",
+              st.sampled_from(["", '["a"||"b"]', '["{file.name}"||"{debug.json}"]', "::en-US,UTC", "::de,nowhere",
+                               "::en-GB,Pacific/Kiritimati", "::fr,Pacific/Niue",
                                "::"])))
 
 

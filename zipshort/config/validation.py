@@ -104,6 +104,8 @@ def parse_discord_embed(where: str, text: str) -> dict[str, Any] | None:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{where}: not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if data is None:  # Zipline's "no embed"
+        return None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: a JSON object like {{\"title\": \"{{file.name}}\"}}")
     unknown = sorted(set(data) - set(EMBED_TEXTS) - set(EMBED_FLAGS) - {"color"})
