@@ -93,6 +93,25 @@ def test_video_gets_a_video_embed_and_text_none(live_server, user, make_key, rec
     assert others[0]["image"] is None and others[0]["thumbnail"] is None
 
 
+def test_a_chunked_upload_notifies_once_with_its_url(live_server, user, make_key, receiver):
+    key, data = make_key(user), b"0123456789" * 100
+
+    def chunk(piece: bytes, start: int, last: bool, **extra: str):
+        headers = {"Authorization": key, "Content-Range": f"bytes {start}-{start + len(piece) - 1}/{len(data)}",
+                   "x-zipline-p-filename": "big.bin", "x-zipline-p-content-type": "application/octet-stream",
+                   "x-zipline-p-lastchunk": str(last).lower(), **extra}
+        return requests.post(live_server.url + "/api/upload/partial", headers=headers, timeout=10,
+                             files={"file": ("blob", io.BytesIO(piece), "application/octet-stream")})
+
+    token = chunk(data[:600], 0, False).json()["partialToken"]
+    done = chunk(data[600:], 600, True, **{"x-zipline-p-token": token})
+    assert done.status_code == 200, done.text
+    ((_, hook),) = _by_path(receiver.wait(2), "/upload?k=1")
+    assert hook["data"]["link"]["returned"] == done.json()["files"][0]["url"]
+    assert hook["data"]["file"]["size"] == 1000
+    assert len(receiver.requests) == 2  # one webhook, one Discord message: the chunks before the last send nothing
+
+
 def test_shorten_sends_zipline_webhook_and_discord(live_server, rt, user, make_key, receiver):
     key = make_key(user)
     answer = requests.post(live_server.url + "/api/user/urls", headers={"Authorization": key},
