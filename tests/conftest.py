@@ -655,6 +655,17 @@ class EventRecorder:
 
 
 @pytest.fixture
+def receiver():
+    """A webhook receiver on loopback (``tests.stubs.Receiver``): ``receiver.url``, ``receiver.wait(n)``; point
+    settings at it and allow ``127.0.0.0/8`` in ``outbound.allowed_networks``."""
+    from tests.stubs import Receiver
+
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
 def events_seen(rt) -> EventRecorder:
     """Every event the app publishes from now on: ``events_seen.names()``, ``events_seen.of(LinkCreated)``."""
     return EventRecorder(rt.events)

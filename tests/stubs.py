@@ -37,3 +37,41 @@ class HttpStub:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Receiver:
+    """Records every POST (path, lower-cased headers, body) and answers ``status``: a webhook receiver."""
+
+    def __init__(self, status: int = 204, address: str = "127.0.0.1") -> None:
+        self.status = status
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.arrived:
+                    receiver.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.arrived.notify_all()
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((address, 0), Handler)
+        self.url = f"http://{address}:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, count: int, timeout: float = 10.0) -> list[tuple[str, dict[str, str], bytes]]:
+        """The requests once ``count`` have arrived (fewer if ``timeout`` passes first)."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.requests) >= count, timeout)
+            return list(self.requests)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

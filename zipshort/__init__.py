@@ -187,6 +187,11 @@ def _register_events(app: Flask, settings: Settings) -> None:
         from zipshort.services import analytics
 
         rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS, hand_off=True)
+    from zipshort.services import ziplinehooks
+
+    wanted = ziplinehooks.wanted_events(settings)  # Zipline's HTTP webhooks and Discord notifications
+    if wanted:
+        rt.events.subscribe(ziplinehooks.subscriber(rt, app.app_context), *wanted)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

@@ -293,3 +293,20 @@ class GroupCommit(Generic[K, R]):
         if current.error is not None:
             raise current.error
         return current.results.get(key), ticket
+
+
+class Tally:
+    """Counts by name, safe across threads (outcomes of webhook deliveries: ``("discord", "failed")`` …)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, ...]] = Counter()
+
+    def add(self, *key: str) -> None:
+        with self._lock:
+            self._counts[key] += 1
+
+    def snapshot(self) -> dict[tuple[str, ...], int]:
+        """The counts so far."""
+        with self._lock:
+            return dict(self._counts)

@@ -170,6 +170,8 @@ class LinkCreated(Event):
     max_views: int | None = None
     expires_at: dt.datetime | None = None
     destination: str | None = quiet()
+    origin: str | None = quiet()  # ``<scheme>://<host>`` the caller's short URL was given on, when a face said
+    bulk: bool = quiet(False)  # one of a bulk creation's links
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,6 +235,7 @@ class FileUploaded(Event):
     max_views: int | None = None
     expires_at: dt.datetime | None = None
     dialect: str | None = None
+    origin: str | None = quiet()  # ``<scheme>://<host>`` the uploader's URL was given on, when a face said
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from zipshort.config import Settings
-from zipshort.counters import GroupCommit, HostnameCache, LinkCache, Snapshot, ViewBuffer, ViewLeases, VisitQueue
+from zipshort.counters import (
+    GroupCommit,
+    HostnameCache,
+    LinkCache,
+    Snapshot,
+    Tally,
+    ViewBuffer,
+    ViewLeases,
+    VisitQueue,
+)
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
@@ -37,6 +46,8 @@ class Runtime:
     leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
     # every domain's special redirects, read on each public 404 (services/domains.py: domain_redirects)
     domain_redirects: Snapshot[Any]
+    # outcomes of Zipline's webhook and Discord deliveries: (channel, outcome) → count (services/ziplinehooks.py)
+    notifications: Tally
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -60,4 +71,5 @@ class Runtime:
             grants=GroupCommit(),
             leases=leases,
             domain_redirects=Snapshot(),
+            notifications=Tally(),
         )

@@ -74,3 +74,42 @@ def test_protected_file_view_shows_the_password_page(api, client):
 
 def test_unknown_file_view_is_404(client):
     assert client.get("/view/nope.png").status_code == 404
+
+
+def test_embed_settings_and_view_content_render_template_variables(api, client, rt, user):
+    accounts.update_user(rt, user, accounts.UserChanges(view={
+        "embed": True, "enabled": True, "embedTitle": "{file.originalName} ({file.size::bytes})",
+        "embedDescription": "by {user.username::upper}, {metricsUser.files} files",
+        "embedSiteName": "{file.password}{url.code}",
+        "content": "Uploaded {file.createdAt::year}\\n{link.raw}"}), actor=user)
+    name = put(api, "cat.png", PNG, "image/png", {"x-zipline-original-name": "true"})
+    html = client.get(f"/view/{name}").get_data(as_text=True)
+    assert '<meta property="og:title" content="cat.png (40 B)">' in html
+    assert '<meta name="twitter:title" content="cat.png (40 B)">' in html
+    assert '<meta property="og:description" content="by ALICE, 1 files">' in html
+    assert '<meta property="og:site_name" content="{unknown_property}{unknown_type}">' in html
+    assert "{file." not in html
+    year = __import__("datetime").datetime.now(__import__("datetime").timezone.utc).year
+    assert f'<div class="view-content">Uploaded {year}\nhttp://localhost/raw/{name}</div>' in html
+
+
+def test_templated_values_stay_escaped(api, client, rt, user):
+    accounts.update_user(rt, user, accounts.UserChanges(view={
+        "embed": True, "enabled": True, "embedTitle": "{file.originalName}", "embedDescription": "{debug.json}",
+        "content": "<b>{file.originalName}</b>"}), actor=user)
+    name = put(api, "<img src=x onerror=alert(1)>.png", PNG, "image/png", {"x-zipline-original-name": "true"})
+    html = client.get(f"/view/{name}").get_data(as_text=True)
+    assert "<img src=x" not in html and "<b>" not in html
+    assert "&lt;b&gt;&lt;img src=x onerror=alert(1)&gt;.png&lt;/b&gt;" in html
+    assert '<meta property="og:title" content="&lt;img src=x onerror=alert(1)&gt;.png">' in html
+    assert '<meta property="og:description" content="{&#34;file&#34;:{' in html
+
+
+@pytest.mark.parametrize("overrides,shown", [({}, "2 files here"),
+                                             ({"features": {"metrics_admin_only": True}}, "{unknown_type} files here")])
+def test_server_counts_only_where_the_metrics_are_public(api, client, rt, user, overrides, shown):
+    view = {"embed": True, "embedDescription": "{metricsZipline.files} files here"}
+    accounts.update_user(rt, user, accounts.UserChanges(view=view), actor=user)
+    put(api, "a.png", PNG, "image/png")
+    html = client.get(f"/view/{put(api, 'b.png', PNG, 'image/png')}").get_data(as_text=True)
+    assert f'<meta property="og:description" content="{shown}">' in html

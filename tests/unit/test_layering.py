@@ -19,6 +19,7 @@ PACKAGE = ROOT / "zipshort"
 # the same (test_architecture_diagram_matches_the_layers).
 LAYERS = {
     "config": 0, "errors": 0, "events": 0, "faults": 0, "extensions": 0, "periodic": 0, "dates": 0, "inputs": 0,
+    "templatevars": 0,
     "security": 1, "codes": 1, "counters": 1, "destinations": 1, "database": 1, "ratelimit": 1, "runtime": 1,
     "models": 1, "storage": 1, "outbound": 1, "eventlog": 1, "geoip": 1,
     "useragents": 1,

@@ -233,6 +233,18 @@ def test_embed_settings_are_saved_and_validated(browser, user):
     assert "<img src=x" not in browser.get("/dashboard/settings").get_data(as_text=True)
 
 
+def test_view_text_is_saved_and_shown_on_file_pages(browser, client, user, make_file):
+    page = browser.get("/dashboard/settings")
+    assert 'name="content"' in page.get_data(as_text=True)
+    browser.post("/dashboard/settings/embed", data={"csrf_token": csrf(page), "enabled": "on",
+                                                    "content": "By {user.username::upper}\r\n<b>{file.name}</b>"})
+    view = fresh(User, user.id).view
+    assert view["enabled"] is True and view["embed"] is False and "{user.username::upper}" in view["content"]
+    row = make_file(user, b"hi", name="page.bin", type="application/octet-stream")
+    html = client.get(f"/view/{row.name}").get_data(as_text=True)
+    assert "By ALICE\r\n&lt;b&gt;page.bin&lt;/b&gt;" in html
+
+
 @pytest.mark.parametrize("name", ["zipshort-file.sxcu", "zipshort-url.sxcu", "zipshort-shlink.sxcu",
                                   "zipshort-file.iscu", "zipshort-upload.sh", "zipshort-flameshot.sh",
                                   "zipshort-shorten.sh"])

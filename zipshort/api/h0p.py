@@ -18,7 +18,7 @@ from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.http import runtime
 from zipshort.models import Link, User
 from zipshort.services import domains, links
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 
 bp = Blueprint("h0p", __name__, url_prefix="/short-link")
 bp.before_request(load_caller)
@@ -165,8 +165,9 @@ def create():
     spec = _fields(body, creating=True)
     domain = _domain(body, user)
     try:
-        link = links.create_link(runtime(), user, links.NewLink(domain=domain, **spec), host=request.host, names=NAMES,
-                                 reach=caller_reach())
+        rt = runtime()
+        link = links.create_link(rt, user, links.NewLink(domain=domain, **spec), host=request.host, names=NAMES,
+                                 reach=caller_reach(), origin=public_url(rt.settings))
     except VanityTaken:
         raise VanityTaken("This slug is already taken on this domain") from None
     return jsonify(link_json(link, request.host)), 201

@@ -14,7 +14,7 @@ from zipshort.inputs import whole_number
 from zipshort.models import Link, utcnow
 from zipshort.services import domains, links
 from zipshort.services.creationlimits import PerKeyLimit
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 
 bp = Blueprint("hozip", __name__, url_prefix="/api/v1/external")
 bp.before_request(load_caller)
@@ -68,7 +68,7 @@ def create_link():
                                                          folder_id=group_id, or_default_folder=True,
                                                          domain=domains.link_domain(domain)),
                                  host=request.host, limit=PerKeyLimit(g.api_key.id if g.api_key else None),
-                                 reach=caller_reach())
+                                 reach=caller_reach(), origin=public_url(rt.settings))
     except VanityTaken:
         raise VanityTaken("This short_code is already taken on the target domain.", status=400) from None
     except ValidationError as exc:

@@ -28,10 +28,12 @@ from zipshort.config.sections import (  # the settings classes and constants are
     ConfigError,
     CoreSettings,
     DatabaseSettings,
+    DiscordSettings,
     DomainVerificationSettings,
     FaultsSettings,
     FeaturesSettings,
     FilesSettings,
+    HttpWebhookSettings,
     OutboundSettings,
     RatelimitSettings,
     S3Settings,
@@ -211,8 +213,9 @@ def load_settings(
 
 
 __all__ = [
-    "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "DatabaseSettings", "DomainVerificationSettings",
-    "FaultsSettings", "FeaturesSettings", "FilesSettings", "MIN_SECRET_LENGTH", "OutboundSettings",
+    "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "DatabaseSettings", "DiscordSettings",
+    "DomainVerificationSettings", "FaultsSettings", "FeaturesSettings", "FilesSettings", "HttpWebhookSettings",
+    "MIN_SECRET_LENGTH", "OutboundSettings",
     "RANDOM_ALPHABET", "REPO_ROOT", "RatelimitSettings", "S3Settings", "SECTIONS", "SPECIAL_ENV",
     "SPECIAL_ENV_PREFIXES", "SecuritySettings", "ServerSettings", "Settings", "UrlsSettings", "WEAK_SECRETS",
     "ZIPLINE_ENV", "load_settings", "parse_nameserver",

@@ -181,6 +181,37 @@ class OutboundSettings:
 
 
 @dataclass(frozen=True)
+class HttpWebhookSettings:
+    """Zipline's HTTP webhooks (HTTP_WEBHOOK_ON_UPLOAD / _ON_SHORTEN): a JSON POST to these URLs after every
+    upload and every new short link, sent off the request through the SSRF guard ([outbound]); "" = none."""
+
+    on_upload: str = ""
+    on_shorten: str = ""
+
+
+@dataclass(frozen=True)
+class DiscordSettings:
+    """Zipline's Discord notifications (DISCORD_*): a message to a Discord webhook after an upload or a new
+    short link. An event is sent when its on_<event>_* keys say something (content or embed); its webhook URL,
+    username and avatar fall back to the global ones. Strings may hold Zipline's template variables
+    ({file.name}, {user.username}, …); the embeds are JSON objects (Zipline's DISCORD_ON_*_EMBED)."""
+
+    webhook_url: str = ""
+    username: str = ""
+    avatar_url: str = ""
+    on_upload_webhook_url: str = ""
+    on_upload_username: str = ""
+    on_upload_avatar_url: str = ""
+    on_upload_content: str = ""
+    on_upload_embed: str = ""
+    on_shorten_webhook_url: str = ""
+    on_shorten_username: str = ""
+    on_shorten_avatar_url: str = ""
+    on_shorten_content: str = ""
+    on_shorten_embed: str = ""
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     """argon2id parameters (RFC 9106 second recommendation by default)."""
 
@@ -249,6 +280,8 @@ class Settings:
     features: FeaturesSettings = field(default_factory=FeaturesSettings)
     domain_verification: DomainVerificationSettings = field(default_factory=DomainVerificationSettings)
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
+    http_webhook: HttpWebhookSettings = field(default_factory=HttpWebhookSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
@@ -326,6 +359,13 @@ ZIPLINE_ENV = {
     "RATELIMIT_ADMIN_BYPASS": ("ratelimit", "admin_bypass"),
     "RATELIMIT_ALLOW_LIST": ("ratelimit", "allow_list"),
     "DOMAINS": (None, "domains"),
+    "HTTP_WEBHOOK_ON_UPLOAD": ("http_webhook", "on_upload"),
+    "HTTP_WEBHOOK_ON_SHORTEN": ("http_webhook", "on_shorten"),
+    "DISCORD_WEBHOOK_URL": ("discord", "webhook_url"),
+    "DISCORD_USERNAME": ("discord", "username"),
+    "DISCORD_AVATAR_URL": ("discord", "avatar_url"),
+    **{f"DISCORD_ON_{event.upper()}_{key.upper()}": ("discord", f"on_{event}_{key}")
+       for event in ("upload", "shorten") for key in ("webhook_url", "username", "avatar_url", "content", "embed")},
 }
 
 

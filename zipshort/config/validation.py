@@ -5,12 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+import json
 import re
+from typing import Any
+from urllib.parse import urlsplit
 
 import limits
 
 from zipshort.config.sections import (
     ConfigError,
+    DiscordSettings,
     DomainVerificationSettings,
     OutboundSettings,
     Settings,
@@ -68,6 +72,93 @@ def _validate_outbound(section: OutboundSettings) -> None:
                               "fd00::/8") from None
     if not 0.1 <= section.timeout <= 60:
         raise ConfigError("outbound.timeout: must be between 0.1 and 60 seconds")
+
+
+EMBED_TEXTS = ("title", "description", "footer")  # Zipline's embed strings (templated)
+EMBED_FLAGS = ("thumbnail", "imageOrVideo", "timestamp", "url")  # and its switches
+TEMPLATE_MAX = 4000  # characters of one configured template
+
+
+def _web_url(where: str, value: str) -> None:
+    """An http(s) URL with a host and no credentials, at most 2048 characters (never echoed: it may hold a token)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        parts = None
+    if (parts is None or len(value) > 2048 or parts.scheme not in ("http", "https") or not parts.hostname
+            or parts.username is not None or any(c.isspace() or ord(c) < 32 for c in value)):
+        raise ConfigError(f"{where}: an http(s) URL with a host and no user name or password, or empty for none")
+
+
+def parse_discord_embed(where: str, text: str) -> dict[str, Any] | None:
+    """Zipline's embed JSON (``{"title": …, "color": "#rrggbb", "imageOrVideo": true, …}``) checked and completed
+    with its defaults; None when ``text`` is empty.
+
+    Raises:
+        ConfigError: not a JSON object, an unknown key, a wrong type or colour.
+    """
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{where}: not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if data is None:  # Zipline's "no embed"
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: a JSON object like {{\"title\": \"{{file.name}}\"}}")
+    unknown = sorted(set(data) - set(EMBED_TEXTS) - set(EMBED_FLAGS) - {"color"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys are "
+                          f"{', '.join((*EMBED_TEXTS, 'color', *EMBED_FLAGS))}")
+    embed: dict[str, Any] = {}
+    for key in EMBED_TEXTS:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > TEMPLATE_MAX):
+            raise ConfigError(f"{where}: {key} must be a string of at most {TEMPLATE_MAX} characters")
+        embed[key] = value or None
+    color = data.get("color")
+    if color is not None and (not isinstance(color, str)
+                              or not re.fullmatch(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})", color)):
+        raise ConfigError(f"{where}: color must be a hex colour like #3b5bdb")
+    embed["color"] = color or None
+    for key in EMBED_FLAGS:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {key} must be true or false")
+        embed[key] = value
+    return embed
+
+
+def _validate_notifications(settings: Settings) -> None:
+    """Zipline's HTTP webhooks and Discord notifications: URLs, templates and embeds checked at start."""
+    for key in ("on_upload", "on_shorten"):
+        if getattr(settings.http_webhook, key):
+            _web_url(f"http_webhook.{key} (HTTP_WEBHOOK_{key.upper()})", getattr(settings.http_webhook, key))
+    discord: DiscordSettings = settings.discord
+    for key in ("webhook_url", "avatar_url", "on_upload_webhook_url", "on_upload_avatar_url",
+                "on_shorten_webhook_url", "on_shorten_avatar_url"):
+        if getattr(discord, key):
+            _web_url(f"discord.{key} (DISCORD_{key.upper()})", getattr(discord, key))
+    for key in ("username", "on_upload_username", "on_shorten_username"):
+        value = getattr(discord, key)
+        if len(value) > 80 or any(ord(c) < 32 for c in value):
+            raise ConfigError(f"discord.{key} (DISCORD_{key.upper()}): at most 80 characters on one line")
+    for event in ("upload", "shorten"):
+        content = getattr(discord, f"on_{event}_content")
+        if len(content) > TEMPLATE_MAX:
+            raise ConfigError(f"discord.on_{event}_content: at most {TEMPLATE_MAX} characters")
+        embed = parse_discord_embed(f"discord.on_{event}_embed (DISCORD_ON_{event.upper()}_EMBED)",
+                                    getattr(discord, f"on_{event}_embed"))
+        said = [k for k in ("webhook_url", "username", "avatar_url", "content", "embed")
+                if getattr(discord, f"on_{event}_{k}")]
+        if said and not (content or embed):
+            raise ConfigError(f"discord.on_{event}_{said[0]}: the {event} notification needs on_{event}_content "
+                              f"or on_{event}_embed (Discord refuses an empty message)")
+        if said and not (getattr(discord, f"on_{event}_webhook_url") or discord.webhook_url):
+            raise ConfigError(f"discord.on_{event}_webhook_url: the {event} notification needs a webhook URL "
+                              "(DISCORD_WEBHOOK_URL or DISCORD_ON_" + event.upper() + "_WEBHOOK_URL)")
 
 
 # A special redirect's target: an absolute http(s) URL, which may hold Shlink's {DOMAIN} and {ORIGINAL_PATH}.
@@ -198,6 +289,7 @@ def validate(settings: Settings) -> Settings:
     _validate_shlink(settings.shlink)
     _validate_domain_verification(settings.domain_verification)
     _validate_outbound(settings.outbound)
+    _validate_notifications(settings)
     domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
     return dataclasses.replace(
         settings,

@@ -234,7 +234,7 @@ def view_file(name: str):
     file with a view limit bots get no media tags either, so an embed never spends the owner's views.
     """
     rt = runtime()
-    item = downloads.preview(name)
+    item = downloads.preview(name, origin=public_url(rt.settings), settings=rt.settings)
     if item.protected:
         return password_page(name, "file")
     mimetype, inline = serving_type(item.type, name)
@@ -250,6 +250,6 @@ def view_file(name: str):
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,
         mimetype=mimetype, size=item.size, raw_path=raw_path, raw_url=public_url(rt.settings, raw_path),
-        embed=item.embed))
+        embed=item.embed, content=item.content))
     response.headers["Cache-Control"] = "no-store"
     return response

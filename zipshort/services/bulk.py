@@ -185,7 +185,7 @@ def _create(rt: Runtime, owner: User, items: list[BulkLink], now: dt.datetime, r
         db.session.execute(insert(Link.__table__), rows)  # Core insert: no ORM bookkeeping per row
         publish_after_commit(db.session, rt.events, *(LinkCreated(
             link_id=row["id"], code=row["slug"], owner_id=owner.id, domain=domain or None,
-            destination=row["destination"], actor_id=owner.id)
+            destination=row["destination"], actor_id=owner.id, bulk=True)
             for row in rows))
     return [Created(row["id"], row["slug"], row["destination"], row["title"], row["description"], row["folder_id"],
                     now, row["domain"]) for row in rows]

@@ -11,6 +11,8 @@ from typing import Any, BinaryIO, Mapping
 
 from sqlalchemy import select
 
+from zipshort.codes import url_segment
+from zipshort.config import Settings
 from zipshort.database import hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, FileViewed, current_request_id, no_facts
@@ -22,6 +24,8 @@ from zipshort.services.files import AVAILABLE_SQL as _AVAILABLE_SQL
 from zipshort.services.files import LIVE_SQL as _LIVE_SQL
 from zipshort.services.files import MAX_PASSWORD_LENGTH, is_live
 from zipshort.services.thumbnails import stored_thumbnail
+from zipshort.services.ziplineobjects import template_metrics, template_values
+from zipshort.templatevars import render
 
 _SERVE_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash IS NULL AND {_LIVE_SQL}
@@ -202,11 +206,23 @@ class Preview:
     storage_key: str
     protected: bool
     limited: bool
-    embed: dict[str, str]
+    embed: dict[str, str]  # the owner's embed settings, template variables rendered (plain text)
+    content: str = ""  # the owner's view content, rendered (plain text; the page escapes it)
 
 
-def preview(name: str, now: dt.datetime | None = None) -> Preview:
+EMBED_TEMPLATES = ("embedTitle", "embedDescription", "embedSiteName")  # templated; embedColor is a colour
+PREVIEW_TEXT_LIMIT = 2000  # characters of one rendered embed value or view content
+
+
+def preview(name: str, now: dt.datetime | None = None, *, origin: str = "",
+            settings: Settings | None = None) -> Preview:
     """Look a live file up for its preview page, without counting a view (the bytes' fetch counts).
+
+    The owner's embed title, description and site name and their view content have Zipline's template
+    variables rendered (``{file.name}``, ``{user.username}``, …); ``origin`` (``<scheme>://<host>``) and
+    ``settings.files.route`` make ``{link.returned}`` and ``{link.raw}``. The server's counts
+    (``{metricsZipline.*}``) are there only when the instance metrics are public (``features.metrics_enabled``
+    and not ``metrics_admin_only``): the page is public.
 
     Raises:
         NotFound, Gone.
@@ -218,11 +234,24 @@ def preview(name: str, now: dt.datetime | None = None) -> Preview:
         raise NotFound("File not found", code="file_not_found")
     row = db.session.get(File, peek[8])
     owner_view = dict(row.user.view or {}) if row is not None else {}
+    embed: dict[str, str] = {}
+    content = ""
+    if row is not None and (owner_view.get("embed") or owner_view.get("enabled")):
+        segment, route = url_segment(row.name), settings.files.route if settings else "/u"
+        public = settings is not None and settings.features.metrics_enabled and not settings.features.metrics_admin_only
+        urls = {"returned": f"{origin}{route}/{segment}", "raw": f"{origin}/raw/{segment}"}
+        values = template_values(user=row.user, file=row, files_route=route, metrics=template_metrics, urls=urls,
+                                 server_metrics=public)
+        if owner_view.get("embed"):
+            embed = {k: render(str(owner_view[k]), values, limit=PREVIEW_TEXT_LIMIT) for k in EMBED_TEMPLATES
+                     if owner_view.get(k)}
+            if owner_view.get("embedColor"):
+                embed["embedColor"] = str(owner_view["embedColor"])
+        if owner_view.get("enabled") and owner_view.get("content"):
+            content = render(str(owner_view["content"]), values, limit=PREVIEW_TEXT_LIMIT)
     db.session.rollback()
-    embed = {k: str(owner_view[k]) for k in ("embedTitle", "embedDescription", "embedColor", "embedSiteName")
-             if owner_view.get(k)} if owner_view.get("embed") else {}
     return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
-                   protected=peek[7] is not None, limited=peek[5] is not None, embed=embed)
+                   protected=peek[7] is not None, limited=peek[5] is not None, embed=embed, content=content)
 
 
 @dataclass(frozen=True)

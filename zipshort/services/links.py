@@ -232,8 +232,9 @@ def _owned_images(owner: User, values: dict[str, Any], image_id: object, names: 
 
 def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None = None, *, host: str = "",
                 names: FieldNames = FieldNames(), limit: CreationLimit | None = None,
-                reuse: Callable[[], Link | None] | None = None, reach: Reach = ALL) -> Link:
+                reuse: Callable[[], Link | None] | None = None, reach: Reach = ALL, origin: str | None = None) -> Link:
     """Create a link for ``owner``; ``host`` is the Host the request came in on (one of this server's names),
+    ``origin`` the ``<scheme>://<host>`` its short URL is given on (for the event's subscribers),
     ``limit`` the creation limit the caller's requests fall under, ``names`` how the caller names the fields.
     ``reach``: the calling key's (services/reach.py): the link records the key (``api_key_id``, what an
     authored-only key reaches later) and a domain-bound key's link goes to its domain, whatever was asked.
@@ -303,15 +304,15 @@ def create_link(rt: Runtime, owner: User, spec: NewLink, now: dt.datetime | None
                 raise Conflict("externalId is already used by another of your links", code="external_id_exists",
                                field="externalId") from None
             raise VanityTaken() from None
-        publish_after_commit(db.session, rt.events, created_event(link, owner.id))
+        publish_after_commit(db.session, rt.events, created_event(link, owner.id, origin))
     return link
 
 
-def created_event(link: Link, actor_id: str | None) -> LinkCreated:
+def created_event(link: Link, actor_id: str | None, origin: str | None = None) -> LinkCreated:
     """What subscribers learn of a new link (never its password hash)."""
     return LinkCreated(link_id=link.id, code=link.slug, owner_id=link.user_id, domain=link.domain or None,
                        has_password=link.password_hash is not None, max_views=link.max_views,
-                       expires_at=link.expires_at, destination=link.destination, actor_id=actor_id)
+                       expires_at=link.expires_at, destination=link.destination, actor_id=actor_id, origin=origin)
 
 
 def update_link(rt: Runtime, owner: User, link_id: str, changes: LinkChanges, now: dt.datetime | None = None, *,

@@ -169,7 +169,8 @@ def _lost(session_id: str, storage: Storage) -> ZipshortError:
 
 def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk, *, size: int,
                   identifier: str | None, token: str | None, filename: str, content_type: str,
-                  options: dict[str, Any], now: dt.datetime | None = None) -> Progress | File:
+                  options: dict[str, Any], now: dt.datetime | None = None,
+                  origin: str | None = None) -> Progress | File:
     """Store one chunk of ``size`` bytes; on the last one assemble the file and return its row.
 
     Raises:
@@ -201,7 +202,7 @@ def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk,
     next_token = _record(session.id, chunk.start, size, chunk.last, now, key_digest(token) if token else None)
     if not chunk.last:
         return Progress(identifier=session.identifier, token=next_token)
-    return _complete(rt, owner, session.id, now)
+    return _complete(rt, owner, session.id, now, origin)
 
 
 def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, identifier: str | None,
@@ -232,7 +233,8 @@ def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, iden
     }
     result = receive_chunk(rt, owner, chunks_of(stream), chunk, size=uploads.size_of(stream),
                            identifier=identifier, token=token, filename=name,
-                           content_type=uploads.guess_type(content_type, name), options=stored, now=now)
+                           content_type=uploads.guess_type(content_type, name), options=stored, now=now,
+                           origin=options.origin)
     if isinstance(result, Progress):
         return result
     return uploads.UploadedFile(id=result.id, name=result.name, type=result.type)
@@ -270,7 +272,7 @@ def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime
     return token
 
 
-def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime) -> File:
+def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime, origin: str | None = None) -> File:
     """Assemble the claimed session's file and record it, turning the reservation into usage."""
     storage = rt.storage
     crash_point("chunk.assembling")
@@ -294,7 +296,7 @@ def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime) -> Fi
         raise
     settle = functools.partial(_settle, session_id, owner.id, session.total_size)
     try:
-        (row,) = files.store_files(rt, owner, [item], now, settle=settle)
+        (row,) = files.store_files(rt, owner, [item], now, settle=settle, origin=origin)
     except BaseException:
         _abandon(session_id, storage)  # store_files removed the blob; this releases the reservation
         raise

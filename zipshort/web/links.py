@@ -14,7 +14,7 @@ from zipshort.http import runtime
 from zipshort.inputs import parse_field
 from zipshort.models import utcnow
 from zipshort.services import domains, links, qrcodes
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 from zipshort.web import bp
 from zipshort.web.common import Typed, action, checked, done, optional_int, page, text, typed
 
@@ -123,7 +123,8 @@ def url_create():
                          enabled=checked("enabled"), max_views=optional_int("max_views", "Max views"),
                          password=text("password") or None, title=text("title") or None,
                          expires_at=_expiry(text("expires")), domain=text("domain").lower(), **_extras())
-    link = links.create_link(runtime(), g.user, spec, host=request.host, names=NAMES)
+    rt = runtime()
+    link = links.create_link(rt, g.user, spec, host=request.host, names=NAMES, origin=public_url(rt.settings))
     return done(f"Created {short_url(link)}", "/dashboard/urls")
 
 

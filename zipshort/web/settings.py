@@ -21,7 +21,7 @@ SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change li
                 "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
                 "account": "Manage the account: password, username, token, 2FA, sessions",
                 "admin": "Administer users (administrators only)"}
-EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
+EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor", "content")
 
 
 def _render(status: int = 200, **extra):
@@ -155,6 +155,7 @@ def dynamic_rotate():
 def embed_save():
     view = dict(g.user.view or {})
     view["embed"] = checked("embed")
+    view["enabled"] = checked("enabled")  # show ``content`` on the file's page
     for field in EMBED_FIELDS:
         if text(field):
             view[field] = text(field)

@@ -35,7 +35,7 @@ from zipshort.errors import ValidationError, VanityTaken
 from zipshort.http import runtime
 from zipshort.models import Link
 from zipshort.services import domains, links, linksearch
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 
 UNSET = links.UNSET
 # The door's field names → Shlink's.
@@ -233,7 +233,8 @@ def _create(data: dict[str, Any]) -> Link:
                              past_expiry=True)
         try:
             return links.create_link(rt, user, spec, host=request.host, names=NAMES,
-                                     reuse=reuse if flags["findIfExists"] else None, reach=key_reach)
+                                     reuse=reuse if flags["findIfExists"] else None, reach=key_reach,
+                                     origin=public_url(rt.settings))
         except VanityTaken:
             if not generated or attempt == CODE_ATTEMPTS - 1:
                 raise _slug_taken(vanity or "", domain) from None

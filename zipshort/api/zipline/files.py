@@ -9,41 +9,16 @@ from flask import g, jsonify, request
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import check_caller, public_route, require_user
-from zipshort.codes import url_segment
 from zipshort.errors import ValidationError
 from zipshort.http import runtime
 from zipshort.inputs import whole_number
-from zipshort.models import File, Tag, User
-from zipshort.services import accounts, files, folders, partials, tags
-from zipshort.services.thumbnails import stored_thumbnail
+from zipshort.models import File, User
+from zipshort.services import accounts, files, folders, partials, tags, ziplineobjects
 
 
 def file_json(row: File) -> dict[str, Any]:
     """Zipline v4's File object (password as a boolean, url relative to the host)."""
-    return {
-        "id": row.id,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-        "deletesAt": iso(row.expires_at),
-        "favorite": row.favorite,
-        "originalName": row.original_name,
-        "name": row.name,
-        "size": row.size,
-        "type": row.type,
-        "views": row.views,
-        "maxViews": row.max_views,
-        "folderId": row.folder_id,
-        "thumbnail": {"path": f"/raw/.thumbnail.{row.id}.jpg"} if stored_thumbnail(row.thumbnail_key) else None,
-        "tags": [tag_json(t) for t in row.tags],
-        "password": row.password_hash is not None,
-        "url": f"{runtime().settings.files.route}/{url_segment(row.name)}",
-    }
-
-
-def tag_json(tag: Tag) -> dict[str, Any]:
-    """Zipline's Tag object."""
-    return {"id": tag.id, "createdAt": iso(tag.created_at), "updatedAt": iso(tag.updated_at), "name": tag.name,
-            "color": tag.color, "userId": tag.user_id}
+    return ziplineobjects.file_json(row, runtime().settings.files.route)
 
 
 def _int_arg(name: str, default: int) -> int:

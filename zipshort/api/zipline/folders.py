@@ -7,12 +7,13 @@ from typing import Any
 from flask import g, jsonify, request
 
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.files import file_json, tag_json
+from zipshort.api.zipline.files import file_json
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import public_route, require_user
 from zipshort.errors import ValidationError
 from zipshort.models import Folder
 from zipshort.services import folders, tags
+from zipshort.services.ziplineobjects import tag_json
 
 
 def folder_json(folder: Folder, with_files: bool = True) -> dict[str, Any]:

@@ -2,93 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import re
-from typing import Any
 
 from zipshort.config import Settings
 from zipshort.errors import ValidationError
-from zipshort.models import Link, User
+from zipshort.services.ziplineobjects import iso, quota_json, url_json, user_json
 
-
-def iso(value: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC with milliseconds and a Z, as JavaScript's toISOString."""
-    if value is None:
-        return None
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-
-
-def quota_json(user: User) -> dict[str, Any] | None:
-    """Zipline's UserQuota object, or None when the user has no limits."""
-    if not user.has_quota:
-        return None
-    return {
-        "id": user.id,
-        "createdAt": iso(user.quota_updated_at or user.created_at),
-        "updatedAt": iso(user.quota_updated_at or user.updated_at),
-        "filesQuota": user.quota_files_type or "NONE",
-        "maxBytes": user.quota_max_bytes_text,
-        "maxFiles": user.quota_max_files,
-        "maxUrls": user.quota_max_urls,
-        "userId": user.id,
-    }
-
-
-def user_json(user: User) -> dict[str, Any]:
-    """Zipline v4's User object. Secrets (password, TOTP secret, session ids) are never included."""
-    return {
-        "id": user.id,
-        "username": user.username,
-        "createdAt": iso(user.created_at),
-        "updatedAt": iso(user.updated_at),
-        "role": user.role,
-        "view": user.view or {},
-        "avatar": user.avatar,
-        "totpSecret": None,
-        "sessions": [],
-        "quota": quota_json(user),
-        "oauthProviders": [],
-        "passkeys": [],
-        "disabled": user.disabled,
-    }
-
-
-def url_json(link: Link, url: str | None = None) -> dict[str, Any]:
-    """Zipline v4's Url object (``password`` as a boolean) plus ``url`` when known."""
-    data: dict[str, Any] = {
-        "id": link.id,
-        "createdAt": iso(link.created_at),
-        "updatedAt": iso(link.updated_at),
-        "code": link.code,
-        "vanity": link.vanity,
-        "destination": link.destination,
-        "views": link.views,
-        "maxViews": link.max_views,
-        "password": link.password_hash is not None,
-        "enabled": link.enabled,
-        "userId": link.user_id,
-        "expiresAt": iso(link.expires_at),
-        "domain": link.domain or None,
-        # zipshort's additions (the fields h0p and hoko set, editable here too)
-        "title": link.title,
-        "description": link.description,
-        "image": link.image,
-        "tags": [{"id": t.id, "name": t.name, "color": t.color} for t in link.tags],
-        "folderId": link.folder_id,
-        "utm": link.utm,
-        "rules": link.rules,
-        "qrOptions": link.qr_options,
-        "cloaking": link.cloaking,
-        "deepLinking": link.deep_linking,
-        "externalId": link.external_id,
-        "validSince": iso(link.valid_since),  # Shlink's link features, here as in every dialect
-        "forwardQuery": link.forward_query,
-        "crawlable": link.crawlable,
-    }
-    if url is not None:
-        data["url"] = url
-    return data
+__all__ = ["iso", "parse_max_views", "pick_domain", "quota_json", "url_json", "user_json"]
 
 
 def pick_domain(settings: Settings, header: str | None, request_host: str) -> str:

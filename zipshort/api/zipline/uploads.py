@@ -18,7 +18,7 @@ from zipshort.http import SPOOL_KEY, runtime
 from zipshort.inputs import whole_number
 from zipshort.models import User, utcnow
 from zipshort.services import folders, images, partials, uploads
-from zipshort.urls import file_url
+from zipshort.urls import file_url, public_url
 
 V3_HEADERS = frozenset({"format", "image-compression-percent", "expires-at", "password", "max-views", "zws", "embed",
                         "no-json", "original-name", "override-domain", "uploadtext"})
@@ -170,7 +170,8 @@ def upload():
     now = utcnow()
     options = parse_options(now, v3)
     host = pick_domain(settings, options.domain, request.host)
-    asked = dataclasses.replace(options.upload, folder_id=folder_id, anonymous=anonymous)
+    asked = dataclasses.replace(options.upload, folder_id=folder_id, anonymous=anonymous,
+                                origin=public_url(settings, "", host))
     try:
         result = uploads.create_upload(rt, owner, _file_parts, asked, now)
     except ZipshortError as exc:
@@ -232,7 +233,8 @@ def upload_partial():
             rt, g.user, parts[0].stream, chunk, identifier=h.get("x-zipline-p-identifier") or None,
             token=h.get("x-zipline-p-token") or None,
             filename=unquote(h.get("x-zipline-p-filename") or parts[0].filename or ""),
-            content_type=h.get("x-zipline-p-content-type") or parts[0].mimetype, options=options.upload, now=now)
+            content_type=h.get("x-zipline-p-content-type") or parts[0].mimetype,
+            options=dataclasses.replace(options.upload, origin=public_url(settings, "", host)), now=now)
     except ZipshortError as exc:
         raise _dialect_error(exc, v3=False) from None
     if isinstance(result, partials.Progress):

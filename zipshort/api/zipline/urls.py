@@ -14,7 +14,7 @@ from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
 from zipshort.http import runtime
 from zipshort.services import links, redirects
 from zipshort.services.creationlimits import GeneralLimit
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -80,9 +80,11 @@ def create_url():
     )
     asked_host = None if spec.domain else pick_domain(rt.settings, request.headers.get("x-zipline-domain"),
                                                       request.host)
+    origin = public_url(rt.settings, "", asked_host or pick_domain(rt.settings, None, request.host))
     try:
         link = links.create_link(rt, g.user, spec, host=request.host, names=NAMES,
-                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach())
+                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach(),
+                                 origin=origin)
     except VanityTaken as exc:
         raise exc.with_message("Vanity already taken", 400) from None
     host = link.domain or asked_host or pick_domain(rt.settings, None, request.host)  # a domain key moves it

@@ -11,7 +11,7 @@ from zipshort.errors import Forbidden, RateLimited, Unauthorized, ValidationErro
 from zipshort.http import runtime
 from zipshort.services import links
 from zipshort.services.creationlimits import GeneralLimit
-from zipshort.urls import link_url
+from zipshort.urls import link_url, public_url
 
 
 def _v3_caller():
@@ -46,7 +46,8 @@ def shorten():
                          invisible="Zws" in request.headers)
     try:
         link = links.create_link(rt, user, spec, host=request.host,
-                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach())
+                                 limit=GeneralLimit("urls", client_address(), request.method), reach=caller_reach(),
+                                 origin=public_url(rt.settings, "", host))
     except RateLimited as exc:
         raise exc.with_message(f"ratelimited - try again in {exc.retry_after} seconds") from None
     except VanityTaken as exc:
