@@ -23,6 +23,8 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from sqlalchemy import bindparam, select
+
 from zipshort.destinations import forward_query
 from zipshort.events import Visitor as Seen
 from zipshort.extensions import db
@@ -288,9 +290,9 @@ def preview_image(image: str | None) -> str | None:
     return f"/raw/{quote(name)}" if name else None
 
 
-_SNAPSHOT = db.select(Link.destination_type, Link.destination, Link.rules, Link.utm, Link.forward_query, Link.title,
-                      Link.description, Link.image, Link.deep_linking, Link.cloaking
-                      ).where(Link.id == db.bindparam("id"))
+_SNAPSHOT = select(Link.destination_type, Link.destination, Link.rules, Link.utm, Link.forward_query, Link.title,
+                   Link.description, Link.image, Link.deep_linking, Link.cloaking
+                   ).where(Link.id == bindparam("id"))
 
 
 def load(link_id: str) -> SmartLink:
