@@ -7,7 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from zipshort.config import Settings
-from zipshort.counters import GroupCommit, HostnameCache, LinkCache, Snapshot, ViewBuffer, ViewLeases, VisitQueue
+from zipshort.counters import (
+    GroupCommit,
+    HostnameCache,
+    LinkCache,
+    Snapshot,
+    ViewBuffer,
+    ViewLeases,
+    VisitQueue,
+    WebhookState,
+)
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
 from zipshort.geoip import CountryLookup
@@ -36,6 +45,7 @@ class Runtime:
     leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
     # every domain's special redirects, read on each public 404 (services/domains.py: domain_redirects)
     domain_redirects: Snapshot[Any]
+    webhooks: WebhookState  # per-user webhooks: batched visits, the delivery worker's wake-up
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -58,4 +68,5 @@ class Runtime:
             grants=GroupCommit(),
             leases=leases,
             domain_redirects=Snapshot(),
+            webhooks=WebhookState(),
         )

@@ -18,6 +18,8 @@ EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", 
 SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change links", "files:read": "Read files",
                 "files:write": "Upload and change files", "stats:read": "Read statistics",
                 "domains:read": "Read custom domains", "domains:write": "Add and remove custom domains",
+                "webhooks:read": "List webhook endpoints and their deliveries",
+                "webhooks:write": "Add, change and remove webhook endpoints",
                 "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
                 "account": "Manage the account: password, username, token, 2FA, sessions",
                 "admin": "Administer users (administrators only)"}
