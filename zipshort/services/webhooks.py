@@ -405,7 +405,7 @@ def pending_count(endpoints: Iterable[WebhookEndpoint]) -> dict[str, int]:
     ids = [e.id for e in endpoints]
     if not ids:
         return {}
-    return dict(db.session.execute(select(WebhookMessage.endpoint_id, func.count())
-                                   .where(WebhookMessage.endpoint_id.in_(ids),
-                                          WebhookMessage.state.in_((PENDING, SENDING)))
-                                   .group_by(WebhookMessage.endpoint_id)).tuples())
+    rows = db.session.execute(select(WebhookMessage.endpoint_id, func.count())
+                              .where(WebhookMessage.endpoint_id.in_(ids), WebhookMessage.state.in_((PENDING, SENDING)))
+                              .group_by(WebhookMessage.endpoint_id))
+    return {endpoint_id: n for endpoint_id, n in rows}

@@ -26,7 +26,14 @@ SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change li
 EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor")
 
 
+def render_settings(status: int = 200, **extra):
+    """The Settings page; other modules' forms show it again with what they made (a webhook's new secret)."""
+    return _render(status, **extra)
+
+
 def _render(status: int = 200, **extra):
+    from zipshort.web.webhooks import webhook_section
+
     user = g.user
     totp = None
     if runtime().settings.features.totp_enabled and not user.totp_secret:
@@ -45,7 +52,8 @@ def _render(status: int = 200, **extra):
                            key_domains=[d.hostname for d in domains.platform_domains(runtime(), request.host)]
                            + [d.hostname for d in custom_domains if d.verified],
                            challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
-                           custom_domains_limit=runtime().settings.urls.custom_domains_per_user, **extra), status
+                           custom_domains_limit=runtime().settings.urls.custom_domains_per_user,
+                           **webhook_section(user), **extra), status
 
 
 @bp.get("/dashboard/settings")
