@@ -182,13 +182,11 @@ def _register_events(app: Flask, settings: Settings) -> None:
         from zipshort.services import analytics
 
         rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS, hand_off=True)
-    if settings.webhooks.enabled:
-        from zipshort.events import FileViewed, LinkVisited
+    if settings.webhooks.enabled:  # visits: the delivery worker subscribes a collector while endpoints want them
         from zipshort.services import webhooks
 
         rt.events.subscribe_in_transaction(webhooks.outbox_writer(rt))  # the outbox, in the change's transaction
         rt.events.subscribe(webhooks.waker(rt), *webhooks.owned_types().values())
-        rt.events.subscribe(webhooks.visit_collector(rt), LinkVisited, FileViewed, hand_off=True)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

@@ -405,6 +405,12 @@ class Dispatcher:
                 self._subscribers.append((kind, subscriber, hand_off))
             self._routes = {}
 
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop calling ``subscriber`` (for every type it was subscribed to)."""
+        with self._lock:
+            self._subscribers = [entry for entry in self._subscribers if entry[1] is not subscriber]
+            self._routes = {}
+
     def subscribe_in_transaction(self, writer: Writer) -> None:
         """Call ``writer(session, events)`` inside the transaction that commits the change the events describe,
         just before it commits (``database.publish_after_commit``'s hook): what it writes commits or rolls back

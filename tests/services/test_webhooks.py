@@ -15,7 +15,7 @@ from tests.conftest import count, fresh
 from tests.webhook_receiver import Receiver
 from zipshort.config.sections import OutboundSettings
 from zipshort.errors import Conflict, NotFound, ValidationError
-from zipshort.events import LinkVisited, Visitor
+from zipshort.events import FileViewed, LinkVisited, Visitor
 from zipshort.extensions import db
 from zipshort.models import WebhookDelivery, WebhookEndpoint, WebhookMessage, utcnow
 from zipshort.outbound import DestinationRefused
@@ -295,8 +295,22 @@ def test_visits_are_batched_into_one_message_per_endpoint(rt, user, make_user, m
     Webhook(secret).verify(receiver.at("/hook")[0].body, receiver.at("/hook")[0].headers)
 
 
-def test_visits_are_not_queued_while_no_endpoint_wants_them(rt, user, make_link):
+@pytest.mark.parametrize("overrides", [{"analytics": {"enabled": False}, "outbound": {"allowed_networks":
+                                                                                      ["127.0.0.0/8"]}}])
+def test_visits_are_collected_only_while_an_endpoint_wants_them(rt, user, make_link, receiver):
+    """Without an endpoint that wants visits (and without analytics) the redirect builds no visit event."""
     make_link(user, vanity="quiet")
     assert webhooks.refresh_wanted_visits(rt) == frozenset()
+    assert not rt.events.wants(LinkVisited)
     rt.events.publish(LinkVisited(link_id="x", code="quiet", visitor=Visitor()))
     assert len(rt.webhooks.visits) == 0
+    endpoint, _ = _endpoint(rt, user, receiver.url, ("file.viewed",))
+    assert webhooks.refresh_wanted_visits(rt) == {"file.viewed"}
+    assert not rt.events.wants(LinkVisited) and rt.events.wants(FileViewed)
+    webhooks.update_endpoint(rt, user, endpoint.id, webhooks.EndpointChanges(events=["link.visited"]))
+    assert webhooks.refresh_wanted_visits(rt) == {"link.visited"}
+    rt.events.publish(LinkVisited(link_id="x", code="quiet", visitor=Visitor()))
+    assert len(rt.webhooks.visits) == 1
+    webhooks.update_endpoint(rt, user, endpoint.id, webhooks.EndpointChanges(enabled=False))
+    assert webhooks.refresh_wanted_visits(rt) == frozenset()
+    assert not rt.events.wants(LinkVisited) and not rt.events.wants(FileViewed)

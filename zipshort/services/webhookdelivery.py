@@ -85,6 +85,11 @@ def claim(rt: Runtime, now: dt.datetime | None = None, limit: int | None = None)
     settings = rt.settings.webhooks
     limit = limit or settings.concurrency
     lease_until = now + dt.timedelta(seconds=settings.timeout + LEASE_MARGIN)
+    # A read first: an idle round takes no write lock (SQLite's is the whole database's).
+    if db.session.scalar(select(WebhookMessage.id).where(WebhookMessage.state.in_((PENDING, SENDING)),
+                                                         WebhookMessage.next_attempt_at <= now).limit(1)) is None:
+        db.session.rollback()
+        return []
     with write_transaction(db.session) as session:
         due = (select(WebhookMessage.id).join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
                .where(WebhookEndpoint.enabled, WebhookMessage.state.in_((PENDING, SENDING)),

@@ -147,11 +147,21 @@ def visit_collector(rt: Runtime) -> Callable[[Event], None]:
 
 
 def refresh_wanted_visits(rt: Runtime) -> frozenset[str]:
-    """Read which visit types some enabled endpoint wants (the worker does, every round)."""
+    """Read which visit types some enabled endpoint wants (the worker does, every round), and subscribe the visit
+    collector for exactly those (none: the redirect builds no visit event for webhooks)."""
     wanted = frozenset(name for name in VISIT_TYPES if db.session.scalar(
         select(WebhookEndpoint.id).where(WebhookEndpoint.enabled, WebhookEndpoint.events.contains(name)).limit(1)))
     db.session.rollback()
-    rt.webhooks.wanted_visits = wanted
+    state = rt.webhooks
+    if wanted != state.wanted_visits or (wanted and state.collector is None):
+        if state.collector is not None:
+            rt.events.unsubscribe(state.collector)
+            state.collector = None
+        state.wanted_visits = wanted
+        if wanted:
+            state.collector = visit_collector(rt)
+            rt.events.subscribe(state.collector, *(kind for kind in (LinkVisited, FileViewed) if kind.name in wanted),
+                                hand_off=True)
     return wanted
 
 
