@@ -85,7 +85,9 @@ def claim(rt: Runtime, now: dt.datetime | None = None, limit: int | None = None)
     settings = rt.settings.webhooks
     limit = limit or settings.concurrency
     lease_until = now + dt.timedelta(seconds=settings.timeout + LEASE_MARGIN)
-    # A read first: an idle round takes no write lock (SQLite's is the whole database's).
+    # A read first: an idle round takes no write lock (SQLite's is the whole database's); in a fresh snapshot.
+    if db.session().in_transaction():
+        db.session.commit()
     if db.session.scalar(select(WebhookMessage.id).where(WebhookMessage.state.in_((PENDING, SENDING)),
                                                          WebhookMessage.next_attempt_at <= now).limit(1)) is None:
         db.session.rollback()
