@@ -192,6 +192,11 @@ def _register_events(app: Flask, settings: Settings) -> None:
     wanted = ziplinehooks.wanted_events(settings)  # Zipline's HTTP webhooks and Discord notifications
     if wanted:
         rt.events.subscribe(ziplinehooks.subscriber(rt, app.app_context), *wanted)
+    if settings.webhooks.enabled:  # visits: the delivery worker subscribes a collector while endpoints want them
+        from zipshort.services import webhooks
+
+        rt.events.subscribe_in_transaction(webhooks.outbox_writer(rt))  # the outbox, in the change's transaction
+        rt.events.subscribe(webhooks.waker(rt), *webhooks.owned_types().values())
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request

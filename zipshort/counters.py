@@ -310,3 +310,18 @@ class Tally:
         """The counts so far."""
         with self._lock:
             return dict(self._counts)
+
+
+class WebhookState:
+    """What one process holds for per-user webhooks (services/webhooks.py, services/webhookdelivery.py): visits
+    waiting for their batch (bounded, drops counted), the visit types some enabled endpoint wants (refreshed by
+    the delivery worker, which subscribes the visit collector only while there are some, so that otherwise the
+    redirect builds no visit event for webhooks), a wake-up for the worker after a commit that
+    wrote messages, and this process's name on the messages it claims."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.visits = VisitQueue(capacity)
+        self.wanted_visits: frozenset[str] = frozenset()
+        self.collector: Callable[..., None] | None = None  # the visit subscriber, while one is subscribed
+        self.wake = threading.Event()
+        self.holder = str(uuid.uuid4())

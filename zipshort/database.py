@@ -262,8 +262,26 @@ def publish_after_commit(session: AnySession, dispatcher: Any, *events: Any) -> 
     session.info.setdefault(PENDING_EVENTS, []).extend((dispatcher, e) for e in events)
 
 
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    """The dispatchers' transactional subscribers see the events inside the outermost transaction, before it
+    commits (a savepoint's release is not the commit: its events wait for the outer one)."""
+    if session.in_nested_transaction():
+        return
+    pending = session.info.get(PENDING_EVENTS)
+    if not pending:
+        return
+    by_dispatcher: dict[int, tuple[Any, list[Any]]] = {}
+    for dispatcher, item in pending:
+        by_dispatcher.setdefault(id(dispatcher), (dispatcher, []))[1].append(item)
+    for dispatcher, items in by_dispatcher.values():
+        dispatcher.write_in_transaction(session, items)
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint's release: the outer transaction has not committed yet
+        return
     pending = session.info.pop(PENDING_EVENTS, None)
     for dispatcher, item in pending or ():
         dispatcher.publish(item)

@@ -376,6 +376,8 @@ def catalogue() -> Iterator[type[Event]]:
 
 
 Subscriber = Callable[[Event], None]
+Writer = Callable[[Any, list[Event]], None]
+"""A transactional subscriber: called with the committing session and the events about to be published."""
 
 
 class Dispatcher:
@@ -393,6 +395,7 @@ class Dispatcher:
 
     def __init__(self, capacity: int = 10_000, idle_seconds: float = 10.0) -> None:
         self._subscribers: list[tuple[type[Event], Subscriber, bool]] = []
+        self._writers: list[Writer] = []
         self._routes: dict[type[Event], tuple[tuple[Subscriber, ...], tuple[Subscriber, ...]]] = {}
         self._queue: queue.Queue[Event] = queue.Queue(capacity)
         self._idle = idle_seconds
@@ -413,6 +416,25 @@ class Dispatcher:
             for kind in types or (Event,):
                 self._subscribers.append((kind, subscriber, hand_off))
             self._routes = {}
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Stop calling ``subscriber`` (for every type it was subscribed to)."""
+        with self._lock:
+            self._subscribers = [entry for entry in self._subscribers if entry[1] is not subscriber]
+            self._routes = {}
+
+    def subscribe_in_transaction(self, writer: Writer) -> None:
+        """Call ``writer(session, events)`` inside the transaction that commits the change the events describe,
+        just before it commits (``database.publish_after_commit``'s hook): what it writes commits or rolls back
+        with the change (the webhook outbox). Its exception fails the commit, so it must be quick and certain.
+        """
+        with self._lock:
+            self._writers.append(writer)
+
+    def write_in_transaction(self, session: Any, events: list[Event]) -> None:
+        """Run the transactional subscribers for ``events`` (called by the session's before-commit hook)."""
+        for writer in self._writers:
+            writer(session, events)
 
     def wants(self, kind: type[Event]) -> bool:
         """Whether anyone listens to ``kind`` (lets a hot path skip building the event)."""

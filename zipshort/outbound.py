@@ -242,4 +242,20 @@ def fetch(url: str, *, allowed_networks: Sequence[str] = (), timeout: float = 5.
         url = urljoin(url, got.headers["location"])
         if got.status == 303 or (got.status in (301, 302) and method == "POST"):
             method, body = "GET", None
+    if not max_redirects:
+        raise FetchFailed(f"The answer was a redirect (HTTP {got.status}), which is not followed")
     raise FetchFailed(f"More than {max_redirects} redirects")
+
+
+def check_url(url: str, allowed_networks: Sequence[str] = ()) -> None:
+    """Refuse a URL :func:`fetch` would refuse, before anything is sent (a webhook endpoint when it is saved).
+
+    Raises:
+        DestinationRefused: not http(s), credentials in it, an address that is not allowed, or a host that
+        does not resolve.
+    """
+    _, host, port, _ = _split(url)
+    try:
+        resolve_public(host, port, allowed_networks)
+    except FetchFailed as exc:
+        raise DestinationRefused(exc.message) from None

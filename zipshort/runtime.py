@@ -16,6 +16,7 @@ from zipshort.counters import (
     ViewBuffer,
     ViewLeases,
     VisitQueue,
+    WebhookState,
 )
 from zipshort.events import Dispatcher
 from zipshort.faults import arm as arm_faults
@@ -48,6 +49,7 @@ class Runtime:
     domain_redirects: Snapshot[Any]
     # outcomes of Zipline's webhook and Discord deliveries: (channel, outcome) → count (services/ziplinehooks.py)
     notifications: Tally
+    webhooks: WebhookState  # per-user webhooks: batched visits, the delivery worker's wake-up
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -72,4 +74,5 @@ class Runtime:
             leases=leases,
             domain_redirects=Snapshot(),
             notifications=Tally(),
+            webhooks=WebhookState(),
         )

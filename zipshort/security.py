@@ -87,3 +87,33 @@ def grant_valid(secret: str, subject: str, token: object, now: int) -> bool:
 def random_string(length: int, alphabet: str) -> str:
     """``length`` characters drawn uniformly from ``alphabet`` with the system CSPRNG."""
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _sealing_key(secret: str, purpose: str) -> bytes:
+    """A Fernet key for ``purpose``, derived from the server secret (HKDF-SHA256)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=f"zipshort {purpose}".encode()).derive(
+        secret.encode())
+    return base64.urlsafe_b64encode(raw)
+
+
+def seal(secret: str, purpose: str, plaintext: str) -> str:
+    """``plaintext`` encrypted and authenticated (Fernet) with a key derived from the server ``secret``: for
+    secrets the server must use again, not just check (a webhook's signing secret)."""
+    from cryptography.fernet import Fernet
+
+    return Fernet(_sealing_key(secret, purpose)).encrypt(plaintext.encode()).decode()
+
+
+def unseal(secret: str, purpose: str, sealed: str) -> str | None:
+    """What :func:`seal` sealed, or None when it cannot be read (the server secret changed, or it was altered)."""
+    from cryptography.fernet import Fernet, InvalidToken
+
+    try:
+        return Fernet(_sealing_key(secret, purpose)).decrypt(sealed.encode()).decode()
+    except (InvalidToken, ValueError):
+        return None

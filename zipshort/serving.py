@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 from multiprocessing.connection import Connection
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 from flask import Flask
@@ -24,6 +24,9 @@ from flask import Flask
 from zipshort.http import runtime
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
+
+if TYPE_CHECKING:
+    from zipshort.services.webhookdelivery import WebhookWorker
 
 log = logging.getLogger("zipshort.serving")
 
@@ -48,6 +51,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     writer = _start_visit_writer(engine, rt)
     pruner = _start_pruner(app, rt)
     snapshots = _start_metrics(app, rt)
+    webhooks = _start_webhooks(app, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -56,6 +60,8 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
         waitress.serve(app, host=host, port=port, **options)
     finally:
         rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
+        if webhooks is not None:
+            webhooks.stop()  # the visits it holds become messages
         if snapshots is not None:
             snapshots.stop()
         if pruner is not None:
@@ -119,6 +125,13 @@ def _start_metrics(app: Flask, rt: Runtime) -> Periodic | None:
     except Exception:  # a database hiccup at start must not stop the server; the task retries
         log.exception("metrics: the first snapshot failed; the next round retries")
     return MetricsTask(rt, app.app_context).start()
+
+
+def _start_webhooks(app: Flask, rt: Runtime) -> "WebhookWorker | None":
+    """Deliver per-user webhook messages in the background (webhooks.poll_seconds); not with webhooks.enabled off."""
+    from zipshort.services.webhookdelivery import WebhookWorker
+
+    return WebhookWorker(rt, app.app_context).start() if rt.settings.webhooks.enabled else None
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

@@ -212,6 +212,28 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True)
+class WebhooksSettings:
+    """Per-user webhook endpoints: signed deliveries from an outbox, retried with exponential backoff and jitter.
+
+    Zipline's own HTTP and Discord webhooks are another section; these are the endpoints users add themselves.
+    """
+
+    enabled: bool = True
+    poll_seconds: float = 2.0  # how often each server process looks for due messages
+    timeout: float = 10.0  # one delivery attempt, connection to last byte
+    first_retry_seconds: float = 5.0  # the delay after the first failed attempt
+    retry_factor: float = 2.0  # each further delay is this many times the previous one
+    max_retry_seconds: float = 3600.0  # no delay is longer than this
+    retry_jitter: float = 0.2  # each delay is moved at random by up to this fraction (0 = none)
+    give_up_seconds: float = 86400.0  # a message not delivered this long after it was made is given up
+    disable_after_failures: int = 50  # failed attempts in a row (no success between) that disable an endpoint
+    max_endpoints_per_user: int = 10
+    concurrency: int = 4  # deliveries one process sends at once
+    visit_batch_seconds: float = 10.0  # visits (link.visited, file.viewed) are sent in one message per window
+    retention_days: int = 7  # delivered and given-up messages and the delivery log are kept this long
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     """argon2id parameters (RFC 9106 second recommendation by default)."""
 
@@ -282,6 +304,7 @@ class Settings:
     outbound: OutboundSettings = field(default_factory=OutboundSettings)
     http_webhook: HttpWebhookSettings = field(default_factory=HttpWebhookSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)

@@ -20,6 +20,7 @@ from zipshort.config.sections import (
     Settings,
     ShlinkSettings,
     UrlsSettings,
+    WebhooksSettings,
 )
 from zipshort.dates import parse_expiry
 from zipshort.errors import ValidationError
@@ -161,6 +162,29 @@ def _validate_notifications(settings: Settings) -> None:
                               "(DISCORD_WEBHOOK_URL or DISCORD_ON_" + event.upper() + "_WEBHOOK_URL)")
 
 
+def _validate_webhooks(section: WebhooksSettings) -> None:
+    if not 0.05 <= section.poll_seconds <= 3600:
+        raise ConfigError("webhooks.poll_seconds: must be between 0.05 and 3600")
+    if not 0.1 <= section.timeout <= 60:
+        raise ConfigError("webhooks.timeout: must be between 0.1 and 60 seconds")
+    if not 0 < section.first_retry_seconds <= section.max_retry_seconds:
+        raise ConfigError("webhooks.first_retry_seconds: must be above 0 and at most webhooks.max_retry_seconds")
+    if not 1 <= section.retry_factor <= 100:
+        raise ConfigError("webhooks.retry_factor: must be between 1 and 100")
+    if not 0 <= section.retry_jitter < 1:
+        raise ConfigError("webhooks.retry_jitter: a fraction from 0 (none) to below 1")
+    if section.give_up_seconds < section.first_retry_seconds:
+        raise ConfigError("webhooks.give_up_seconds: must be at least webhooks.first_retry_seconds")
+    if section.disable_after_failures < 1 or section.max_endpoints_per_user < 0:
+        raise ConfigError("webhooks.disable_after_failures: at least 1; webhooks.max_endpoints_per_user: 0 or more")
+    if not 1 <= section.concurrency <= 64:
+        raise ConfigError("webhooks.concurrency: must be between 1 and 64")
+    if not 0.1 <= section.visit_batch_seconds <= 3600:
+        raise ConfigError("webhooks.visit_batch_seconds: must be between 0.1 and 3600")
+    if section.retention_days < 1:
+        raise ConfigError("webhooks.retention_days: at least 1")
+
+
 # A special redirect's target: an absolute http(s) URL, which may hold Shlink's {DOMAIN} and {ORIGINAL_PATH}.
 _REDIRECT_TARGET = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 # A CORS origin: scheme://host[:port], nothing after it.
@@ -290,6 +314,7 @@ def validate(settings: Settings) -> Settings:
     _validate_domain_verification(settings.domain_verification)
     _validate_outbound(settings.outbound)
     _validate_notifications(settings)
+    _validate_webhooks(settings.webhooks)
     domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
     return dataclasses.replace(
         settings,

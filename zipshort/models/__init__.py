@@ -12,7 +12,9 @@ from zipshort.models.partial import PartialUpload
 from zipshort.models.session import UserSession
 from zipshort.models.user import FilesQuota, Role, User
 from zipshort.models.visit import Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
+from zipshort.models.webhook import WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 __all__ = ["ApiKey", "CustomDomain", "DomainRedirect", "File", "FilesQuota", "Folder", "Invite", "Link", "Metric",
            "PartialUpload", "Role", "Tag", "User", "UserSession", "ViewLease", "Visit", "VisitDay", "VisitHour",
-           "VisitSalt", "VisitUnique", "file_tags", "link_tags", "new_id", "utcnow"]
+           "VisitSalt", "VisitUnique", "WebhookDelivery", "WebhookEndpoint", "WebhookMessage", "file_tags", "link_tags",
+           "new_id", "utcnow"]

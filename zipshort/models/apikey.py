@@ -15,10 +15,11 @@ from zipshort.models.user import User
 # ``account`` opens account management (password, username, token, 2FA, sessions); ``keys:*`` key management;
 # ``admin`` the admin API.
 SCOPES = ("links:read", "links:write", "files:read", "files:write", "stats:read", "domains:read", "domains:write",
-          "keys:read", "keys:write", "account", "admin")
+          "webhooks:read", "webhooks:write", "keys:read", "keys:write", "account", "admin")
 # What a key gets when its creator names no scopes: the workspace (links, files, stats, domains), never the
-# account, its keys or the admin API; those must be asked for by name.
-ACCOUNT_SCOPES = ("keys:read", "keys:write", "account", "admin")
+# account, its keys, its webhooks (an endpoint receives everything that happens to the workspace from then on) or
+# the admin API; those must be asked for by name.
+ACCOUNT_SCOPES = ("webhooks:read", "webhooks:write", "keys:read", "keys:write", "account", "admin")
 DEFAULT_SCOPES = tuple(s for s in SCOPES if s not in ACCOUNT_SCOPES)
 
 

@@ -18,13 +18,22 @@ EXPIRY_CHOICES = {"": "Never", "1d": "1 day", "7d": "7 days", "30d": "30 days", 
 SCOPE_LABELS = {"links:read": "Read links", "links:write": "Create and change links", "files:read": "Read files",
                 "files:write": "Upload and change files", "stats:read": "Read statistics",
                 "domains:read": "Read custom domains", "domains:write": "Add and remove custom domains",
+                "webhooks:read": "List webhook endpoints and their deliveries",
+                "webhooks:write": "Add, change and remove webhook endpoints",
                 "keys:read": "List API keys", "keys:write": "Create and revoke API keys",
                 "account": "Manage the account: password, username, token, 2FA, sessions",
                 "admin": "Administer users (administrators only)"}
 EMBED_FIELDS = ("embedTitle", "embedDescription", "embedSiteName", "embedColor", "content")
 
 
+def render_settings(status: int = 200, **extra):
+    """The Settings page; other modules' forms show it again with what they made (a webhook's new secret)."""
+    return _render(status, **extra)
+
+
 def _render(status: int = 200, **extra):
+    from zipshort.web.webhooks import webhook_section
+
     user = g.user
     totp = None
     if runtime().settings.features.totp_enabled and not user.totp_secret:
@@ -43,7 +52,8 @@ def _render(status: int = 200, **extra):
                            key_domains=[d.hostname for d in domains.platform_domains(runtime(), request.host)]
                            + [d.hostname for d in custom_domains if d.verified],
                            challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
-                           custom_domains_limit=runtime().settings.urls.custom_domains_per_user, **extra), status
+                           custom_domains_limit=runtime().settings.urls.custom_domains_per_user,
+                           **webhook_section(user), **extra), status
 
 
 @bp.get("/dashboard/settings")

@@ -60,4 +60,5 @@ from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     urls,
     users,
     v3,
+    webhooks,
 )
