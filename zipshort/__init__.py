@@ -182,13 +182,21 @@ def _register_events(app: Flask, settings: Settings) -> None:
         from zipshort.services import analytics
 
         rt.events.subscribe(analytics.collect(rt), *analytics.VISIT_EVENTS, hand_off=True)
+    if settings.audit.enabled:
+        from zipshort.extensions import db
+        from zipshort.services import audit
+
+        with app.app_context():
+            engine = db.engine
+        rt.events.subscribe(audit.recorder(rt, engine), *audit.AUDITED)
     trust = bool(settings.core.trust_proxy)
 
     @app.before_request
     def _begin_request_scope() -> None:
-        # A fresh id scope per request; the worker thread's next request replaces it.
+        # A fresh id scope per request; the worker thread's next request replaces it. The environ goes along by
+        # reference: the audit log's events read the client's address from it, a visit never does.
         given = request.headers.get("X-Request-ID") if trust else None
-        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None, request.environ)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -13,9 +13,9 @@ import pyotp
 import segno
 from sqlalchemy import or_, update
 
-from zipshort.database import rowcount, write_transaction
+from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.errors import Forbidden, ValidationError
-from zipshort.events import LoginFailed
+from zipshort.events import LoginFailed, TotpDisabled, TotpEnabled
 from zipshort.extensions import db
 from zipshort.models import User
 from zipshort.runtime import Runtime
@@ -60,15 +60,19 @@ def _matching_step(secret: str, code: object, now: dt.datetime) -> int | None:
     return None
 
 
-def _accept(user: User, secret: str, step: int, enable: bool) -> bool:
-    """Record ``step`` as used (and the secret when enabling) unless it or a later one was used already."""
+def _accept(user: User, secret: str, step: int, enabling: Runtime | None = None) -> bool:
+    """Record ``step`` as used (and the secret when ``enabling``: then ``user.totp_enabled`` is published on
+    commit) unless it or a later one was used already."""
     values: dict[str, object] = {"totp_last_step": step}
-    if enable:
+    if enabling is not None:
         values["totp_secret"] = secret
     with write_transaction(db.session):
         result = db.session.execute(update(User).where(
             User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
             .values(**values).execution_options(synchronize_session=False))
+        if enabling is not None and rowcount(result) == 1:
+            publish_after_commit(db.session, enabling.events, TotpEnabled(user_id=user.id, username=user.username,
+                                                                          actor_id=user.id))
     db.session.expire(user)
     return rowcount(result) == 1
 
@@ -80,7 +84,7 @@ def verify_login(user: User, code: object, now: dt.datetime | None = None) -> No
         ValidationError: wrong, malformed or already used code.
     """
     step = _matching_step(user.totp_secret or "", code, now or dt.datetime.now(dt.timezone.utc))
-    if step is None or not _accept(user, user.totp_secret or "", step, enable=False):
+    if step is None or not _accept(user, user.totp_secret or "", step):
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
 
 
@@ -113,7 +117,7 @@ def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.dateti
     if not SECRET_RE.fullmatch(secret):
         raise ValidationError("Invalid secret", code="invalid_secret", field="secret")
     step = _matching_step(secret, code, now or dt.datetime.now(dt.timezone.utc))
-    if step is None or not _accept(user, secret, step, enable=True):
+    if step is None or not _accept(user, secret, step, enabling=rt):
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
 
 
@@ -130,4 +134,6 @@ def disable(rt: Runtime, user: User, code: object, now: dt.datetime | None = Non
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id).values(totp_secret=None)
                            .execution_options(synchronize_session=False))
+        publish_after_commit(db.session, rt.events, TotpDisabled(user_id=user.id, username=user.username,
+                                                                 actor_id=user.id))
     db.session.expire(user)
