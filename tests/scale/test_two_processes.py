@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -123,6 +124,39 @@ def test_password_rate_limit_is_shared_through_redis(cluster, token):
     statuses = [fetch("POST", f"{cluster[i % 2]}/go/shared-pw", cookies=cookies,
                       data={"password": "wrong", "csrf_token": csrf}).status_code for i in range(12)]
     assert statuses == [403] * 10 + [429, 429]
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_failed_logins_on_two_processes_are_all_audited(postgres_url, redis_url, tmp_path, database):
+    """Failed logins spread over both processes are each one audit entry (each process writes its own), and one
+    process's administrator API lists the other's."""
+    if database == "postgresql":
+        truncate_all(postgres_url)
+        database_url = postgres_url
+    else:
+        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    with started_together(tmp_path, database_url, redis_url) as (urls, _):
+        statuses = burst(8, lambda i: fetch("POST", urls[i % 2] + "/api/auth/login",
+                                            json={"username": "admin", "password": f"wrong-{i}"}).status_code,
+                         workers=8)
+        assert statuses == [401] * 8  # the login limit (10 a minute per address) is shared through Redis
+        login = fetch("POST", urls[1] + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
+        deadline, listed = time.monotonic() + 15, {}
+        while time.monotonic() < deadline:
+            listed = fetch("GET", urls[0] + "/api/server/audit?action=login.failed",
+                           cookies=login.cookies.get_dict()).json()
+            if listed["total"] == 8:
+                break
+            time.sleep(0.1)  # entries are written off the request path; poll for them
+        assert listed["total"] == 8 and {e["reason"] for e in listed["page"]} == {"wrong_password"}
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            failed = conn.execute(sa.text("SELECT request_id FROM audit_log WHERE action = 'login.failed'")).all()
+            succeeded = conn.scalar(sa.text("SELECT count(*) FROM audit_log WHERE action = 'login.succeeded'"))
+    finally:
+        engine.dispose()
+    assert len({row[0] for row in failed}) == len(failed) == 8 and succeeded == 1
 
 
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
