@@ -126,15 +126,19 @@ def test_password_rate_limit_is_shared_through_redis(cluster, token):
     assert statuses == [403] * 10 + [429, 429]
 
 
+def shared_database(database: str, postgres_url: str, tmp_path: Path) -> str:
+    """The database URL both processes share: the run's PostgreSQL database emptied, or a new SQLite file."""
+    if database == "postgresql":
+        truncate_all(postgres_url)
+        return postgres_url
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
 def test_failed_logins_on_two_processes_are_all_audited(postgres_url, redis_url, tmp_path, database):
     """Failed logins spread over both processes are each one audit entry (each process writes its own), and one
     process's administrator API lists the other's."""
-    if database == "postgresql":
-        truncate_all(postgres_url)
-        database_url = postgres_url
-    else:
-        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    database_url = shared_database(database, postgres_url, tmp_path)
     with started_together(tmp_path, database_url, redis_url) as (urls, _):
         statuses = burst(8, lambda i: fetch("POST", urls[i % 2] + "/api/auth/login",
                                             json={"username": "admin", "password": f"wrong-{i}"}).status_code,
@@ -164,11 +168,7 @@ def test_parallel_visits_on_two_processes_are_stored_exactly(postgres_url, redis
     """2,000 visits of a plain link and 2,000 of a link limited to 1,500, spread over both processes: after
     both stop (which stores what they queued), exactly as many visits as views, in the raw table and in
     the rollups, and the visits the limit refused are orphan visits."""
-    if database == "postgresql":
-        truncate_all(postgres_url)
-        database_url = postgres_url
-    else:
-        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    database_url = shared_database(database, postgres_url, tmp_path)
     with started_together(tmp_path, database_url, redis_url) as (urls, _):
         login = fetch("POST", urls[0] + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
         key = fetch("GET", urls[0] + "/api/user/token", cookies=login.cookies.get_dict()).json()["token"]
