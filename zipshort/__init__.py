@@ -191,12 +191,15 @@ def _register_events(app: Flask, settings: Settings) -> None:
         rt.events.subscribe(audit.recorder(rt, engine), *audit.AUDITED)
     trust = bool(settings.core.trust_proxy)
 
+    def client() -> str | None:  # called only when an audited event is made, in the request's context
+        return request.remote_addr  # behind core.trust_proxy, ProxyFix has put the forwarded address here
+
     @app.before_request
     def _begin_request_scope() -> None:
-        # A fresh id scope per request; the worker thread's next request replaces it. The environ goes along by
-        # reference: the audit log's events read the client's address from it, a visit never does.
+        # A fresh id scope per request; the worker thread's next request replaces it. ``client`` is the same
+        # function every time: reading the address costs nothing until an audited event asks for it.
         given = request.headers.get("X-Request-ID") if trust else None
-        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None, request.environ)
+        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None, client)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -21,34 +21,34 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 log = logging.getLogger("zipshort.events")
 
-# The request's scope: [its id (None until made), its WSGI environ (None outside a server's request)].
+# The request's scope: [its id (None until made), how to read its client's address (None outside a request)].
 _request_id: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("zipshort_request_id", default=None)
 
 
-def begin_request(given: str | None = None, environ: Mapping[str, Any] | None = None) -> None:
+def begin_request(given: str | None = None, client: Callable[[], str | None] | None = None) -> None:
     """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand.
 
-    ``environ`` (the request's WSGI environ) is kept by reference, so the client's address is read only when an
-    event that records it is made (``client_address``), never on a visit.
+    ``client`` reads the request's client address; it is called only when an event that records the address is
+    made (``client_address``), so a visit pays nothing for it (the app passes the same function every time).
     The scope lasts until the worker thread's next request begins its own (no teardown hook: the
     redirect pays for one hook, not two).
     """
-    _request_id.set([given, environ])
+    _request_id.set([given, client])
 
 
 def client_address() -> str | None:
-    """The current request's client address (the socket's, or the forwarded one behind ``core.trust_proxy``:
-    ProxyFix rewrote the environ before the request began), or None outside a request."""
+    """The current request's client address (the socket's, or the forwarded one behind ``core.trust_proxy``),
+    or None outside a request."""
     holder = _request_id.get()
-    environ = None if holder is None else holder[1]
-    address = None if environ is None else environ.get("REMOTE_ADDR")
+    reader = None if holder is None else holder[1]
+    address = None if reader is None else reader()
     return str(address) if address else None
 
 

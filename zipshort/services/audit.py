@@ -3,7 +3,7 @@
 ``recorder`` is an event subscriber (``create_app`` subscribes it to ``AUDITED``): it runs on the dispatcher's
 thread and writes one row per event on the engine directly (its own connection and short transaction, no app
 context, as the view flusher does). The client's address comes with the event (``events.client_field``: read
-from the acting request's environ when the event was made) and is stored only as the analytics privacy settings
+from the acting request when the event was made) and is stored only as the analytics privacy settings
 allow (``analytics.kept_address``). ``list_entries`` is the administrators' paged, filtered view,
 ``account_entries`` a person's own account's, ``prune`` the maintenance loop's retention.
 """
