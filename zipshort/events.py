@@ -377,6 +377,16 @@ class TotpDisabled(_AccountChange):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TotpChangeFailed(_AccountChange):
+    """A person's attempt to turn two-factor authentication on or off (``change``: enable, disable) was refused
+    (``reason``: wrong_code); nothing changed."""
+
+    name: ClassVar[str] = "user.totp_change_failed"
+    change: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserDisabled(_AccountChange):
     name: ClassVar[str] = "user.disabled"
 

@@ -102,6 +102,22 @@ def test_account_security_changes_are_recorded(app, rt, user, make_file):
     assert (bulk.target_type, bulk.account_id, bulk.details) == ("files", user.id, {"what": "files", "count": 2})
 
 
+def test_refused_two_factor_changes_are_recorded_as_failures(app, rt, user):
+    browser = app.test_client()
+    login(browser, "alice")
+    secret = browser.get("/api/user/mfa/totp").get_json()["secret"]
+    wrong = f"{(int(pyotp.TOTP(secret).now()) + 1) % 1_000_000:06d}"
+    assert browser.post("/api/user/mfa/totp", json={"secret": secret, "code": wrong}).status_code == 400
+    assert browser.post("/api/user/mfa/totp", json={"secret": secret, "code": pyotp.TOTP(secret).now()}).status_code \
+        == 200
+    assert browser.delete("/api/user/mfa/totp", json={"code": "000000"}).status_code == 400
+    rows = entries(rt, action="user.totp_change_failed")
+    assert [(e.result, e.reason, e.details, e.actor_id, e.account_id) for e in rows] == [
+        ("failure", "wrong_code", {"change": "enable"}, user.id, user.id),
+        ("failure", "wrong_code", {"change": "disable"}, user.id, user.id)]
+    assert len(entries(rt, action="user.totp_enabled")) == 1 and not entries(rt, action="user.totp_disabled")
+
+
 def test_the_dynamic_link_secret_rotation_is_a_settings_change(app, rt, user):
     browser = app.test_client()
     login(browser, "alice")
@@ -153,6 +169,7 @@ def test_domain_verification_is_recorded_refused_and_granted(rt, api, user, dns_
 
 def test_every_audited_action_has_a_test_here():
     tested = {"login.succeeded", "login.failed", "user.sessions_ended", "user.token_reset", "user.totp_enabled",
+              "user.totp_change_failed",
               "user.totp_disabled", "settings.changed", "user.password_changed", "key.created", "key.revoked",
               "bulk.deleted", "user.created", "user.role_changed", "user.quota_changed", "user.disabled",
               "user.enabled", "user.deleted", "domain.added", "domain.verification_failed", "domain.verified",

@@ -38,6 +38,7 @@ from zipshort.events import (
     SessionsEnded,
     SettingsChanged,
     TokenReset,
+    TotpChangeFailed,
     TotpDisabled,
     TotpEnabled,
     UserCreated,
@@ -65,6 +66,7 @@ _DOMAIN = ("owner_id", "domain", "domain_id", "hostname", False)
 SHAPES: Mapping[type[Event], tuple[str | None, str, str | None, str | None, bool]] = MappingProxyType({
     LoginSucceeded: _USER, LoginFailed: ("actor_id", "user", "actor_id", "username", True),
     PasswordChanged: _USER, TokenReset: _USER, TotpEnabled: _USER, TotpDisabled: _USER, SessionsEnded: _USER,
+    TotpChangeFailed: ("user_id", "user", "user_id", "username", True),
     RoleChanged: _USER, QuotaChanged: _USER, UserCreated: _USER, UserDisabled: _USER, UserEnabled: _USER,
     UserDeleted: _USER, SettingsChanged: _USER,
     KeyCreated: _KEY, KeyRevoked: _KEY,

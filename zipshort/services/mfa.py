@@ -15,7 +15,7 @@ from sqlalchemy import or_, update
 
 from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.errors import Forbidden, ValidationError
-from zipshort.events import LoginFailed, TotpDisabled, TotpEnabled
+from zipshort.events import LoginFailed, TotpChangeFailed, TotpDisabled, TotpEnabled
 from zipshort.extensions import db
 from zipshort.models import User
 from zipshort.runtime import Runtime
@@ -102,6 +102,12 @@ def check_login_code(rt: Runtime, user: User, code: object, now: dt.datetime | N
         raise
 
 
+def _refused(rt: Runtime, user: User, change: str) -> None:
+    """Publish a refused two-factor change (nothing was committed, so it is published directly)."""
+    rt.events.publish(TotpChangeFailed(user_id=user.id, username=user.username, change=change, reason="wrong_code",
+                                       actor_id=user.id))
+
+
 def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.datetime | None = None) -> None:
     """Turn TOTP on with ``secret`` once ``code`` proves the app has it.
 
@@ -118,6 +124,7 @@ def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.dateti
         raise ValidationError("Invalid secret", code="invalid_secret", field="secret")
     step = _matching_step(secret, code, now or dt.datetime.now(dt.timezone.utc))
     if step is None or not _accept(user, secret, step, enabling=rt):
+        _refused(rt, user, "enable")
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
 
 
@@ -130,7 +137,11 @@ def disable(rt: Runtime, user: User, code: object, now: dt.datetime | None = Non
     require_enabled(rt)
     if not user.totp_secret:
         raise ValidationError("You don't have TOTP enabled", code="totp_not_enabled")
-    verify_login(user, code, now)
+    try:
+        verify_login(user, code, now)
+    except ValidationError:
+        _refused(rt, user, "disable")
+        raise
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id).values(totp_secret=None)
                            .execution_options(synchronize_session=False))
