@@ -11,7 +11,6 @@ allow (``analytics.kept_address``). ``list_entries`` is the administrators' page
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -54,7 +53,6 @@ from zipshort.runtime import Runtime
 from zipshort.services.analytics import kept_address
 from zipshort.services.roles import managed_by
 
-log = logging.getLogger("zipshort.audit")
 _table = AuditEntry.__table__
 
 
