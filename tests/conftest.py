@@ -308,6 +308,8 @@ def app(settings) -> Iterator[Any]:
         yield application
         from zipshort.extensions import db
 
+        # Let the event subscribers (the audit log writes rows) finish before the database goes to the next test.
+        application.extensions["zipshort"].events.drain(10)
         db.session.remove()
         db.engine.dispose()
 

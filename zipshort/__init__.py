@@ -197,12 +197,23 @@ def _register_events(app: Flask, settings: Settings) -> None:
 
         rt.events.subscribe_in_transaction(webhooks.outbox_writer(rt))  # the outbox, in the change's transaction
         rt.events.subscribe(webhooks.waker(rt), *webhooks.owned_types().values())
+    if settings.audit.enabled:
+        from zipshort.extensions import db
+        from zipshort.services import audit
+
+        with app.app_context():
+            engine = db.engine
+        rt.events.subscribe(audit.recorder(rt, engine), *audit.AUDITED)
     trust = bool(settings.core.trust_proxy)
+
+    def client() -> str | None:  # called only when an audited event is made, in the request's context
+        return request.remote_addr  # behind core.trust_proxy, ProxyFix has put the forwarded address here
 
     @app.before_request
     def _begin_request_scope() -> None:
-        # A fresh id scope per request; the worker thread's next request replaces it.
-        begin_request(given_request_id(request.headers.get("X-Request-ID")) if trust else None)
+        # A fresh id scope per request; the worker thread's next request replaces it. ``client`` is the same
+        # function every time: reading the address costs nothing until an audited event asks for it.
+        begin_request(given_request_id(request.headers.get("X-Request-ID")) if trust else None, client)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

@@ -35,8 +35,17 @@ class ZipshortGroup(click.Group):
     """The root group: hands every command a ScriptInfo that builds the app from zipshort's settings."""
 
     def make_context(self, info_name, args, parent=None, **extra):
-        extra.setdefault("obj", ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False))
-        return super().make_context(info_name, args, parent=parent, **extra)
+        made: list[Flask] = []
+
+        def create() -> Flask:
+            made.append(_create_app())
+            return made[-1]
+
+        extra.setdefault("obj", ScriptInfo(create_app=create, set_debug_flag=False, load_dotenv_defaults=False))
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        # A command's events (users, keys: the audit log keeps them) are delivered before the process exits.
+        ctx.call_on_close(lambda: [runtime(app).events.close() for app in made])
+        return ctx
 
 
 @click.group(cls=ZipshortGroup)

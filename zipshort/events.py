@@ -6,9 +6,10 @@ the audit log and metrics next) are registered in ``create_app`` and run on the 
 thread, so a slow or failing subscriber never slows or breaks the request that caused the event.
 
 An event carries ids, the actor, the time, the request id and the fields a subscriber needs, and
-never a secret: no password, key, token, cookie or address. Fields marked ``quiet`` (destinations,
-which are the user's data and may carry their own query tokens) travel to subscribers but are kept
-out of log lines.
+never a secret: no password, key, token or cookie. The events the audit log keeps carry the acting
+client's address in a private field (``client_field``) that neither log lines nor ``details()`` show.
+Fields marked ``quiet`` (destinations, which are the user's data and may carry their own query tokens)
+travel to subscribers but are kept out of log lines.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from urllib.parse import urlsplit
 
 log = logging.getLogger("zipshort.events")
 
-_request_id: contextvars.ContextVar[list[str | None] | None] = contextvars.ContextVar("zipshort_request_id",
-                                                                                      default=None)
+# The request's scope: [its id (None until made), how to read its client's address (None outside a request)].
+_request_id: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("zipshort_request_id", default=None)
 
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -40,13 +41,24 @@ def given_request_id(value: str | None) -> str | None:
     return value if value and _REQUEST_ID.fullmatch(value) else None
 
 
-def begin_request(given: str | None = None) -> None:
+def begin_request(given: str | None = None, client: Callable[[], str | None] | None = None) -> None:
     """Start a request's id scope; ``given`` is an id from a trusted proxy, else one is made on demand.
 
+    ``client`` reads the request's client address; it is called only when an event that records the address is
+    made (``client_address``), so a visit pays nothing for it (the app passes the same function every time).
     The scope lasts until the worker thread's next request begins its own (no teardown hook: the
     redirect pays for one hook, not two).
     """
-    _request_id.set([given])
+    _request_id.set([given, client])
+
+
+def client_address() -> str | None:
+    """The current request's client address (the socket's, or the forwarded one behind ``core.trust_proxy``),
+    or None outside a request."""
+    holder = _request_id.get()
+    reader = None if holder is None else holder[1]
+    address = None if reader is None else reader()
+    return str(address) if address else None
 
 
 def request_id() -> str | None:
@@ -56,7 +68,8 @@ def request_id() -> str | None:
         return None
     if holder[0] is None:
         holder[0] = uuid.uuid4().hex
-    return holder[0]
+    made: str = holder[0]
+    return made
 
 
 def current_request_id() -> str | None:
@@ -72,6 +85,13 @@ def _now() -> dt.datetime:
 def quiet(default: Any = None) -> Any:
     """A field subscribers receive but log lines leave out."""
     return field(default=default, metadata={"quiet": True})
+
+
+def client_field() -> Any:
+    """The ``client`` field of the events the audit log keeps: the acting request's address, taken when the event
+    is made (in the request's thread). Never in ``details()``, so neither log lines nor payloads show it; the
+    audit log stores it only as ``analytics.store_address`` allows."""
+    return field(default_factory=client_address, metadata={"quiet": True, "private": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +171,8 @@ class Event:
         """The event's own fields (without the common ones), in declaration order."""
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("actor_id", "at", "request_id") or (f.metadata.get("quiet") and not include_quiet):
+            if f.name in ("actor_id", "at", "request_id") or f.metadata.get("private") or (
+                    f.metadata.get("quiet") and not include_quiet):
                 continue
             out[f.name] = getattr(self, f.name)
         return out
@@ -276,6 +297,7 @@ class UserCreated(Event):
     username: str
     role: str
     via: str = "admin"  # admin, invite, registration, first-start, cli, oauth
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,6 +315,7 @@ class UserDeleted(Event):
     username: str
     files: int = 0
     links: int = 0
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +325,7 @@ class RoleChanged(Event):
     username: str
     old: str
     new: str
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +333,7 @@ class QuotaChanged(Event):
     name: ClassVar[str] = "user.quota_changed"
     user_id: str
     username: str
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -317,6 +342,7 @@ class LoginSucceeded(Event):
     user_id: str
     username: str
     method: str = "password"  # password, totp, token
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -324,6 +350,98 @@ class LoginFailed(Event):
     name: ClassVar[str] = "login.failed"
     username: str
     reason: str  # unknown_user, wrong_password, wrong_code, locked, disabled
+    client: str | None = client_field()
+
+
+# Account security and settings (the audit log keeps these) ----------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class _AccountChange(Event):
+    """The fields every change to one account's security shares (a base only: ``catalogue`` skips it)."""
+
+    user_id: str
+    username: str
+    client: str | None = client_field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PasswordChanged(_AccountChange):
+    """A user's password was set: by themselves (``actor_id`` is theirs) or by an administrator or the CLI."""
+
+    name: ClassVar[str] = "user.password_changed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenReset(_AccountChange):
+    """A user asked for a new Zipline token; the old one stopped working."""
+
+    name: ClassVar[str] = "user.token_reset"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpEnabled(_AccountChange):
+    name: ClassVar[str] = "user.totp_enabled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpDisabled(_AccountChange):
+    name: ClassVar[str] = "user.totp_disabled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TotpChangeFailed(_AccountChange):
+    """A person's attempt to turn two-factor authentication on or off (``change``: enable, disable) was refused
+    (``reason``: wrong_code); nothing changed."""
+
+    name: ClassVar[str] = "user.totp_change_failed"
+    change: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserDisabled(_AccountChange):
+    name: ClassVar[str] = "user.disabled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserEnabled(_AccountChange):
+    name: ClassVar[str] = "user.enabled"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionsEnded(Event):
+    """Browser sessions of a user ended by request (``DELETE /api/user/sessions``: one, or all but the caller's)."""
+
+    name: ClassVar[str] = "user.sessions_ended"
+    user_id: str
+    username: str
+    count: int
+    client: str | None = client_field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SettingsChanged(Event):
+    """Settings changed: a user's account settings (``username``, ``avatar``, ``view``, ``dynamic_link_secret``,
+    ``domain_redirects.<kind>``) or, with ``user_id`` None, the server's own (an administrator's
+    ``domain_redirects.<kind>`` of the platform's domains). Names only, never values; ``domain`` for redirects."""
+
+    name: ClassVar[str] = "settings.changed"
+    user_id: str | None
+    username: str | None
+    settings: tuple[str, ...]
+    domain: str | None = None
+    client: str | None = client_field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BulkDeleted(Event):
+    """Several things deleted by one request (``what``: ``files``); each also has its own deleted event."""
+
+    name: ClassVar[str] = "bulk.deleted"
+    owner_id: str
+    what: str
+    count: int
+    client: str | None = client_field()
 
 
 # Keys and domains --------------------------------------------------------------------------------
@@ -335,6 +453,7 @@ class KeyCreated(Event):
     owner_id: str
     key_name: str
     scopes: tuple[str, ...] = ()
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -343,6 +462,7 @@ class KeyRevoked(Event):
     key_id: str
     owner_id: str
     key_name: str
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -351,6 +471,7 @@ class DomainAdded(Event):
     domain_id: str
     hostname: str
     owner_id: str | None
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -359,6 +480,19 @@ class DomainVerified(Event):
     domain_id: str
     hostname: str
     owner_id: str | None
+    client: str | None = client_field()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainVerificationFailed(Event):
+    """A check of a custom domain's proof found none (``reason``: the refusal's code); nothing changed."""
+
+    name: ClassVar[str] = "domain.verification_failed"
+    domain_id: str
+    hostname: str
+    owner_id: str | None
+    reason: str
+    client: str | None = client_field()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,12 +501,20 @@ class DomainDeleted(Event):
     domain_id: str
     hostname: str
     owner_id: str | None
+    client: str | None = client_field()
 
 
 def catalogue() -> Iterator[type[Event]]:
-    """Every concrete event type, in declaration order (for docs and tests)."""
-    for cls in Event.__subclasses__():
-        yield cls
+    """Every concrete event type, in declaration order (for docs and tests); a base whose name starts with ``_``
+    (``_AccountChange``) only shares fields and is left out, its subclasses are in."""
+
+    def walk(cls: type[Event]) -> Iterator[type[Event]]:
+        for sub in cls.__subclasses__():
+            if not sub.__name__.startswith("_"):
+                yield sub
+            yield from walk(sub)
+
+    yield from walk(Event)
 
 
 Subscriber = Callable[[Event], None]

@@ -315,7 +315,7 @@ def test_hostile_names_are_shown_as_text(ui, user, rt, make_link, live_server):
 
 PAGES = ["/dashboard", "/dashboard/files", "/dashboard/files?view=table", "/dashboard/upload/file",
          "/dashboard/upload/text", "/dashboard/urls", "/dashboard/folders", "/dashboard/settings",
-         "/dashboard/admin/users", "/dashboard/admin/invites", "/dashboard/admin/domains"]
+         "/dashboard/admin/users", "/dashboard/admin/invites", "/dashboard/admin/domains", "/dashboard/admin/audit"]
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

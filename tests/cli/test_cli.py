@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -266,3 +268,13 @@ def _assert_login(instance, username: str, password: str) -> None:
 
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_commands_changes_are_in_the_audit_log(tmp_path):
+    assert _run_exe(tmp_path, "db", "upgrade").returncode == 0
+    assert _run_exe(tmp_path, "user", "create", "gina", "--password", "pw-123456").returncode == 0
+    assert _run_exe(tmp_path, "user", "disable", "gina").returncode == 0
+    with contextlib.closing(sqlite3.connect(tmp_path / "zipshort.db")) as conn:
+        rows = conn.execute("SELECT action, actor_id, target_name, details FROM audit_log ORDER BY at").fetchall()
+    assert [(r[0], r[1], r[2]) for r in rows] == [("user.created", None, "gina"), ("user.disabled", None, "gina")]
+    assert '"via": "cli"' in rows[0][3]

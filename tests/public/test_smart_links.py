@@ -91,7 +91,7 @@ def test_os_parser_and_bot_detection():
     assert smart.is_preview_bot("Slackbot-LinkExpanding 1.0") and not smart.is_preview_bot(WINDOWS)
 
 
-def test_dynamic_links_verify_their_signature(client, user):
+def test_dynamic_links_verify_their_signature(rt, client, user):
     secret = dynamic.secret_of(user)
     target = "https://example.com/once?x=1"
     signature = dynamic.sign(secret, target)
@@ -102,7 +102,7 @@ def test_dynamic_links_verify_their_signature(client, user):
     assert client.get(f"/dl/{user.id}/{'A' * 22}", query_string={"u": target}).status_code == 404
     http = "http://example.com/"
     assert client.get(f"/dl/{user.id}/{dynamic.sign(secret, http)}", query_string={"u": http}).status_code == 404
-    dynamic.rotate_secret(user)
+    dynamic.rotate_secret(rt, user)
     assert client.get(path, query_string={"u": target}).status_code == 404  # the old secret is dead
 
 

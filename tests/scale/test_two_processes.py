@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -80,11 +81,22 @@ def test_one_admin_is_created_when_both_start_together(redis_url, tmp_path, atte
     with new_postgres_database("zipshort_fresh") as (_, url):
         with started_together(tmp_path, url, redis_url) as (urls, outputs):
             # Everything the two first starts left in the database: one schema version, one user, an admin, and
-            # one instance-metrics snapshot (taken at start by whichever process came first).
-            assert _rows_per_table(url) == {"alembic_version": 1, "users": 1, "admins": 1, "metrics": 1}
+            # one instance-metrics snapshot (taken at start by whichever process came first); the audit log's
+            # entry for the user is written off the start-up path, so it is counted once both have stopped.
+            rows = _rows_per_table(url)
+            assert {k: n for k, n in rows.items() if k != "audit_log"} == \
+                {"alembic_version": 1, "users": 1, "admins": 1, "metrics": 1}
             logins = [fetch("POST", u + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
                       for u in urls]
             assert [r.status_code for r in logins] == [200, 200]
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as conn:
+                audited = sorted(conn.execute(sa.text("SELECT action, details FROM audit_log")).all())
+        finally:
+            engine.dispose()
+        assert [a for a, _ in audited] == ["login.succeeded", "login.succeeded", "user.created"]
+        assert audited[-1][1] == {"role": "SUPERADMIN", "via": "setup"}
     assert sum("Created the first administrator" in out for out in outputs) == 1, outputs
 
 
@@ -125,16 +137,49 @@ def test_password_rate_limit_is_shared_through_redis(cluster, token):
     assert statuses == [403] * 10 + [429, 429]
 
 
+def shared_database(database: str, postgres_url: str, tmp_path: Path) -> str:
+    """The database URL both processes share: the run's PostgreSQL database emptied, or a new SQLite file."""
+    if database == "postgresql":
+        truncate_all(postgres_url)
+        return postgres_url
+    return f"sqlite:///{tmp_path / 'shared.db'}"
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_failed_logins_on_two_processes_are_all_audited(postgres_url, redis_url, tmp_path, database):
+    """Failed logins spread over both processes are each one audit entry (each process writes its own), and one
+    process's administrator API lists the other's."""
+    database_url = shared_database(database, postgres_url, tmp_path)
+    with started_together(tmp_path, database_url, redis_url) as (urls, _):
+        statuses = burst(8, lambda i: fetch("POST", urls[i % 2] + "/api/auth/login",
+                                            json={"username": "admin", "password": f"wrong-{i}"}).status_code,
+                         workers=8)
+        assert statuses == [401] * 8  # the login limit (10 a minute per address) is shared through Redis
+        login = fetch("POST", urls[1] + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
+        deadline, listed = time.monotonic() + 15, {}
+        while time.monotonic() < deadline:
+            listed = fetch("GET", urls[0] + "/api/server/audit?action=login.failed",
+                           cookies=login.cookies.get_dict()).json()
+            if listed["total"] == 8:
+                break
+            time.sleep(0.1)  # entries are written off the request path; poll for them
+        assert listed["total"] == 8 and {e["reason"] for e in listed["page"]} == {"wrong_password"}
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            failed = conn.execute(sa.text("SELECT request_id FROM audit_log WHERE action = 'login.failed'")).all()
+            succeeded = conn.scalar(sa.text("SELECT count(*) FROM audit_log WHERE action = 'login.succeeded'"))
+    finally:
+        engine.dispose()
+    assert len({row[0] for row in failed}) == len(failed) == 8 and succeeded == 1
+
+
 @pytest.mark.parametrize("database", ["postgresql", "sqlite"])
 def test_parallel_visits_on_two_processes_are_stored_exactly(postgres_url, redis_url, tmp_path, database):
     """2,000 visits of a plain link and 2,000 of a link limited to 1,500, spread over both processes: after
     both stop (which stores what they queued), exactly as many visits as views, in the raw table and in
     the rollups, and the visits the limit refused are orphan visits."""
-    if database == "postgresql":
-        truncate_all(postgres_url)
-        database_url = postgres_url
-    else:
-        database_url = f"sqlite:///{tmp_path / 'shared.db'}"
+    database_url = shared_database(database, postgres_url, tmp_path)
     with started_together(tmp_path, database_url, redis_url) as (urls, _):
         login = fetch("POST", urls[0] + "/api/auth/login", json={"username": "admin", "password": "cluster-pass"})
         key = fetch("GET", urls[0] + "/api/user/token", cookies=login.cookies.get_dict()).json()["token"]

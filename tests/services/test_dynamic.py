@@ -19,9 +19,9 @@ def test_the_secret_is_made_once_and_kept(user):
     assert dynamic.secret_of(user) == dynamic.secret_of(user)
 
 
-def test_rotating_the_secret_breaks_old_links(user):
+def test_rotating_the_secret_breaks_old_links(rt, user):
     old = dynamic.sign(dynamic.secret_of(user), DEST)
-    new_secret = dynamic.rotate_secret(user)
+    new_secret = dynamic.rotate_secret(rt, user)
     with pytest.raises(NotFound):
         dynamic.resolve(user.id, old, DEST)
     assert dynamic.resolve(user.id, dynamic.sign(new_secret, DEST), DEST) == DEST

@@ -72,11 +72,13 @@ def test_updates_name_the_changed_fields_and_role_and_quota_apart(rt, make_user,
     accounts.update_user(rt, bob, UserChanges(username="robert", password="new password here", role=Role.ADMIN,
                                               quota=Quota(files_type="BY_FILES", max_files=3)), actor=admin)
     seen = events_seen.drained()
-    assert [e.name for e in seen] == ["user.updated", "user.role_changed", "user.quota_changed"]
-    updated, role, quota = seen
+    assert [e.name for e in seen] == ["user.updated", "user.role_changed", "user.quota_changed",
+                                      "user.password_changed", "settings.changed"]  # the last two for the audit log
+    updated, role, quota, password, settings = seen
     assert isinstance(updated, UserUpdated) and updated.changed == ("username", "password")
     assert isinstance(role, RoleChanged) and (role.old, role.new) == ("USER", "ADMIN")
     assert isinstance(quota, QuotaChanged) and quota.actor_id == admin.id
+    assert password.user_id == bob.id and settings.settings == ("username",)
     assert "new password here" not in repr(seen)
 
 

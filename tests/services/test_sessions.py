@@ -55,7 +55,7 @@ def test_a_disabled_users_session_finds_nobody(rt, user):
 
 def test_end_all_keeps_the_one_asked_for(rt, user):
     keep, *others = [sessions.start_session(rt, user) for _ in range(3)]
-    assert sessions.end_all_sessions(user.id, keep_id=sessions.current_session_id(keep)) == 2
+    assert sessions.end_all_sessions(rt, user, keep_id=sessions.current_session_id(keep)) == 2
     assert sessions.session_user(user.id, keep) is not None
     assert all(sessions.session_user(user.id, s) is None for s in others)
 
@@ -65,9 +65,9 @@ def test_revoke_ends_another_session_but_not_the_current_one(rt, user, make_user
     current_id, other_id = sessions.current_session_id(current), sessions.current_session_id(other)
     assert {s.id for s in sessions.list_sessions(user)} == {current_id, other_id}
     with pytest.raises(ValidationError, match="current session"):
-        sessions.revoke_session(user, current_id, current_id)
+        sessions.revoke_session(rt, user, current_id, current_id)
     bobs = sessions.current_session_id(sessions.start_session(rt, make_user("bob")))
     with pytest.raises(NotFound):
-        sessions.revoke_session(user, bobs, current_id)
-    sessions.revoke_session(user, other_id, current_id)
+        sessions.revoke_session(rt, user, bobs, current_id)
+    sessions.revoke_session(rt, user, other_id, current_id)
     assert [s.id for s in sessions.list_sessions(user)] == [current_id]

@@ -173,3 +173,14 @@ def test_sizes_may_be_human(tmp_path):
 def test_request_body_limit_must_exceed_the_file_limit(tmp_path):
     with pytest.raises(ConfigError, match="server.max_request_body_size"):
         load(tmp_path, {"ZIPSHORT_FILES_MAX_FILE_SIZE": "2gb"})
+
+
+@pytest.mark.parametrize("days", ["0", "36501", "-5"])
+def test_audit_retention_must_be_a_sane_number_of_days(tmp_path, days):
+    with pytest.raises(ConfigError, match="audit.retention_days"):
+        load(tmp_path, {"ZIPSHORT_AUDIT_RETENTION_DAYS": days})
+
+
+def test_the_audit_log_is_on_for_a_year_by_default_and_can_be_turned_off(tmp_path):
+    assert (load(tmp_path, {}).audit.enabled, load(tmp_path, {}).audit.retention_days) == (True, 365)
+    assert load(tmp_path, {"ZIPSHORT_AUDIT_ENABLED": "false"}).audit.enabled is False

@@ -267,6 +267,14 @@ class AnalyticsSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit log: sign-ins, account security, keys, roles, quotas, users, domains, settings, bulk deletes."""
+
+    enabled: bool = True
+    retention_days: int = 365  # entries older than this are deleted by the maintenance loop
+
+
+@dataclass(frozen=True)
 class ShlinkSettings:
     """The Shlink REST API dialect (/rest/v3): whether it answers, its one key-in-the-URL exception, deletion
     protection, CORS, and the version its health check reports."""
@@ -308,6 +316,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     shlink: ShlinkSettings = field(default_factory=ShlinkSettings)
     faults: FaultsSettings = field(default_factory=FaultsSettings)
 

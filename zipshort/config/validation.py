@@ -264,6 +264,8 @@ def validate(settings: Settings) -> Settings:
                           "flush_seconds above 0")
     if a.writer not in ("process", "thread"):
         raise ConfigError('analytics.writer: "process" or "thread"')
+    if not 1 <= settings.audit.retention_days <= 36_500:
+        raise ConfigError("audit.retention_days: must be between 1 and 36500 (a hundred years)")
     if settings.features.metrics_interval_seconds < 60:
         raise ConfigError("features.metrics_interval_seconds: at least 60")
     if settings.logging.format not in ("text", "json"):

@@ -14,7 +14,19 @@ from sqlalchemy.exc import IntegrityError
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationError
-from zipshort.events import LoginFailed, QuotaChanged, RoleChanged, UserCreated, UserDeleted, UserUpdated
+from zipshort.events import (
+    Event,
+    LoginFailed,
+    PasswordChanged,
+    QuotaChanged,
+    RoleChanged,
+    SettingsChanged,
+    UserCreated,
+    UserDeleted,
+    UserDisabled,
+    UserEnabled,
+    UserUpdated,
+)
 from zipshort.extensions import db
 from zipshort.inputs import check_text
 from zipshort.models import File, FilesQuota, PartialUpload, Role, User, new_id, utcnow
@@ -390,7 +402,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
         user = db.session.get(User, target.id, populate_existing=True)
         if user is None:
             raise NotFound("User not found", code="user_not_found")
-        old_role = user.role
+        old_role, was_disabled = user.role, user.disabled
         if username is not None:
             user.username, user.username_key = username, username.lower()
         if password_hash is not None:
@@ -412,25 +424,34 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
             db.session.flush()
         except IntegrityError:
             raise Conflict("Username already exists", code="username_taken", field="username") from None
-        publish_after_commit(db.session, rt.events, *_change_events(user, changes, old_role, actor))
+        publish_after_commit(db.session, rt.events, *_change_events(user, changes, (old_role, was_disabled), actor))
     rt.link_cache.clear()  # a disabled owner's links stop resolving at once
     return user
 
 
-def _change_events(user: User, changes: UserChanges, old_role: str, actor: User | None) -> list[Any]:
-    """What ``update_user`` tells subscribers: which fields changed (never their values), role and quota apart."""
+def _change_events(user: User, changes: UserChanges, before: tuple[str, bool], actor: User | None) -> list[Event]:
+    """What ``update_user`` tells subscribers: which fields changed (never their values), and apart the changes the
+    audit log keeps: role, quota, password, disabled or enabled, account settings. ``before``: role, disabled."""
     actor_id = actor.id if actor is not None else None
+    old_role, was_disabled = before
     names = {"username": changes.username, "password": changes.password, "disabled": changes.disabled,
              "view": changes.view, "avatar": changes.avatar}
     changed = tuple(name for name, value in names.items() if value is not None)
-    out: list[Any] = []
+    who: dict[str, Any] = {"user_id": user.id, "username": user.username, "actor_id": actor_id}
+    out: list[Event] = []
     if changed:
-        out.append(UserUpdated(user_id=user.id, username=user.username, changed=changed, actor_id=actor_id))
+        out.append(UserUpdated(changed=changed, **who))
     if changes.role is not None and changes.role.value != old_role:
-        out.append(RoleChanged(user_id=user.id, username=user.username, old=old_role, new=user.role,
-                               actor_id=actor_id))
+        out.append(RoleChanged(old=old_role, new=user.role, **who))
     if changes.quota is not None or changes.clear_quota:
-        out.append(QuotaChanged(user_id=user.id, username=user.username, actor_id=actor_id))
+        out.append(QuotaChanged(**who))
+    if changes.password is not None:
+        out.append(PasswordChanged(**who))
+    if changes.disabled is not None and changes.disabled != was_disabled:
+        out.append(UserDisabled(**who) if changes.disabled else UserEnabled(**who))
+    settings = tuple(name for name in ("username", "view", "avatar") if names[name] is not None)
+    if settings:
+        out.append(SettingsChanged(settings=settings, **who))
     return out
 
 

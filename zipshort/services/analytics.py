@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from zipshort.config.sections import AnalyticsSettings
 from zipshort.database import exclusive_writer
 from zipshort.events import Event, Facts, FileViewed, LinkVisited, OrphanVisited, Visitor, current_request_id
 from zipshort.models import File, Link, Visit, VisitSalt, VisitUnique
@@ -165,6 +166,14 @@ def anonymize(address: str) -> str:
         ip = ip.ipv4_mapped
     prefix = 24 if ip.version == 4 else 48
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False).network_address)
+
+
+def kept_address(settings: AnalyticsSettings, address: str | None) -> str | None:
+    """What the privacy settings let zipshort store of a client's address: nothing without
+    ``analytics.store_address``, else its /24 or /48 (``anonymize``) unless ``anonymize_address`` is off."""
+    if not settings.store_address or not address:
+        return None
+    return (anonymize(address) if settings.anonymize_address else address[:45]) or None
 
 
 def referrer_host(referrer: str) -> str:
@@ -316,8 +325,7 @@ class _Batch:
 
     def _address(self, address: str) -> str | None:
         if address not in self._addresses:
-            self._addresses[address] = (anonymize(address) if self.settings.anonymize_address
-                                        else address[:45]) or None
+            self._addresses[address] = kept_address(self.settings, address)
         return self._addresses[address]
 
     def rollup(self) -> _Rollup:

@@ -24,7 +24,7 @@ from zipshort.codes import could_be_code
 from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.dates import bounded
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
-from zipshort.events import KeyCreated, KeyRevoked
+from zipshort.events import KeyCreated, KeyRevoked, TokenReset
 from zipshort.extensions import db
 from zipshort.models import ApiKey, User, new_id, utcnow
 from zipshort.models.apikey import DEFAULT_SCOPES as DEFAULT_SCOPES  # the faces show it
@@ -324,6 +324,9 @@ def reset_token(rt: Runtime, user: User, keep_valid: bool = False) -> str:
             row = ApiKey(id=new_id(), user_id=user.id, name="Zipline token", is_token=True, created_at=utcnow())
             db.session.add(row)
         row.token_nonce = nonce
+        if not keep_valid:  # a person's reset (first use and a changed server secret make one silently)
+            publish_after_commit(db.session, rt.events, TokenReset(user_id=user.id, username=user.username,
+                                                                   actor_id=user.id))
         row.key_hash = key_digest(token)
         row.prefix = token[:10]
         row.scopes = ALL_SCOPES

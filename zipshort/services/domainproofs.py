@@ -11,6 +11,7 @@ contrast, is whatever the client sends, which is why arriving "through the name"
 from __future__ import annotations
 
 from zipshort.errors import ZipshortError
+from zipshort.events import DomainVerificationFailed
 from zipshort.extensions import db
 from zipshort.models import CustomDomain, User
 from zipshort.outbound import DestinationRefused, FetchFailed, fetch, txt_values
@@ -54,15 +55,17 @@ def check_proof(rt: Runtime, actor: User, ident: str) -> CustomDomain:
         session.commit()  # no read transaction stays open while the resolver answers
     found = txt_values(record, section.nameservers, section.timeout)
     if token in found:
-        return domains.mark_verified(rt, row_id, True)
+        return domains.mark_verified(rt, row_id, True, actor_id=actor.id)
     seen = f" (it holds: {', '.join(repr(v) for v in found[:5])})" if found else " (there is none yet)"
     message = (f"Expected a DNS TXT record {record} with the value {token}{seen}. Create it at your DNS provider "
                "and check again; changes can take a few minutes to show.")
     if section.http_check:
         served, why = _http_proof(rt, hostname, token)
         if served:
-            return domains.mark_verified(rt, row_id, True)
+            return domains.mark_verified(rt, row_id, True, actor_id=actor.id)
         message += f" Or serve the value at http://{hostname}{HTTP_PROOF_PATH} ({why})."
+    rt.events.publish(DomainVerificationFailed(domain_id=row_id, hostname=hostname, owner_id=row.user_id,
+                                               reason="no_proof", actor_id=actor.id))  # nothing changed to commit
     raise VerificationFailed(message)
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from zipshort.codes import could_be_code
 from zipshort.database import lock_key, publish_after_commit, write_transaction
 from zipshort.errors import Conflict, Forbidden, NotFound, ValidationError
-from zipshort.events import DomainAdded, DomainDeleted, DomainVerified
+from zipshort.events import DomainAdded, DomainDeleted, DomainVerified, SettingsChanged
 from zipshort.extensions import db
 from zipshort.inputs import check_text
 from zipshort.models import CustomDomain, DomainRedirect, Link, User, new_id, utcnow
@@ -333,6 +333,7 @@ def set_domain_redirects(rt: Runtime, actor: User, authority: str, changes: Mapp
         if target is not None and (not isinstance(target, str) or len(target) > _MAX_REDIRECT):
             raise ValidationError(f"{kind} must be a URL of at most {_MAX_REDIRECT} characters", field=kind)
         values[kind] = check_text(target.strip(), kind) or None if target is not None else None
+    owner_of: User | None = None  # whose settings these are: None, the server's
     if domain == "":
         if not actor.is_administrator:
             raise Forbidden("Only administrators set the server's own redirects", code="not_admin")
@@ -341,6 +342,7 @@ def set_domain_redirects(rt: Runtime, actor: User, authority: str, changes: Mapp
                                                               CustomDomain.verified_at.is_not(None))).first()
         if owner is None or not roles.can_manage(actor, owner.user):
             raise NotFound("Domain not found", code="domain_not_found")
+        owner_of = owner.user
     try:
         with write_transaction(db.session):
             lock_key(db.session, f"domain-redirects:{domain}")
@@ -351,6 +353,10 @@ def set_domain_redirects(rt: Runtime, actor: User, authority: str, changes: Mapp
             for kind, target in values.items():
                 setattr(row, kind, target)
             row.updated_at = utcnow()
+            publish_after_commit(db.session, rt.events, SettingsChanged(
+                user_id=owner_of.id if owner_of else None, username=owner_of.username if owner_of else None,
+                settings=tuple(f"domain_redirects.{kind}" for kind in values), domain=domain or None,
+                actor_id=actor.id))
     finally:
         rt.domain_redirects.invalidate()
     return row

@@ -19,11 +19,13 @@ import secrets
 from sqlalchemy import update
 
 from zipshort.codes import could_be_code
-from zipshort.database import write_transaction
+from zipshort.database import publish_after_commit, write_transaction
 from zipshort.destinations import validate_web_url
 from zipshort.errors import NotFound, ValidationError
+from zipshort.events import SettingsChanged
 from zipshort.extensions import db
 from zipshort.models import User
+from zipshort.runtime import Runtime
 
 SIGNATURE_LENGTH = 22
 
@@ -34,19 +36,27 @@ def sign(secret: str, destination: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:SIGNATURE_LENGTH]
 
 
-def rotate_secret(user: User) -> str:
+def rotate_secret(rt: Runtime, user: User) -> str:
     """Give the user a new signing secret (the old links stop working); return it."""
+    return _new_secret(user, rt)
+
+
+def _new_secret(user: User, rotating: Runtime | None = None) -> str:
+    """Store a new signing secret; a rotation (not the first secret) publishes ``user.settings_changed``."""
     secret = secrets.token_urlsafe(32)
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id).values(link_signing_secret=secret)
                            .execution_options(synchronize_session=False))
+        if rotating is not None:
+            publish_after_commit(db.session, rotating.events, SettingsChanged(
+                user_id=user.id, username=user.username, settings=("dynamic_link_secret",), actor_id=user.id))
     db.session.expire(user)
     return secret
 
 
 def secret_of(user: User) -> str:
     """The user's signing secret, made on first use."""
-    return user.link_signing_secret or rotate_secret(user)
+    return user.link_signing_secret or _new_secret(user)
 
 
 def resolve(user_id: str, signature: str, destination: str | None) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from zipshort.database import publish_after_commit, write_transaction
 from zipshort.errors import Conflict, NotFound, ValidationError
-from zipshort.events import FileDeleted, FileUpdated, FileUploaded
+from zipshort.events import BulkDeleted, FileDeleted, FileUpdated, FileUploaded
 from zipshort.extensions import db
 from zipshort.faults import point as crash_point
 from zipshort.inputs import check_offset
@@ -331,8 +331,9 @@ def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> F
     return row
 
 
-def delete_files(rt: Runtime, owner: User, idents: list[str]) -> list[File]:
-    """Delete several of the owner's files at once (rows and quota first, then blobs).
+def delete_files(rt: Runtime, owner: User, idents: list[str], *, bulk: bool = False) -> list[File]:
+    """Delete several of the owner's files at once (rows and quota first, then blobs); ``bulk``: a bulk action
+    (the audit log keeps it: ``bulk.deleted``).
 
     Raises:
         NotFound: one of them is not the owner's (or was deleted meanwhile); nothing is deleted then.
@@ -344,6 +345,9 @@ def delete_files(rt: Runtime, owner: User, idents: list[str]) -> list[File]:
         for row in rows:
             db.session.delete(row)
         publish_after_commit(db.session, rt.events, *(deleted_event(row, owner.id) for row in rows))
+        if bulk:
+            publish_after_commit(db.session, rt.events, BulkDeleted(owner_id=owner.id, what="files", count=len(rows),
+                                                                    actor_id=owner.id))
         db.session.execute(update(User).where(User.id == owner.id)
                            .values(used_bytes=User.used_bytes - sum(r.size for r in rows),
                                    file_count=User.file_count - len(rows))

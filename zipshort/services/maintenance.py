@@ -18,7 +18,7 @@ from zipshort.extensions import db
 from zipshort.models import File, User, utcnow
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
-from zipshort.services import analytics
+from zipshort.services import analytics, audit
 from zipshort.services.files import blob_keys
 from zipshort.services.invites import prune_invites
 from zipshort.services.partials import SESSION_IDLE, prune_abandoned, session_ids
@@ -170,7 +170,8 @@ def lease_lifetime(rt: Runtime) -> dt.timedelta:
 
 def maintenance_round(rt: Runtime) -> None:
     """One round of background upkeep (needs an app context): expired files, stale chunks, invites, browser
-    sessions, raw visits past their retention (and the day salts and unique keys of past days), thumbnails."""
+    sessions, raw visits past their retention (and the day salts and unique keys of past days), audit log
+    entries past theirs, thumbnails."""
     storage = rt.storage
     pruned = prune_expired(rt)
     if pruned:
@@ -185,6 +186,9 @@ def maintenance_round(rt: Runtime) -> None:
     visits = analytics.prune(rt, db.engine, utcnow())
     if visits:
         log.info("pruned %d visits older than %d days", visits, rt.settings.analytics.retention_days)
+    entries = audit.prune(rt, utcnow())
+    if entries:
+        log.info("pruned %d audit log entries older than %d days", entries, rt.settings.audit.retention_days)
     generate_missing(storage)
 
 

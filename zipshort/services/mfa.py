@@ -13,9 +13,9 @@ import pyotp
 import segno
 from sqlalchemy import or_, update
 
-from zipshort.database import rowcount, write_transaction
+from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.errors import Forbidden, ValidationError
-from zipshort.events import LoginFailed
+from zipshort.events import LoginFailed, TotpChangeFailed, TotpDisabled, TotpEnabled
 from zipshort.extensions import db
 from zipshort.models import User
 from zipshort.runtime import Runtime
@@ -60,15 +60,19 @@ def _matching_step(secret: str, code: object, now: dt.datetime) -> int | None:
     return None
 
 
-def _accept(user: User, secret: str, step: int, enable: bool) -> bool:
-    """Record ``step`` as used (and the secret when enabling) unless it or a later one was used already."""
+def _accept(user: User, secret: str, step: int, enabling: Runtime | None = None) -> bool:
+    """Record ``step`` as used (and the secret when ``enabling``: then ``user.totp_enabled`` is published on
+    commit) unless it or a later one was used already."""
     values: dict[str, object] = {"totp_last_step": step}
-    if enable:
+    if enabling is not None:
         values["totp_secret"] = secret
     with write_transaction(db.session):
         result = db.session.execute(update(User).where(
             User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
             .values(**values).execution_options(synchronize_session=False))
+        if enabling is not None and rowcount(result) == 1:
+            publish_after_commit(db.session, enabling.events, TotpEnabled(user_id=user.id, username=user.username,
+                                                                          actor_id=user.id))
     db.session.expire(user)
     return rowcount(result) == 1
 
@@ -80,7 +84,7 @@ def verify_login(user: User, code: object, now: dt.datetime | None = None) -> No
         ValidationError: wrong, malformed or already used code.
     """
     step = _matching_step(user.totp_secret or "", code, now or dt.datetime.now(dt.timezone.utc))
-    if step is None or not _accept(user, user.totp_secret or "", step, enable=False):
+    if step is None or not _accept(user, user.totp_secret or "", step):
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
 
 
@@ -98,6 +102,12 @@ def check_login_code(rt: Runtime, user: User, code: object, now: dt.datetime | N
         raise
 
 
+def _refused(rt: Runtime, user: User, change: str) -> None:
+    """Publish a refused two-factor change (nothing was committed, so it is published directly)."""
+    rt.events.publish(TotpChangeFailed(user_id=user.id, username=user.username, change=change, reason="wrong_code",
+                                       actor_id=user.id))
+
+
 def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.datetime | None = None) -> None:
     """Turn TOTP on with ``secret`` once ``code`` proves the app has it.
 
@@ -113,7 +123,8 @@ def enable(rt: Runtime, user: User, secret: object, code: object, now: dt.dateti
     if not SECRET_RE.fullmatch(secret):
         raise ValidationError("Invalid secret", code="invalid_secret", field="secret")
     step = _matching_step(secret, code, now or dt.datetime.now(dt.timezone.utc))
-    if step is None or not _accept(user, secret, step, enable=True):
+    if step is None or not _accept(user, secret, step, enabling=rt):
+        _refused(rt, user, "enable")
         raise ValidationError(INVALID_CODE, code="invalid_totp", field="code")
 
 
@@ -126,8 +137,14 @@ def disable(rt: Runtime, user: User, code: object, now: dt.datetime | None = Non
     require_enabled(rt)
     if not user.totp_secret:
         raise ValidationError("You don't have TOTP enabled", code="totp_not_enabled")
-    verify_login(user, code, now)
+    try:
+        verify_login(user, code, now)
+    except ValidationError:
+        _refused(rt, user, "disable")
+        raise
     with write_transaction(db.session):
         db.session.execute(update(User).where(User.id == user.id).values(totp_secret=None)
                            .execution_options(synchronize_session=False))
+        publish_after_commit(db.session, rt.events, TotpDisabled(user_id=user.id, username=user.username,
+                                                                 actor_id=user.id))
     db.session.expire(user)

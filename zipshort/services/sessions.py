@@ -13,7 +13,7 @@ from sqlalchemy import Delete, delete, select, update
 
 from zipshort.database import publish_after_commit, rowcount, write_transaction
 from zipshort.errors import NotFound, ValidationError
-from zipshort.events import LoginSucceeded
+from zipshort.events import LoginSucceeded, SessionsEnded
 from zipshort.extensions import db
 from zipshort.models import User, UserSession, new_id, utcnow
 from zipshort.runtime import Runtime
@@ -86,10 +86,19 @@ def all_sessions_of(user_id: str, keep_id: str | None = None) -> Delete:
     return stmt.where(UserSession.id != keep_id) if keep_id else stmt
 
 
-def end_all_sessions(user_id: str, keep_id: str | None = None) -> int:
+def _ended(rt: Runtime, user: User, count: int) -> None:
+    """Publish ``user.sessions_ended`` on commit when a person's request ended ``count`` sessions."""
+    if count:
+        publish_after_commit(db.session, rt.events, SessionsEnded(user_id=user.id, username=user.username,
+                                                                  count=count, actor_id=user.id))
+
+
+def end_all_sessions(rt: Runtime, user: User, keep_id: str | None = None) -> int:
     """End every session of a user (but ``keep_id``); return how many."""
     with write_transaction(db.session):
-        return rowcount(db.session.execute(all_sessions_of(user_id, keep_id)))
+        ended = rowcount(db.session.execute(all_sessions_of(user.id, keep_id)))
+        _ended(rt, user, ended)
+    return ended
 
 
 def list_sessions(user: User, now: dt.datetime | None = None) -> list[UserSession]:
@@ -100,7 +109,7 @@ def list_sessions(user: User, now: dt.datetime | None = None) -> list[UserSessio
                                    .order_by(UserSession.created_at.desc(), UserSession.id.desc())))
 
 
-def revoke_session(user: User, session_id: object, current_id: str | None) -> None:
+def revoke_session(rt: Runtime, user: User, session_id: object, current_id: str | None) -> None:
     """End one of the user's other sessions (Zipline's ``DELETE /api/user/sessions`` with ``sessionId``).
 
     Raises:
@@ -113,6 +122,7 @@ def revoke_session(user: User, session_id: object, current_id: str | None) -> No
     with write_transaction(db.session):
         gone = rowcount(db.session.execute(delete(UserSession).where(UserSession.id == session_id,
                                                                      UserSession.user_id == user.id)))
+        _ended(rt, user, gone)
     if not gone:
         raise NotFound("Session not found in logged in sessions", code="session_not_found")
 

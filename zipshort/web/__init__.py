@@ -36,4 +36,4 @@ def _page_context() -> dict[str, object]:
             "metrics_allowed": metrics_allowed}
 
 
-from zipshort.web import admin, auth, dashboard, folders, links, settings, stats, webhooks  # noqa: E402,F401  (routes)
+from zipshort.web import admin, audit, auth, dashboard, folders, links, settings, stats, webhooks  # noqa: E402,F401

@@ -96,7 +96,7 @@ def files_bulk():
     if not ids:
         raise ValidationError("Select at least one file", field="ids")
     if request.form.get("delete"):
-        n = len(files.delete_files(runtime(), g.user, ids))
+        n = len(files.delete_files(runtime(), g.user, ids, bulk=True))
         return done(f"Deleted {counted(n, 'file')}", "/dashboard/files")
     if what in ("favorite", "unfavorite"):
         n = files.set_favorite(g.user, ids, what == "favorite")

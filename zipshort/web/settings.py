@@ -10,7 +10,7 @@ from zipshort.auth import actor, begin_browser_session, client_address
 from zipshort.errors import NotFound, ValidationError
 from zipshort.http import runtime
 from zipshort.models import utcnow
-from zipshort.services import accounts, apikeys, domainproofs, domains, dynamic, mfa
+from zipshort.services import accounts, apikeys, audit, domainproofs, domains, dynamic, mfa
 from zipshort.web import bp, generators
 from zipshort.web.common import action, base_url, checked, done, page, text
 
@@ -53,7 +53,7 @@ def _render(status: int = 200, **extra):
                            + [d.hostname for d in custom_domains if d.verified],
                            challenge_records={d.id: domainproofs.challenge_record(d) for d in custom_domains},
                            custom_domains_limit=runtime().settings.urls.custom_domains_per_user,
-                           **webhook_section(user), **extra), status
+                           **webhook_section(user), audit_entries=audit.account_entries(user), **extra), status
 
 
 @bp.get("/dashboard/settings")
@@ -155,7 +155,7 @@ def token_reset():
 @page()
 @action("/dashboard/settings")
 def dynamic_rotate():
-    dynamic.rotate_secret(g.user)
+    dynamic.rotate_secret(runtime(), g.user)
     return done("New signing secret: Dynamic Links signed with the old one stop working", "/dashboard/settings")
 
 

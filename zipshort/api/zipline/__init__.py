@@ -49,6 +49,7 @@ def creation_limit(user: User | None, route: str) -> None:
 
 from zipshort.api.zipline import (  # noqa: E402,F401  (routes)
     accounts,
+    audit,
     domains,
     files,
     folders,

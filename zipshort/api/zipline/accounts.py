@@ -108,9 +108,9 @@ def revoke_sessions():
     body = json_body()
     current = browser_session_id()
     if body.get("all") is True:
-        ended = sessions.end_all_sessions(g.user.id, keep_id=current)
+        ended = sessions.end_all_sessions(runtime(), g.user, keep_id=current)
         return jsonify({"ended": ended})
-    sessions.revoke_session(g.user, body.get("sessionId"), current)
+    sessions.revoke_session(runtime(), g.user, body.get("sessionId"), current)
     return jsonify({"ended": 1})
 
 

@@ -21,7 +21,7 @@ def file_json(row: File) -> dict[str, Any]:
     return ziplineobjects.file_json(row, runtime().settings.files.route)
 
 
-def _int_arg(name: str, default: int) -> int:
+def int_arg(name: str, default: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -38,7 +38,7 @@ def list_files():
     search_query = request.args.get("searchQuery")
     searching = bool(search_query)
     query = files.FileQuery(
-        page=_int_arg("page", 1), per_page=_int_arg("perpage", 15), filter=request.args.get("filter", "all"),
+        page=int_arg("page", 1), per_page=int_arg("perpage", 15), filter=request.args.get("filter", "all"),
         favorite=request.args.get("favorite") == "true", sort_by=request.args.get("sortBy", "createdAt"),
         order=request.args.get("order", "desc"),
         search_field=(search_field or "name") if searching else None, search_query=search_query)
@@ -90,7 +90,7 @@ def cancel_incomplete():
 @bp.get("/user/recent")
 @require_user(scope="files:read")
 def recent_files():
-    take = min(_int_arg("take", 3), 100)
+    take = min(int_arg("take", 3), 100)
     rows, _ = files.list_files(g.user, files.FileQuery(per_page=max(take, 1)))
     return jsonify([file_json(r) for r in rows[:take]])
 
@@ -167,7 +167,7 @@ def bulk_update():
 
 
 def bulk_delete():
-    rows = files.delete_files(runtime(), g.user, _ids(json_body()))
+    rows = files.delete_files(runtime(), g.user, _ids(json_body()), bulk=True)
     return jsonify({"count": len(rows)})
 
 
