@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import iso, user_json
+from zipshort.api.zipline.schemas import Credentials, LoginAnswer, UserAnswer, iso, user_json
 from zipshort.auth import (
     actor,
     begin_browser_session,
@@ -22,6 +23,7 @@ from zipshort.services import accounts, apikeys, mfa, sessions
 
 
 @bp.post("/auth/login")
+@documented("Log in (a session cookie)", body=Credentials, responses={200: LoginAnswer})
 @public_route("username and password (and TOTP code); rate limited")
 def login():
     if request.mimetype != "application/json":
@@ -41,6 +43,7 @@ def login():
 
 
 @bp.post("/auth/register")
+@documented("Register (a session cookie)", body=Credentials, responses={200: UserAnswer})
 @public_route("open registration or an invite code; rate limited")
 def register():
     body = json_body()
@@ -134,6 +137,7 @@ def setup():
 
 
 @bp.get("/user")
+@documented("You", responses={200: UserAnswer})
 @require_user()
 def get_self():
     return jsonify({"user": user_json(g.user)})
@@ -179,6 +183,32 @@ def reset_token():
     return jsonify({"user": user_json(g.user), "token": token})
 
 
+class ApiKeyObject(Open):
+    """``key_json``: ``key`` (the plaintext) only in the answer that created it."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    bot: bool
+    authoredOnly: bool
+    domain: str | None
+    createdAt: str | None
+    expiresAt: str | None
+    lastUsedAt: str | None
+    revokedAt: str | None
+    key: str | None = None
+
+
+class ApiKeyCreate(Open):
+    name: str | None = None
+    scopes: list[str] | None = None
+    expiresAt: str | None = None
+    bot: bool | None = None
+    authoredOnly: bool | None = None
+    domain: str | None = None
+
+
 def key_json(key, plaintext: str | None = None) -> dict:
     """An API key as JSON; the plaintext only at creation."""
     data = {
@@ -200,12 +230,14 @@ def key_json(key, plaintext: str | None = None) -> dict:
 
 
 @bp.get("/user/keys")
+@documented("List your API keys", responses={200: list[ApiKeyObject]})
 @require_user("keys:read", person=True)
 def list_keys():
     return jsonify([key_json(k) for k in apikeys.list_keys(g.user)])
 
 
 @bp.post("/user/keys")
+@documented("Mint an API key (shown once)", body=ApiKeyCreate, responses={201: ApiKeyObject})
 @require_user("keys:write", person=True)
 def create_key():
     body = json_body()
@@ -220,6 +252,7 @@ def create_key():
 
 
 @bp.delete("/user/keys/<key_id>")
+@documented("Revoke an API key", responses={200: ApiKeyObject})
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
     return jsonify(key_json(apikeys.revoke_key(runtime(), actor(), g.user, key_id)))

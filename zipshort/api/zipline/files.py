@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import check_caller, public_route, require_user
@@ -16,6 +18,64 @@ from zipshort.inputs import whole_number
 from zipshort.models import File, Tag, User
 from zipshort.services import accounts, files, folders, partials, tags
 from zipshort.services.thumbnails import stored_thumbnail
+
+
+class ZiplineTag(Open):
+    """``tag_json``."""
+
+    id: str
+    name: str
+    color: str | None
+    userId: str
+
+
+class ZiplineFile(Open):
+    """``file_json``."""
+
+    id: str
+    createdAt: str | None
+    updatedAt: str | None
+    deletesAt: str | None
+    favorite: bool
+    originalName: str | None
+    name: str
+    size: int
+    type: str
+    views: int
+    maxViews: int | None
+    folderId: str | None
+    thumbnail: dict[str, str] | None
+    tags: list[ZiplineTag]
+    password: bool
+    url: str
+
+
+class FilePage(Open):
+    page: list[ZiplineFile]
+    total: int
+    pages: int
+
+
+class FileQuery(Open):
+    page: int | None = None
+    perpage: int | None = None
+    filter: str | None = Field(None, description="all, dashboard or none")
+    favorite: str | None = Field(None, description="true: favourites only")
+    sortBy: str | None = None
+    order: str | None = Field(None, description="asc or desc")
+    searchField: str | None = None
+    searchQuery: str | None = None
+    id: str | None = Field(None, description="another user's id (administrators)")
+
+
+class FileEdit(Open):
+    favorite: bool | None = None
+    maxViews: int | None = None
+    password: str | None = None
+    originalName: str | None = None
+    type: str | None = None
+    name: str | None = None
+    tags: list[str] | None = None
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -57,6 +117,7 @@ def _int_arg(name: str, default: int) -> int:
 
 
 @bp.get("/user/files")
+@documented("List your files", query=FileQuery, responses={200: FilePage})
 @require_user(scope="files:read", note="`?id=<userId>`: also an administrator, key scope `admin`")
 def list_files():
     search_field = request.args.get("searchField")
@@ -113,6 +174,7 @@ def cancel_incomplete():
 
 
 @bp.get("/user/recent")
+@documented("Your recent files", responses={200: list[ZiplineFile]})
 @require_user(scope="files:read")
 def recent_files():
     take = min(_int_arg("take", 3), 100)
@@ -121,6 +183,7 @@ def recent_files():
 
 
 @bp.get("/user/files/<ident>")
+@documented("Get a file", responses={200: ZiplineFile})
 @require_user(scope="files:read")
 def get_file(ident: str):
     return jsonify(file_json(files.get_owned_file(g.user, ident)))
@@ -155,6 +218,7 @@ def _file_changes(body: dict[str, Any]) -> files.FileChanges:
 
 
 @bp.patch("/user/files/<ident>")
+@documented("Edit a file", body=FileEdit, responses={200: ZiplineFile})
 @require_user(scope="files:write")
 def update_file(ident: str):
     if ident == "transaction":
@@ -163,6 +227,7 @@ def update_file(ident: str):
 
 
 @bp.delete("/user/files/<ident>")
+@documented("Delete a file", responses={200: ZiplineFile})
 @require_user(scope="files:write")
 def delete_file(ident: str):
     if ident == "transaction":

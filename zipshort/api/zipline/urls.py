@@ -6,8 +6,18 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
+from zipshort.api.contract import documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import parse_max_views, pick_domain, url_json
+from zipshort.api.zipline.schemas import (
+    UrlCreate,
+    UrlEdit,
+    UrlId,
+    UrlSearch,
+    ZiplineUrl,
+    parse_max_views,
+    pick_domain,
+    url_json,
+)
 from zipshort.auth import caller_reach, client_address, public_route, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
@@ -59,6 +69,7 @@ def _host_for(link) -> str:
 
 
 @bp.post("/user/urls")
+@documented("Shorten a URL", body=UrlCreate, responses={200: ZiplineUrl}, also=("text/plain",))
 @require_user(scope="links:write")
 def create_url():
     rt = runtime()
@@ -93,6 +104,7 @@ def create_url():
 
 
 @bp.get("/user/urls")
+@documented("List your URLs", query=UrlSearch, responses={200: list[ZiplineUrl]})
 @require_user(scope="links:read")
 def list_urls():
     field = request.args.get("searchField")
@@ -103,6 +115,7 @@ def list_urls():
 
 
 @bp.delete("/user/urls")
+@documented("Delete a URL (v3 style: the id in the body)", body=UrlId, responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def delete_url_v3():
     """v3 style: the id in the body."""
@@ -113,6 +126,7 @@ def delete_url_v3():
 
 
 @bp.get("/user/urls/<link_id>")
+@documented("Get a URL", responses={200: ZiplineUrl})
 @require_user(scope="links:read")
 def get_url(link_id: str):
     link = links.get_owned_link(g.user, link_id, reach=caller_reach())
@@ -145,6 +159,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
 
 
 @bp.patch("/user/urls/<link_id>")
+@documented("Edit a URL", body=UrlEdit, responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def update_url(link_id: str):
     changes = _changes(json_body())
@@ -157,6 +172,7 @@ def update_url(link_id: str):
 
 
 @bp.delete("/user/urls/<link_id>")
+@documented("Delete a URL", responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def delete_url(link_id: str):
     link = links.delete_link(runtime(), g.user, link_id, reach=caller_reach())
