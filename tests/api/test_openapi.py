@@ -99,10 +99,13 @@ def described(doc: dict) -> tuple[int, int]:
     return done, total
 
 
-def test_most_link_operations_have_described_bodies(client):
-    done, total = described(document(client))
+def test_every_operation_but_mercure_has_a_described_body(client):
+    doc = document(client)
+    done, total = described(doc)
     print(f"OpenAPI: {done} of {total} operations have described success bodies")
-    assert done >= 60
+    left = sorted(path for path, item in doc["paths"].items() for operation in item.values()
+                  if "2XX" in operation["responses"])
+    assert left == [f"/rest/{version}/mercure-info" for version in ("v1", "v2", "v3")]
 
 
 # --- Schemathesis against the live server -----------------------------------------------------------------------
@@ -125,9 +128,11 @@ CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,r
 
 
 def run_schemathesis(url: str, key: str, examples: int, report: Path) -> subprocess.CompletedProcess:
+    """One Schemathesis run (one worker: Hypothesis describes strategies with ``ast.parse``, which CPython 3.11
+    does not make safe across threads)."""
     command = [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/api/openapi.json", "--url", url,
                "--checks", CHECKS, "--phases", "examples,coverage,fuzzing", "--max-examples", str(examples),
-               "--seed", "14", "--workers", "2", "--request-timeout", "20", "--no-shrink",
+               "--seed", "14", "--workers", "1", "--request-timeout", "20", "--no-shrink",
                # Every key header at once: Schemathesis would otherwise fill the x-api-key scheme with values of its
                # own, and Shlink's routes take an empty X-Api-Key for a missing key.
                "-H", f"Authorization: Bearer {key}", "-H", f"x-api-key: {key}", "--suppress-health-check", "all",
@@ -150,3 +155,53 @@ def test_live_server_keeps_its_openapi_contract(live_server, backend, make_user,
     assert result.returncode == 0, result.stdout[-30000:] + result.stderr[-3000:]
     run = json.loads(report.read_text())
     assert run["complete"] and not run["failures"] and not run["errors"], result.stdout[-30000:]
+
+
+def answer_matches(doc: dict, method: str, path: str, res) -> None:
+    """Validate one test-client answer against the document's schema for its status (JSON answers)."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    operation = doc["paths"][path][method]
+    status = str(res.status_code)
+    answer = operation["responses"].get(status) or operation["responses"][f"{status[0]}XX"]
+    schema = answer["content"][res.mimetype]["schema"]
+    registry = Registry().with_resource("urn:doc", Resource(contents=doc, specification=DRAFT202012))
+    rooted = json.loads(json.dumps(schema).replace('"#/components/', '"urn:doc#/components/'))
+    Draft202012Validator(rooted, registry=registry).validate(res.get_json())
+
+
+def test_known_objects_match_their_schemas_in_every_dialect(client, user, make_key, make_link, make_file):
+    from tests.conftest import Api
+
+    doc = document(client)
+    api = Api(client, make_key(user))
+    link = make_link(user, "https://example.com/known?x=1", vanity="known", title="Known", tags=["a", "b"],
+                     max_views=9)
+    stored = make_file(user, b"data", name="a.txt", type="text/plain")
+    checks = [
+        ("get", "/api/user/urls/{link_id}", f"/api/user/urls/{link.id}"),
+        ("get", "/api/user/urls", "/api/user/urls"),
+        ("get", "/api/user/urls/{link_id}/stats", f"/api/user/urls/{link.id}/stats"),
+        ("get", "/api/user/urls/{link_id}/visits", f"/api/user/urls/{link.id}/visits"),
+        ("get", "/short-link/{link_id}", f"/short-link/{link.id}"),
+        ("get", "/short-link/list", "/short-link/list"),
+        ("get", "/api/v1/external/links", "/api/v1/external/links"),
+        ("get", "/rest/v3/short-urls/{code}", "/rest/v3/short-urls/known"),
+        ("get", "/rest/v3/short-urls", "/rest/v3/short-urls"),
+        ("get", "/rest/v3/short-urls/{code}/visits", "/rest/v3/short-urls/known/visits"),
+        ("get", "/rest/v3/short-urls/{code}/redirect-rules", "/rest/v3/short-urls/known/redirect-rules"),
+        ("get", "/rest/v3/tags/stats", "/rest/v3/tags/stats"),
+        ("get", "/api/user/files/{ident}", f"/api/user/files/{stored.id}"),
+        ("get", "/api/user/files", "/api/user/files"),
+        ("get", "/api/user", "/api/user"),
+        ("get", "/api/user/stats", "/api/user/stats"),
+    ]
+    for method, template, url in checks:
+        res = getattr(api, method)(url)
+        assert res.status_code == 200, (url, res.get_data(as_text=True)[:300])
+        answer_matches(doc, method, template, res)
+    refused = api.get("/rest/v3/short-urls/unknown")
+    assert refused.status_code == 404
+    answer_matches(doc, "get", "/rest/v3/short-urls/{code}", refused)

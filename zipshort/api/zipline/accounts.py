@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g, jsonify, request
+from pydantic import Field
 
 from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import Credentials, LoginAnswer, UserAnswer, iso, user_json
+from zipshort.api.zipline.schemas import Credentials, LoginAnswer, UserAnswer, ZiplineUser, iso, user_json
 from zipshort.auth import (
     actor,
     begin_browser_session,
@@ -20,6 +23,69 @@ from zipshort.dates import parse_datetime
 from zipshort.errors import Conflict, Forbidden, ValidationError
 from zipshort.http import runtime
 from zipshort.services import accounts, apikeys, mfa, sessions
+
+
+class TotpState(Open):
+    """A new secret and its QR code, or ``enabled`` with no secret once TOTP is on."""
+
+    secret: str | None
+    qrcode: str | None = None
+    enabled: bool | None = None
+
+
+class TotpInput(Open):
+    secret: str | None = None
+    code: str
+
+
+class TotpAnswer(Open):
+    user: ZiplineUser
+    enabled: bool
+
+
+class LoggedOut(Open):
+    loggedOut: bool
+
+
+class SessionObject(Open):
+    id: str
+    current: bool
+    createdAt: str | None
+    lastSeenAt: str | None
+    expiresAt: str | None
+    userAgent: str | None
+
+
+class SessionList(Open):
+    current: SessionObject | None
+    other: list[SessionObject]
+
+
+class SessionsToEnd(Open):
+    all: bool | None = Field(None, description="true: every session but this one")
+    sessionId: str | None = None
+
+
+class Ended(Open):
+    ended: int
+
+
+class FirstSetup(Open):
+    firstSetup: bool
+    user: ZiplineUser | None = None
+
+
+class SelfEdit(Open):
+    username: str | None = None
+    password: str | None = None
+    view: dict[str, Any] | None = None
+
+
+class TokenAnswer(Open):
+    """The Zipline token (a key holding every scope); a reset also sends the user."""
+
+    token: str
+    user: ZiplineUser | None = None
 
 
 @bp.post("/auth/login")
@@ -54,6 +120,7 @@ def register():
 
 
 @bp.get("/user/mfa/totp")
+@documented("TOTP: a new secret, or whether it is on", responses={200: TotpState})
 @require_user("account", person=True)
 def totp_state():
     rt = runtime()
@@ -65,6 +132,7 @@ def totp_state():
 
 
 @bp.post("/user/mfa/totp")
+@documented("Switch TOTP on", body=TotpInput, responses={200: TotpAnswer})
 @require_user("account", person=True)
 def totp_enable():
     body = json_body()
@@ -73,6 +141,7 @@ def totp_enable():
 
 
 @bp.delete("/user/mfa/totp")
+@documented("Switch TOTP off", body=TotpInput, responses={200: TotpAnswer})
 @require_user("account", person=True)
 def totp_disable():
     body = json_body()
@@ -81,6 +150,7 @@ def totp_disable():
 
 
 @bp.get("/auth/logout")
+@documented("Log out (ends this browser session)", responses={200: LoggedOut})
 @require_user(note="a cross-site request logs nobody out")
 def logout():
     # Zipline logs out on a GET; a link or image on another site must not be able to do it.
@@ -97,6 +167,7 @@ def session_json(row, current_id: str | None) -> dict:
 
 
 @bp.get("/user/sessions")
+@documented("Your browser sessions", responses={200: SessionList})
 @require_user("account", person=True)
 def list_sessions():
     current = browser_session_id()
@@ -106,6 +177,7 @@ def list_sessions():
 
 
 @bp.delete("/user/sessions")
+@documented("End browser sessions", body=SessionsToEnd, responses={200: Ended})
 @require_user("account", person=True)
 def revoke_sessions():
     body = json_body()
@@ -118,6 +190,7 @@ def revoke_sessions():
 
 
 @bp.get("/setup")
+@documented("Whether the first user may still be made", responses={200: FirstSetup})
 @public_route("only until the first user exists")
 def setup_state():
     if accounts.count_users():
@@ -126,6 +199,7 @@ def setup_state():
 
 
 @bp.post("/setup")
+@documented("Make the first user (a SUPERADMIN)", body=Credentials, responses={200: FirstSetup})
 @public_route("only until the first user exists")
 def setup():
     if accounts.count_users():
@@ -144,6 +218,7 @@ def get_self():
 
 
 @bp.patch("/user")
+@documented("Change your username, password or view", body=SelfEdit, responses={200: UserAnswer})
 @require_user("account", person=True)
 def update_self():
     body = json_body()
@@ -171,12 +246,14 @@ def _optional_str(body: dict, key: str) -> str | None:
 
 
 @bp.get("/user/token")
+@documented("Your Zipline token", responses={200: TokenAnswer})
 @require_user("account", person=True)
 def get_token():
     return jsonify({"token": apikeys.get_token(runtime(), g.user)})
 
 
 @bp.patch("/user/token")
+@documented("Reset your Zipline token", responses={200: TokenAnswer})
 @require_user("account", person=True)
 def reset_token():
     token = apikeys.rotate_token(runtime(), g.user)

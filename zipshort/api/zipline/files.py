@@ -78,6 +78,34 @@ class FileEdit(Open):
     tags: list[str] | None = None
 
 
+class IncompleteFile(Open):
+    """``incomplete_json``: a chunked upload in progress."""
+
+    id: str
+    status: str
+    chunksTotal: int
+    chunksComplete: int
+    bytesTotal: int
+    bytesReceived: int
+    metadata: dict[str, Any]
+
+
+class IncompleteIds(Open):
+    id: list[str]
+
+
+class UserFileStats(Open):
+    filesUploaded: int
+    favoriteFiles: int
+    views: int
+    avgViews: float
+    storageUsed: int
+    avgStorageUsed: float
+    urlsCreated: int
+    urlViews: int
+    sortTypeCount: dict[str, int]
+
+
 def file_json(row: File) -> dict[str, Any]:
     """Zipline v4's File object (password as a boolean, url relative to the host)."""
     return {
@@ -159,12 +187,14 @@ def incomplete_json(session) -> dict[str, Any]:
 
 
 @bp.get("/user/files/incomplete")
+@documented("Your chunked uploads in progress", responses={200: list[IncompleteFile]})
 @require_user(scope="files:read")
 def list_incomplete():
     return jsonify([incomplete_json(s) for s in partials.list_incomplete(g.user)])
 
 
 @bp.delete("/user/files/incomplete")
+@documented("Cancel chunked uploads", body=IncompleteIds, responses={200: list[IncompleteFile]})
 @require_user(scope="files:write")
 def cancel_incomplete():
     ids = json_body().get("id")
@@ -262,12 +292,24 @@ def bulk_delete():
 
 
 @bp.get("/user/stats")
+@documented("Your file and URL counts", responses={200: UserFileStats})
 @require_user(scope="stats:read")
 def stats():
     return jsonify(files.user_stats(g.user))
 
 
+class PublicSettings(Open):
+    """What clients may know without an account (Zipline 4.x's public settings)."""
+
+    features: dict[str, Any]
+    files: dict[str, Any]
+    urls: dict[str, Any]
+    domains: list[str]
+    firstSetup: bool
+
+
 @bp.get("/server/public")
+@documented("What clients may know without an account", responses={200: PublicSettings})
 @public_route("what clients may know without an account")
 def server_public():
     """What clients may know without an account (Zipline 4.x's public settings)."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
-from zipshort.api.contract import documented
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import (
     UrlCreate,
@@ -25,6 +25,14 @@ from zipshort.http import runtime
 from zipshort.services import links, redirects
 from zipshort.services.creationlimits import GeneralLimit
 from zipshort.urls import link_url
+
+
+class Password(Open):
+    password: str
+
+
+class Success(Open):
+    success: bool
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -180,6 +188,7 @@ def delete_url(link_id: str):
 
 
 @bp.post("/user/urls/<ident>/password")
+@documented("Check a URL's password", body=Password, responses={200: Success})
 @public_route("checks a link's password; rate limited per address")
 def check_url_password(ident: str):
     """Zipline's password check (id, code or vanity). No cookie is set: zipshort never stores passwords there."""
