@@ -130,12 +130,13 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     from zipshort.api.h0p import bp as h0p_bp
     from zipshort.api.hoko import bp as hoko_bp
     from zipshort.api.hozip import bp as hozip_bp
+    from zipshort.api.openapi import bp as openapi_bp
     from zipshort.api.zipline import bp as zipline_bp
     from zipshort.extensions import csrf
     from zipshort.public import make_blueprint
     from zipshort.web import bp as web_bp
 
-    apis = [zipline_bp, hozip_bp, h0p_bp, hoko_bp]
+    apis = [zipline_bp, hozip_bp, h0p_bp, hoko_bp, openapi_bp]
     if settings.shlink.enabled:
         from zipshort.api.shlink import bp as shlink_bp
 

@@ -20,8 +20,12 @@ def dialect() -> str:
     chosen = g.get("dialect")
     if chosen:
         return chosen
-    path = request.path
-    if (path == "/rest" or path.startswith("/rest/")) and runtime().settings.shlink.enabled:
+    return dialect_of(request.path, runtime().settings.shlink.enabled)
+
+
+def dialect_of(path: str, shlink: bool = True) -> str:
+    """The error dialect of a path (``shlink``: whether the Shlink API is on); api/openapi.py documents it."""
+    if (path == "/rest" or path.startswith("/rest/")) and shlink:
         return "shlink"
     if path.startswith("/api/v1/external/"):
         return "hozip"

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
@@ -79,6 +80,87 @@ def link_json(link: Link, host: str) -> dict[str, Any]:
         "createdAt": _iso(link.created_at),
         "updatedAt": _iso(link.updated_at),
     }
+
+
+class H0pDestination(Open):
+    type: str
+    value: str
+
+
+class H0pDestinationInput(Open):
+    type: str
+    value: WebUrl
+
+
+class H0pDomain(Open):
+    id: str | None
+    domain: str
+    isPrimary: bool
+    isVerified: bool
+
+
+class H0pLink(Open):
+    """``link_json``: the complete object."""
+
+    domain: H0pDomain
+    rules: list[dict[str, Any]]
+    qrCode: dict[str, Any]
+    destination: H0pDestination
+    metaTags: dict[str, Any]
+    tags: list[dict[str, Any]]
+    id: str
+    organizationId: str
+    isActive: bool
+    qrCodeId: str | None
+    domainId: str | None
+    folderId: str | None
+    slug: str
+    originUrl: str
+    expiresAt: str | None
+    maxClicks: int | None
+    currentClicks: int
+    hasPassword: bool
+    cloaking: bool | None
+    destinationId: str
+    createdAt: str | None
+    updatedAt: str | None
+
+
+class H0pLinkInput(Open):
+    """Create (``destination`` required) or PUT; PATCH takes any subset."""
+
+    destination: H0pDestinationInput | None = None
+    slug: str | None = None
+    tags: list[str] | None = None
+    folderId: str | None = None
+    maxClicks: int | None = None
+    expiresAt: str | None = None
+    password: str | None = None
+    cloaking: bool | None = None
+    enableDeepLinking: bool | None = None
+    rules: list[dict[str, Any]] | None = None
+    qrCode: dict[str, Any] | None = None
+    metaTags: dict[str, Any] | None = None
+    isActive: bool | None = None
+    domainId: str | None = None
+    domain: str | None = None
+
+
+class H0pMeta(Open):
+    total: int
+    page: int
+    limit: int
+    totalPages: int
+
+
+class H0pPage(Open):
+    data: list[H0pLink]
+    meta: H0pMeta
+
+
+class H0pQuery(Open):
+    page: int | None = None
+    limit: int | None = None
 
 
 def _body() -> dict[str, Any]:
@@ -158,6 +240,7 @@ def _owned(link_id: str) -> Link:
 
 
 @bp.post("")
+@documented("Create a short link", body=H0pLinkInput, responses={201: H0pLink})
 @require_user("links:write")
 def create():
     user = g.user
@@ -190,6 +273,7 @@ def _domain(body: dict[str, Any], user: User) -> str:
 
 
 @bp.get("/list")
+@documented("List short links", query=H0pQuery, responses={200: H0pPage})
 @require_user("links:read")
 def list_links():
     user = g.user
@@ -206,12 +290,14 @@ def list_links():
 
 
 @bp.get("/<link_id>")
+@documented("Get a short link", responses={200: H0pLink})
 @require_user("links:read")
 def get(link_id: str):
     return jsonify(link_json(_owned(link_id), request.host))
 
 
 @bp.route("/<link_id>", methods=["PATCH", "PUT"])
+@documented("Edit a short link (PUT: destination required)", body=H0pLinkInput, responses={200: H0pLink})
 @require_user("links:write")
 def update(link_id: str):
     link = _owned(link_id)
@@ -226,6 +312,7 @@ def update(link_id: str):
 
 
 @bp.delete("/<link_id>")
+@documented("Delete a short link", responses={200: H0pLink})
 @require_user("links:write")
 def delete(link_id: str):
     link = _owned(link_id)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, g, jsonify, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.errors import ValidationError
 from zipshort.http import runtime
@@ -14,7 +17,32 @@ bp = Blueprint("hoko", __name__, url_prefix="/api/links")
 bp.before_request(load_caller)
 
 
+class HokoLinkInput(Open):
+    """One link of the array (services/bulk.py validates the whole request before creating any)."""
+
+    url: WebUrl
+    collectionId: str
+    title: str | None = None
+    description: str | None = None
+    image: str | None = None
+    utm: dict[str, Any] | None = None
+    externalId: str | None = None
+    tenantId: str | None = None
+    partnerId: str | None = None
+
+
+class HokoLink(Open):
+    id: str
+    url: str
+    shortUrl: str
+    title: str | None
+    description: str | None
+    collectionId: str | None
+    createdAt: str
+
+
 @bp.post("")
+@documented("Create up to 10,000 links, all or nothing", body=list[HokoLinkInput], responses={201: list[HokoLink]})
 @require_user("links:write")
 def create_links():
     user = g.user

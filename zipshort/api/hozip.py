@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.auth import caller_reach, load_caller, require_user
 from zipshort.errors import ValidationError, VanityTaken
 from zipshort.http import runtime
@@ -42,10 +43,51 @@ def _short_url(host: str, link: Link) -> str:
     return link_url(runtime().settings, link, host)
 
 
+class HozipCreate(Open):
+    long_url: WebUrl
+    short_code: str | None = None
+    group_id: str | None = None
+    domain_id: str | None = None
+
+
+class HozipCreated(Open):
+    id: str
+    short_code: str
+    short_url: str
+    group_id: str | None
+    domain: str
+    domain_id: str | None
+
+
+class HozipLink(Open):
+    id: str
+    short_code: str
+    long_url: str
+    domain: str
+    group_id: str | None
+    is_active: bool
+    created_at: str
+
+
+class HozipPage(Open):
+    offset: int
+    limit: int
+    total: int
+    results: list[HozipLink]
+
+
+class HozipQuery(Open):
+    limit: int | None = None
+    offset: int | None = None
+    long_url: str | None = None
+    match: str | None = None
+
+
 NO_CREDENTIALS = "Authentication credentials were not provided."
 
 
 @bp.post("/links/create-link")
+@documented("Create a link", body=HozipCreate, responses={201: HozipCreated})
 @require_user("links:write", unauthorized=NO_CREDENTIALS)
 def create_link():
     user = g.user
@@ -92,6 +134,7 @@ def _int_param(name: str, default: int, low: int, high: int | None) -> int:
 
 
 @bp.get("/links")
+@documented("List links", query=HozipQuery, responses={200: HozipPage})
 @require_user("links:read", unauthorized=NO_CREDENTIALS)
 def list_links():
     user = g.user

@@ -12,7 +12,9 @@ import datetime as dt
 from typing import Any, Callable, Iterable, Mapping
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open
 from zipshort.auth import caller_reach, load_caller, load_key
 from zipshort.dates import bounded
 from zipshort.errors import NotFound, ValidationError, ZipshortError
@@ -325,3 +327,58 @@ def ok(data: Any, status: int = 200) -> Response:
     response = jsonify(data)
     response.status_code = status
     return response
+
+
+# --- the bodies, for the OpenAPI document (api/contract.py) ---------------------------------------------------
+
+class ShlinkVisitsSummary(Open):
+    """``visits_summary``."""
+
+    total: int
+    nonBots: int
+    bots: int
+
+
+class ShlinkShortUrlMeta(Open):
+    validSince: str | None
+    validUntil: str | None
+    maxVisits: int | None
+
+
+class ShlinkShortUrl(Open):
+    """The ShortUrl object (``short_url_json``)."""
+
+    shortUrl: str
+    shortCode: str
+    longUrl: str
+    dateCreated: str
+    tags: list[str]
+    meta: ShlinkShortUrlMeta
+    domain: str | None
+    title: str | None
+    crawlable: bool
+    forwardQuery: bool
+    visitsSummary: ShlinkVisitsSummary
+    hasRedirectRules: bool
+
+
+class ShlinkPagination(Open):
+    """``paginate``."""
+
+    currentPage: int
+    pagesCount: int
+    itemsPerPage: int
+    itemsInCurrentPage: int
+    totalItems: int
+
+
+class ShlinkPageQuery(Open):
+    """``page_params``: ``itemsPerPage`` -1 (any negative number) for every item."""
+
+    page: int | None = None
+    itemsPerPage: int | None = None
+
+
+class ShlinkDateRangeQuery(ShlinkPageQuery):
+    startDate: str | None = Field(None, description="ISO 8601 with an offset, or Y-m-d")
+    endDate: str | None = Field(None, description="ISO 8601 with an offset, or Y-m-d")

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.shlink.common import (
     body,
     caller,
@@ -28,12 +29,41 @@ KINDS = {"baseUrlRedirect": "base_url", "regular404Redirect": "regular_404",
          "invalidShortUrlRedirect": "invalid_short_url"}
 
 
+class DomainRedirects(Open):
+    baseUrlRedirect: str | None
+    regular404Redirect: str | None
+    invalidShortUrlRedirect: str | None
+
+
+class ShlinkDomain(Open):
+    domain: str
+    isDefault: bool
+    redirects: DomainRedirects
+
+
+class DomainList(Open):
+    data: list[ShlinkDomain]
+    defaultRedirects: DomainRedirects
+
+
+class DomainListAnswer(Open):
+    domains: DomainList
+
+
+class DomainRedirectsEdit(Open):
+    domain: str
+    baseUrlRedirect: str | None = None
+    regular404Redirect: str | None = None
+    invalidShortUrlRedirect: str | None = None
+
+
 def _redirects(found: domainredirects.Redirects | None) -> dict[str, Any]:
     found = found or domainredirects.Redirects()
     return {name: getattr(found, kind) for name, kind in KINDS.items()}
 
 
 @shlink_route("/domains", ["GET"])
+@documented("List domains", responses={200: DomainListAnswer})
 @require_user("domains:read")
 def list_domains() -> Response:
     platform, custom = domainredirects.visible_domains(caller(), reach())
@@ -47,6 +77,7 @@ def list_domains() -> Response:
 
 
 @shlink_route("/domains/redirects", ["PATCH"])
+@documented("Set a domain's special redirects", body=DomainRedirectsEdit, responses={200: DomainRedirects})
 @require_user("domains:write")
 def edit_domain_redirects() -> Response:
     data = body()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.shlink.common import bp, problem, shlink_route
 from zipshort.auth import public_route, require_user
 from zipshort.database import reachable
@@ -14,7 +15,14 @@ from zipshort.http import runtime
 LINKS = {"about": "https://shlink.io", "project": "https://github.com/shlinkio/shlink"}
 
 
+class Health(Open):
+    status: str
+    version: str
+    links: dict[str, str]
+
+
 @bp.get("/health")
+@documented("Health check", responses={200: Health}, content_types={200: "application/health+json"})
 @shlink_route("/health", ["GET"])
 @public_route("health check: a database round trip; a key, if sent, is ignored")
 def health() -> Response:
@@ -27,6 +35,7 @@ def health() -> Response:
 
 
 @shlink_route("/mercure-info", ["GET"])
+@documented("Mercure (not run: always 501)", responses={}, errors=(501,))
 @require_user("links:read")
 def mercure_info() -> Response:
     raise problem(501, "mercure_not_configured", "This Shlink instance is not integrated with a mercure hub.")

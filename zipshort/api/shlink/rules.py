@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Response, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.api.shlink.common import body, caller, find_short_url, invalid, ok, shlink_route
 from zipshort.auth import require_user
 from zipshort.errors import ValidationError
@@ -21,6 +22,34 @@ from zipshort.services.links import FieldNames
 PATH = "/short-urls/<code>/redirect-rules"
 NAMES = FieldNames(rules="redirectRules")
 ELEMENTS = {"destination": "longUrl"}  # the leaf at fault (services' name) → Shlink's name in invalidElements
+
+
+class RuleCondition(Open):
+    type: str
+    matchKey: str | None
+    matchValue: str | None
+
+
+class RedirectRule(Open):
+    longUrl: str
+    priority: int
+    conditions: list[RuleCondition]
+
+
+class RedirectRules(Open):
+    """``rules_json``."""
+
+    defaultLongUrl: str
+    redirectRules: list[RedirectRule]
+
+
+class RuleInput(Open):
+    longUrl: WebUrl
+    conditions: list[dict[str, Any]]
+
+
+class RedirectRulesInput(Open):
+    redirectRules: list[RuleInput]
 
 
 def rules_json(link: Link) -> dict[str, Any]:
@@ -40,12 +69,14 @@ def _rule(item: Any) -> Any:
 
 
 @shlink_route(PATH, ["GET"])
+@documented("A short URL's redirect rules", responses={200: RedirectRules})
 @require_user("links:read")
 def get_redirect_rules(code: str) -> Response:
     return ok(rules_json(find_short_url(code)))
 
 
 @shlink_route(PATH, ["POST", "PATCH"])
+@documented("Replace a short URL's redirect rules", body=RedirectRulesInput, responses={200: RedirectRules})
 @require_user("links:write")
 def set_redirect_rules(code: str) -> Response:
     link = find_short_url(code)  # an unknown code is a 404 before the body is judged (§6.1)

@@ -7,8 +7,13 @@ import re
 from typing import Any
 
 from flask import Response, g, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.api.shlink.common import (
+    ShlinkDateRangeQuery,
+    ShlinkPagination,
+    ShlinkShortUrl,
     body,
     caller,
     default_host,
@@ -47,6 +52,73 @@ SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 MIN_CODE_LENGTH, MAX_CODE_LENGTH = 4, 64
 MAX_TITLE = 255
 CODE_ATTEMPTS = 5
+
+
+# --- the bodies, for the OpenAPI document ------------------------------------------------------------------
+
+
+class ShortUrlCreate(Open):
+    """POST /short-urls (``_create``)."""
+
+    longUrl: WebUrl
+    customSlug: str | None = None
+    pathPrefix: str | None = None
+    shortCodeLength: int | None = Field(None, ge=MIN_CODE_LENGTH, le=MAX_CODE_LENGTH)
+    tags: list[str] | None = None
+    findIfExists: bool | None = None
+    crawlable: bool | None = None
+    forwardQuery: bool | None = None
+    validSince: str | None = None
+    validUntil: str | None = None
+    maxVisits: int | None = None
+    title: str | None = None
+    domain: str | None = None
+
+
+class ShortUrlEdit(Open):
+    """PATCH /short-urls/{shortCode} (``_changes``): absent = unchanged, null clears."""
+
+    longUrl: str | None = None
+    validSince: str | None = None
+    validUntil: str | None = None
+    maxVisits: int | None = None
+    title: str | None = None
+    tags: list[str] | None = None
+    crawlable: bool | None = None
+    forwardQuery: bool | None = None
+
+
+class ShortUrlList(ShlinkDateRangeQuery):
+    """GET /short-urls' query."""
+
+    searchTerm: str | None = None
+    tags: list[str] | None = Field(None, alias="tags[]")
+    tagsMode: str | None = Field(None, description="any or all")
+    excludeTags: list[str] | None = Field(None, alias="excludeTags[]")
+    excludeTagsMode: str | None = Field(None, description="any or all")
+    orderBy: str | None = Field(None, description="field-ASC or field-DESC")
+    excludeMaxVisitsReached: bool | None = None
+    excludePastValidUntil: bool | None = None
+    domain: str | None = Field(None, description="DEFAULT for the default domain")
+    apiKeyName: str | None = None
+
+
+class ShortUrlPage(Open):
+    data: list[ShlinkShortUrl]
+    pagination: ShlinkPagination
+
+
+class ShortUrlListAnswer(Open):
+    shortUrls: ShortUrlPage
+
+
+class ShortenQuery(Open):
+    longUrl: WebUrl
+    format: str | None = Field(None, description="json or txt")
+
+
+class DomainQuery(Open):
+    domain: str | None = None
 
 
 # --- parsing ---------------------------------------------------------------------------------------------
@@ -142,6 +214,7 @@ def _mode(name: str) -> bool | None:
 
 
 @shlink_route("/short-urls", ["GET"])
+@documented("List short URLs", query=ShortUrlList, responses={200: ShortUrlListAnswer})
 @require_user("links:read")
 def list_short_urls() -> Response:
     bad: list[str] = []
@@ -244,12 +317,14 @@ def _create(data: dict[str, Any]) -> Link:
 
 
 @shlink_route("/short-urls", ["POST"])
+@documented("Create a short URL", body=ShortUrlCreate, responses={200: ShlinkShortUrl})
 @require_user("links:write")
 def create_short_url() -> Response:
     return ok(one_short_url_json(_create(body())))
 
 
 @shlink_route("/short-urls/shorten", ["GET"])
+@documented("Shorten in one step", query=ShortenQuery, responses={200: ShlinkShortUrl}, also=("text/plain",))
 @declares("links:write", note="the key as `?apiKey=` (with `[shlink] key_in_query`), else in a header")
 def shorten() -> Response:
     """The single-step shortener: the one route that takes its key in the URL (Shlink's clients put it there)."""
@@ -273,6 +348,7 @@ def shorten() -> Response:
 
 
 @shlink_route("/short-urls/<code>", ["GET"])
+@documented("Get a short URL", query=DomainQuery, responses={200: ShlinkShortUrl})
 @require_user("links:read")
 def get_short_url(code: str) -> Response:
     return ok(one_short_url_json(find_short_url(code)))
@@ -300,6 +376,7 @@ def _changes(data: dict[str, Any]) -> links.LinkChanges:
 
 
 @shlink_route("/short-urls/<code>", ["PATCH"])
+@documented("Edit a short URL", query=DomainQuery, body=ShortUrlEdit, responses={200: ShlinkShortUrl})
 @require_user("links:write")
 def edit_short_url(code: str) -> Response:
     changes = _changes(body())  # validated before the lookup, as Shlink does
@@ -313,6 +390,7 @@ def edit_short_url(code: str) -> Response:
 
 
 @shlink_route("/short-urls/<code>", ["DELETE"])
+@documented("Delete a short URL", query=DomainQuery, responses={204: None})
 @require_user("links:write")
 def delete_short_url(code: str) -> Response:
     link = find_short_url(code)

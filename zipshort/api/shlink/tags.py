@@ -6,8 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.shlink.common import (
+    ShlinkPageQuery,
+    ShlinkPagination,
+    ShlinkVisitsSummary,
     body,
     caller,
     invalid,
@@ -25,6 +30,44 @@ from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.services import tags
 
 STATS_ORDER = ("tag", "shortUrlsCount", "visits", "nonBotVisits")
+
+
+class TagsQuery(ShlinkPageQuery):
+    searchTerm: str | None = None
+    orderBy: str | None = Field(None, description="tag, shortUrlsCount, visits or nonBotVisits, -ASC or -DESC")
+
+
+class TagNames(Open):
+    data: list[str]
+    pagination: ShlinkPagination
+
+
+class TagNamesAnswer(Open):
+    tags: TagNames
+
+
+class TagStat(Open):
+    tag: str
+    shortUrlsCount: int
+    visitsSummary: ShlinkVisitsSummary
+
+
+class TagStatsPage(Open):
+    data: list[TagStat]
+    pagination: ShlinkPagination
+
+
+class TagStatsAnswer(Open):
+    tags: TagStatsPage
+
+
+class TagRename(Open):
+    oldName: str
+    newName: str
+
+
+class TagsToDelete(Open):
+    tags: list[str] | None = Field(None, alias="tags[]")
 
 
 def _stats() -> tuple[list[tags.TagStats], int, int | None]:
@@ -53,6 +96,7 @@ def _page(rows: list[Any], page: int, per_page: int | None) -> list[Any]:
 
 
 @shlink_route("/tags", ["GET"])
+@documented("List tags", query=TagsQuery, responses={200: TagNamesAnswer})
 @require_user("links:read")
 def list_tags() -> Response:
     rows, page, per_page = _stats()
@@ -62,6 +106,7 @@ def list_tags() -> Response:
 
 
 @shlink_route("/tags/stats", ["GET"])
+@documented("Tags with their stats", query=TagsQuery, responses={200: TagStatsAnswer})
 @require_user("links:read")
 def tag_stats() -> Response:
     rows, page, per_page = _stats()
@@ -77,6 +122,7 @@ def _unrestricted(verb: str) -> None:
 
 
 @shlink_route("/tags", ["PUT"])
+@documented("Rename a tag", body=TagRename, responses={204: None})
 @require_user("links:write")
 def rename_tag() -> Response:
     data = body()
@@ -97,6 +143,7 @@ def rename_tag() -> Response:
 
 
 @shlink_route("/tags", ["DELETE"])
+@documented("Delete tags", query=TagsToDelete, responses={204: None})
 @require_user("links:write")
 def delete_tags() -> Response:
     _unrestricted("delete")

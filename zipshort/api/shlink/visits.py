@@ -8,8 +8,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from flask import Response, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.shlink.common import (
+    ShlinkDateRangeQuery,
+    ShlinkPagination,
+    ShlinkVisitsSummary,
     atom,
     default_host,
     find_short_url,
@@ -30,6 +35,61 @@ from zipshort.services.visitqueries import Page, Params, Reader, Summary
 
 DEFAULT = "DEFAULT"  # Shlink's name for the default domain
 ORPHANS_NOTE = "orphan visits: administrators with the admin scope and an unrestricted key; others see none"
+
+
+class VisitLocation(Open):
+    countryCode: str
+    countryName: str
+    regionName: str
+    cityName: str
+    latitude: float
+    longitude: float
+    timezone: str
+    isEmpty: bool
+
+
+class ShlinkVisit(Open):
+    """The Visit object (``visit_json``); ``type`` on orphan visits only."""
+
+    referer: str | None
+    date: str
+    userAgent: str | None
+    visitLocation: VisitLocation | None
+    potentialBot: bool
+    visitedUrl: str | None
+    redirectUrl: str | None
+    type: str | None = None
+
+
+class VisitPage(Open):
+    data: list[ShlinkVisit]
+    pagination: ShlinkPagination
+
+
+class VisitsAnswer(Open):
+    visits: VisitPage
+
+
+class VisitsQuery(ShlinkDateRangeQuery):
+    excludeBots: bool | None = Field(None, description="by presence, whatever its value")
+    domain: str | None = None
+
+
+class OrphanVisitsQuery(VisitsQuery):
+    type: str | None = Field(None, description="base_url, invalid_short_url or regular_404")
+
+
+class VisitsOverview(Open):
+    nonOrphanVisits: ShlinkVisitsSummary
+    orphanVisits: ShlinkVisitsSummary
+
+
+class VisitsOverviewAnswer(Open):
+    visits: VisitsOverview
+
+
+class DeletedVisits(Open):
+    deletedVisits: int
 
 
 def _reader() -> Reader:
@@ -94,6 +154,7 @@ def _summary(counted: Summary) -> dict[str, int]:
 
 
 @shlink_route("/visits", ["GET"])
+@documented("Visits overview", responses={200: VisitsOverviewAnswer})
 @require_user("stats:read", note=ORPHANS_NOTE)
 def visits_overview() -> Response:
     linked, orphaned = visitqueries.overview(_reader())
@@ -101,6 +162,7 @@ def visits_overview() -> Response:
 
 
 @shlink_route("/short-urls/<code>/visits", ["GET"])
+@documented("A short URL's visits", query=VisitsQuery, responses={200: VisitsAnswer})
 @require_user("stats:read")
 def short_url_visits(code: str) -> Response:
     params, _ = _params()
@@ -108,6 +170,7 @@ def short_url_visits(code: str) -> Response:
 
 
 @shlink_route("/tags/<tag>/visits", ["GET"])
+@documented("A tag's visits", query=VisitsQuery, responses={200: VisitsAnswer})
 @require_user("stats:read")
 def tag_visits(tag: str) -> Response:
     params, _ = _params()
@@ -115,6 +178,7 @@ def tag_visits(tag: str) -> Response:
 
 
 @shlink_route("/domains/<domain>/visits", ["GET"])
+@documented("A domain's visits", query=VisitsQuery, responses={200: VisitsAnswer})
 @require_user("stats:read")
 def domain_visits(domain: str) -> Response:
     params, _ = _params()
@@ -123,6 +187,7 @@ def domain_visits(domain: str) -> Response:
 
 
 @shlink_route("/visits/non-orphan", ["GET"])
+@documented("Every short URL's visits", query=VisitsQuery, responses={200: VisitsAnswer})
 @require_user("stats:read")
 def non_orphan_visits() -> Response:
     params, _ = _params()
@@ -130,6 +195,7 @@ def non_orphan_visits() -> Response:
 
 
 @shlink_route("/visits/orphan", ["GET"])
+@documented("Orphan visits", query=OrphanVisitsQuery, responses={200: VisitsAnswer})
 @require_user("stats:read", note=ORPHANS_NOTE)
 def orphan_visits() -> Response:
     params, kind = _params(orphan=True)
@@ -141,12 +207,14 @@ def orphan_visits() -> Response:
 
 
 @shlink_route("/short-urls/<code>/visits", ["DELETE"])
+@documented("Delete a short URL's visits", responses={200: DeletedVisits})
 @require_user("links:write")
 def delete_short_url_visits(code: str) -> Response:
     return ok({"deletedVisits": visitqueries.delete_link_visits(_reader(), find_short_url(code))})
 
 
 @shlink_route("/visits/orphan", ["DELETE"])
+@documented("Delete the orphan visits", responses={200: DeletedVisits})
 @require_user("links:write", note="deletes for administrators with the admin scope and an unrestricted key; "
                                   "others delete none (0)")
 def delete_orphan_visits() -> Response:

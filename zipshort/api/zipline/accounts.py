@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from typing import Any
 
+from flask import g, jsonify, request
+from pydantic import Field
+
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import iso, user_json
+from zipshort.api.zipline.schemas import Credentials, LoginAnswer, UserAnswer, ZiplineUser, iso, user_json
 from zipshort.auth import (
     actor,
     begin_browser_session,
@@ -21,7 +25,71 @@ from zipshort.http import runtime
 from zipshort.services import accounts, apikeys, mfa, sessions
 
 
+class TotpState(Open):
+    """A new secret and its QR code, or ``enabled`` with no secret once TOTP is on."""
+
+    secret: str | None
+    qrcode: str | None = None
+    enabled: bool | None = None
+
+
+class TotpInput(Open):
+    secret: str | None = None
+    code: str
+
+
+class TotpAnswer(Open):
+    user: ZiplineUser
+    enabled: bool
+
+
+class LoggedOut(Open):
+    loggedOut: bool
+
+
+class SessionObject(Open):
+    id: str
+    current: bool
+    createdAt: str | None
+    lastSeenAt: str | None
+    expiresAt: str | None
+    userAgent: str | None
+
+
+class SessionList(Open):
+    current: SessionObject | None
+    other: list[SessionObject]
+
+
+class SessionsToEnd(Open):
+    all: bool | None = Field(None, description="true: every session but this one")
+    sessionId: str | None = None
+
+
+class Ended(Open):
+    ended: int
+
+
+class FirstSetup(Open):
+    firstSetup: bool
+    user: ZiplineUser | None = None
+
+
+class SelfEdit(Open):
+    username: str | None = None
+    password: str | None = None
+    view: dict[str, Any] | None = None
+
+
+class TokenAnswer(Open):
+    """The Zipline token (a key holding every scope); a reset also sends the user."""
+
+    token: str
+    user: ZiplineUser | None = None
+
+
 @bp.post("/auth/login")
+@documented("Log in (a session cookie)", body=Credentials, responses={200: LoginAnswer})
 @public_route("username and password (and TOTP code); rate limited")
 def login():
     if request.mimetype != "application/json":
@@ -41,6 +109,7 @@ def login():
 
 
 @bp.post("/auth/register")
+@documented("Register (a session cookie)", body=Credentials, responses={200: UserAnswer})
 @public_route("open registration or an invite code; rate limited")
 def register():
     body = json_body()
@@ -51,6 +120,7 @@ def register():
 
 
 @bp.get("/user/mfa/totp")
+@documented("TOTP: a new secret, or whether it is on", responses={200: TotpState})
 @require_user("account", person=True)
 def totp_state():
     rt = runtime()
@@ -62,6 +132,7 @@ def totp_state():
 
 
 @bp.post("/user/mfa/totp")
+@documented("Switch TOTP on", body=TotpInput, responses={200: TotpAnswer})
 @require_user("account", person=True)
 def totp_enable():
     body = json_body()
@@ -70,6 +141,7 @@ def totp_enable():
 
 
 @bp.delete("/user/mfa/totp")
+@documented("Switch TOTP off", body=TotpInput, responses={200: TotpAnswer})
 @require_user("account", person=True)
 def totp_disable():
     body = json_body()
@@ -78,6 +150,7 @@ def totp_disable():
 
 
 @bp.get("/auth/logout")
+@documented("Log out (ends this browser session)", responses={200: LoggedOut})
 @require_user(note="a cross-site request logs nobody out")
 def logout():
     # Zipline logs out on a GET; a link or image on another site must not be able to do it.
@@ -94,6 +167,7 @@ def session_json(row, current_id: str | None) -> dict:
 
 
 @bp.get("/user/sessions")
+@documented("Your browser sessions", responses={200: SessionList})
 @require_user("account", person=True)
 def list_sessions():
     current = browser_session_id()
@@ -103,6 +177,7 @@ def list_sessions():
 
 
 @bp.delete("/user/sessions")
+@documented("End browser sessions", body=SessionsToEnd, responses={200: Ended})
 @require_user("account", person=True)
 def revoke_sessions():
     body = json_body()
@@ -115,6 +190,7 @@ def revoke_sessions():
 
 
 @bp.get("/setup")
+@documented("Whether the first user may still be made", responses={200: FirstSetup})
 @public_route("only until the first user exists")
 def setup_state():
     if accounts.count_users():
@@ -123,6 +199,7 @@ def setup_state():
 
 
 @bp.post("/setup")
+@documented("Make the first user (a SUPERADMIN)", body=Credentials, responses={200: FirstSetup})
 @public_route("only until the first user exists")
 def setup():
     if accounts.count_users():
@@ -134,12 +211,14 @@ def setup():
 
 
 @bp.get("/user")
+@documented("You", responses={200: UserAnswer})
 @require_user()
 def get_self():
     return jsonify({"user": user_json(g.user)})
 
 
 @bp.patch("/user")
+@documented("Change your username, password or view", body=SelfEdit, responses={200: UserAnswer})
 @require_user("account", person=True)
 def update_self():
     body = json_body()
@@ -167,16 +246,44 @@ def _optional_str(body: dict, key: str) -> str | None:
 
 
 @bp.get("/user/token")
+@documented("Your Zipline token", responses={200: TokenAnswer})
 @require_user("account", person=True)
 def get_token():
     return jsonify({"token": apikeys.get_token(runtime(), g.user)})
 
 
 @bp.patch("/user/token")
+@documented("Reset your Zipline token", responses={200: TokenAnswer})
 @require_user("account", person=True)
 def reset_token():
     token = apikeys.rotate_token(runtime(), g.user)
     return jsonify({"user": user_json(g.user), "token": token})
+
+
+class ApiKeyObject(Open):
+    """``key_json``: ``key`` (the plaintext) only in the answer that created it."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    bot: bool
+    authoredOnly: bool
+    domain: str | None
+    createdAt: str | None
+    expiresAt: str | None
+    lastUsedAt: str | None
+    revokedAt: str | None
+    key: str | None = None
+
+
+class ApiKeyCreate(Open):
+    name: str | None = None
+    scopes: list[str] | None = None
+    expiresAt: str | None = None
+    bot: bool | None = None
+    authoredOnly: bool | None = None
+    domain: str | None = None
 
 
 def key_json(key, plaintext: str | None = None) -> dict:
@@ -200,12 +307,14 @@ def key_json(key, plaintext: str | None = None) -> dict:
 
 
 @bp.get("/user/keys")
+@documented("List your API keys", responses={200: list[ApiKeyObject]})
 @require_user("keys:read", person=True)
 def list_keys():
     return jsonify([key_json(k) for k in apikeys.list_keys(g.user)])
 
 
 @bp.post("/user/keys")
+@documented("Mint an API key (shown once)", body=ApiKeyCreate, responses={201: ApiKeyObject})
 @require_user("keys:write", person=True)
 def create_key():
     body = json_body()
@@ -220,6 +329,7 @@ def create_key():
 
 
 @bp.delete("/user/keys/<key_id>")
+@documented("Revoke an API key", responses={200: ApiKeyObject})
 @require_user("keys:write", person=True)
 def revoke_key(key_id: str):
     return jsonify(key_json(apikeys.revoke_key(runtime(), actor(), g.user, key_id)))

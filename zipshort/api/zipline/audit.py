@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import g, jsonify, request
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.files import int_arg
 from zipshort.api.zipline.schemas import iso
@@ -13,6 +14,50 @@ from zipshort.auth import require_user
 from zipshort.dates import parse_datetime
 from zipshort.models import AuditEntry
 from zipshort.services import audit
+
+
+class AuditActor(Open):
+    id: str | None
+    username: str | None
+
+
+class AuditTarget(Open):
+    type: str | None
+    id: str | None
+    name: str | None
+
+
+class AuditEntryJson(Open):
+    """``entry_json``."""
+
+    id: str
+    at: str | None
+    action: str
+    result: str
+    reason: str | None
+    actor: AuditActor
+    account: str | None
+    target: AuditTarget
+    address: str | None
+    requestId: str | None
+    details: dict[str, Any]
+
+
+class AuditPage(Open):
+    page: list[AuditEntryJson]
+    total: int
+    pages: int
+
+
+class AuditQueryArgs(Open):
+    actor: str | None = None
+    target: str | None = None
+    action: str | None = None
+    result: str | None = None
+    since: str | None = None
+    until: str | None = None
+    page: int | None = None
+    perpage: int | None = None
 
 
 def entry_json(row: AuditEntry) -> dict[str, Any]:
@@ -35,6 +80,7 @@ def query_from_args() -> audit.AuditQuery:
 
 
 @bp.get("/server/audit")
+@documented("The audit log, newest first (filters and pages)", query=AuditQueryArgs, responses={200: AuditPage})
 @require_user(admin=True, note="a SUPERADMIN sees every entry, an ADMIN those of the accounts they manage")
 def list_audit():
     query = query_from_args()

@@ -4,7 +4,9 @@ by hand (administrators), remove."""
 from __future__ import annotations
 
 from flask import g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user
@@ -12,6 +14,36 @@ from zipshort.errors import ValidationError
 from zipshort.http import runtime
 from zipshort.models import CustomDomain
 from zipshort.services import domainproofs, domains
+
+
+class TxtRecord(Open):
+    type: str
+    name: str
+    value: str
+
+
+class CustomDomainObject(Open):
+    """``domain_json``."""
+
+    id: str
+    hostname: str
+    userId: str
+    verified: bool
+    verifiedAt: str | None
+    createdAt: str | None
+    txtRecord: TxtRecord
+
+
+class DomainInput(Open):
+    hostname: str
+
+
+class DomainVerified(Open):
+    verified: bool
+
+
+class AllDomains(Open):
+    all: str | None = Field(None, description="true: every user's (administrators)")
 
 
 def domain_json(row: CustomDomain) -> dict:
@@ -28,6 +60,7 @@ def domain_json(row: CustomDomain) -> dict:
 
 
 @bp.get("/user/domains")
+@documented("List custom domains", query=AllDomains, responses={200: list[CustomDomainObject]})
 @require_user("domains:read")
 def list_domains():
     everyone = request.args.get("all") in ("1", "true") and g.user.is_administrator
@@ -35,6 +68,7 @@ def list_domains():
 
 
 @bp.post("/user/domains")
+@documented("Claim a custom domain", body=DomainInput, responses={201: CustomDomainObject})
 @require_user("domains:write")
 def add_domain():
     body = json_body()
@@ -43,18 +77,21 @@ def add_domain():
 
 
 @bp.get("/user/domains/<ident>")
+@documented("Get a custom domain", responses={200: CustomDomainObject})
 @require_user("domains:read")
 def get_domain(ident: str):
     return jsonify(domain_json(domains.get_custom(g.user, ident)))
 
 
 @bp.post("/user/domains/<ident>/verify")
+@documented("Check the DNS proof", responses={200: CustomDomainObject})
 @require_user("domains:write")
 def check_domain(ident: str):
     return jsonify(domain_json(domainproofs.check_proof(runtime(), g.user, ident)))
 
 
 @bp.patch("/user/domains/<ident>")
+@documented("Mark verified by hand (administrators)", body=DomainVerified, responses={200: CustomDomainObject})
 @require_user("domains:write", admin=True)
 def verify_domain(ident: str):
     verified = json_body().get("verified")
@@ -64,6 +101,7 @@ def verify_domain(ident: str):
 
 
 @bp.delete("/user/domains/<ident>")
+@documented("Remove a custom domain", responses={200: CustomDomainObject})
 @require_user("domains:write")
 def delete_domain(ident: str):
     return jsonify(domain_json(domains.delete_custom(runtime(), g.user, ident)))

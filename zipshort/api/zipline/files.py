@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import check_caller, public_route, require_user
@@ -14,6 +16,92 @@ from zipshort.http import runtime
 from zipshort.inputs import whole_number
 from zipshort.models import File, User
 from zipshort.services import accounts, files, folders, partials, tags, ziplineobjects
+
+
+class ZiplineTag(Open):
+    """``tag_json``."""
+
+    id: str
+    name: str
+    color: str | None
+    userId: str
+
+
+class ZiplineFile(Open):
+    """``file_json``."""
+
+    id: str
+    createdAt: str | None
+    updatedAt: str | None
+    deletesAt: str | None
+    favorite: bool
+    originalName: str | None
+    name: str
+    size: int
+    type: str
+    views: int
+    maxViews: int | None
+    folderId: str | None
+    thumbnail: dict[str, str] | None
+    tags: list[ZiplineTag]
+    password: bool
+    url: str
+
+
+class FilePage(Open):
+    page: list[ZiplineFile]
+    total: int
+    pages: int
+
+
+class FileQuery(Open):
+    page: int | None = None
+    perpage: int | None = None
+    filter: str | None = Field(None, description="all, dashboard or none")
+    favorite: str | None = Field(None, description="true: favourites only")
+    sortBy: str | None = None
+    order: str | None = Field(None, description="asc or desc")
+    searchField: str | None = None
+    searchQuery: str | None = None
+    id: str | None = Field(None, description="another user's id (administrators)")
+
+
+class FileEdit(Open):
+    favorite: bool | None = None
+    maxViews: int | None = None
+    password: str | None = None
+    originalName: str | None = None
+    type: str | None = None
+    name: str | None = None
+    tags: list[str] | None = None
+
+
+class IncompleteFile(Open):
+    """``incomplete_json``: a chunked upload in progress."""
+
+    id: str
+    status: str
+    chunksTotal: int
+    chunksComplete: int
+    bytesTotal: int
+    bytesReceived: int
+    metadata: dict[str, Any]
+
+
+class IncompleteIds(Open):
+    id: list[str]
+
+
+class UserFileStats(Open):
+    filesUploaded: int
+    favoriteFiles: int
+    views: int
+    avgViews: float
+    storageUsed: int
+    avgStorageUsed: float
+    urlsCreated: int
+    urlViews: int
+    sortTypeCount: dict[str, int]
 
 
 def file_json(row: File) -> dict[str, Any]:
@@ -32,6 +120,7 @@ def int_arg(name: str, default: int) -> int:
 
 
 @bp.get("/user/files")
+@documented("List your files", query=FileQuery, responses={200: FilePage})
 @require_user(scope="files:read", note="`?id=<userId>`: also an administrator, key scope `admin`")
 def list_files():
     search_field = request.args.get("searchField")
@@ -73,12 +162,14 @@ def incomplete_json(session) -> dict[str, Any]:
 
 
 @bp.get("/user/files/incomplete")
+@documented("Your chunked uploads in progress", responses={200: list[IncompleteFile]})
 @require_user(scope="files:read")
 def list_incomplete():
     return jsonify([incomplete_json(s) for s in partials.list_incomplete(g.user)])
 
 
 @bp.delete("/user/files/incomplete")
+@documented("Cancel chunked uploads", body=IncompleteIds, responses={200: list[IncompleteFile]})
 @require_user(scope="files:write")
 def cancel_incomplete():
     ids = json_body().get("id")
@@ -88,6 +179,7 @@ def cancel_incomplete():
 
 
 @bp.get("/user/recent")
+@documented("Your recent files", responses={200: list[ZiplineFile]})
 @require_user(scope="files:read")
 def recent_files():
     take = min(int_arg("take", 3), 100)
@@ -96,6 +188,7 @@ def recent_files():
 
 
 @bp.get("/user/files/<ident>")
+@documented("Get a file", responses={200: ZiplineFile})
 @require_user(scope="files:read")
 def get_file(ident: str):
     return jsonify(file_json(files.get_owned_file(g.user, ident)))
@@ -130,6 +223,7 @@ def _file_changes(body: dict[str, Any]) -> files.FileChanges:
 
 
 @bp.patch("/user/files/<ident>")
+@documented("Edit a file", body=FileEdit, responses={200: ZiplineFile})
 @require_user(scope="files:write")
 def update_file(ident: str):
     if ident == "transaction":
@@ -138,6 +232,7 @@ def update_file(ident: str):
 
 
 @bp.delete("/user/files/<ident>")
+@documented("Delete a file", responses={200: ZiplineFile})
 @require_user(scope="files:write")
 def delete_file(ident: str):
     if ident == "transaction":
@@ -172,12 +267,24 @@ def bulk_delete():
 
 
 @bp.get("/user/stats")
+@documented("Your file and URL counts", responses={200: UserFileStats})
 @require_user(scope="stats:read")
 def stats():
     return jsonify(files.user_stats(g.user))
 
 
+class PublicSettings(Open):
+    """What clients may know without an account (Zipline 4.x's public settings)."""
+
+    features: dict[str, Any]
+    files: dict[str, Any]
+    urls: dict[str, Any]
+    domains: list[str]
+    firstSetup: bool
+
+
 @bp.get("/server/public")
+@documented("What clients may know without an account", responses={200: PublicSettings})
 @public_route("what clients may know without an account")
 def server_public():
     """What clients may know without an account (Zipline 4.x's public settings)."""

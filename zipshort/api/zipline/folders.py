@@ -5,15 +5,68 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.files import file_json
+from zipshort.api.zipline.files import ZiplineFile, ZiplineTag, file_json
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import public_route, require_user
 from zipshort.errors import ValidationError
 from zipshort.models import Folder
 from zipshort.services import folders, tags
 from zipshort.services.ziplineobjects import tag_json
+
+
+class ZiplineFolder(Open):
+    """``folder_json``: ``files`` unless left out (``?noincl=true``, a deleted folder)."""
+
+    id: str
+    name: str
+    public: bool
+    allowUploads: bool
+    userId: str
+    files: list[ZiplineFile] | None = None
+
+
+class PublicFolder(ZiplineFolder):
+    """A public folder: its files without their password flag."""
+
+    files: list[dict[str, Any]] | None = None  # type: ignore[assignment]
+
+
+class FolderCreate(Open):
+    name: str
+    isPublic: bool | None = None
+    files: list[str] | None = None
+
+
+class FolderEdit(Open):
+    name: str | None = None
+    isPublic: bool | None = None
+    allowUploads: bool | None = None
+
+
+class FolderFile(Open):
+    id: str
+
+
+class FolderDelete(Open):
+    delete: str = Field(description="folder: delete the folder; file: take the file ``id`` out of it")
+    id: str | None = None
+
+
+class NoIncl(Open):
+    noincl: str | None = Field(None, description="true: without the files")
+
+
+class PublicQuery(Open):
+    uploads: str | None = Field(None, description="true: a folder open for uploads, without its files")
+
+
+class TagInput(Open):
+    name: str | None = None
+    color: str | None = None
 
 
 def folder_json(folder: Folder, with_files: bool = True) -> dict[str, Any]:
@@ -27,6 +80,7 @@ def folder_json(folder: Folder, with_files: bool = True) -> dict[str, Any]:
 
 
 @bp.get("/user/folders")
+@documented("List your folders", query=NoIncl, responses={200: list[ZiplineFolder]})
 @require_user(scope="files:read")
 def list_folders():
     with_files = request.args.get("noincl") != "true"
@@ -34,6 +88,7 @@ def list_folders():
 
 
 @bp.post("/user/folders")
+@documented("Create a folder", body=FolderCreate, responses={200: ZiplineFolder})
 @require_user(scope="files:write")
 def create_folder():
     body = json_body()
@@ -47,18 +102,21 @@ def create_folder():
 
 
 @bp.get("/user/folders/<folder_id>")
+@documented("Get a folder", responses={200: ZiplineFolder})
 @require_user(scope="files:read")
 def get_folder(folder_id: str):
     return jsonify(folder_json(folders.get_folder(g.user, folder_id)))
 
 
 @bp.put("/user/folders/<folder_id>")
+@documented("Put a file in a folder", body=FolderFile, responses={200: ZiplineFolder})
 @require_user(scope="files:write")
 def add_to_folder(folder_id: str):
     return jsonify(folder_json(folders.add_file(g.user, folder_id, json_body().get("id"))))
 
 
 @bp.patch("/user/folders/<folder_id>")
+@documented("Edit a folder", body=FolderEdit, responses={200: ZiplineFolder})
 @require_user(scope="files:write")
 def update_folder(folder_id: str):
     body = json_body()
@@ -69,6 +127,7 @@ def update_folder(folder_id: str):
 
 
 @bp.delete("/user/folders/<folder_id>")
+@documented("Delete a folder, or take a file out", body=FolderDelete, responses={200: ZiplineFolder})
 @require_user(scope="files:write")
 def delete_folder(folder_id: str):
     body = json_body()
@@ -80,6 +139,7 @@ def delete_folder(folder_id: str):
 
 
 @bp.get("/server/folder/<folder_id>")
+@documented("A public folder", query=PublicQuery, responses={200: PublicFolder})
 @public_route("public folders only")
 def public_folder(folder_id: str):
     """A public folder for anyone (``?uploads=true``: a folder open for uploads, without its files)."""
@@ -92,12 +152,14 @@ def public_folder(folder_id: str):
 
 
 @bp.get("/user/tags")
+@documented("List your file tags", responses={200: list[ZiplineTag]})
 @require_user(scope="files:read")
 def list_tags():
     return jsonify([tag_json(t) for t in tags.list_tags(g.user)])
 
 
 @bp.post("/user/tags")
+@documented("Create a file tag", body=TagInput, responses={200: ZiplineTag})
 @require_user(scope="files:write")
 def create_tag():
     body = json_body()
@@ -105,6 +167,7 @@ def create_tag():
 
 
 @bp.patch("/user/tags/<tag_id>")
+@documented("Edit a file tag", body=TagInput, responses={200: ZiplineTag})
 @require_user(scope="files:write")
 def update_tag(tag_id: str):
     body = json_body()
@@ -112,6 +175,7 @@ def update_tag(tag_id: str):
 
 
 @bp.delete("/user/tags/<tag_id>")
+@documented("Delete a file tag", responses={200: ZiplineTag})
 @require_user(scope="files:write")
 def delete_tag(tag_id: str):
     return jsonify(tag_json(tags.delete_tag(g.user, tag_id)))

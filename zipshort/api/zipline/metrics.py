@@ -6,7 +6,9 @@ import datetime as dt
 from typing import Any
 
 from flask import jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import actor, require_user
@@ -34,12 +36,27 @@ def _flag(name: str) -> bool:
     return value == "true"
 
 
+class MetricSnapshot(Open):
+    """``snapshot_json``: Zipline's MetricData in ``data``."""
+
+    id: str
+    createdAt: str | None
+    data: dict[str, Any]
+
+
+class SnapshotQuery(Open):
+    from_: str | None = Field(None, alias="from")
+    to: str | None = None
+    all: str | None = Field(None, description="true: every snapshot")
+
+
 def snapshot_json(item: metrics.Snapshot) -> dict[str, Any]:
     """Zipline v4's Metric object."""
     return {"id": item.id, "createdAt": iso(item.created_at), "updatedAt": iso(item.updated_at), "data": item.data}
 
 
 @bp.get("/stats")
+@documented("Instance metrics snapshots", query=SnapshotQuery, responses={200: list[MetricSnapshot]})
 @require_user("stats:read", note="403 when features.metrics_enabled is off; under features.metrics_admin_only, "
                                  "administrators with the admin scope only")
 def instance_stats():

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 from flask import Response, g, jsonify, request
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, creation_limit
 from zipshort.api.zipline.schemas import iso, pick_domain
 from zipshort.auth import check_caller, declares, presented_key, require_user
@@ -154,7 +155,38 @@ def _uploader() -> tuple[User, str | None, bool]:
     return user, folder_id or None, False
 
 
+class UploadForm(Open):
+    """The multipart body: one or more ``file`` parts (options come as headers: ``x-zipline-*``, or v3's)."""
+
+    file: list[bytes]
+
+
+class UploadedFile(Open):
+    id: str
+    name: str
+    type: str
+    url: str
+
+
+class UploadAnswer(Open):
+    """v4: the files as objects (``deletesAt`` when they expire); v3: their URLs (``expiresAt``)."""
+
+    files: list[UploadedFile | str]
+    deletesAt: str | None = None
+    expiresAt: str | None = None
+
+
+class ChunkAnswer(Open):
+    """A chunk taken (``partialSuccess``, the next ``partialToken``), or the assembled file."""
+
+    files: list[UploadedFile]
+    partialSuccess: bool | None = None
+    partialIdentifier: str | None = None
+    partialToken: str | None = None
+
+
 @bp.post("/upload")
+@documented("Upload files", multipart=UploadForm, responses={200: UploadAnswer}, also=("text/plain",))
 @declares("files:write", note="or none: anonymous uploads into a folder open for uploads")
 def upload():
     rt = runtime()
@@ -210,6 +242,8 @@ def _extra(item: uploads.UploadedFile) -> dict:
 
 
 @bp.post("/upload/partial")
+@documented("Upload one chunk of a large file", multipart=UploadForm, responses={200: ChunkAnswer},
+            also=("text/plain",))
 @require_user(scope="files:write")
 def upload_partial():
     """One chunk of a large file: Zipline 4.4's identifier protocol or 4.5+'s token protocol."""

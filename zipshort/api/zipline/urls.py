@@ -6,8 +6,18 @@ from typing import Any
 
 from flask import Response, g, jsonify, request
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import parse_max_views, pick_domain, url_json
+from zipshort.api.zipline.schemas import (
+    UrlCreate,
+    UrlEdit,
+    UrlId,
+    UrlSearch,
+    ZiplineUrl,
+    parse_max_views,
+    pick_domain,
+    url_json,
+)
 from zipshort.auth import caller_reach, client_address, public_route, require_user
 from zipshort.dates import parse_datetime
 from zipshort.errors import Forbidden, NotFound, ValidationError, VanityTaken
@@ -15,6 +25,14 @@ from zipshort.http import runtime
 from zipshort.services import links, redirects
 from zipshort.services.creationlimits import GeneralLimit
 from zipshort.urls import link_url, public_url
+
+
+class Password(Open):
+    password: str
+
+
+class Success(Open):
+    success: bool
 
 
 def _string_or_none(body: dict[str, Any], key: str) -> str | None:
@@ -59,6 +77,7 @@ def _host_for(link) -> str:
 
 
 @bp.post("/user/urls")
+@documented("Shorten a URL", body=UrlCreate, responses={200: ZiplineUrl}, also=("text/plain",))
 @require_user(scope="links:write")
 def create_url():
     rt = runtime()
@@ -95,6 +114,7 @@ def create_url():
 
 
 @bp.get("/user/urls")
+@documented("List your URLs", query=UrlSearch, responses={200: list[ZiplineUrl]})
 @require_user(scope="links:read")
 def list_urls():
     field = request.args.get("searchField")
@@ -105,6 +125,7 @@ def list_urls():
 
 
 @bp.delete("/user/urls")
+@documented("Delete a URL (v3 style: the id in the body)", body=UrlId, responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def delete_url_v3():
     """v3 style: the id in the body."""
@@ -115,6 +136,7 @@ def delete_url_v3():
 
 
 @bp.get("/user/urls/<link_id>")
+@documented("Get a URL", responses={200: ZiplineUrl})
 @require_user(scope="links:read")
 def get_url(link_id: str):
     link = links.get_owned_link(g.user, link_id, reach=caller_reach())
@@ -147,6 +169,7 @@ def _changes(body: dict[str, Any]) -> links.LinkChanges:
 
 
 @bp.patch("/user/urls/<link_id>")
+@documented("Edit a URL", body=UrlEdit, responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def update_url(link_id: str):
     changes = _changes(json_body())
@@ -159,6 +182,7 @@ def update_url(link_id: str):
 
 
 @bp.delete("/user/urls/<link_id>")
+@documented("Delete a URL", responses={200: ZiplineUrl})
 @require_user(scope="links:write")
 def delete_url(link_id: str):
     link = links.delete_link(runtime(), g.user, link_id, reach=caller_reach())
@@ -166,6 +190,7 @@ def delete_url(link_id: str):
 
 
 @bp.post("/user/urls/<ident>/password")
+@documented("Check a URL's password", body=Password, responses={200: Success})
 @public_route("checks a link's password; rate limited per address")
 def check_url_password(ident: str):
     """Zipline's password check (id, code or vanity). No cookie is set: zipshort never stores passwords there."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, jsonify, request
+from pydantic import Field
 
+from zipshort.api.contract import Open, documented
 from zipshort.api.zipline import bp, json_body
-from zipshort.api.zipline.schemas import user_json
+from zipshort.api.zipline.schemas import UserCreate, UserEdit, ZiplineUser, user_json
 from zipshort.auth import require_user
 from zipshort.errors import Conflict, Forbidden, ValidationError
 from zipshort.http import runtime
@@ -28,7 +30,12 @@ def _target(user_id: str):
     return accounts.get_managed_user(g.user, user_id)
 
 
+class UsersQuery(Open):
+    noincl: str | None = Field(None, description="true: leave yourself out")
+
+
 @bp.get("/users")
+@documented("List the users you manage", query=UsersQuery, responses={200: list[ZiplineUser]})
 @require_user(admin=True)
 def list_users():
     exclude = g.user if request.args.get("noincl") == "true" else None
@@ -36,6 +43,7 @@ def list_users():
 
 
 @bp.post("/users")
+@documented("Create a user", body=UserCreate, responses={200: ZiplineUser})
 @require_user(admin=True)
 def create_user():
     body = json_body()
@@ -53,12 +61,14 @@ def create_user():
 
 
 @bp.get("/users/<user_id>")
+@documented("Get a user", responses={200: ZiplineUser})
 @require_user(admin=True)
 def get_user(user_id: str):
     return jsonify(user_json(_target(user_id)))
 
 
 @bp.patch("/users/<user_id>")
+@documented("Edit a user", body=UserEdit, responses={200: ZiplineUser})
 @require_user(admin=True)
 def update_user(user_id: str):
     body = json_body()
@@ -86,6 +96,7 @@ def update_user(user_id: str):
 
 
 @bp.delete("/users/<user_id>")
+@documented("Delete a user", responses={200: ZiplineUser})
 @require_user(admin=True)
 def delete_user(user_id: str):
     target = _target(user_id)

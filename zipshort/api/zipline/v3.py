@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, g, jsonify, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.api.zipline import bp
 from zipshort.api.zipline.schemas import parse_max_views, pick_domain
 from zipshort.auth import caller_reach, check_caller, client_address, declares
@@ -22,7 +23,19 @@ def _v3_caller():
     return check_caller("links:write")
 
 
+class ShortenV3(Open):
+    """Headers: ``Max-Views``, ``Override-Domain``, ``Zws``, ``No-JSON``."""
+
+    url: WebUrl
+    vanity: str | None = None
+
+
+class ShortenedV3(Open):
+    url: str
+
+
 @bp.post("/shorten")
+@documented("Shorten a URL (Zipline v3)", body=ShortenV3, responses={200: ShortenedV3}, also=("text/plain",))
 @declares("links:write", note="v3 error texts")
 def shorten():
     g.dialect = "zipline-v3"

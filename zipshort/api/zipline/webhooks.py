@@ -3,8 +3,11 @@ once), change, remove, rotate the secret, send a test event, read the delivery l
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import g, jsonify, request
 
+from zipshort.api.contract import Open, WebUrl, documented
 from zipshort.api.zipline import bp, json_body
 from zipshort.api.zipline.schemas import iso
 from zipshort.auth import require_user
@@ -17,7 +20,62 @@ from zipshort.services import webhooks
 FIELDS = ("url", "events", "description", "enabled")
 
 
-def endpoint_json(row: WebhookEndpoint, secret: str | None = None) -> dict:
+class WebhookEndpointJson(Open):
+    """``endpoint_json``: ``secret`` only in the answer that made it."""
+
+    id: str
+    url: str
+    description: str | None
+    events: list[str]
+    enabled: bool
+    disabledReason: str | None
+    disabledAt: str | None
+    failures: int
+    secretHint: str
+    createdAt: str | None
+    updatedAt: str | None
+    secret: str | None = None
+
+
+class WebhookDeliveryJson(Open):
+    """``delivery_json``."""
+
+    id: str
+    messageId: str
+    event: str
+    attempt: int
+    outcome: str
+    statusCode: int | None
+    durationMs: int | None
+    error: str | None
+    at: str | None
+
+
+class WebhookInput(Open):
+    """The fields of a new endpoint (``url`` and ``events`` required) or of a change (any of them)."""
+
+    url: WebUrl | None = None
+    events: list[str] | None = None
+    description: str | None = None
+    enabled: bool | None = None
+
+
+class WebhookEvents(Open):
+    events: list[str]
+
+
+class WebhookTest(Open):
+    messageId: str
+    event: str
+    queued: bool
+
+
+class PageQuery(Open):
+    page: int | None = None
+    perpage: int | None = None
+
+
+def endpoint_json(row: WebhookEndpoint, secret: str | None = None) -> dict[str, Any]:
     """An endpoint; ``secret`` only in the answer that made it (creation, rotation)."""
     out = {
         "id": row.id,
@@ -37,7 +95,7 @@ def endpoint_json(row: WebhookEndpoint, secret: str | None = None) -> dict:
     return out
 
 
-def delivery_json(row: WebhookDelivery) -> dict:
+def delivery_json(row: WebhookDelivery) -> dict[str, Any]:
     return {"id": row.id, "messageId": row.message_id, "event": row.event_type, "attempt": row.attempt,
             "outcome": row.outcome, "statusCode": row.status_code, "durationMs": row.duration_ms,
             "error": row.error, "at": iso(row.at)}
@@ -53,18 +111,22 @@ def _body() -> dict:
 
 
 @bp.get("/user/webhooks/events")
+@documented("The event types an endpoint may subscribe to", responses={200: WebhookEvents})
 @require_user("webhooks:read")
 def webhook_event_types():
     return jsonify({"events": list(webhooks.event_types())})
 
 
 @bp.get("/user/webhooks")
+@documented("List your webhook endpoints", responses={200: list[WebhookEndpointJson]})
 @require_user("webhooks:read")
 def list_webhooks():
     return jsonify([endpoint_json(row) for row in webhooks.list_endpoints(g.user)])
 
 
 @bp.post("/user/webhooks")
+@documented("Add a webhook endpoint (its secret is in this answer only)", body=WebhookInput,
+            responses={201: WebhookEndpointJson})
 @require_user("webhooks:write")
 def create_webhook():
     body = _body()
@@ -74,12 +136,14 @@ def create_webhook():
 
 
 @bp.get("/user/webhooks/<ident>")
+@documented("One of your webhook endpoints", responses={200: WebhookEndpointJson})
 @require_user("webhooks:read")
 def get_webhook(ident: str):
     return jsonify(endpoint_json(webhooks.get_endpoint(g.user, ident)))
 
 
 @bp.patch("/user/webhooks/<ident>")
+@documented("Change a webhook endpoint", body=WebhookInput, responses={200: WebhookEndpointJson})
 @require_user("webhooks:write")
 def update_webhook(ident: str):
     body = _body()
@@ -88,12 +152,15 @@ def update_webhook(ident: str):
 
 
 @bp.delete("/user/webhooks/<ident>")
+@documented("Remove a webhook endpoint", responses={200: WebhookEndpointJson})
 @require_user("webhooks:write")
 def delete_webhook(ident: str):
     return jsonify(endpoint_json(webhooks.delete_endpoint(runtime(), g.user, ident)))
 
 
 @bp.post("/user/webhooks/<ident>/secret")
+@documented("Rotate an endpoint's signing secret (the new one is in this answer only)",
+            responses={200: WebhookEndpointJson})
 @require_user("webhooks:write")
 def rotate_webhook_secret(ident: str):
     row, secret = webhooks.rotate_secret(runtime(), g.user, ident)
@@ -101,6 +168,7 @@ def rotate_webhook_secret(ident: str):
 
 
 @bp.post("/user/webhooks/<ident>/test")
+@documented("Queue a test event for an endpoint", responses={202: WebhookTest})
 @require_user("webhooks:write")
 def test_webhook(ident: str):
     message = webhooks.send_test(runtime(), g.user, ident)
@@ -118,6 +186,7 @@ def _page_arg(name: str, default: int) -> int:
 
 
 @bp.get("/user/webhooks/<ident>/deliveries")
+@documented("An endpoint's delivery log, newest first", query=PageQuery, responses={200: list[WebhookDeliveryJson]})
 @require_user("webhooks:read")
 def webhook_deliveries(ident: str):
     rows = webhooks.list_deliveries(g.user, ident, page=_page_arg("page", 1), per_page=_page_arg("perpage", 50))
