@@ -14,6 +14,7 @@ from zipshort.geoip import CountryLookup
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 from zipshort.storage import Storage, build_storage
+from zipshort.telemetry import Telemetry
 from zipshort.useragents import AgentParser
 
 
@@ -36,6 +37,7 @@ class Runtime:
     leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
     # every domain's special redirects, read on each public 404 (services/domains.py: domain_redirects)
     domain_redirects: Snapshot[Any]
+    telemetry: Telemetry | None = None  # Prometheus metrics (zipshort/telemetry.py); None unless metrics.enabled
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -58,4 +60,5 @@ class Runtime:
             grants=GroupCommit(),
             leases=leases,
             domain_redirects=Snapshot(),
+            telemetry=Telemetry(settings) if settings.metrics.enabled else None,
         )

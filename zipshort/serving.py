@@ -48,6 +48,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     writer = _start_visit_writer(engine, rt)
     pruner = _start_pruner(app, rt)
     snapshots = _start_metrics(app, rt)
+    sampler = _start_sampler(engine, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -56,6 +57,11 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
         waitress.serve(app, host=host, port=port, **options)
     finally:
         rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
+        if sampler is not None:
+            sampler.stop()
+            from zipshort.telemetry import leave_multiprocess
+
+            leave_multiprocess(sampler.directory)
         if snapshots is not None:
             snapshots.stop()
         if pruner is not None:
@@ -119,6 +125,17 @@ def _start_metrics(app: Flask, rt: Runtime) -> Periodic | None:
     except Exception:  # a database hiccup at start must not stop the server; the task retries
         log.exception("metrics: the first snapshot failed; the next round retries")
     return MetricsTask(rt, app.app_context).start()
+
+
+def _start_sampler(engine, rt: Runtime) -> Any:
+    """With several processes sharing metrics.multiprocess_dir, write this one's queue and pool gauges there every
+    metrics.sample_seconds (a single process samples them at each scrape)."""
+    from zipshort.services.monitoring import Sampler
+
+    telemetry = rt.telemetry
+    if telemetry is None or not telemetry.multiprocess:
+        return None
+    return Sampler(rt, telemetry, engine).start()
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

@@ -32,6 +32,7 @@ from zipshort.config.sections import (  # the settings classes and constants are
     FaultsSettings,
     FeaturesSettings,
     FilesSettings,
+    MetricsSettings,
     OutboundSettings,
     RatelimitSettings,
     S3Settings,
@@ -212,7 +213,7 @@ def load_settings(
 
 __all__ = [
     "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "DatabaseSettings", "DomainVerificationSettings",
-    "FaultsSettings", "FeaturesSettings", "FilesSettings", "MIN_SECRET_LENGTH", "OutboundSettings",
+    "FaultsSettings", "FeaturesSettings", "FilesSettings", "MIN_SECRET_LENGTH", "MetricsSettings", "OutboundSettings",
     "RANDOM_ALPHABET", "REPO_ROOT", "RatelimitSettings", "S3Settings", "SECTIONS", "SPECIAL_ENV",
     "SPECIAL_ENV_PREFIXES", "SecuritySettings", "ServerSettings", "Settings", "UrlsSettings", "WEAK_SECRETS",
     "ZIPLINE_ENV", "load_settings", "parse_nameserver",

@@ -294,7 +294,7 @@ def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime) -> Fi
         raise
     settle = functools.partial(_settle, session_id, owner.id, session.total_size)
     try:
-        (row,) = files.store_files(rt, owner, [item], now, settle=settle)
+        (row,) = files.store_files(rt, owner, [item], now, settle=settle, dialect="zipline")  # v4's own kind
     except BaseException:
         _abandon(session_id, storage)  # store_files removed the blob; this releases the reservation
         raise

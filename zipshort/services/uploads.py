@@ -215,6 +215,7 @@ class UploadOptions:
     text: bool = False  # store as text/plain (Zipline v3's UploadText)
     folder_id: str | None = None
     anonymous: bool = False
+    dialect: str | None = None  # the API it came through (zipline, zipline-v3), told to subscribers
 
 
 @dataclass(frozen=True)
@@ -342,7 +343,7 @@ def create_upload(rt: Runtime, owner: User, parts: Sequence[Part] | PartReader, 
                 item, answer = _store_part(rt, index, part, options, password_hash, expires_at, now)
                 stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=options.anonymous))
                 answers.append(answer)
-            rows = files.store_files(rt, owner, stored, now)
+            rows = files.store_files(rt, owner, stored, now, dialect=options.dialect)
         except BaseException:
             for item in stored:
                 rt.storage.delete(item.blob.key)

@@ -1,0 +1,116 @@
+"""The request hooks every request runs: its id, and — when asked for — its access log line and HTTP metrics.
+
+One ``before_request`` hook opens the request's id scope (a trusted proxy's ``X-Request-ID`` or one made on
+demand) and one ``after_request`` hook echoes the id; with ``logging.access`` or ``metrics.enabled`` the same
+two hooks also note the start time and, at the end, count the request (``zipshort_http_requests_total``, its
+duration, the redirect outcome) and write one line on the ``zipshort.access`` logger. With both off they are
+exactly the two hooks the redirect always paid for (ARCHITECTURE.md, "The redirect").
+
+The access line holds the method, the URL rule (never the path's values), the status, the duration, the body's
+size, the user id when the request had one, the query's keys (never its values) and the error code of a
+refused request; never a header, a cookie, a form field or a password. Its request id comes from the log
+handler's filter (``eventlog.RequestIdFilter``), as on every line: when the access log is on, every request
+gets an id, redirects included, and it is echoed in ``X-Request-ID``.
+
+A view or error handler that knows why a request failed says so in ``g.error_code`` (``note_error``); the
+hook turns it into the access line's ``error=`` and, on the link route, into the redirect outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, g, request
+
+from zipshort.config import Settings
+from zipshort.events import begin_request, current_request_id, request_id
+from zipshort.telemetry import UNMATCHED, Telemetry
+
+log = logging.getLogger("zipshort.access")
+
+LINK_ENDPOINT = "public.follow_link"  # the redirect: GET <urls.route>/<code>
+START = "zipshort.start"  # environ key: perf_counter() at the request's first hook
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others: label "other"
+# The link route's error codes as redirect outcomes; no code is a followed link. Anything else (a 5xx) is none.
+OUTCOMES = {None: "redirected", "password_required": "password", "not_found": "not_found", "gone": "gone"}
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def note_error(code: str) -> None:
+    """Say why this request was refused (shown as ``error=`` in its access line; the redirect outcome)."""
+    g.error_code = code
+
+
+def register(app: Flask, settings: Settings, telemetry: Telemetry | None) -> None:
+    """Install the request's two hooks on ``app``."""
+    trust = bool(settings.core.trust_proxy)
+    access = settings.logging.access
+    observing = access or telemetry is not None
+
+    @app.before_request
+    def _begin_request_scope() -> None:
+        # A fresh id scope per request; the worker thread's next request replaces it.
+        given = request.headers.get("X-Request-ID") if trust else None
+        begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+        if observing:
+            request.environ[START] = time.perf_counter()
+
+    if not observing:
+        @app.after_request
+        def _echo_request_id(response: Response) -> Response:
+            rid = current_request_id() or (None if 300 <= response.status_code < 400 else request_id())
+            if rid:
+                response.headers["X-Request-ID"] = rid
+            return response
+
+        return
+
+    @app.after_request
+    def _finish_request(response: Response) -> Response:
+        seconds = time.perf_counter() - request.environ.get(START, time.perf_counter())
+        rule = request.url_rule
+        route = UNMATCHED if rule is None else rule.rule
+        method = request.method if request.method in METHODS else "other"
+        status = response.status_code
+        if telemetry is not None:
+            telemetry.observe_request(route, method, status, seconds)
+            if method == "GET" and status < 500 and request.endpoint == LINK_ENDPOINT:
+                outcome = OUTCOMES.get(g.get("error_code"))
+                if outcome is not None:
+                    telemetry.redirect(outcome)
+        if access and log.isEnabledFor(logging.INFO):
+            rid = request_id()
+            _log_line(method, route, status, seconds, response)
+        else:
+            rid = current_request_id() or (None if 300 <= status < 400 else request_id())
+        if rid:
+            response.headers["X-Request-ID"] = rid
+        return response
+
+
+def _log_line(method: str, route: str, status: int, seconds: float, response: Response) -> None:
+    size = response.content_length
+    user_id = _user_id()
+    keys = sorted({key[:40] for key in request.args.keys()})[:20] if request.query_string else []
+    error = g.get("error_code")
+    tail = (f" query={','.join(keys)}" if keys else "") + (f" error={error}" if error else "")
+    log.info("%s %s %d %.2fms %sB user=%s%s", method, route, status, seconds * 1000,
+             "-" if size is None else size, user_id or "-", tail,
+             extra={"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 3),
+                    "bytes": size, "user_id": user_id, "query_keys": keys, "error": error})
+
+
+def _user_id() -> str | None:
+    """The id of the user this request acted as, if it was loaded (never loads one: no query)."""
+    user: Any = g.get("user")
+    if user is None:
+        user = g.get("_login_user")  # Flask-Login's, when the request looked at its session
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    state = sa.inspect(user, raiseerr=False)
+    identity = getattr(state, "identity", None)  # the identity map's key: no refresh of an expired row
+    return str(identity[0]) if identity else None
