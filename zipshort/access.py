@@ -94,12 +94,14 @@ def register(app: Flask, settings: Settings, telemetry: Telemetry | None) -> Non
 
 def _log_line(method: str, route: str, status: int, seconds: float, response: Response) -> None:
     size = response.content_length
+    if size is None and isinstance(response.response, (list, tuple)):  # a body in memory without the header (0 for a
+        size = sum(len(part) for part in response.response)  # bare redirect); a stream's size stays unknown
     user_id = _user_id()
     keys = sorted({key[:40] for key in request.args.keys()})[:20] if request.query_string else []
     error = g.get("error_code")
     tail = (f" query={','.join(keys)}" if keys else "") + (f" error={error}" if error else "")
-    log.info("%s %s %d %.2fms %sB user=%s%s", method, route, status, seconds * 1000,
-             "-" if size is None else size, user_id or "-", tail,
+    log.info("%s %s %d %.2fms %s user=%s%s", method, route, status, seconds * 1000,
+             "-" if size is None else f"{size}B", user_id or "-", tail,
              extra={"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 3),
                     "bytes": size, "user_id": user_id, "query_keys": keys, "error": error})
 
