@@ -22,6 +22,7 @@ import logging
 import re
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 import sqlalchemy as sa
 from flask import Flask, Response, g, request
@@ -38,6 +39,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # The link route's error codes as redirect outcomes; no code is a followed link. Anything else (a 5xx) is none.
 OUTCOMES = {None: "redirected", "password_required": "password", "not_found": "not_found", "gone": "gone"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")  # spaces, controls, non-ASCII: a query name shows as ASCII on one line
 
 
 def note_error(code: str) -> None:
@@ -84,7 +86,10 @@ def register(app: Flask, settings: Settings, telemetry: Telemetry | None) -> Non
                     telemetry.redirect(outcome)
         if access and log.isEnabledFor(logging.INFO):
             rid = request_id()
-            _log_line(method, route, status, seconds, response)
+            try:
+                _log_line(method, route, status, seconds, response)
+            except Exception:  # the answer is ready; a line that cannot be made must not turn it into a 500
+                log.exception("access: no line for %s %s", method, route)
         else:
             rid = current_request_id() or (None if 300 <= status < 400 else request_id())
         if rid:
@@ -97,13 +102,20 @@ def _log_line(method: str, route: str, status: int, seconds: float, response: Re
     if size is None and isinstance(response.response, (list, tuple)):  # a body in memory without the header (0 for a
         size = sum(len(part) for part in response.response)  # bare redirect); a stream's size stays unknown
     user_id = _user_id()
-    keys = sorted({key[:40] for key in request.args.keys()})[:20] if request.query_string else []
+    keys = query_keys(request.query_string) if request.query_string else []
     error = g.get("error_code")
     tail = (f" query={','.join(keys)}" if keys else "") + (f" error={error}" if error else "")
     log.info("%s %s %d %.2fms %s user=%s%s", method, route, status, seconds * 1000,
              "-" if size is None else f"{size}B", user_id or "-", tail,
              extra={"method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 3),
                     "bytes": size, "user_id": user_id, "query_keys": keys, "error": error})
+
+
+def query_keys(query: bytes) -> list[str]:
+    """The names in a query string, as received (not through the checked ``request.args``, which refuses a NUL):
+    unquoted, without characters that could forge a log line, at most 40 characters each, 20 names."""
+    names = {unquote_plus(part.split("=", 1)[0]) for part in query.decode("latin-1").split("&") if part}
+    return sorted({_UNPRINTABLE.sub("?", name)[:40] for name in names if name})[:20]
 
 
 def _user_id() -> str | None:

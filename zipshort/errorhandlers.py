@@ -90,6 +90,7 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
                  index: int | None = None, extra: Mapping[str, Any] | None = None,
                  field: str | None = None) -> Response:
     """Render one error in the caller's dialect (``extra`` and ``field``: Shlink's extension members)."""
+    note_error(code)  # the access line's error=
     kind = dialect()
     if kind == "shlink":
         response = _problem(status, message, code, extra or {}, field)

@@ -128,3 +128,33 @@ def test_off_means_no_line_and_no_id_on_a_plain_redirect(live_server, log_output
     res = fetch("GET", live_server.url + "/go/quiet")
     assert res.status_code == 302 and "X-Request-ID" not in res.headers
     assert access_lines(log_output.getvalue()) == []
+
+
+def test_query_names_are_shown_safely_and_a_nul_never_breaks_the_line(live_server, log_output):
+    query = "tags%5B%5D=a%00b&a%0Ab=1&%E2%9C%93=2&apiKey=nul-key-value"
+    res = fetch("GET", live_server.url + "/rest/v3/short-urls?" + query)
+    assert res.status_code in (400, 401)
+    [line] = access_lines(log_output.getvalue())
+    assert "query=?,a?b,apiKey,tags[]" in line and "nul-key-value" not in line and "\n" not in line.strip()
+
+
+def test_a_line_logged_before_the_request_had_an_id_makes_the_one_its_answer_and_access_line_carry(
+        app, live_server, log_output):
+    from flask import Blueprint
+
+    from zipshort.auth import public_route
+
+    bp = Blueprint("early", __name__)
+
+    @bp.get("/early-line")
+    @public_route("a test route")
+    def early():
+        logging.getLogger("zipshort.test").warning("something worth a line")
+        return "ok"
+
+    app.register_blueprint(bp)
+    res = fetch("GET", live_server.url + "/early-line")
+    rid = res.headers["X-Request-ID"]
+    lines = log_output.getvalue().splitlines()
+    assert any(f"[{rid}]" in line and "something worth a line" in line for line in lines)
+    assert any(f"[{rid}]" in line and "zipshort.access" in line for line in lines)
