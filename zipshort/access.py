@@ -10,7 +10,7 @@ The access line holds the method, the URL rule (never the path's values), the st
 size, the user id when the request had one, the query's keys (never its values) and the error code of a
 refused request; never a header, a cookie, a form field or a password. Its request id comes from the log
 handler's filter (``eventlog.RequestIdFilter``), as on every line: when the access log is on, every request
-gets an id, redirects included, and it is echoed in ``X-Request-ID``.
+gets an id at its start, redirects included (so their visit events carry it too), echoed in ``X-Request-ID``.
 
 A view or error handler that knows why a request failed says so in ``g.error_code`` (``note_error``); the
 hook turns it into the access line's ``error=`` and, on the link route, into the redirect outcome.
@@ -58,6 +58,8 @@ def register(app: Flask, settings: Settings, telemetry: Telemetry | None) -> Non
         # A fresh id scope per request; the worker thread's next request replaces it.
         given = request.headers.get("X-Request-ID") if trust else None
         begin_request(given if given and _REQUEST_ID.fullmatch(given) else None)
+        if access:
+            request_id()  # made now: the access line needs one anyway, and the visit's event then carries it too
         if observing:
             request.environ[START] = time.perf_counter()
 

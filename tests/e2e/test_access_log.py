@@ -158,3 +158,14 @@ def test_a_line_logged_before_the_request_had_an_id_makes_the_one_its_answer_and
     lines = log_output.getvalue().splitlines()
     assert any(f"[{rid}]" in line and "something worth a line" in line for line in lines)
     assert any(f"[{rid}]" in line and "zipshort.access" in line for line in lines)
+
+
+@pytest.mark.parametrize("overrides", [{"logging": {"access": True, "level": "DEBUG"}}])
+def test_with_the_access_log_a_visit_line_carries_the_redirects_id(live_server, log_output, rt, make_user,
+                                                                   make_link):
+    make_link(make_user(), vanity="seen")
+    res = fetch("GET", live_server.url + "/go/seen")
+    assert rt.events.drain(10)
+    rid = res.headers["X-Request-ID"]
+    lines = [line for line in log_output.getvalue().splitlines() if f"[{rid}]" in line]
+    assert any("link.visited" in line for line in lines) and any("zipshort.access" in line for line in lines)
