@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -77,35 +78,55 @@ def register(app: Flask, settings: Settings, telemetry: Telemetry | None) -> Non
     def _finish_request(response: Response) -> Response:
         seconds = time.perf_counter() - request.environ.get(START, time.perf_counter())
         rule = request.url_rule
-        route = UNMATCHED if rule is None else rule.rule
-        method = request.method if request.method in METHODS else "other"
         status = response.status_code
-        if telemetry is not None:
-            telemetry.observe_request(route, method, status, seconds)
-            if method == "GET" and status < 500 and request.endpoint == LINK_ENDPOINT:
-                outcome = OUTCOMES.get(g.get("error_code"))
-                if outcome is not None:
-                    telemetry.redirect(outcome)
-        if access and log.isEnabledFor(logging.INFO):
-            rid = request_id()
-            try:
-                _log_line(method, route, status, seconds, response)
-            except Exception:  # the answer is ready; a line that cannot be made must not turn it into a 500
-                log.exception("access: no line for %s %s", method, route)
-        else:
+        error = g.get("error_code")
+        outcome = None
+        if request.endpoint == LINK_ENDPOINT and request.method == "GET" and status < 500:
+            outcome = OUTCOMES.get(error)
+        rid = record_answer(telemetry, access, UNMATCHED if rule is None else rule.rule, request.method, status,
+                            seconds, lambda: _body_size(response), request.query_string, _user_id, error, outcome)
+        if rid is None:
             rid = current_request_id() or (None if 300 <= status < 400 else request_id())
         if rid:
             response.headers["X-Request-ID"] = rid
         return response
 
 
-def _log_line(method: str, route: str, status: int, seconds: float, response: Response) -> None:
+def record_answer(telemetry: Telemetry | None, access: bool, route: str, method: str, status: int, seconds: float,
+                  size: Callable[[], int | None], query: bytes, user_id: Callable[[], str | None] = lambda: None,
+                  error: str | None = None, outcome: str | None = None) -> str | None:
+    """Count one answered request and write its access line: the after hook's work, callable by whatever answers
+    a request below Flask's dispatch (a WSGI layer in front of it) so its requests are counted and logged alike.
+
+    ``route``: the URL rule (``UNMATCHED`` for none); ``size`` and ``user_id`` are asked only for the line;
+    ``outcome``: the redirect outcome of a GET of the link route (one of ``REDIRECT_OUTCOMES``), else None.
+    Returns the request id to echo when a line was written (made if need be), else None.
+    """
+    method = method if method in METHODS else "other"
+    if telemetry is not None:
+        telemetry.observe_request(route, method, status, seconds)
+        if outcome is not None:
+            telemetry.redirect(outcome)
+    if not (access and log.isEnabledFor(logging.INFO)):
+        return None
+    rid = request_id()
+    try:
+        _log_line(method, route, status, seconds, size(), user_id(), query_keys(query) if query else [], error)
+    except Exception:  # the answer is ready; a line that cannot be made must not turn it into a 500
+        log.exception("access: no line for %s %s", method, route)
+    return rid
+
+
+def _body_size(response: Response) -> int | None:
+    """The body's size: its Content-Length, or a body in memory (0 for a bare redirect); None for a stream."""
     size = response.content_length
-    if size is None and isinstance(response.response, (list, tuple)):  # a body in memory without the header (0 for a
-        size = sum(len(part) for part in response.response)  # bare redirect); a stream's size stays unknown
-    user_id = _user_id()
-    keys = query_keys(request.query_string) if request.query_string else []
-    error = g.get("error_code")
+    if size is None and isinstance(response.response, (list, tuple)):
+        size = sum(len(part) for part in response.response)
+    return size
+
+
+def _log_line(method: str, route: str, status: int, seconds: float, size: int | None, user_id: str | None,
+              keys: list[str], error: str | None) -> None:
     tail = (f" query={','.join(keys)}" if keys else "") + (f" error={error}" if error else "")
     log.info("%s %s %d %.2fms %s user=%s%s", method, route, status, seconds * 1000,
              "-" if size is None else f"{size}B", user_id or "-", tail,
