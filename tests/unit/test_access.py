@@ -12,6 +12,12 @@ from zipshort.telemetry import Telemetry
 
 
 def test_a_request_answered_below_flask_is_counted_and_logged(tmp_path, caplog):
+    import contextvars
+
+    contextvars.Context().run(_answered_below_flask, tmp_path, caplog)  # its request scope ends with it
+
+
+def _answered_below_flask(tmp_path, caplog):
     settings = load_settings({"core": {"secret": "z" * 40}, "metrics": {"enabled": True, "token": "t" * 20}},
                              environ={}, instance_path=tmp_path)
     telemetry = Telemetry(settings)
