@@ -1,6 +1,6 @@
 """Redirect benchmark: zipshort's GET /go/<code> against a bare-Flask redirect, same server, same run.
 
-    .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads 4] [--runs 3]
+    .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads 4] [--runs 3] [--observe]
 
 Starts a bare Flask app and two zipshort servers, visit analytics off and on (fresh SQLite instances, or
 one DATABASE_URL), creates on each a plain link and a link with max views (10^9, so it never runs out),
@@ -9,6 +9,8 @@ the runs, zipshort as a share of bare Flask, and the CPU time per request of the
 children (the visit writer process), the writer's last batch of each run included: unlike requests/s, these
 move little when other programs share the cores. Between runs it waits until every server is idle, so the
 analytics writer's last batch (up to ``analytics.flush_seconds`` of visits) is not charged to the next target.
+``--observe`` adds, beside the analytics-on server, one with metrics on and one with metrics and the access log on
+(issue 14: the redirect pays nothing measurable for metrics), and prints what their GET /metrics counted.
 At the end it stops the analytics server (which stores what is queued) and compares the views it counted
 with the visits it stored. Uses a Python load driver when wrk is not installed.
 """
@@ -36,6 +38,8 @@ from _common import (
     wait_idle,
 )
 
+METRICS_TOKEN = "bench-metrics-token-" + "m" * 20
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -49,6 +53,9 @@ def main() -> None:
                         help="also a smart link (a redirect rule, UTM, a preview title) and a password page (GET)")
     parser.add_argument("--thread-writer", action="store_true",
                         help='also a server with analytics.writer = "thread" (the writer in the server process)')
+    parser.add_argument("--observe", action="store_true",
+                        help="also servers with metrics on (GET /metrics) and with metrics and the access log on, "
+                             "beside the same server without them")
     args = parser.parse_args()
 
     database = os.environ.get("DATABASE_URL", "")
@@ -62,6 +69,11 @@ def main() -> None:
     modes = {"off": {"ZIPSHORT_ANALYTICS_ENABLED": "false"}, "on": {"ZIPSHORT_ANALYTICS_ENABLED": "true"}}
     if args.thread_writer:
         modes["on-thread"] = {"ZIPSHORT_ANALYTICS_ENABLED": "true", "ZIPSHORT_ANALYTICS_WRITER": "thread"}
+    if args.observe:  # the access log goes where the servers' stderr goes (/dev/null): formatted and written
+        metrics = {"ZIPSHORT_ANALYTICS_ENABLED": "true", "ZIPSHORT_METRICS_ENABLED": "true",
+                   "ZIPSHORT_METRICS_TOKEN": METRICS_TOKEN}
+        modes["on-metrics"] = metrics
+        modes["on-observed"] = {**metrics, "ZIPSHORT_LOGGING_ACCESS": "true"}
     servers = {mode: start_zipshort(args.threads, {**env_extra, **flags}) for mode, flags in modes.items()}
     try:
         wait_healthy(bare_url, "/go/plain")
@@ -111,13 +123,16 @@ def main() -> None:
         backend = "PostgreSQL" if database else "SQLite"
         print(f"redirect benchmark: {args.runs} runs x {args.duration}s, {args.connections} connections, "
               f"waitress threads={args.threads}, database={backend}")
-        print(f"{'target':<50} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8} "
+        print(f"{'target':<58} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8} "
               f"{'server µs':>10} {'child µs':>9}")
         base = median_of(results["bare Flask (dict lookup)"])["rps"]
         for name, runs in results.items():
             m = median_of(runs)
-            print(f"{name:<50} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
+            print(f"{name:<58} {m['rps']:>9.0f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>7.0f} "
                   f"{m['rps'] / base:>8.0%} {m['server_us']:>10.0f} {m['writer_us']:>9.0f}")
+        for mode in ("on-metrics", "on-observed"):
+            if mode in servers:
+                print(f"analytics {mode}: {_redirects_counted(servers[mode][1])}")
     finally:
         proc, _, _, instance = servers["on"]
         proc.terminate()  # a graceful stop: the writer stores what is queued
@@ -144,6 +159,17 @@ def _many_links(url: str, token: str, n: int) -> list[str]:
         res.raise_for_status()
         made += [urlsplit(link["shortUrl"]).path for link in res.json()]
     return made
+
+
+def _redirects_counted(url: str) -> str:
+    """What the server's GET /metrics says about its redirects (shows the metrics were on and counting)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    res = requests.get(url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=10)
+    res.raise_for_status()
+    counted = {s.labels["outcome"]: int(s.value) for f in text_string_to_metric_families(res.text)
+               for s in f.samples if s.name == "zipshort_redirects_total"}
+    return "zipshort_redirects_total " + ", ".join(f"{k}={v}" for k, v in counted.items())
 
 
 def _views_and_visits(database_url: str) -> tuple[int, int]:

@@ -24,11 +24,68 @@ import requests
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tests.logscan import SCAN
 from zipshort import create_app
 from zipshort.config import load_settings
 
 # Bursts deliberately queue more requests than waitress has threads; its queue-depth warnings are noise here.
 logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+# --- every log line of the run, searched for every secret it sent (tests/logscan.py) ----------------------------
+
+def pytest_configure(config) -> None:
+    root = logging.getLogger()
+    root.addHandler(SCAN.handler)
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)  # what a server writes (logging.level = "INFO")
+    original = requests.Session.send
+
+    def send(self, request, **kwargs):
+        SCAN.prepared_request(request)
+        return original(self, request, **kwargs)
+
+    requests.Session.send = send  # type: ignore[method-assign]
+    config._zipshort_unpatch = lambda: setattr(requests.Session, "send", original)
+
+
+def pytest_unconfigure(config) -> None:
+    logging.getLogger().removeHandler(SCAN.handler)
+    getattr(config, "_zipshort_unpatch", lambda: None)()
+
+
+def pytest_runtest_setup(item) -> None:
+    SCAN.names_too = item.get_closest_marker("generated_values") is None
+    root = logging.getLogger()
+    if root.level > logging.INFO:  # a test's configure_logging(level=WARNING) must not hide the next tests' lines
+        root.setLevel(logging.INFO)
+
+
+def pytest_runtest_teardown(item) -> None:
+    SCAN.names_too = True
+
+
+_SCAN_RESULT: dict[str, Any] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus) -> None:
+    leaks = SCAN.leaks()
+    _SCAN_RESULT["leaks"] = leaks
+    blind = bool(SCAN.secrets) and SCAN.lines == 0
+    _SCAN_RESULT["blind"] = blind
+    if leaks or blind:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    terminalreporter.write_line(SCAN.summary())
+    if _SCAN_RESULT.get("blind"):
+        terminalreporter.write_line("log secret scan FAILED: secrets were recorded but no log line was captured "
+                                    "(the capture handler is not attached)", red=True)
+    for secret, line in _SCAN_RESULT.get("leaks", []):
+        terminalreporter.write_line(f"log secret scan FAILED: a secret sent by the tests ({secret[:4]}…, "
+                                    f"{len(secret)} characters) is in a log line: {line}", red=True)
 
 
 def _share_url_builders() -> None:
@@ -166,6 +223,9 @@ def base_overrides(instance: Path, database_url: str = "", **extra: Any) -> dict
         "ratelimit": {"storage_uri": "memory://"},
         # Count every view inside its request, so tests read exact counts; batching has its own tests.
         "urls": {"view_flush_seconds": 0},
+        # Every request of every test app writes its access line, so the run's log secret scan (tests/logscan.py)
+        # searches those too.
+        "logging": {"access": True},
     }
     for section, values in extra.items():
         if isinstance(values, dict):
@@ -296,7 +356,9 @@ class IsolatedClient(FlaskClient):
 
     def open(self, *args: Any, **kwargs: Any):
         kwargs.setdefault("buffered", True)  # read and close file responses, as a server would
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        SCAN.test_client_request(kwargs, response)  # the secrets it sent, for the log scan
+        return response
 
 
 @pytest.fixture
@@ -341,6 +403,7 @@ def make_user(rt):
     counter = iter(range(10_000))
 
     def factory(username: str | None = None, password: str = "correct horse", role: Role = Role.USER):
+        SCAN.secret(password)
         return accounts.create_user(rt, username or f"user{next(counter)}", password, role)
 
     return factory
@@ -352,8 +415,10 @@ def make_key(rt):
     from zipshort.services import apikeys
 
     def factory(user, scopes=None, name: str = "test", expires_at=None, **roles) -> str:
-        return apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at,
-                                  **roles)[1]
+        key = apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at,
+                                 **roles)[1]
+        SCAN.secret(key)
+        return key
 
     return factory
 

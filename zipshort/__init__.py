@@ -131,6 +131,7 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     from zipshort.api.hoko import bp as hoko_bp
     from zipshort.api.hozip import bp as hozip_bp
     from zipshort.api.openapi import bp as openapi_bp
+    from zipshort.api.prometheus import bp as prometheus_bp
     from zipshort.api.zipline import bp as zipline_bp
     from zipshort.extensions import csrf
     from zipshort.public import make_blueprint
@@ -146,6 +147,7 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
         app.register_blueprint(api)
     app.register_blueprint(make_blueprint(settings))
     app.register_blueprint(web_bp)
+    app.register_blueprint(prometheus_bp)  # GET /metrics; 404 unless metrics.enabled
 
 
 def _register_errors(app: Flask) -> None:
@@ -171,14 +173,19 @@ def _register_transaction_end(app: Flask) -> None:
 
 
 def _register_events(app: Flask, settings: Settings) -> None:
-    """Subscribe the event consumers, and give every request an id (a trusted proxy's, else a new one).
+    """Subscribe the event consumers, and install the request hooks (zipshort/access.py): every request gets an
+    id (a trusted proxy's, else a new one), and with ``logging.access`` or ``metrics.enabled`` an access line and
+    its HTTP metrics.
 
     The id is stamped on every event and log line the request causes and echoed as ``X-Request-ID``; a
-    redirect that caused nothing carries none (it is the hot path: no id is made for it). Counted visits
-    reach the log only at DEBUG: otherwise nobody subscribes to them, so the redirect builds no event.
+    redirect that caused nothing carries none unless the access log is on (it is the hot path: no id is made
+    for it). Counted visits reach the log only at DEBUG: otherwise nobody subscribes to them for the log.
+    Metrics count every event with a hand-off subscriber; visits only when analytics builds them anyway, so
+    metrics never make the redirect build an event.
     """
+    from zipshort import access
     from zipshort.eventlog import VERBOSE, log_event
-    from zipshort.events import begin_request, catalogue, current_request_id, given_request_id, request_id
+    from zipshort.events import catalogue
     from zipshort.http import runtime
 
     kinds = [kind for kind in catalogue() if settings.logging.level.upper() == "DEBUG" or kind not in VERBOSE]
@@ -205,23 +212,13 @@ def _register_events(app: Flask, settings: Settings) -> None:
         with app.app_context():
             engine = db.engine
         rt.events.subscribe(audit.recorder(rt, engine), *audit.AUDITED)
-    trust = bool(settings.core.trust_proxy)
+    if rt.telemetry is not None:
+        from zipshort.events import LinkVisited, OrphanVisited
 
-    def client() -> str | None:  # called only when an audited event is made, in the request's context
-        return request.remote_addr  # behind core.trust_proxy, ProxyFix has put the forwarded address here
-
-    @app.before_request
-    def _begin_request_scope() -> None:
-        # A fresh id scope per request; the worker thread's next request replaces it. ``client`` is the same
-        # function every time: reading the address costs nothing until an audited event asks for it.
-        begin_request(given_request_id(request.headers.get("X-Request-ID")) if trust else None, client)
-
-    @app.after_request
-    def _echo_request_id(response: Response) -> Response:
-        rid = current_request_id() or (None if 300 <= response.status_code < 400 else request_id())
-        if rid:
-            response.headers["X-Request-ID"] = rid
-        return response
+        counted = [kind for kind in catalogue()
+                   if settings.analytics.enabled or kind not in (LinkVisited, OrphanVisited)]
+        rt.events.subscribe(rt.telemetry.on_event, *counted, hand_off=True)
+    access.register(app, settings, rt.telemetry)
 
 
 def _register_headers(app: Flask) -> None:

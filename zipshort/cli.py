@@ -110,6 +110,7 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
     """Apply migrations, create the first admin if needed, and serve with waitress."""
     from zipshort import serving
 
+    _prepare_metrics()
     app = _load_app()
     from zipshort.eventlog import configure_logging
 
@@ -125,6 +126,21 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
 
         clean_storage(runtime(app))
     serving.run(app, host, port, threads)
+
+
+def _prepare_metrics() -> None:
+    """With metrics on and a multiprocess directory, point prometheus_client at it before the app builds its
+    metrics, and clean it (zipshort/telemetry.py)."""
+    from zipshort.config import load_settings
+    from zipshort.telemetry import multiprocess_directory, prepare_multiprocess
+
+    try:
+        settings = load_settings()
+    except ConfigError:
+        return  # building the app reports it
+    directory = multiprocess_directory(settings)
+    if settings.metrics.enabled and directory:
+        prepare_multiprocess(directory)
 
 
 @main.command()

@@ -9,6 +9,7 @@ import sqlalchemy.exc
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
+from zipshort.access import LINK_ENDPOINT, note_error
 from zipshort.errors import Gone, NotFound, ZipshortError
 from zipshort.http import original_path, redirect_answer, runtime, visit_facts
 from zipshort.services import analytics, domains
@@ -93,6 +94,7 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
                  index: int | None = None, extra: Mapping[str, Any] | None = None,
                  field: str | None = None) -> Response:
     """Render one error in the caller's dialect (``extra`` and ``field``: Shlink's extension members)."""
+    note_error(code)  # the access line's error=
     kind = dialect()
     if kind == "shlink":
         response = _problem(status, message, code, extra or {}, field)
@@ -122,7 +124,6 @@ def render_error(status: int, message: str, code: str, retry_after: int | None =
     return response
 
 
-LINK_ENDPOINT = "public.follow_link"
 
 
 def _orphan_kind(status: int, error: Exception) -> str | None:
@@ -157,6 +158,7 @@ def _special_redirect(kind: str | None) -> Response | None:
 
 
 def _handle_zipshort(error: ZipshortError) -> Response:
+    note_error(error.code)
     redirected = _special_redirect(_orphan_kind(error.status, error))
     if redirected is not None:
         return redirected

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from zipshort.config import Settings
-from zipshort.events import Event, FileViewed, LinkVisited, LoginFailed, OrphanVisited, current_request_id
+from zipshort.events import Event, FileViewed, LinkVisited, LoginFailed, OrphanVisited, request_id
 
 log = logging.getLogger("zipshort.changes")
 
@@ -46,11 +46,13 @@ def log_event(event: Event) -> None:
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamp every record with the request id of the request that logs it (``-`` outside one)."""
+    """Stamp every record with the request id of the request that logs it (``-`` outside one). A line logged in a
+    request that has no id yet makes it (``request_id``), so the response's ``X-Request-ID``, the access line and
+    every other line of the request share it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         given = getattr(record, "event_request_id", None)
-        record.request_id = given or current_request_id() or "-"
+        record.request_id = given or request_id() or "-"
         return True
 
 

@@ -24,6 +24,7 @@ from zipshort.geoip import CountryLookup
 from zipshort.ratelimit import RateLimiter
 from zipshort.security import Passwords
 from zipshort.storage import Storage, build_storage
+from zipshort.telemetry import Telemetry
 from zipshort.useragents import AgentParser
 
 
@@ -50,6 +51,7 @@ class Runtime:
     # outcomes of Zipline's webhook and Discord deliveries: (channel, outcome) → count (services/ziplinehooks.py)
     notifications: Tally
     webhooks: WebhookState  # per-user webhooks: batched visits, the delivery worker's wake-up
+    telemetry: Telemetry | None = None  # Prometheus metrics (zipshort/telemetry.py); None unless metrics.enabled
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
@@ -75,4 +77,5 @@ class Runtime:
             domain_redirects=Snapshot(),
             notifications=Tally(),
             webhooks=WebhookState(),
+            telemetry=Telemetry(settings) if settings.metrics.enabled else None,
         )

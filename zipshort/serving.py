@@ -52,6 +52,7 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     pruner = _start_pruner(app, rt)
     snapshots = _start_metrics(app, rt)
     webhooks = _start_webhooks(app, rt)
+    sampler = _start_sampler(engine, rt)
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -62,6 +63,11 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
         rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
         if webhooks is not None:
             webhooks.stop()  # the visits it holds become messages
+        if sampler is not None:
+            sampler.stop()
+            from zipshort.telemetry import leave_multiprocess
+
+            leave_multiprocess(sampler.directory)
         if snapshots is not None:
             snapshots.stop()
         if pruner is not None:
@@ -132,6 +138,17 @@ def _start_webhooks(app: Flask, rt: Runtime) -> "WebhookWorker | None":
     from zipshort.services.webhookdelivery import WebhookWorker
 
     return WebhookWorker(rt, app.app_context).start() if rt.settings.webhooks.enabled else None
+
+
+def _start_sampler(engine, rt: Runtime) -> Any:
+    """With several processes sharing metrics.multiprocess_dir, write this one's queue and pool gauges there every
+    metrics.sample_seconds (a single process samples them at each scrape)."""
+    from zipshort.services.monitoring import Sampler
+
+    telemetry = rt.telemetry
+    if telemetry is None or not telemetry.multiprocess:
+        return None
+    return Sampler(rt, telemetry, engine).start()
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

@@ -40,6 +40,9 @@ from tests.conftest import BACKENDS, IsolatedClient, base_overrides, truncate_al
 from zipshort import create_app
 from zipshort.config import load_settings
 
+# Its password and token fields carry generated values that also go into logged fields (names): not secrets.
+pytestmark = pytest.mark.generated_values
+
 API_PREFIXES = ("/api/", "/short-link", "/rest/")
 # Server errors an endpoint answers by design: Shlink's Mercure info without a hub (zipshort has none).
 DESIGNED = {("shlink.mercure_info", 501)}

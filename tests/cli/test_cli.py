@@ -14,6 +14,7 @@ from pathlib import Path
 import requests
 
 from tests.conftest import TEST_SECRET, Api
+from tests.logscan import SCAN
 from zipshort.cli import main
 from zipshort.models import Role
 from zipshort.services import accounts
@@ -120,7 +121,9 @@ def wait_ready(proc, url: str):
 
 def stop(proc) -> str:
     proc.terminate()
-    return proc.communicate(timeout=10)[0]
+    output = proc.communicate(timeout=10)[0]
+    SCAN.output(output)  # its log lines join the run's secret scan (tests/logscan.py)
+    return output
 
 
 def test_first_start_creates_admin_with_printed_password(tmp_path):

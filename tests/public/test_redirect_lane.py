@@ -112,7 +112,7 @@ def test_an_untrusted_host_is_refused_as_flask_refuses_it(client, make_link, use
     assert flask_requests == ["/go/host", "/go/host"]  # the refused one went to Flask, which answered 400
 
 
-@pytest.mark.parametrize("overrides", [{"urls": BATCHED, "core": {"trust_proxy": 1}}])
+@pytest.mark.parametrize("overrides", [{"urls": BATCHED, "core": {"trust_proxy": 1}, "logging": {"access": False}}])
 def test_a_trusted_proxy_request_id_is_echoed_and_stamped(client, make_link, user, flask_requests, events_seen):
     make_link(user, vanity="rid")
     client.get("/go/rid", headers={"X-Request-ID": "first-1"})
@@ -174,3 +174,24 @@ def test_a_cached_smart_link_is_left_to_flask(client, make_link, user, flask_req
     assert client.get("/go/smart").status_code == 302
     assert client.get("/go/smart", headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}).status_code == 200
     assert len(flask_requests) == 3
+
+
+@pytest.mark.parametrize("overrides", [{"urls": BATCHED, "metrics": {"enabled": True, "token": "m" * 32}}])
+def test_lane_answers_are_counted_and_logged_as_flask_answers_are(client, make_link, user, flask_requests, caplog,
+                                                                  events_seen):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    make_link(user, vanity="seen")
+    with caplog.at_level("INFO", logger="zipshort.access"):
+        answers = [client.get("/go/seen") for _ in range(3)]
+    assert len(flask_requests) == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "zipshort.access"]
+    assert len(lines) == 3 and all(line.startswith("GET /go/<code> 302 ") for line in lines)
+    ids = [a.headers["X-Request-ID"] for a in answers]  # the access log gives every request an id, echoed
+    assert len(set(ids)) == 3 and [v.request_id for v in events_seen.of(LinkVisited)] == ids
+    scrape = client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32}).get_data(as_text=True)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(scrape) for s in family.samples}
+    assert samples[("zipshort_redirects_total", (("outcome", "redirected"),))] == 3
+    assert samples[("zipshort_http_requests_total",
+                    (("method", "GET"), ("route", "/go/<code>"), ("status", "302")))] == 3

@@ -262,7 +262,7 @@ def test_expired_files_pruned_by_the_maintenance_round_are_published(rt, user, m
     assert (deleted.file_id, deleted.actor_id) == (item.id, None)
 
 
-@pytest.mark.parametrize("overrides", [{"analytics": {"enabled": False}}])
+@pytest.mark.parametrize("overrides", [{"analytics": {"enabled": False}, "logging": {"access": False}}])
 def test_without_analytics_visits_reach_the_log_only_at_debug_so_the_redirect_builds_no_event(rt, client, make_link,
                                                                                                user):
     from zipshort.events import FileViewed, LinkCreated, LinkVisited, OrphanVisited
@@ -275,6 +275,7 @@ def test_without_analytics_visits_reach_the_log_only_at_debug_so_the_redirect_bu
     assert client.get("/api/healthcheck").headers["X-Request-ID"]
 
 
+@pytest.mark.parametrize("overrides", [{"logging": {"access": False}}])  # the access log gives every request an id
 def test_with_analytics_visits_are_published_but_logged_only_at_debug(rt, client, make_link, user, caplog):
     import logging
 

@@ -22,9 +22,9 @@ LAYERS = {
     "templatevars": 0,
     "security": 1, "codes": 1, "counters": 1, "destinations": 1, "database": 1, "ratelimit": 1, "runtime": 1,
     "models": 1, "storage": 1, "outbound": 1, "eventlog": 1, "geoip": 1,
-    "useragents": 1,
+    "useragents": 1, "telemetry": 1,
     "services": 2,
-    "auth": 3, "errorhandlers": 3, "http": 3, "urls": 3,
+    "auth": 3, "errorhandlers": 3, "http": 3, "urls": 3, "access": 3,
     "api": 4, "web": 4, "public": 4, "migrations": 4,
     "__init__": 5, "__main__": 5, "cli": 5, "serving": 5,  # entry points assemble the app
 }

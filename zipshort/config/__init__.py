@@ -34,6 +34,7 @@ from zipshort.config.sections import (  # the settings classes and constants are
     FeaturesSettings,
     FilesSettings,
     HttpWebhookSettings,
+    MetricsSettings,
     OutboundSettings,
     RatelimitSettings,
     S3Settings,
@@ -215,7 +216,7 @@ def load_settings(
 __all__ = [
     "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "DatabaseSettings", "DiscordSettings",
     "DomainVerificationSettings", "FaultsSettings", "FeaturesSettings", "FilesSettings", "HttpWebhookSettings",
-    "MIN_SECRET_LENGTH", "OutboundSettings",
+    "MIN_SECRET_LENGTH", "MetricsSettings", "OutboundSettings",
     "RANDOM_ALPHABET", "REPO_ROOT", "RatelimitSettings", "S3Settings", "SECTIONS", "SPECIAL_ENV",
     "SPECIAL_ENV_PREFIXES", "SecuritySettings", "ServerSettings", "Settings", "UrlsSettings", "WEAK_SECRETS",
     "ZIPLINE_ENV", "load_settings", "parse_nameserver",

@@ -248,6 +248,24 @@ class LoggingSettings:
 
     format: str = "text"
     level: str = "INFO"
+    # One line per request on the `zipshort.access` logger (method, route, status, duration, bytes, request id,
+    # user id; never the path's values, a query value, a header or a cookie). Off by default: the reverse proxy in
+    # front usually logs requests already, and each line costs the redirect a few per cent.
+    access: bool = False
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """GET /metrics in Prometheus's text format (docs/operations.md#metrics): off by default; when on, a scraper
+    must present ``token`` as a bearer token and/or come from a network of ``allow`` (both when both are set)."""
+
+    enabled: bool = False
+    token: str = ""  # at least 16 characters; compared in constant time
+    allow: tuple[str, ...] = ()  # client networks, e.g. 127.0.0.1/32, 10.0.0.0/8 (the address after core.trust_proxy)
+    # Several `zipshort serve` processes on one host: a directory they share (prometheus_client's multiprocess
+    # mode; PROMETHEUS_MULTIPROC_DIR is used when this is empty). Empty and unset: one registry per process.
+    multiprocess_dir: str = ""
+    sample_seconds: float = 5.0  # how often each process writes its queue and pool gauges there
 
 
 @dataclass(frozen=True)
@@ -315,6 +333,7 @@ class Settings:
     webhooks: WebhooksSettings = field(default_factory=WebhooksSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     analytics: AnalyticsSettings = field(default_factory=AnalyticsSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
     shlink: ShlinkSettings = field(default_factory=ShlinkSettings)

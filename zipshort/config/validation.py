@@ -16,6 +16,7 @@ from zipshort.config.sections import (
     ConfigError,
     DiscordSettings,
     DomainVerificationSettings,
+    MetricsSettings,
     OutboundSettings,
     Settings,
     ShlinkSettings,
@@ -62,6 +63,20 @@ def _validate_domain_verification(section: DomainVerificationSettings) -> None:
             limits.parse(section.rate_limit)
         except ValueError:
             raise ConfigError("domain_verification.rate_limit: a limit like 10/minute, or empty for none") from None
+
+
+def _validate_metrics(section: MetricsSettings) -> None:
+    for network in section.allow:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"metrics.allow: {network!r} is not a network like 127.0.0.1/32 or 10.0.0.0/8") from None
+    if section.token and (len(section.token) < 16 or not section.token.isprintable() or " " in section.token):
+        raise ConfigError("metrics.token: at least 16 printable characters without spaces")
+    if section.enabled and not (section.token or section.allow):
+        raise ConfigError("metrics.enabled: set metrics.token, metrics.allow or both (GET /metrics is never open)")
+    if not 0.5 <= section.sample_seconds <= 3600:
+        raise ConfigError("metrics.sample_seconds: must be between 0.5 and 3600")
 
 
 def _validate_outbound(section: OutboundSettings) -> None:
@@ -317,6 +332,7 @@ def validate(settings: Settings) -> Settings:
     _validate_outbound(settings.outbound)
     _validate_notifications(settings)
     _validate_webhooks(settings.webhooks)
+    _validate_metrics(settings.metrics)
     domains = tuple(dict.fromkeys(d.lower().strip() for d in settings.domains if d.strip()))
     return dataclasses.replace(
         settings,

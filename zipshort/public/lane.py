@@ -15,6 +15,7 @@ It sits inside ProxyFix (``core.trust_proxy``), so the address, scheme and Host 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -23,7 +24,8 @@ from werkzeug.exceptions import SecurityError
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_host
 
-from zipshort.events import begin_request, given_request_id
+from zipshort.access import record_answer
+from zipshort.events import begin_request, given_request_id, request_id
 from zipshort.http import environ_facts, redirect_headers, runtime
 from zipshort.services.redirects import follow_cached
 
@@ -49,6 +51,11 @@ class RedirectLane:
         self.trusted_hosts = flask_app.config.get("TRUSTED_HOSTS")
         self.trust_request_id = bool(self.settings.core.trust_proxy)
         self.country_header = self.settings.urls.country_header
+        # With metrics or the access log on, a lane answer is counted and logged as Flask's hooks would (access.py)
+        self.telemetry = rt.telemetry
+        self.access = self.settings.logging.access
+        self.observing = self.access or rt.telemetry is not None
+        self.route = self.prefix + "<code>"  # the URL rule's label, as Flask names the route
         # One-segment paths under the route that Flask routes elsewhere (with the route at "/": /login, /api …):
         # a code spelled like one of them is never answered here.
         self.taken = frozenset(rule.rule[len(self.prefix):] for rule in flask_app.url_map.iter_rules()
@@ -73,15 +80,23 @@ class RedirectLane:
             return None  # Flask answers 400
         if not host:
             return None
+        start = time.perf_counter() if self.observing else 0.0
         given = given_request_id(environ.get("HTTP_X_REQUEST_ID")) if self.trust_request_id else None
         begin_request(given)
+        if self.access:
+            request_id()  # made now, as Flask's hook does: the visit's event and the access line share it
+        query = environ.get("QUERY_STRING", "").encode("latin-1")
         followed = follow_cached(self.rt, code, host, facts=partial(environ_facts, environ, host, self.country_header),
-                                 query=environ.get("QUERY_STRING", "").encode("latin-1"))
+                                 query=query)
         if followed is None:
             return None
         headers = redirect_headers(self.settings, followed.destination, no_store=followed.limited)
         headers.extend(_FIXED)
-        if given:
-            headers.append(("X-Request-ID", given))
+        echo = given
+        if self.observing:
+            echo = record_answer(self.telemetry, self.access, self.route, "GET", self.settings.urls.redirect_status,
+                                 time.perf_counter() - start, lambda: 0, query, outcome="redirected") or given
+        if echo:
+            headers.append(("X-Request-ID", echo))
         start_response(self.status, headers)
         return [b""]

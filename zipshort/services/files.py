@@ -143,11 +143,13 @@ def _insert(owner: User, item: NewFile, now: dt.datetime) -> File:
 
 
 def store_files(rt: Runtime, owner: User, items: list[NewFile], now: dt.datetime | None = None,
-                settle: Callable[[int], None] | None = None, origin: str | None = None) -> list[File]:
+                settle: Callable[[int], None] | None = None, origin: str | None = None,
+                dialect: str | None = None) -> list[File]:
     """Record already-stored blobs as the owner's files, all or none; ``file.uploaded`` for each on commit.
 
     ``settle`` (chunked uploads) runs inside the transaction instead of charging the quota: it turns a
-    reservation made earlier into the usage of these bytes, or raises.
+    reservation made earlier into the usage of these bytes, or raises. ``dialect``: the API the files came
+    through, for subscribers (``FileUploaded.dialect``).
 
     Raises:
         FileQuotaExceeded: over the owner's bytes or file quota. Conflict: a fixed name is taken.
@@ -163,7 +165,8 @@ def store_files(rt: Runtime, owner: User, items: list[NewFile], now: dt.datetime
                 settle(size)
             rows = [_insert(owner, item, now) for item in items]
             actor_id = None if any(item.anonymous for item in items) else owner.id  # anonymous: into an open folder
-            publish_after_commit(db.session, rt.events, *(uploaded_event(row, actor_id, origin) for row in rows))
+            publish_after_commit(db.session, rt.events,
+                                 *(uploaded_event(row, actor_id, origin, dialect) for row in rows))
             crash_point("files.before_commit")
     except BaseException:
         for item in items:
@@ -173,13 +176,14 @@ def store_files(rt: Runtime, owner: User, items: list[NewFile], now: dt.datetime
     return rows
 
 
-def uploaded_event(row: File, actor_id: str | None, origin: str | None = None) -> FileUploaded:
+def uploaded_event(row: File, actor_id: str | None, origin: str | None = None,
+                   dialect: str | None = None) -> FileUploaded:
     """What subscribers learn of a new file (never its password hash or storage key); ``origin`` is the
-    ``<scheme>://<host>`` the uploader's URL was given on."""
+    ``<scheme>://<host>`` the uploader's URL was given on, ``dialect`` the API it came through."""
     return FileUploaded(file_id=row.id, filename=row.name, owner_id=row.user_id, size=row.size, mimetype=row.type,
                         folder_id=row.folder_id, has_password=row.password_hash is not None,
                         max_views=row.max_views, expires_at=row.expires_at, actor_id=actor_id,
-                        origin=origin)
+                        origin=origin, dialect=dialect)
 
 
 def deleted_event(row: File, actor_id: str | None) -> FileDeleted:

@@ -296,7 +296,8 @@ def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime, origi
         raise
     settle = functools.partial(_settle, session_id, owner.id, session.total_size)
     try:
-        (row,) = files.store_files(rt, owner, [item], now, settle=settle, origin=origin)
+        (row,) = files.store_files(rt, owner, [item], now, settle=settle, origin=origin,
+                                   dialect="zipline")  # v4's own kind
     except BaseException:
         _abandon(session_id, storage)  # store_files removed the blob; this releases the reservation
         raise

@@ -216,6 +216,7 @@ class UploadOptions:
     folder_id: str | None = None
     anonymous: bool = False
     origin: str | None = None  # ``<scheme>://<host>`` the client's URLs are given on (for the upload's event)
+    dialect: str | None = None  # the API it came through (zipline, zipline-v3), told to subscribers
 
 
 @dataclass(frozen=True)
@@ -343,7 +344,7 @@ def create_upload(rt: Runtime, owner: User, parts: Sequence[Part] | PartReader, 
                 item, answer = _store_part(rt, index, part, options, password_hash, expires_at, now)
                 stored.append(dataclasses.replace(item, folder_id=folder_id, anonymous=options.anonymous))
                 answers.append(answer)
-            rows = files.store_files(rt, owner, stored, now, origin=options.origin)
+            rows = files.store_files(rt, owner, stored, now, origin=options.origin, dialect=options.dialect)
         except BaseException:
             for item in stored:
                 rt.storage.delete(item.blob.key)

@@ -45,6 +45,7 @@ from zipshort.outbound import fetch
 from zipshort.runtime import Runtime
 from zipshort.security import unseal
 from zipshort.services.webhooks import SEAL_PURPOSE, flush_visits, refresh_wanted_visits
+from zipshort.telemetry import record_webhook_delivery
 
 log = logging.getLogger("zipshort.webhooks")
 
@@ -162,7 +163,7 @@ def settle(rt: Runtime, message: Claimed, result: Attempted, now: dt.datetime | 
     """Record one attempt and what follows from it; returns the outcome."""
     now = now or utcnow()
     outcome, next_at = outcome_of(rt, message, result, now)
-    # metrics: zipshort_webhook_deliveries_total{outcome} counts `outcome` here (one line).
+    record_webhook_delivery(rt.telemetry, outcome)  # zipshort_webhook_deliveries_total{outcome}
     with write_transaction(db.session) as session:
         if outcome == OUTCOME_RETRYING:
             values: dict[str, object] = {"state": PENDING, "next_attempt_at": next_at, "claimed_by": None}

@@ -113,7 +113,7 @@ def parse_options(now: dt.datetime, v3: bool) -> Options:
             compression=_percent(h.get("Image-Compression-Percent"), "image-compression-percent",
                                  "invalid image compression percent (invalid number)",
                                  "invalid image compression percent (% < 0 || % > 100)"),
-            zws="Zws" in h, text="UploadText" in h)
+            zws="Zws" in h, text="UploadText" in h, dialect="zipline-v3")
         return Options(upload=upload, no_json="No-JSON" in h, domain=h.get("Override-Domain"))
     default_type = runtime().settings.files.default_compression_format
     fmt = h.get("x-zipline-format") or default_fmt
@@ -134,7 +134,8 @@ def parse_options(now: dt.datetime, v3: bool) -> Options:
         filename=filename, extension=h.get("x-zipline-file-extension") or None,
         compression=_percent(h.get("x-zipline-image-compression-percent"), "x-zipline-image-compression-percent",
                              "Invalid percent (NaN)", "Invalid percent (must be between 0 and 100)"),
-        compression_type=_compression_type(h.get("x-zipline-image-compression-type") or default_type))
+        compression_type=_compression_type(h.get("x-zipline-image-compression-type") or default_type),
+        dialect="zipline")
     return Options(upload=upload, no_json=(h.get("x-zipline-no-json") or "").lower() == "true",
                    domain=h.get("x-zipline-domain"))
 
