@@ -404,7 +404,9 @@ def make_user(rt):
 
     def factory(username: str | None = None, password: str = "correct horse", role: Role = Role.USER):
         SCAN.secret(password)
-        return accounts.create_user(rt, username or f"user{next(counter)}", password, role)
+        user = accounts.create_user(rt, username or f"user{next(counter)}", password, role)
+        rt.events.drain(10)  # the audit log's row is written now, not under the test's next SQLite write
+        return user
 
     return factory
 
@@ -418,6 +420,7 @@ def make_key(rt):
         key = apikeys.create_key(rt, apikeys.Actor.console(), user, name=name, scopes=scopes, expires_at=expires_at,
                                  **roles)[1]
         SCAN.secret(key)
+        rt.events.drain(10)  # the audit log's row is written now, not under the test's next SQLite write
         return key
 
     return factory

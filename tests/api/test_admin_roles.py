@@ -179,7 +179,8 @@ COVERED = {("GET", "/api/users/<user_id>"), ("PATCH", "/api/users/<user_id>"), (
            ("POST", "/dashboard/admin/domains/<ident>/delete"), ("GET", "/dashboard/admin/invites"),
            ("POST", "/dashboard/admin/invites"), ("POST", "/dashboard/admin/invites/<invite_id>/delete"),
            ("GET", "/dashboard/admin/visits"),  # a shell over /api/server/stats/visits: tests/web/test_stats_pages.py
-           ("GET", "/api/server/stats/visits")}  # administrators only: tests/api/test_visit_stats.py
+           ("GET", "/api/server/stats/visits"),  # administrators only: tests/api/test_visit_stats.py
+           ("GET", "/api/server/audit"), ("GET", "/dashboard/admin/audit")}  # who sees what: tests/api/test_audit.py
 
 
 def _probe(app, username: str):
