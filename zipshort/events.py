@@ -647,6 +647,8 @@ class Dispatcher:
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event was delivered; False if ``timeout`` passed first."""
+        if not self._queue.unfinished_tasks:  # nothing queued or being delivered: no waiter thread
+            return True
         done = threading.Event()
 
         def wait() -> None:

@@ -214,10 +214,18 @@ def load_settings(
 
 
 __all__ = [
-    "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "DatabaseSettings", "DiscordSettings",
+    "ConfigError", "CoreSettings", "DEFAULT_INSTANCE", "configured_origin", "DatabaseSettings", "DiscordSettings",
     "DomainVerificationSettings", "FaultsSettings", "FeaturesSettings", "FilesSettings", "HttpWebhookSettings",
     "MIN_SECRET_LENGTH", "MetricsSettings", "OutboundSettings",
     "RANDOM_ALPHABET", "REPO_ROOT", "RatelimitSettings", "S3Settings", "SECTIONS", "SPECIAL_ENV",
     "SPECIAL_ENV_PREFIXES", "SecuritySettings", "ServerSettings", "Settings", "UrlsSettings", "WEAK_SECRETS",
     "ZIPLINE_ENV", "load_settings", "parse_nameserver",
 ]
+
+
+def configured_origin(settings: Settings) -> str:
+    """This server's origin where no request says it (a background sender): ``core.default_domain``, else the
+    first of ``domains``, with https under ``core.return_https_urls`` (else http); "" when neither is set.
+    Inside a request, ``zipshort.urls`` decides (the scheme rule, with the request's own scheme)."""
+    host = settings.core.default_domain or (settings.domains[0] if settings.domains else "")
+    return f"{'https' if settings.core.return_https_urls else 'http'}://{host}" if host else ""

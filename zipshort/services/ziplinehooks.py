@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from zipshort.codes import url_segment
-from zipshort.config import Settings
+from zipshort.config import Settings, configured_origin
 from zipshort.config.validation import parse_discord_embed
 from zipshort.events import Event, FileUploaded, LinkCreated
 from zipshort.extensions import db
@@ -78,11 +78,8 @@ def subscriber(rt: Runtime, scope: Callable[[], AbstractContextManager[object]])
 
 def _origin(settings: Settings, given: str | None) -> str:
     """``<scheme>://<host>`` of the URLs handed out: the face's, else core.default_domain or the first of
-    DOMAINS (scheme by core.return_https_urls), else "" (relative URLs)."""
-    if given:
-        return given
-    host = settings.core.default_domain or (settings.domains[0] if settings.domains else "")
-    return f"{'https' if settings.core.return_https_urls else 'http'}://{host}" if host else ""
+    DOMAINS (``config.configured_origin``), else "" (relative URLs)."""
+    return given or configured_origin(settings)
 
 
 def _with_host(origin: str, host: str | None) -> str:
