@@ -41,15 +41,16 @@ def wait_healthy(url: str, path: str = "/api/healthcheck", timeout: float = 30) 
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_zipshort(threads: int, env_extra: dict[str, str] | None = None):
-    """A zipshort server on a fresh instance; returns (process, url, token, instance dir)."""
+def start_zipshort(threads: int, env_extra: dict[str, str] | None = None, workers: int = 0):
+    """A zipshort server on a fresh instance (``workers``: 0 waitress, N granian's worker processes); returns
+    (process, url, token, instance dir)."""
     instance = Path(tempfile.mkdtemp(prefix="zipshort-bench-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_"))}
     env.update({"ZIPSHORT_INSTANCE": str(instance), "CORE_SECRET": SECRET, "ZIPSHORT_ADMIN_USERNAME": "bench",
                 "ZIPSHORT_ADMIN_PASSWORD": "bench-password", **(env_extra or {})})
     proc = subprocess.Popen([str(BIN / "zipshort"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--threads", str(threads)], env=env, cwd=ROOT,
+                             "--threads", str(threads), "--workers", str(workers)], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url)
@@ -153,6 +154,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def tree_cpu(pid: int, workers: int) -> tuple[float, float]:
+    """CPU seconds used so far by a server and by its helper processes (the visit writers): waitress serves in
+    ``pid`` (its children are the writers); granian serves in the children of ``pid`` (their children are the
+    writers), its main process counted with them."""
+    if not workers:
+        return cpu_seconds(pid), sum(cpu_seconds(p) for p in children(pid))
+    serving = [pid, *children(pid)]
+    return sum(cpu_seconds(p) for p in serving), sum(cpu_seconds(c) for p in serving[1:] for c in children(p))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time ``pid`` has used so far (0 when it is gone)."""
     try:
@@ -168,8 +179,11 @@ def wait_idle(pids: list[int], timeout: float = 20.0) -> None:
     down)."""
     import time
 
+    def tree(pid: int) -> list[int]:
+        return [pid, *(p for child in children(pid) for p in tree(child))]
+
     def cpu() -> float:
-        return sum(cpu_seconds(p) for parent in pids for p in [parent, *children(parent)])
+        return sum(cpu_seconds(p) for parent in pids for p in tree(parent))
 
     deadline = time.monotonic() + timeout
     before = cpu()

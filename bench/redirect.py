@@ -1,6 +1,7 @@
 """Redirect benchmark: zipshort's GET /go/<code> against a bare-Flask redirect, same server, same run.
 
     .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads 4] [--runs 3] [--observe]
+    .venv/bin/python bench/redirect.py --workers 2 --smart --codes 100000   # the production mode (granian)
 
 Starts a bare Flask app and two zipshort servers, visit analytics off and on (fresh SQLite instances, or
 one DATABASE_URL), creates on each a plain link and a link with max views (10^9, so it never runs out),
@@ -12,7 +13,9 @@ analytics writer's last batch (up to ``analytics.flush_seconds`` of visits) is n
 ``--observe`` adds, beside the analytics-on server, one with metrics on and one with metrics and the access log on
 (issue 14: the redirect pays nothing measurable for metrics), and prints what their GET /metrics counted.
 At the end it stops the analytics server (which stores what is queued) and compares the views it counted
-with the visits it stored. Uses a Python load driver when wrk is not installed.
+with the visits it stored. Uses a Python load driver when wrk is not installed. ``--workers N`` serves both zipshort
+(``zipshort serve --workers N``) and bare Flask with granian's N worker processes; CPU is then the workers'
+(and granian's main process), the children being their visit writers.
 """
 
 from __future__ import annotations
@@ -27,13 +30,12 @@ import requests
 from _common import (
     BIN,
     ROOT,
-    children,
-    cpu_seconds,
     free_port,
     load,
     median_of,
     start_zipshort,
     stop,
+    tree_cpu,
     wait_healthy,
     wait_idle,
 )
@@ -46,6 +48,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=4, help="waitress threads for both servers")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="0: waitress (zipshort serve); N: the production mode, granian with N worker processes, "
+                             "for zipshort and bare Flask alike")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--codes", type=int, default=0,
                         help="also N distinct random codes per server, each request one at random (cache misses)")
@@ -62,7 +67,8 @@ def main() -> None:
     env_extra = {"DATABASE_URL": database} if database else {}
     bare_port = free_port()
     bare = subprocess.Popen([str(BIN / "python"), str(ROOT / "bench" / "bare_flask.py"), "--port", str(bare_port),
-                             "--threads", str(args.threads), "--codes", str(args.codes)],
+                             "--threads", str(_bare_threads(args)), "--codes", str(args.codes),
+                             "--workers", str(args.workers)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     bare_url = f"http://127.0.0.1:{bare_port}"
     # Two zipshort servers, visit analytics on and off (on PostgreSQL they share the database, with their own links)
@@ -74,7 +80,8 @@ def main() -> None:
                    "ZIPSHORT_METRICS_TOKEN": METRICS_TOKEN}
         modes["on-metrics"] = metrics
         modes["on-observed"] = {**metrics, "ZIPSHORT_LOGGING_ACCESS": "true"}
-    servers = {mode: start_zipshort(args.threads, {**env_extra, **flags}) for mode, flags in modes.items()}
+    servers = {mode: start_zipshort(args.threads, {**env_extra, **flags}, args.workers)
+               for mode, flags in modes.items()}
     try:
         wait_healthy(bare_url, "/go/plain")
         kinds = [("plain", "plain link"), ("limited", "link with max views")]
@@ -112,17 +119,20 @@ def main() -> None:
         everyone = [bare.pid] + [server[0].pid for server in servers.values()]
         for _ in range(args.runs):
             for name, (target, pid) in targets.items():
-                own, kids = cpu_seconds(pid), sum(cpu_seconds(p) for p in children(pid))
+                own, kids = tree_cpu(pid, args.workers)
                 key = "bare" if name.startswith("bare Flask, ") else name.rsplit(" ", 1)[-1]
                 result = load(target, args.duration, args.connections, paths.get(key) if "codes" in name else None)
                 wait_idle(everyone)  # the writer's last batch of this run is part of its cost
                 served = max(1.0, result["rps"] * args.duration)
-                result["server_us"] = (cpu_seconds(pid) - own) / served * 1e6
-                result["writer_us"] = (sum(cpu_seconds(p) for p in children(pid)) - kids) / served * 1e6
+                after_own, after_kids = tree_cpu(pid, args.workers)
+                result["server_us"] = (after_own - own) / served * 1e6
+                result["writer_us"] = (after_kids - kids) / served * 1e6
                 results[name].append(result)
         backend = "PostgreSQL" if database else "SQLite"
+        front = (f"granian, {args.workers} workers, {_bare_threads(args)} threads each" if args.workers
+                 else f"waitress threads={args.threads}")
         print(f"redirect benchmark: {args.runs} runs x {args.duration}s, {args.connections} connections, "
-              f"waitress threads={args.threads}, database={backend}")
+              f"{front}, database={backend}")
         print(f"{'target':<58} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs bare':>8} "
               f"{'server µs':>10} {'child µs':>9}")
         base = median_of(results["bare Flask (dict lookup)"])["rps"]
@@ -144,6 +154,12 @@ def main() -> None:
             stop(proc, instance)
         bare.terminate()
         bare.wait()
+
+
+def _bare_threads(args: argparse.Namespace) -> int:
+    """bare Flask's threads: waitress's ``--threads``; under granian, as many Python threads per worker as
+    ``zipshort serve --workers`` gives its workers with the default connection limit (zipshort/serving.py)."""
+    return max(args.threads, 1000 // (2 * args.workers)) if args.workers else args.threads
 
 
 def _many_links(url: str, token: str, n: int) -> list[str]:

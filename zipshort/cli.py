@@ -106,12 +106,19 @@ def bootstrap_first_admin() -> None:
 @click.option("--host", default=None, help="Address to listen on (server.host).")
 @click.option("--port", default=None, type=int, help="Port to listen on (server.port).")
 @click.option("--threads", default=None, type=int, help="waitress worker threads (server.threads).")
-def serve(host: str | None, port: int | None, threads: int | None) -> None:
-    """Apply migrations, create the first admin if needed, and serve with waitress."""
+@click.option("--workers", default=None, type=click.IntRange(0, 64),
+              help="0: waitress, one process; N: the production mode, granian with N worker processes "
+                   "(server.workers).")
+def serve(host: str | None, port: int | None, threads: int | None, workers: int | None) -> None:
+    """Apply migrations, create the first admin if needed, and serve (waitress, or granian's workers)."""
     from zipshort import serving
 
-    _prepare_metrics()
+    _prepare_metrics(workers)
     app = _load_app()
+    if workers is None:
+        workers = runtime(app).settings.server.workers
+    elif workers and os.name != "posix":
+        raise click.ClickException("--workers: worker processes (granian) need Linux or macOS")
     from zipshort.eventlog import configure_logging
 
     configure_logging(runtime(app).settings)
@@ -125,12 +132,16 @@ def serve(host: str | None, port: int | None, threads: int | None) -> None:
         from zipshort.services.maintenance import clean_storage
 
         clean_storage(runtime(app))
-    serving.run(app, host, port, threads)
+    if workers:
+        serving.run_workers(app, host, port, workers, threads)
+    else:
+        serving.run(app, host, port, threads)
 
 
-def _prepare_metrics() -> None:
+def _prepare_metrics(workers: int | None) -> None:
     """With metrics on and a multiprocess directory, point prometheus_client at it before the app builds its
-    metrics, and clean it (zipshort/telemetry.py)."""
+    metrics, and clean it (zipshort/telemetry.py). Worker processes always share one: the one configured, else
+    ``<instance>/metrics-multiprocess``."""
     from zipshort.config import load_settings
     from zipshort.telemetry import multiprocess_directory, prepare_multiprocess
 
@@ -139,6 +150,8 @@ def _prepare_metrics() -> None:
     except ConfigError:
         return  # building the app reports it
     directory = multiprocess_directory(settings)
+    if settings.server.workers if workers is None else workers:
+        directory = directory or os.path.join(settings.instance_path, "metrics-multiprocess")
     if settings.metrics.enabled and directory:
         prepare_multiprocess(directory)
 

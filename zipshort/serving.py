@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -32,10 +33,8 @@ log = logging.getLogger("zipshort.serving")
 
 
 def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> None:
-    """Serve ``app`` until SIGTERM/SIGINT, with the view flusher and the maintenance loop running beside it."""
+    """Serve ``app`` with waitress until SIGTERM/SIGINT, with the process's background work beside it."""
     import waitress
-
-    from zipshort.extensions import db
 
     rt: Runtime = runtime(app)
     settings = rt.settings
@@ -43,16 +42,9 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     port = settings.server.port if port is None else port
     options = waitress_options(settings, threads)
     _raise_open_file_limit(options["connection_limit"] + 64 + 2 * options["threads"])
-    with app.app_context():
-        engine = db.engine
     click.echo(f"zipshort listening on http://{host}:{port} (instance: {settings.instance_path})")
     sys.stdout.flush()
-    flusher = _start_view_flusher(engine, rt)
-    writer = _start_visit_writer(engine, rt)
-    pruner = _start_pruner(app, rt)
-    snapshots = _start_metrics(app, rt)
-    webhooks = _start_webhooks(app, rt)
-    sampler = _start_sampler(engine, rt)
+    background = Background(app).start()
     # Worker threads hand the GIL back and forth around every database call; Python's default
     # 5 ms switch interval turns each hand-back into a wait (docs/benchmarks.md).
     sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
@@ -60,22 +52,121 @@ def run(app: Flask, host: str | None, port: int | None, threads: int | None) -> 
     try:
         waitress.serve(app, host=host, port=port, **options)
     finally:
-        rt.events.close()  # deliver what is queued (log lines and visits of the last requests)
-        if webhooks is not None:
-            webhooks.stop()  # the visits it holds become messages
-        if sampler is not None:
-            sampler.stop()
-            from zipshort.telemetry import leave_multiprocess
+        background.stop()
 
-            leave_multiprocess(sampler.directory)
-        if snapshots is not None:
-            snapshots.stop()
-        if pruner is not None:
-            pruner.stop()
-        if writer is not None:
-            writer.stop()  # writes the queued visits
-        if flusher is not None:
-            flusher.stop()
+
+def run_workers(app: Flask, host: str | None, port: int | None, workers: int, threads: int | None) -> None:
+    """The production mode: serve with granian in ``workers`` processes until SIGTERM/SIGINT.
+
+    ``app`` (the start-up app that ran migrations) is not served: each worker builds its own from the same
+    settings, with its own database pool and background work (``Background``), and stops it after its last
+    request so pending views and visits are written. granian's main process only supervises: it restarts a
+    worker that died and, on SIGTERM/SIGINT, stops the workers (each finishing its requests and its
+    background work, for up to ``server.shutdown_seconds``) before it ends.
+    """
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+    from granian.server import MPServer
+
+    settings = runtime(app).settings
+    server = settings.server
+    host = host or server.host
+    port = server.port if port is None else port
+    _raise_open_file_limit(server.connection_limit + 64 + 2 * workers * _blocking_threads(settings, workers, threads))
+    _release_startup_app(app)
+    click.echo(f"zipshort listening on http://{host}:{port} with {workers} worker processes (granian; "
+               f"instance: {settings.instance_path})")
+    sys.stdout.flush()
+    granian = MPServer(
+        "zipshort", address=host, port=port, interface=Interfaces.WSGI, workers=workers,
+        blocking_threads=_blocking_threads(settings, workers, threads), backlog=max(128, server.connection_limit),
+        http=HTTPModes.http1, websockets=False,
+        http1_settings=HTTP1Settings(header_read_timeout=server.channel_timeout * 1000),
+        log_enabled=True, log_access=False, respawn_failed_workers=True,
+        workers_kill_timeout=server.shutdown_seconds)
+    granian.serve(spawn_target=_granian_worker, target_loader=functools.partial(_worker_app, settings),
+                  wrap_loader=False)
+
+
+def _blocking_threads(settings, workers: int, threads: int | None) -> int:
+    """Python threads per granian worker: enough for every connection a worker may hold (a thread waits on each
+    request body it reads, where waitress's event loop read bodies first), at least ``server.threads``."""
+    return max(threads or settings.server.threads, settings.server.connection_limit // (2 * workers))
+
+
+def _release_startup_app(app: Flask) -> None:
+    """Before the workers start: the start-up app delivers its events and closes its database connections, so
+    no worker inherits a connection or a thread's state."""
+    from zipshort.extensions import db
+
+    runtime(app).events.close()
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _worker_app(settings) -> Flask:
+    """In a granian worker: this process's app, with its background work started (``_granian_worker`` stops it)."""
+    from zipshort import create_app
+    from zipshort.eventlog import configure_logging
+
+    global _worker_background
+    app = create_app(settings)
+    configure_logging(runtime(app).settings)
+    sys.setswitchinterval(settings.server.gil_switch_interval_ms / 1000)
+    _worker_background = Background(app).start()
+    return app
+
+
+_worker_background: "Background | None" = None  # this worker process's (one app per process)
+
+
+def _granian_worker(*args: Any, **kwargs: Any) -> None:
+    """A granian WSGI worker process that stops its app's background work when it stops serving (SIGTERM from
+    the main process, or SIGINT): the last view counts and visits are written before the process ends."""
+    from granian.server import MPServer
+
+    try:
+        MPServer._spawn_wsgi_worker(*args, **kwargs)
+    finally:
+        if _worker_background is not None:
+            _worker_background.stop()
+        logging.shutdown()
+
+
+class Background:
+    """The background work of one server process, started beside its requests and stopped after them.
+
+    Per process (each has its own buffers and queues): the view flusher, the visit writer, the metrics sampler,
+    per-user webhook delivery (its claims are row locks, safe in every process) and Zipline's instance-metrics
+    snapshots (at most one per interval across processes). Once across processes: the maintenance round, run
+    only by the process holding the maintenance lease (services/leadership.py).
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._stops: list[Callable[[], object]] = []
+
+    def start(self) -> "Background":
+        from zipshort.extensions import db
+
+        app, rt = self.app, runtime(self.app)
+        with app.app_context():
+            engine = db.engine
+        stops = self._stops
+        stops.append(rt.events.close)  # first: deliver what is queued (log lines and visits of the last requests)
+        for part in (_start_webhooks(app, rt), _start_sampler(engine, rt), _start_metrics(app, rt),
+                     _start_pruner(app, rt, engine), _start_visit_writer(engine, rt), _start_view_flusher(engine, rt)):
+            if part is not None:
+                stops.append(part.stop)  # webhooks turn the visits they hold into messages before the writers end
+        return self
+
+    def stop(self) -> None:
+        """Stop every part in order, each once; the writers write what is pending on their way out."""
+        while self._stops:
+            try:
+                self._stops.pop(0)()
+            except Exception:
+                log.exception("stopping the background work failed")
 
 
 def waitress_options(settings, threads: int | None = None) -> dict:
@@ -110,12 +201,30 @@ def _raise_open_file_limit(needed: int) -> None:
                        err=True)
 
 
-def _start_pruner(app: Flask, rt: Runtime) -> Periodic | None:
-    """Delete expired files in the background (files.prune_interval_seconds; 0 = only `zipshort prune`)."""
+def _start_pruner(app: Flask, rt: Runtime, engine) -> "_Led | None":
+    """Delete expired files in the background (files.prune_interval_seconds; 0 = only `zipshort prune`), in the
+    one process that holds the maintenance lease."""
+    from zipshort.services.leadership import MAINTENANCE, Leadership
     from zipshort.services.maintenance import Pruner
 
     interval = rt.settings.files.prune_interval_seconds
-    return Pruner(rt, interval, app.app_context).start() if interval > 0 else None
+    if interval <= 0:
+        return None
+    leader = Leadership(engine, MAINTENANCE, lease=max(30.0, 3.0 * interval)).start()
+    return _Led(Pruner(rt, interval, app.app_context, lambda: leader.leads).start(), leader)
+
+
+class _Led:
+    """A task and the leadership it runs under, stopped together: the task's last round, then the lease."""
+
+    def __init__(self, task: Periodic, leader: Any) -> None:
+        self.task, self.leader = task, leader
+
+    def stop(self) -> None:
+        try:
+            self.task.stop()
+        finally:
+            self.leader.stop()
 
 
 def _start_metrics(app: Flask, rt: Runtime) -> Periodic | None:
@@ -148,7 +257,20 @@ def _start_sampler(engine, rt: Runtime) -> Any:
     telemetry = rt.telemetry
     if telemetry is None or not telemetry.multiprocess:
         return None
-    return Sampler(rt, telemetry, engine).start()
+    return _Sampling(Sampler(rt, telemetry, engine).start(), telemetry.directory or "")
+
+
+class _Sampling:
+    """The sampler, and this process's gauges leaving the shared directory when it stops."""
+
+    def __init__(self, sampler: Any, directory: str) -> None:
+        self.sampler, self.directory = sampler, directory
+
+    def stop(self) -> None:
+        from zipshort.telemetry import leave_multiprocess
+
+        self.sampler.stop()
+        leave_multiprocess(self.directory)
 
 
 def _start_view_flusher(engine, rt: Runtime) -> Periodic | None:

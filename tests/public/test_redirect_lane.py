@@ -166,14 +166,53 @@ def test_a_burst_through_the_lane_counts_every_view(live_server, make_link, user
     assert only_link().views == 301
 
 
-def test_a_cached_smart_link_is_left_to_flask(client, make_link, user, flask_requests):
-    """The lane writes bare redirects only; a smart link (here: a preview card for bots) is decided by Flask's
-    view, from the cache."""
+ANDROID = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 "
+           "Mobile Safari/537.36")
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+SLACK = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
+
+
+@pytest.mark.parametrize("overrides", [{"urls": {**BATCHED, "redirect_status": status}} for status in (302, 301)])
+def test_a_smart_links_redirect_takes_the_lane_and_answers_as_flask_does(client, make_link, user, flask_requests, rt,
+                                                                         events_seen):
+    """Rules, UTM tags and forwarded queries are decided from the cached snapshot: for each visitor the lane's
+    answer equals Flask's for the same request (the cache emptied before Flask's), and the visit is the same."""
+    from zipshort.services import linkfields
+
+    status = rt.settings.urls.redirect_status
+    make_link(user, vanity="smart", destination="https://main.example/p", utm={"source": "zs"},
+              forward_query=True, title="Card",
+              rules=linkfields.validate_rules([{"destination": {"type": "link", "value": "https://android.example/"},
+                                                "conditions": [{"type": "device", "matchKey": None,
+                                                                "matchValue": "android"}]}], 2048))
+    for agent in (ANDROID, DESKTOP, ANDROID):
+        rt.link_cache.clear()
+        by_flask = client.get("/go/smart?q=1", headers={"User-Agent": agent})
+        before = len(flask_requests)
+        by_lane = client.get("/go/smart?q=1", headers={"User-Agent": agent})
+        assert len(flask_requests) == before  # the lane answered
+        assert answer(by_lane) == answer(by_flask)
+        flask_visit, lane_visit = events_seen.of(LinkVisited)[-2:]
+        assert lane_visit.destination == flask_visit.destination == by_lane.headers["Location"]
+    assert by_lane.headers["Location"].startswith("https://android.example/")
+    desktop = client.get("/go/smart?q=1", headers={"User-Agent": DESKTOP}).headers["Location"]
+    assert desktop == "https://main.example/p?utm_source=zs&q=1"
+    assert ("no-store" in by_lane.headers.get("Cache-Control", "")) == (status == 301)  # the visitor decides
+    flush_views(rt)
+    assert only_link().views == 7
+
+
+def test_a_smart_links_page_is_left_to_flask_and_counted_once(client, make_link, user, flask_requests, rt):
+    """A preview bot gets the card page: the lane leaves it to Flask without counting it."""
     make_link(user, vanity="smart", destination="https://main.example/", title="Card")
     assert client.get("/go/smart").status_code == 302
     assert client.get("/go/smart").status_code == 302
-    assert client.get("/go/smart", headers={"User-Agent": "Slackbot-LinkExpanding 1.0"}).status_code == 200
-    assert len(flask_requests) == 3
+    assert len(flask_requests) == 1
+    page = client.get("/go/smart", headers={"User-Agent": SLACK})
+    assert page.status_code == 200 and b"Card" in page.data
+    assert len(flask_requests) == 2
+    flush_views(rt)
+    assert only_link().views == 3
 
 
 @pytest.mark.parametrize("overrides", [{"urls": BATCHED, "metrics": {"enabled": True, "token": "m" * 32}}])

@@ -35,11 +35,13 @@ class CoreSettings:
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """The waitress front end."""
+    """The front end: waitress in one process (``workers = 0``), or granian's worker processes."""
 
     host: str = "0.0.0.0"
     port: int = 3000
     threads: int = 8
+    workers: int = 0  # 0: waitress, one process; N >= 1: granian with N worker processes (docs/operations.md)
+    shutdown_seconds: int = 30  # granian: how long a stopping worker may take to finish and flush
     max_request_body_size: int = 1024 * 1024 * 1024
     channel_timeout: int = 60
     connection_limit: int = 1000

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
+import os
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -315,6 +316,12 @@ def validate(settings: Settings) -> Settings:
     _validate_uploads(settings)
     if not 1 <= settings.server.threads <= 256:
         raise ConfigError("server.threads: must be between 1 and 256")
+    if not 0 <= settings.server.workers <= 64:
+        raise ConfigError("server.workers: must be between 0 (waitress, one process) and 64")
+    if settings.server.workers and os.name != "posix":
+        raise ConfigError("server.workers: worker processes (granian) need Linux or macOS; use 0 on Windows")
+    if not 1 <= settings.server.shutdown_seconds <= 600:
+        raise ConfigError("server.shutdown_seconds: must be between 1 and 600")
     if not 10 <= settings.server.connection_limit <= 100_000:
         raise ConfigError("server.connection_limit: must be between 10 and 100000")
     if not 5 <= settings.server.channel_timeout <= 3600:

@@ -7,8 +7,10 @@ published, all without SQL. Flask's dispatch around it (request and app contexts
 through the same service door (``services.redirects.follow_cached``), the same Host check (Flask's
 ``TRUSTED_HOSTS`` with Werkzeug's ``get_host``), the same visitor facts (``http.environ_facts``) and the same
 headers (``http.redirect_headers`` plus what the app's hooks add to a redirect: ``X-Content-Type-Options`` and a
-trusted proxy's ``X-Request-ID``). Everything else — HEAD, a miss, a password, a smart link, an unknown code, a
-non-ASCII code, any other path — goes on to Flask unchanged, which answers it and fills the cache.
+trusted proxy's ``X-Request-ID``). A smart link's redirect is answered here too, decided from the cached snapshot
+(rules, UTM, deep links). Everything else — HEAD, a miss, a password, a smart link's page (a preview for bots, a
+cloaking frame), an unknown code, a non-ASCII code, any other path — goes on to Flask unchanged, which answers it
+and fills the cache.
 
 It sits inside ProxyFix (``core.trust_proxy``), so the address, scheme and Host it reads are the forwarded ones.
 """
@@ -90,7 +92,9 @@ class RedirectLane:
                                  query=query)
         if followed is None:
             return None
-        headers = redirect_headers(self.settings, followed.destination, no_store=followed.limited)
+        smart = followed.decision
+        headers = redirect_headers(self.settings, followed.destination if smart is None else smart.location,
+                                   no_store=followed.limited, varies=smart is not None)
         headers.extend(_FIXED)
         echo = given
         if self.observing:

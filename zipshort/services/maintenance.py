@@ -193,18 +193,21 @@ def maintenance_round(rt: Runtime) -> None:
 
 
 def Pruner(rt: Runtime, interval: float,  # noqa: N802 - reads as a class
-           scope: Callable[[], AbstractContextManager[object]]) -> Periodic:
+           scope: Callable[[], AbstractContextManager[object]], leads: Callable[[], bool] = lambda: True) -> Periodic:
     """The background maintenance loop of ``zipshort serve``: a round every ``interval`` seconds, and the
     storage clean-up every files.cleanup_interval_seconds (``serve`` runs one at start).
 
     Each round runs inside ``scope()``, the database scope the caller binds ``db.session`` with (``serve``
-    passes its app's ``app_context``); the loop itself knows only the runtime.
+    passes its app's ``app_context``); the loop itself knows only the runtime. A round runs only while
+    ``leads()`` says this process holds the maintenance role (services/leadership.py: once across processes).
     """
     every = rt.settings.files.cleanup_interval_seconds
     last_cleanup = time.monotonic()
 
     def run() -> None:
         nonlocal last_cleanup
+        if not leads():
+            return
         with scope():
             maintenance_round(rt)
             if every and time.monotonic() - last_cleanup >= every:

@@ -133,14 +133,16 @@ class _Counted:
     smart: smart.SmartLink | None  # a smart link's snapshot (rules, UTM, previews …)
 
 
-def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime, plain_only: bool = False) -> _Counted | None:
-    """One view of a link the cache holds, without SQL: an unlimited link's is batched, a limited link's comes from
-    this process's lease; None when the cache cannot answer (a miss, out of its time window, no lease left, or a
-    smart link when ``plain_only``)."""
+def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime) -> _Counted | None:
+    """One view of a link the cache holds, without SQL (see :func:`_count_entry`); None on a miss."""
     cached = rt.link_cache.get(key, host)
-    if cached is None or not in_window(cached.valid_since, cached.expires_at, now):  # live but for time
-        return None
-    if plain_only and cached.smart is not None:
+    return None if cached is None else _count_entry(rt, cached, now)
+
+
+def _count_entry(rt: Runtime, cached: CachedLink, now: dt.datetime) -> _Counted | None:
+    """One view of a cached link, without SQL: an unlimited link's is batched, a limited link's comes from this
+    process's lease; None when the cache cannot answer (out of its time window, or no lease left)."""
+    if not in_window(cached.valid_since, cached.expires_at, now):  # live but for time
         return None
     if not cached.limited:
         _count_unlimited(rt, cached.link_id)
@@ -227,16 +229,30 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
 
 def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, query: bytes = b"") -> Followed | None:
     """:func:`follow` for a link the cache holds, with no SQL and no app context (the redirect lane below Flask's
-    dispatch, ``zipshort.public.lane``): the view counted and the visit published as ``follow`` does; None when
-    only ``follow`` can answer (not cached, out of its time window, no lease left, views written one by one).
+    dispatch, ``zipshort.public.lane``): the view counted and the visit published as ``follow`` does. A smart
+    link's answer is decided first, from its cached snapshot: a redirect is answered here, a page (a preview for
+    bots, a cloaking frame) is left to ``follow`` uncounted. None when only ``follow`` can answer (not cached, out
+    of its time window, no lease left, views written one by one, a page to render).
     """
     if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
         return None
-    counted = _count_cached(rt, code.lower(), host.lower(), utcnow(), plain_only=True)
+    key, host = code.lower(), host.lower()
+    cached = rt.link_cache.get(key, host)
+    if cached is None:
+        return None
+    decision = None
+    if cached.smart is not None:
+        decision = _decide(rt, cached.smart, facts)
+        if decision.kind != "redirect":
+            return None
+    counted = _count_entry(rt, cached, utcnow())
     if counted is None:
         return None
+    if decision is not None:
+        _visited(rt, counted.link_id, code, host, decision.location, facts)
+        return Followed(destination=counted.destination, limited=counted.limited, decision=decision)
     location = _location(counted.destination, counted.forwards, query)
-    _visited(rt, counted.link_id, code, host.lower(), location, facts)
+    _visited(rt, counted.link_id, code, host, location, facts)
     return Followed(destination=location, limited=counted.limited)
 
 
