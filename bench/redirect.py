@@ -159,7 +159,7 @@ def main() -> None:
 def _bare_threads(args: argparse.Namespace) -> int:
     """bare Flask's threads: waitress's ``--threads``; under granian, as many Python threads per worker as
     ``zipshort serve --workers`` gives its workers with the default connection limit (zipshort/serving.py)."""
-    return max(args.threads, 1000 // (2 * args.workers)) if args.workers else args.threads
+    return max(args.threads, min(64, 1000 // (2 * args.workers))) if args.workers else args.threads
 
 
 def _many_links(url: str, token: str, n: int) -> list[str]:

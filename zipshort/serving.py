@@ -89,9 +89,10 @@ def run_workers(app: Flask, host: str | None, port: int | None, workers: int, th
 
 
 def _blocking_threads(settings, workers: int, threads: int | None) -> int:
-    """Python threads per granian worker: enough for every connection a worker may hold (a thread waits on each
-    request body it reads, where waitress's event loop read bodies first), at least ``server.threads``."""
-    return max(threads or settings.server.threads, settings.server.connection_limit // (2 * workers))
+    """Python threads per granian worker: at least ``server.threads``, and up to 64 so that slow request bodies
+    (a thread waits on each body it reads, where waitress's event loop read bodies first) do not hold every
+    thread; more requests wait in granian's queue, not in the GIL."""
+    return max(threads or settings.server.threads, min(64, settings.server.connection_limit // (2 * workers)))
 
 
 def _release_startup_app(app: Flask) -> None:

@@ -21,6 +21,26 @@ def overrides():
     return {"urls": dict(BATCHED)}
 
 
+def lane_of(app):
+    """The app's RedirectLane (inside ProxyFix when a proxy is trusted)."""
+    from zipshort.public.lane import RedirectLane
+
+    layer = app.wsgi_app
+    while not isinstance(layer, RedirectLane):
+        layer = layer.app
+    return layer
+
+
+@pytest.fixture(autouse=True)
+def misses_to_flask(app):
+    """Most tests fill the cache through Flask's view first and compare: the lane's own reads of a miss (it
+    answers the first visit of a plain link too) are tested on their own, below."""
+    lane = lane_of(app)
+    engine, lane.engine = lane.engine, None
+    yield
+    lane.engine = engine
+
+
 def flush_views(rt) -> None:
     from zipshort.extensions import db
 
@@ -234,3 +254,53 @@ def test_lane_answers_are_counted_and_logged_as_flask_answers_are(client, make_l
     assert samples[("zipshort_redirects_total", (("outcome", "redirected"),))] == 3
     assert samples[("zipshort_http_requests_total",
                     (("method", "GET"), ("route", "/go/<code>"), ("status", "302")))] == 3
+
+
+def test_a_miss_of_a_plain_link_is_read_and_answered_by_the_lane(app, client, make_link, user, flask_requests, rt,
+                                                                 events_seen):
+    """The first visit of an unlimited link without rules: one read, the view batched, the link cached — the same
+    answer and visit as Flask's view gives for it."""
+    make_link(user, destination="https://example.com/p", vanity="cold", forward_query=True)
+    by_flask = client.get("/go/cold?a=1")  # the lane does not read yet (the fixture): Flask's answer
+    rt.link_cache.clear()
+    lane_of(app).engine = _engine(app)
+    by_lane = client.get("/go/cold?a=1")
+    assert flask_requests == ["/go/cold"]  # the second, a miss again, never reached Flask
+    assert answer(by_lane) == answer(by_flask) and by_lane.headers["Location"] == "https://example.com/p?a=1"
+    flask_visit, lane_visit = events_seen.of(LinkVisited)
+    assert lane_visit.visitor == flask_visit.visitor and lane_visit.destination == flask_visit.destination
+    assert client.get("/go/cold").status_code == 302 and flask_requests == ["/go/cold"]  # now cached
+    flush_views(rt)
+    assert only_link().views == 3
+
+
+def _engine(app):
+    from zipshort.extensions import db
+
+    return db.engine
+
+
+def test_misses_the_lane_cannot_answer_go_to_flask_counted_once(app, client, make_link, user, flask_requests, rt):
+    """Unknown codes, links with a limit, rules or a password: the lane reads them, leaves them to Flask without
+    counting, and Flask's answer is the one the visitor gets (each visit counted once)."""
+    from zipshort.services import linkfields
+
+    lane_of(app).engine = _engine(app)
+    make_link(user, vanity="capped", max_views=5)
+    make_link(user, vanity="ruled", destination="https://main.example/",
+              rules=linkfields.validate_rules([{"destination": {"type": "link", "value": "https://rule.example/"},
+                                                "conditions": [{"type": "query-param", "matchKey": "r",
+                                                                "matchValue": "1"}]}], 2048))
+    make_link(user, vanity="locked", password="pw-123456")
+    assert client.get("/go/nothing").status_code == 404
+    assert client.get("/go/capped").status_code == 302
+    assert client.get("/go/ruled?r=1").headers["Location"] == "https://rule.example/"
+    assert client.get("/go/locked").status_code == 200  # the password page
+    assert flask_requests == ["/go/nothing", "/go/capped", "/go/ruled", "/go/locked"]
+    flush_views(rt)
+    from zipshort.extensions import db
+    from zipshort.models import Link
+
+    db.session.rollback()
+    views = dict(db.session.execute(db.select(Link.vanity, Link.views)).all())
+    assert views == {"capped": 1, "ruled": 1, "locked": 0}

@@ -8,9 +8,10 @@ through the same service door (``services.redirects.follow_cached``), the same H
 ``TRUSTED_HOSTS`` with Werkzeug's ``get_host``), the same visitor facts (``http.environ_facts``) and the same
 headers (``http.redirect_headers`` plus what the app's hooks add to a redirect: ``X-Content-Type-Options`` and a
 trusted proxy's ``X-Request-ID``). A smart link's redirect is answered here too, decided from the cached snapshot
-(rules, UTM, deep links). Everything else — HEAD, a miss, a password, a smart link's page (a preview for bots, a
-cloaking frame), an unknown code, a non-ASCII code, any other path — goes on to Flask unchanged, which answers it
-and fills the cache.
+(rules, UTM, deep links), and so is a cache miss of an unlimited link without rules (one read on a reader
+connection, as Flask's view would do). Everything else — HEAD, another miss, a password, a smart link's page (a
+preview for bots, a cloaking frame), an unknown code, a non-ASCII code, any other path — goes on to Flask
+unchanged and uncounted, which answers it and fills the cache.
 
 It sits inside ProxyFix (``core.trust_proxy``), so the address, scheme and Host it reads are the forwarded ones.
 """
@@ -28,6 +29,7 @@ from werkzeug.wsgi import get_host
 
 from zipshort.access import record_answer
 from zipshort.events import begin_request, given_request_id, request_id
+from zipshort.extensions import db
 from zipshort.http import environ_facts, redirect_headers, runtime
 from zipshort.services.redirects import follow_cached
 
@@ -46,6 +48,8 @@ class RedirectLane:
         rt = runtime(flask_app)
         self.inner = inner
         self.rt = rt
+        with flask_app.app_context():
+            self.engine = db.engine  # a miss of a plain link is read here too (services/redirects.py: follow_cached)
         self.settings = rt.settings
         self.prefix = self.settings.urls.route.rstrip("/") + "/"
         status = self.settings.urls.redirect_status
@@ -89,7 +93,7 @@ class RedirectLane:
             request_id()  # made now, as Flask's hook does: the visit's event and the access line share it
         query = environ.get("QUERY_STRING", "").encode("latin-1")
         followed = follow_cached(self.rt, code, host, facts=partial(environ_facts, environ, host, self.country_header),
-                                 query=query)
+                                 query=query, engine=self.engine)
         if followed is None:
             return None
         smart = followed.decision

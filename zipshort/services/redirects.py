@@ -227,19 +227,22 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     return Followed(destination=location, limited=counted.limited)
 
 
-def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, query: bytes = b"") -> Followed | None:
-    """:func:`follow` for a link the cache holds, with no SQL and no app context (the redirect lane below Flask's
-    dispatch, ``zipshort.public.lane``): the view counted and the visit published as ``follow`` does. A smart
-    link's answer is decided first, from its cached snapshot: a redirect is answered here, a page (a preview for
-    bots, a cloaking frame) is left to ``follow`` uncounted. None when only ``follow`` can answer (not cached, out
-    of its time window, no lease left, views written one by one, a page to render).
+def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, query: bytes = b"",
+                  engine: Engine | None = None) -> Followed | None:
+    """:func:`follow` without an app context (the redirect lane below Flask's dispatch, ``zipshort.public.lane``):
+    the view counted and the visit published as ``follow`` does, for a link the cache holds (no SQL) and, given
+    the ``engine``, for a miss of an unlimited link without rules (one read, the view batched, the link cached).
+    A smart link's answer is decided first, from its cached snapshot: a redirect is answered here, a page (a
+    preview for bots, a cloaking frame) is left to ``follow`` uncounted. None when only ``follow`` can answer
+    (out of its time window, no lease left, views written one by one, a page to render; on a miss: unknown,
+    not live, a password, a limit or rules).
     """
     if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
         return None
     key, host = code.lower(), host.lower()
     cached = rt.link_cache.get(key, host)
     if cached is None:
-        return None
+        return None if engine is None else _follow_read(rt, engine, code, key, host, facts, query)
     decision = None
     if cached.smart is not None:
         decision = _decide(rt, cached.smart, facts)
@@ -254,6 +257,20 @@ def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, qu
     location = _location(counted.destination, counted.forwards, query)
     _visited(rt, counted.link_id, code, host, location, facts)
     return Followed(destination=location, limited=counted.limited)
+
+
+def _follow_read(rt: Runtime, engine: Engine, code: str, key: str, host: str, facts: Facts,
+                 query: bytes) -> Followed | None:
+    """A cache miss in the lane: the live link read on a reader connection (no write lock); an unlimited link
+    without rules has its view batched and is cached. Anything else is left to ``follow`` (None), uncounted."""
+    row = hot_statement(engine, _READ_SQL, {"key": key, "host": host, "now": utcnow()}, write=False)
+    if row is None or row[2] is not None or row[4]:  # not live, protected or unknown; a limit; rules
+        return None
+    rt.views.add(row[0])
+    counted = _remember(rt, key, host, tuple(row), False)
+    location = _location(counted.destination, counted.forwards, query)
+    _visited(rt, counted.link_id, code, host, location, facts)
+    return Followed(destination=location, limited=False)
 
 
 def track(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> bool:
