@@ -1,4 +1,5 @@
-"""The yardstick: a bare Flask redirect (dict lookup), nothing else, on waitress or on granian's workers.
+"""The yardstick: a bare Flask redirect (dict lookup), a raw upload and ``send_file``, nothing else, on waitress
+or on granian's workers.
 
 Run by bench/redirect.py; usable alone:
     python bench/bare_flask.py --port 5001 --threads 8               # waitress, one process
@@ -10,9 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-from flask import Flask, abort, redirect
+from flask import Flask, abort, redirect, request, send_from_directory
 
 LINKS = {"plain": "https://example.com/plain", "limited": "https://example.com/limited"}
 
@@ -30,6 +32,24 @@ def make_app() -> Flask:
             abort(404)
         return redirect(destination, 302)
 
+    folder = Path(os.environ.get("BARE_FLASK_FILES") or tempfile.gettempdir())
+
+    @app.post("/upload")
+    def upload():
+        """The raw-stream ceiling (bench/files.py): the request body, as it streams in, into a file (fsynced, as
+        zipshort's storage does), nothing parsed."""
+        with tempfile.NamedTemporaryFile(dir=folder, prefix="bare-upload-") as fh:
+            while chunk := request.stream.read(1024 * 1024):
+                fh.write(chunk)
+            fh.flush()
+            os.fsync(fh.fileno())
+            return {"bytes": fh.tell()}
+
+    @app.get("/files/<name>")
+    def download(name: str):
+        """Flask's ``send_file`` of a file in BARE_FLASK_FILES (bench/files.py's download yardstick)."""
+        return send_from_directory(folder, name)
+
     return app
 
 
@@ -46,7 +66,8 @@ def main() -> None:
     if not args.workers:
         import waitress
 
-        waitress.serve(make_app(), host="127.0.0.1", port=args.port, threads=args.threads, ident="bare")
+        waitress.serve(make_app(), host="127.0.0.1", port=args.port, threads=args.threads, ident="bare",
+                       max_request_body_size=1 << 34)
         return
     from granian.constants import HTTPModes, Interfaces
     from granian.server import MPServer

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import click
 from flask import Flask
 
+from zipshort.database import checkpoint_wal
 from zipshort.http import runtime
 from zipshort.periodic import Periodic
 from zipshort.runtime import Runtime
@@ -212,18 +213,26 @@ def _start_pruner(app: Flask, rt: Runtime, engine) -> "_Led | None":
     if interval <= 0:
         return None
     leader = Leadership(engine, MAINTENANCE, lease=max(30.0, 3.0 * interval)).start()
-    return _Led(Pruner(rt, interval, app.app_context, lambda: leader.leads).start(), leader)
+    tasks = [Pruner(rt, interval, app.app_context, lambda: leader.leads).start()]
+    if engine.dialect.name == "sqlite":
+        tasks.append(Periodic("wal-checkpoint", CHECKPOINT_SECONDS,
+                              lambda: leader.leads and checkpoint_wal(engine)).start())
+    return _Led(tasks, leader)
+
+
+CHECKPOINT_SECONDS = 5.0  # SQLite: how often the maintenance leader truncates the write-ahead log
 
 
 class _Led:
-    """A task and the leadership it runs under, stopped together: the task's last round, then the lease."""
+    """Tasks and the leadership they run under, stopped together: the tasks' last rounds, then the lease."""
 
-    def __init__(self, task: Periodic, leader: Any) -> None:
-        self.task, self.leader = task, leader
+    def __init__(self, tasks: list[Periodic], leader: Any) -> None:
+        self.tasks, self.leader = tasks, leader
 
     def stop(self) -> None:
         try:
-            self.task.stop()
+            for task in self.tasks:
+                task.stop()
         finally:
             self.leader.stop()
 

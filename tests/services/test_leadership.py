@@ -94,3 +94,42 @@ def test_a_holder_that_stops_renewing_stops_leading_before_its_lease_runs_out(ap
     assert until.replace(tzinfo=dt.timezone.utc) - before >= dt.timedelta(seconds=2)
     time.sleep(1.1)
     assert not stale.leads
+
+
+def test_the_leader_truncates_a_grown_write_ahead_log_even_while_readers_keep_reading(app, backend):
+    """SQLite restarts its log only when no reader uses it; with readers that never pause it would grow without
+    end. ``checkpoint_wal`` (run by the maintenance leader every few seconds) copies it back and truncates it
+    while eight threads keep reading."""
+    import os
+
+    from zipshort.database import checkpoint_wal, hot_statement
+
+    engine = db.engine
+    if backend != "sqlite":
+        assert checkpoint_wal(engine, min_bytes=0) is None
+        return
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)"))
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            hot_statement(engine, "SELECT count(*) FROM filler", {}, write=False)
+
+    readers = [threading.Thread(target=read) for _ in range(8)]
+    for thread in readers:
+        thread.start()
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO filler (data) VALUES (randomblob(4096))"),
+                         [{}] * 2000)  # ~8 MB of log
+        log = engine.url.database + "-wal"
+        assert os.path.getsize(log) > 4 * 1024 * 1024
+        assert checkpoint_wal(engine, min_bytes=64 * 1024 * 1024) is None  # under the threshold: nothing done
+        done = checkpoint_wal(engine, min_bytes=1024 * 1024)
+        assert done is not None and done[0] == 0, done
+        assert os.path.getsize(log) == 0
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join()
