@@ -181,22 +181,28 @@ class HostnameCache(Snapshot[frozenset[str]]):
 
 
 class VisitQueue:
-    """Visits waiting for the analytics writer: bounded, never blocks; a full queue drops and counts."""
+    """Visits waiting for the analytics writer: bounded. A full queue makes the offering thread wait up to
+    ``wait`` seconds for the writer to take a batch (back-pressure: under a load the writer cannot follow,
+    requests slow down to its pace instead of losing visits), then drops and counts."""
 
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: int, wait: float = 0.0) -> None:
+        self.capacity, self.wait = capacity, wait
         self._items: deque[object] = deque()
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)
         self.dropped = 0
         self.accepted = 0
+        self.waited = 0  # offers that found the queue full and waited for room
         self._failures = 0
 
     def offer(self, item: object) -> bool:
-        """Queue ``item``; False (and one more drop) when the queue is full."""
+        """Queue ``item``; False (and one more drop) when the queue stayed full for ``wait`` seconds."""
         with self._lock:
             if len(self._items) >= self.capacity:
-                self.dropped += 1
-                return False
+                self.waited += 1
+                if not self.wait or not self._room.wait_for(lambda: len(self._items) < self.capacity, self.wait):
+                    self.dropped += 1
+                    return False
             self._items.append(item)
             self.accepted += 1
             return True
@@ -205,7 +211,10 @@ class VisitQueue:
         """Up to ``limit`` of the oldest items."""
         with self._lock:
             n = min(limit, len(self._items))
-            return [self._items.popleft() for _ in range(n)]
+            taken = [self._items.popleft() for _ in range(n)]
+            if taken:
+                self._room.notify_all()
+            return taken
 
     def give_back(self, items: Sequence[object]) -> None:
         """Return items that could not be written to the front of the queue (beyond capacity if need be)."""

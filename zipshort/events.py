@@ -531,8 +531,8 @@ class Dispatcher:
     after ``idle_seconds`` without one, so an idle app (a test's, a CLI command's) holds no thread.
 
     A *hand-off* subscriber (``subscribe(..., hand_off=True)``) is called in the publisher's thread instead:
-    it must only put the event in a queue of its own and return (the analytics writer's bounded queue), so a
-    visit costs no thread switch.
+    it must only put the event in a queue of its own and return (the analytics writer's bounded queue, which may
+    hold a request a while when it is full: back-pressure), so a visit costs no thread switch.
     """
 
     def __init__(self, capacity: int = 10_000, idle_seconds: float = 10.0) -> None:

@@ -70,7 +70,7 @@ class Runtime:
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),
             events=Dispatcher(),
-            visits=VisitQueue(settings.analytics.queue_size),
+            visits=VisitQueue(settings.analytics.queue_size, settings.analytics.queue_wait_ms / 1000),
             agents=AgentParser(),
             grants=GroupCommit(),
             leases=leases,

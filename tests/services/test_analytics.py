@@ -4,11 +4,14 @@ stores it with what it parsed and adds it to the rollups (services/analytics.py)
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.conftest import burst, fetch
 from zipshort.events import LinkVisited, Visitor
 from zipshort.extensions import db
 from zipshort.models import Link, Visit, VisitDay, VisitHour, VisitSalt, VisitUnique
@@ -192,12 +195,42 @@ def test_analytics_off_records_nothing_but_views(rt, client, make_link, user):
     assert db.session.scalar(select(Link.views)) == 1
 
 
+@pytest.mark.parametrize("overrides", [{"analytics": {"queue_wait_ms": 0}}])
 def test_a_full_queue_drops_and_counts(rt, make_link, user):
     link = make_link(user, vanity="q")
     for _ in range(rt.visits.capacity + 5):
         rt.visits.offer(LinkVisited(link_id=link.id, code="q", visitor=Visitor(address="8.8.8.8")))
     assert rt.visits.dropped == 5
     assert flushed(rt) == rt.visits.capacity
+
+
+@pytest.mark.parametrize("overrides", [{"analytics": {"queue_size": 100, "queue_wait_ms": 5000}}])
+def test_a_full_queue_holds_the_requests_until_the_writer_makes_room(rt, live_server, make_link, user):
+    """Back-pressure: 12 redirects whose visits find the queue full wait for the writer's next batch instead of
+    losing their visits; every visit is stored."""
+    link = make_link(user, vanity="bp")
+    for _ in range(rt.visits.capacity):
+        rt.visits.offer(LinkVisited(link_id=link.id, code="bp", visitor=Visitor(address="8.8.8.8")))
+    url = live_server.url + "/go/bp"
+    waiting = threading.Thread(target=lambda: burst(12, lambda i: fetch("GET", url).status_code, workers=12))
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while rt.visits.waited < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rt.visits.waited == 12 and waiting.is_alive()  # all held (the live server has 16 threads), none dropped
+    stored = flushed(rt)  # the writer takes batches: the held visits go in as room appears
+    waiting.join(10)
+    stored += flushed(rt)
+    assert stored == 112 and rt.visits.dropped == 0
+
+
+@pytest.mark.parametrize("overrides", [{"analytics": {"queue_size": 10, "queue_wait_ms": 50}}])
+def test_a_queue_that_stays_full_drops_after_the_wait(rt, make_link, user):
+    link = make_link(user, vanity="q")
+    started = time.monotonic()
+    for _ in range(12):
+        rt.visits.offer(LinkVisited(link_id=link.id, code="q", visitor=Visitor(address="8.8.8.8")))
+    assert rt.visits.dropped == 2 and time.monotonic() - started >= 0.1
 
 
 def test_visits_of_a_deleted_link_are_left_out(rt, make_link, user):

@@ -279,7 +279,8 @@ class AnalyticsSettings:
     store_address: bool = False  # keep the visitor's address (anonymised unless anonymize_address is off)
     anonymize_address: bool = True  # /24 for IPv4, /48 for IPv6, like Shlink
     retention_days: int = 90  # raw visits; the daily and hourly rollups are kept forever
-    queue_size: int = 10_000  # visits waiting for the writer; a full queue drops and counts
+    queue_size: int = 10_000  # visits waiting for the writer
+    queue_wait_ms: int = 500  # a full queue holds the request this long for room, then drops the visit and counts
     flush_seconds: float = 1.0  # how often the writer stores what is queued
     batch_size: int = 2_000  # visits per transaction
     orphan_visits: bool = True  # record visits to the base URL, unknown codes and other public 404s

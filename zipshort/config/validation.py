@@ -275,6 +275,8 @@ def validate(settings: Settings) -> Settings:
     if files_route.lower() in ("/r", "/raw", "/api", "/static", "/view", "/auth", "/dashboard"):
         raise ConfigError(f"files.route: {files_route} is taken by another route")
     a = settings.analytics
+    if not 0 <= a.queue_wait_ms <= 60_000:
+        raise ConfigError("analytics.queue_wait_ms: must be between 0 and 60000")
     if a.retention_days < 1 or a.queue_size < 1 or a.batch_size < 1 or a.flush_seconds <= 0:
         raise ConfigError("analytics: retention_days, queue_size and batch_size must be at least 1, "
                           "flush_seconds above 0")

@@ -2,7 +2,8 @@
 
 The redirect and the download only publish a visit event (``LinkVisited``, ``FileViewed``,
 ``OrphanVisited``) carrying what the request said (``events.Visitor``). ``collect`` puts it in the runtime's
-bounded ``VisitQueue`` (a full queue drops and counts); ``write_batch`` — run by the ``VisitWriter``
+bounded ``VisitQueue`` (a full one holds the request a while, then drops and counts); ``write_batch`` —
+run by the ``VisitWriter``
 thread, on shutdown and by ``flush`` — parses the user agents (cached), looks up the places, hashes the
 visitor keys and, in one transaction, inserts the raw visits and adds them to the hourly series and the
 daily per-dimension rollups. Rollups are additive upserts, so two server processes can write at once.
