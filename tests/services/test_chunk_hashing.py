@@ -251,3 +251,22 @@ def test_the_hashes_are_bounded():
     hashes.advance("u4", RunningHash(5, hashlib.sha256(b"x" * 5)))  # a shorter one never replaces a longer one
     assert hashes.take("u4", 10) is not None and hashes.take("u4", 5) is None
     assert hashes.take("new", 0) is not None and hashes.take("new", 7) is None  # from 0 a fresh one, else none
+
+
+def test_a_chunk_cut_short_keeps_the_session_and_its_hash(client, rt, user, first):
+    def cut_short(open_part):
+        target = open_part()
+        target.write(DATA[PIECE:PIECE + 1000])
+        raise ConnectionResetError("the client went away")
+
+    session = db.session.scalars(sa.select(PartialUpload)).one()
+    with pytest.raises(ConnectionResetError):
+        partials.receive_chunk(rt, user, cut_short, partials.parse_content_range(
+            f"bytes {PIECE}-{2 * PIECE - 1}/{len(DATA)}", False), identifier=first, token=None, options={})
+    db.session.rollback()
+    assert count(PartialUpload) == 1 and rt.chunk_hashes.take(session.id, PIECE) is not None
+    for n in (1, 2):  # sent again
+        assert post(client, n, identifier=first).status_code == 200
+    flip(assembly(rt), PIECE + 10)
+    digest, data = stored(rt, post(client, 3, identifier=first))
+    assert digest == sha(DATA) and data == flipped(DATA, PIECE + 10)  # hashed as it arrived the second time

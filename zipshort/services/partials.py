@@ -45,7 +45,7 @@ from zipshort.runtime import Runtime
 from zipshort.security import key_digest, random_string
 from zipshort.services import files, quotas, uploads
 from zipshort.services.chunkranges import describe, merge_range, missing_ranges
-from zipshort.storage import BlobTooLarge, PartFile, RunningHash, Storage, StoredBlob
+from zipshort.storage import BlobTooLarge, PartFile, RunningHash, Storage, StorageFull, StoredBlob
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -295,17 +295,17 @@ def receive_chunk(rt: Runtime, owner: User, read: ChunkReader, chunk: Chunk, *, 
 def _failed(rt: Runtime, session_id: str, first: bool, exc: BaseException) -> BaseException:
     """What a chunk that could not be stored leaves, and the error to raise.
 
-    A first chunk leaves nothing (its session was never opened, or its opening failed). A later one: a
-    ValidationError keeps the session (the client may send the chunk again); a vanished assembly file means
-    it is being assembled (409) or lost (404, the session ends); anything else (too large, disk full …)
-    ends the session.
+    A first chunk leaves nothing (its session was never opened, or its opening failed). A later one: bytes
+    past the declared file (413) or a full disk (507) end the session; a vanished assembly file means it is
+    being assembled (409) or lost (404, the session ends); anything else — a bad chunk, a request cut short
+    while its body was read — keeps the session, so the client may send the chunk again (it ends when idle).
     """
     storage = rt.storage
     if first:
         storage.discard_parts(session_id)
     elif isinstance(exc, FileNotFoundError):
         return _lost(rt, session_id)
-    elif not isinstance(exc, ValidationError):
+    elif isinstance(exc, (BlobTooLarge, StorageFull)):
         _abandon(session_id, storage)
         rt.chunk_hashes.pop(session_id)
     return exc
