@@ -8,7 +8,8 @@ sends it) and GET /raw/<name>, with zipshort's peak RSS before and after the upl
 same file as a chunked upload (POST /api/upload/partial, Zipline 4.5+'s token protocol, one curl
 per chunk of ``--chunk-mib``, in order, as Zipline's own client sends them; 25 MiB is Zipline's
 default chunk size), on the same server. Prints MiB/s, the chunked upload's share of the plain
-one, and the RSS growth of each. Needs curl; nginx is skipped when not installed.
+one, the RSS growth of each, and the server's CPU time for each (user + system, which a busy
+machine disturbs less than wall time). Needs curl; nginx is skipped when not installed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ def rss_peak_mib(pid: int) -> float:
 def rss_now_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far: less disturbed by a busy machine than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_file(path: Path, size_mib: int) -> None:
@@ -130,24 +137,29 @@ def zipshort(folder: Path, source: Path, size_mib: int, chunk_mib: int, port: in
         requests.get(url + "/api/healthcheck")
         Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset the peak (the login's argon2 used 64 MiB)
         before = rss_now_mib(proc.pid)
+        cpu = cpu_seconds(proc.pid)
         start = time.perf_counter()
         out = subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{source}",
                               url + "/api/upload"], capture_output=True, text=True, check=True).stdout
         up = time.perf_counter() - start
+        up_cpu = cpu_seconds(proc.pid) - cpu
         name = re.search(r'"name":"([^"]+)"', out).group(1)
         peak = rss_peak_mib(proc.pid)
         down = curl_seconds(f"{url}/raw/{name}")
         Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
         chunked_before = rss_now_mib(proc.pid)
+        cpu = cpu_seconds(proc.pid)
         start = time.perf_counter()
         chunked_name = chunked_upload(url, token, pieces)
         chunked = time.perf_counter() - start
+        chunked_cpu = cpu_seconds(proc.pid) - cpu
         chunked_peak = rss_peak_mib(proc.pid)
         served = requests.head(f"{url}/raw/{chunked_name}").headers.get("Content-Length")
         if served != str(size_mib * MIB):
             raise RuntimeError(f"the chunked upload is served with {served} bytes")
         return {"up": size_mib / up, "down": size_mib / down, "rss_before": before, "rss_peak": peak,
-                "chunked": size_mib / chunked, "chunked_growth": chunked_peak - chunked_before}
+                "chunked": size_mib / chunked, "chunked_growth": chunked_peak - chunked_before,
+                "up_cpu": up_cpu, "chunked_cpu": chunked_cpu}
     finally:
         stop(proc, instance)
         for piece in pieces:
@@ -186,6 +198,9 @@ def main() -> None:
         chunked = med(r["chunked"] for r in zs)
         print(f"zipshort chunked upload ({args.chunk_mib} MiB chunks) up {chunked:8.0f} MiB/s   "
               f"{chunked / up:.2f}x the plain upload; peak RSS growth {med(r['chunked_growth'] for r in zs):.1f} MiB")
+        up_cpu, chunked_cpu = med(r["up_cpu"] for r in zs), med(r["chunked_cpu"] for r in zs)
+        print(f"zipshort CPU time per upload   plain {up_cpu:6.2f} s   chunked {chunked_cpu:6.2f} s   "
+              f"(plain / chunked {up_cpu / chunked_cpu:.2f})")
         if ngx:
             print(f"download vs nginx: {down / med(d for _, d in ngx):.0%}   "
                   f"upload vs disk: {up / med(disk):.0%}")
