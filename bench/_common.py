@@ -41,11 +41,11 @@ def wait_healthy(url: str, path: str = "/api/healthcheck", timeout: float = 30) 
     raise RuntimeError(f"{url} did not come up")
 
 
-def start_zipshort(threads: int, env_extra: dict[str, str] | None = None, workers: int = 0):
-    """A zipshort server on a fresh instance (``workers``: 0 waitress, N granian's worker processes); returns
-    (process, url, token, instance dir)."""
+def start_zipshort(threads: int, env_extra: dict[str, str] | None = None, workers: int = 0, port: int | None = None):
+    """A zipshort server on a fresh instance (``workers``: 0 waitress, N granian's worker processes; on ``port``,
+    else a free one); returns (process, url, token, instance dir)."""
     instance = Path(tempfile.mkdtemp(prefix="zipshort-bench-"))
-    port = free_port()
+    port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ZIPSHORT_", "CORE_"))}
     env.update({"ZIPSHORT_INSTANCE": str(instance), "CORE_SECRET": SECRET, "ZIPSHORT_ADMIN_USERNAME": "bench",
                 "ZIPSHORT_ADMIN_PASSWORD": "bench-password", **(env_extra or {})})

@@ -1,16 +1,21 @@
 """File transfer benchmark: a 1 GiB upload and download through zipshort, beside disk and nginx.
 
-    .venv/bin/python bench/files.py [--size-mib 1024] [--runs 2]
+    .venv/bin/python bench/files.py [--size-mib 1024] [--runs 2] [--chunk-mib 25] [--port N]
 
 Measures, in one run on this machine: raw disk write speed (dd with fdatasync), nginx PUT
 (WebDAV) and GET of the same file, and zipshort's POST /api/upload (multipart, as curl -F
-sends it) and GET /raw/<name>, with zipshort's peak RSS before and after the upload. Prints
-MiB/s and the RSS growth. Needs curl; nginx is skipped when not installed.
+sends it) and GET /raw/<name>, with zipshort's peak RSS before and after the upload; then the
+same file as a chunked upload (POST /api/upload/partial, Zipline 4.5+'s token protocol, one curl
+per chunk of ``--chunk-mib``, in order, as Zipline's own client sends them; 25 MiB is Zipline's
+default chunk size), on the same server. Prints MiB/s, the chunked upload's share of the plain
+one, the RSS growth of each, and the server's CPU time for each (user + system, which a busy
+machine disturbs less than wall time). Needs curl; nginx is skipped when not installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -34,6 +39,12 @@ def rss_peak_mib(pid: int) -> float:
 def rss_now_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the process has used so far: less disturbed by a busy machine than wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_file(path: Path, size_mib: int) -> None:
@@ -86,30 +97,81 @@ http {{
         proc.wait()
 
 
-def zipshort(folder: Path, source: Path, size_mib: int) -> dict[str, float]:
+def split(source: Path, folder: Path, chunk_mib: int) -> list[Path]:
+    """``source`` cut into files of ``chunk_mib`` MiB (made before the clock starts)."""
+    pieces = []
+    with open(source, "rb") as fh:
+        while block := fh.read(chunk_mib * MIB):
+            piece = folder / f"chunk-{len(pieces):05d}"
+            piece.write_bytes(block)
+            pieces.append(piece)
+    return pieces
+
+
+def chunked_upload(url: str, token: str, pieces: list[Path]) -> str:
+    """Send ``pieces`` in order with Zipline 4.5+'s token protocol, one curl each; return the file's name."""
+    total = sum(piece.stat().st_size for piece in pieces)
+    start, answer = 0, {}
+    for n, piece in enumerate(pieces):
+        size = piece.stat().st_size
+        headers = [f"Authorization: {token}", f"Content-Range: bytes {start}-{start + size - 1}/{total}",
+                   "x-zipline-p-filename: big.bin", "x-zipline-p-content-type: application/octet-stream",
+                   f"x-zipline-p-lastchunk: {str(n == len(pieces) - 1).lower()}"]
+        if answer.get("partialToken"):
+            headers.append(f"x-zipline-p-token: {answer['partialToken']}")
+        out = subprocess.run(["curl", "-s", "-f", *(arg for h in headers for arg in ("-H", h)),
+                              "-F", f"file=@{piece};filename=big.bin", url + "/api/upload/partial"],
+                             capture_output=True, text=True, check=True).stdout
+        answer = json.loads(out)
+        start += size
+    return answer["files"][0]["name"]
+
+
+def zipshort(folder: Path, source: Path, size_mib: int, chunk_mib: int, port: int | None) -> dict[str, float]:
     limit = str((size_mib + 64) * MIB)
+    pieces = split(source, Path(tempfile.mkdtemp(dir=folder)), chunk_mib)
     proc, url, token, instance = start_zipshort(4, {"ZIPSHORT_FILES_MAX_FILE_SIZE": limit,
-                                                    "ZIPSHORT_SERVER_MAX_REQUEST_BODY_SIZE": str(int(limit) + MIB)})
+                                                    "ZIPSHORT_SERVER_MAX_REQUEST_BODY_SIZE": str(int(limit) + MIB)},
+                                                port=port)
     try:
         requests.get(url + "/api/healthcheck")
         Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset the peak (the login's argon2 used 64 MiB)
         before = rss_now_mib(proc.pid)
+        cpu = cpu_seconds(proc.pid)
         start = time.perf_counter()
         out = subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{source}",
                               url + "/api/upload"], capture_output=True, text=True, check=True).stdout
         up = time.perf_counter() - start
+        up_cpu = cpu_seconds(proc.pid) - cpu
         name = re.search(r'"name":"([^"]+)"', out).group(1)
         peak = rss_peak_mib(proc.pid)
         down = curl_seconds(f"{url}/raw/{name}")
-        return {"up": size_mib / up, "down": size_mib / down, "rss_before": before, "rss_peak": peak}
+        Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
+        chunked_before = rss_now_mib(proc.pid)
+        cpu = cpu_seconds(proc.pid)
+        start = time.perf_counter()
+        chunked_name = chunked_upload(url, token, pieces)
+        chunked = time.perf_counter() - start
+        chunked_cpu = cpu_seconds(proc.pid) - cpu
+        chunked_peak = rss_peak_mib(proc.pid)
+        served = requests.head(f"{url}/raw/{chunked_name}").headers.get("Content-Length")
+        if served != str(size_mib * MIB):
+            raise RuntimeError(f"the chunked upload is served with {served} bytes")
+        return {"up": size_mib / up, "down": size_mib / down, "rss_before": before, "rss_peak": peak,
+                "chunked": size_mib / chunked, "chunked_growth": chunked_peak - chunked_before,
+                "up_cpu": up_cpu, "chunked_cpu": chunked_cpu}
     finally:
         stop(proc, instance)
+        for piece in pieces:
+            piece.unlink()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--chunk-mib", type=int, default=25, help="chunk size of the chunked upload")
+    parser.add_argument("--port", type=int, default=None, help="zipshort's port (default: a free one)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="zipshort-files-bench-"))
     try:
@@ -121,7 +183,7 @@ def main() -> None:
             result = nginx(Path(tempfile.mkdtemp(dir=folder)), source, args.size_mib)
             if result:
                 ngx.append(result)
-            zs.append(zipshort(folder, source, args.size_mib))
+            zs.append(zipshort(folder, source, args.size_mib, args.chunk_mib, args.port))
         med = statistics.median
         print(f"file benchmark: {args.size_mib} MiB, {args.runs} runs (medians), waitress threads=4")
         print(f"disk (dd, fdatasync)          write {med(disk):8.0f} MiB/s")
@@ -133,6 +195,12 @@ def main() -> None:
         print(f"zipshort upload / download     up {up:8.0f} MiB/s   down {down:8.0f} MiB/s")
         print(f"zipshort peak RSS growth during the upload: {growth:.1f} MiB "
               f"(peak {med(r['rss_peak'] for r in zs):.0f} MiB)")
+        chunked = med(r["chunked"] for r in zs)
+        print(f"zipshort chunked upload ({args.chunk_mib} MiB chunks) up {chunked:8.0f} MiB/s   "
+              f"{chunked / up:.2f}x the plain upload; peak RSS growth {med(r['chunked_growth'] for r in zs):.1f} MiB")
+        up_cpu, chunked_cpu = med(r["up_cpu"] for r in zs), med(r["chunked_cpu"] for r in zs)
+        print(f"zipshort CPU time per upload   plain {up_cpu:6.2f} s   chunked {chunked_cpu:6.2f} s   "
+              f"(plain / chunked {up_cpu / chunked_cpu:.2f})")
         if ngx:
             print(f"download vs nginx: {down / med(d for _, d in ngx):.0%}   "
                   f"upload vs disk: {up / med(disk):.0%}")

@@ -4,11 +4,14 @@ Each app has its own, on its ``Runtime``."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 import uuid
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from typing import Any, Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
+
+from zipshort.storage.base import RunningHash
 
 K = TypeVar("K", bound=Hashable)
 R = TypeVar("R")
@@ -319,6 +322,46 @@ class Tally:
         """The counts so far."""
         with self._lock:
             return dict(self._counts)
+
+
+class RunningHashes:
+    """This process's SHA-256 of each chunked upload's first bytes, as its chunks arrived in order here: upload
+    id → ``RunningHash``. Bounded (least recently advanced out first); a hash state cannot be shared between
+    processes, so an upload whose chunks go elsewhere simply has no entry (or a shorter one) here, and its
+    assembly reads back what is not covered (services/partials.py)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, RunningHash] = OrderedDict()
+
+    def take(self, upload_id: str, start: int) -> Any:
+        """A hasher to go on with from byte ``start`` of the upload (a copy: the entry stays as it is until
+        :meth:`advance`), or None when this process has not hashed exactly up to there. From 0, a new one."""
+        with self._lock:
+            entry = self._entries.get(upload_id)
+        if entry is not None and entry.position == start:
+            return entry.digest.copy()
+        return hashlib.sha256() if start == 0 and entry is None else None
+
+    def advance(self, upload_id: str, hashed: RunningHash) -> None:
+        """Keep ``hashed`` when it covers more than the entry so far."""
+        with self._lock:
+            entry = self._entries.get(upload_id)
+            if entry is None or entry.position < hashed.position:
+                self._entries[upload_id] = hashed
+            self._entries.move_to_end(upload_id)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def pop(self, upload_id: str) -> RunningHash | None:
+        """Take the upload's entry away (it is being assembled, or it ended)."""
+        with self._lock:
+            return self._entries.pop(upload_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
 
 
 class WebhookState:

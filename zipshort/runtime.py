@@ -11,6 +11,7 @@ from zipshort.counters import (
     GroupCommit,
     HostnameCache,
     LinkCache,
+    RunningHashes,
     Snapshot,
     Tally,
     ViewBuffer,
@@ -51,6 +52,8 @@ class Runtime:
     # outcomes of Zipline's webhook and Discord deliveries: (channel, outcome) → count (services/ziplinehooks.py)
     notifications: Tally
     webhooks: WebhookState  # per-user webhooks: batched visits, the delivery worker's wake-up
+    # this process's SHA-256 of each chunked upload's bytes received in order so far (services/partials.py)
+    chunk_hashes: RunningHashes
     telemetry: Telemetry | None = None  # Prometheus metrics (zipshort/telemetry.py); None unless metrics.enabled
 
     @classmethod
@@ -77,5 +80,6 @@ class Runtime:
             domain_redirects=Snapshot(),
             notifications=Tally(),
             webhooks=WebhookState(),
+            chunk_hashes=RunningHashes(),
             telemetry=Telemetry(settings) if settings.metrics.enabled else None,
         )

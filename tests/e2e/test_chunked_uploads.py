@@ -137,8 +137,8 @@ def test_resent_chunks_do_not_keep_a_session_past_its_hard_end(rt, user):
     hard_end = dt.timedelta(seconds=rt.settings.files.partial_max_age_seconds)
 
     def chunk(at, **ids):
-        return partials.receive_chunk(rt, user, [b"a" * 10], partials.parse_content_range("bytes 0-9/20", False),
-                                      size=10, filename="a.bin", content_type="application/octet-stream",
+        return partials.receive_chunk(rt, user, partials.copied(b"a" * 10, "a.bin", "application/octet-stream"),
+                                      partials.parse_content_range("bytes 0-9/20", False),
                                       options={"fmt": "random"}, now=at, identifier=ids.get("identifier"),
                                       token=None)
 

@@ -21,8 +21,8 @@ HOUR = dt.timedelta(hours=1)
 
 
 def _open_session(rt, user, now=None) -> str:
-    progress = partials.receive_chunk(rt, user, [b"a" * 10], partials.parse_content_range("bytes 0-9/20", False),
-                                      size=10, filename="a.bin", content_type="application/octet-stream",
+    progress = partials.receive_chunk(rt, user, partials.copied(b"a" * 10, "a.bin", "application/octet-stream"),
+                                      partials.parse_content_range("bytes 0-9/20", False),
                                       options={"fmt": "random"}, identifier=None, token=None, now=now)
     return db.session.scalar(sa.select(PartialUpload.id).where(PartialUpload.identifier == progress.identifier))
 
@@ -103,8 +103,8 @@ def test_fsck_remove_keeps_the_assembly_files_of_live_uploads(runner, rt, user):
     result = runner.invoke(main, ["fsck", "--remove", "--min-age-minutes", "0"])
     assert result.exit_code == 0, result.output
     assert (rt.storage.temp / f"{live}.partial").exists()
-    finished = partials.receive_chunk(rt, user, [b"b" * 10], partials.parse_content_range("bytes 10-19/20", True),
-                                      size=10, filename="a.bin", content_type="application/octet-stream",
+    finished = partials.receive_chunk(rt, user, partials.copied(b"b" * 10, "a.bin", "application/octet-stream"),
+                                      partials.parse_content_range("bytes 10-19/20", True),
                                       options={"fmt": "random"}, identifier=db.session.get(PartialUpload, live)
                                       .identifier, token=None)
     with rt.storage.open(finished.storage_key) as fh:
@@ -116,8 +116,8 @@ def test_a_chunk_never_recreates_a_removed_assembly_file(rt, user):
     (rt.storage.temp / f"{live}.partial").unlink()  # e.g. an old clean-up removed it
     ident = db.session.get(PartialUpload, live).identifier
     try:
-        partials.receive_chunk(rt, user, [b"b" * 10], partials.parse_content_range("bytes 10-19/20", True),
-                               size=10, filename="a.bin", content_type="application/octet-stream",
+        partials.receive_chunk(rt, user, partials.copied(b"b" * 10, "a.bin", "application/octet-stream"),
+                               partials.parse_content_range("bytes 10-19/20", True),
                                options={"fmt": "random"}, identifier=ident, token=None)
         raise AssertionError("a hole of zeros was accepted")
     except partials.NotFound:

@@ -38,8 +38,9 @@ def upload(rt, owner, data: bytes, name: str, mimetype: str) -> File:
 
 
 def open_chunked_upload(rt, owner) -> str:
-    partials.add_chunk(rt, owner, io.BytesIO(b"a" * 10), partials.parse_content_range("bytes 0-9/20", False),
-                       identifier=None, token=None, filename="big.bin", content_type=None, options=UploadOptions())
+    partials.add_chunk(rt, owner, partials.copied(b"a" * 10, "big.bin"),
+                       partials.parse_content_range("bytes 0-9/20", False),
+                       identifier=None, token=None, options=UploadOptions())
     return db.session.query(PartialUpload).filter_by(user_id=owner.id).one().id
 
 

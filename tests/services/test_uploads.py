@@ -185,16 +185,16 @@ def test_image_compression_replaces_the_blob(rt, user):
 
 def test_chunks_through_the_door(rt, user):
     options = UploadOptions(password="chunk-pw", max_views=2, keep_original_name=True)
-    first = partials.add_chunk(rt, user, io.BytesIO(b"a" * 10), partials.parse_content_range("bytes 0-9/20", False),
-                               identifier=None, token=None, filename="dir/\u202ereport.txt", content_type=None,
-                               options=options)
+    first = partials.add_chunk(rt, user, partials.copied(b"a" * 10, "dir/\u202ereport.txt"),
+                               partials.parse_content_range("bytes 0-9/20", False),
+                               identifier=None, token=None, options=options)
     assert isinstance(first, partials.Progress)
     stored = db.session.query(PartialUpload).one()
     assert stored.filename == "report.txt" and stored.content_type == "text/plain"
     assert rt.passwords.verify(stored.options["password_hash"], "chunk-pw")
-    done = partials.add_chunk(rt, user, io.BytesIO(b"b" * 10), partials.parse_content_range("bytes 10-19/20", True),
-                              identifier=first.identifier, token=None, filename="ignored", content_type=None,
-                              options=UploadOptions())
+    done = partials.add_chunk(rt, user, partials.copied(b"b" * 10, "ignored"),
+                              partials.parse_content_range("bytes 10-19/20", True),
+                              identifier=first.identifier, token=None, options=UploadOptions())
     assert isinstance(done, uploads.UploadedFile) and done.type == "text/plain"
     row = db.session.get(File, done.id)
     assert row.original_name == "report.txt" and row.max_views == 2 and rt.passwords.verify(row.password_hash,
@@ -210,15 +210,15 @@ def test_a_chunked_upload_gets_the_same_rules(rt, user):
     now = dt.datetime.now(dt.timezone.utc)
     chunk = partials.parse_content_range("bytes 0-9/20", False)
     with pytest.raises(ValidationError) as capped:
-        partials.add_chunk(rt, user, io.BytesIO(b"a" * 10), chunk, identifier=None, token=None, filename="a.txt",
-                           content_type=None, options=UploadOptions(never=True), now=now)
+        partials.add_chunk(rt, user, partials.copied(b"a" * 10, "a.txt"), chunk, identifier=None, token=None,
+                           options=UploadOptions(never=True), now=now)
     assert capped.value.field == uploads.EXPIRY_FIELD
     with pytest.raises(ValidationError) as disabled:
-        partials.add_chunk(rt, user, io.BytesIO(b"a" * 10), chunk, identifier=None, token=None, filename="a.exe",
-                           content_type=None, options=UploadOptions(), now=now)
+        partials.add_chunk(rt, user, partials.copied(b"a" * 10, "a.exe"), chunk, identifier=None, token=None,
+                           options=UploadOptions(), now=now)
     assert disabled.value.code == "extension_not_allowed"
-    partials.add_chunk(rt, user, io.BytesIO(b"a" * 10), chunk, identifier=None, token=None, filename="a.txt",
-                       content_type=None, options=UploadOptions(), now=now)
+    partials.add_chunk(rt, user, partials.copied(b"a" * 10, "a.txt"), chunk, identifier=None, token=None,
+                       options=UploadOptions(), now=now)
     assert db.session.query(PartialUpload).one().options["expires_at"] == (now + dt.timedelta(hours=1)).isoformat()
 
 

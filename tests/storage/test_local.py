@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from zipshort.storage import BlobTooLarge, LocalStorage
+from zipshort.storage import BlobTooLarge, LocalStorage, RunningHash
 
 
 @pytest.fixture
@@ -78,3 +78,37 @@ def test_clean_temp_removes_old_leftovers_only(store):
     assert store.clean_temp(dt.timedelta(hours=1)) == 1
     assert not old.exists() and new.exists()
     assert list(store.keys()) == []
+
+
+def test_chunk_parts_are_written_in_place_and_become_the_blob(store):
+    data = os.urandom(3000)
+    with store.open_part("abc-123", 0, limit=3000) as part:
+        part.write(data[:1000])
+        part.write(data[1000:2000])
+        part.seek(0)  # the multipart parser's rewind of a finished part: nothing moves
+    with pytest.raises(BlobTooLarge):
+        store.write_part("abc-123", 2000, [data[2000:], b"x"], limit=3000)
+    assert store.write_part("abc-123", 2000, [data[2000:]], limit=3000, create=False) == 1000
+    partial = store.temp / "abc-123.partial"
+    inode = partial.stat().st_ino
+    blob = store.finish_parts("abc-123")  # no running hash: read back whole
+    assert blob.size == 3000 and blob.sha256 == hashlib.sha256(data).hexdigest()
+    assert store.path(blob.key).stat().st_ino == inode and not partial.exists()  # moved, not copied
+
+
+def test_finishing_parts_reads_back_only_what_the_running_hash_does_not_cover(store):
+    data = os.urandom(3000)
+    store.write_part("abc-123", 0, [data], limit=3000)
+    # a running hash of other first bytes: the result shows they were not read again
+    other = os.urandom(1000)
+    blob = store.finish_parts("abc-123", RunningHash(1000, hashlib.sha256(other)))
+    assert blob.sha256 == hashlib.sha256(other + data[1000:]).hexdigest() and blob.size == 3000
+    store.write_part("def-456", 0, [data], limit=3000)
+    longer = store.finish_parts("def-456", RunningHash(4000, hashlib.sha256(other * 4)))  # not this file's
+    assert longer.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_chunk_never_recreates_a_removed_assembly_file(store):
+    with pytest.raises(FileNotFoundError):
+        store.open_part("abc-123", 10, limit=20, create=False)
+    assert list(store.temp.iterdir()) == []

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from zipshort.storage import BlobTooLarge
+from zipshort.storage import BlobTooLarge, RunningHash
 from zipshort.storage.s3 import PART_SIZE, S3Storage
 
 
@@ -68,6 +68,16 @@ def test_chunked_parts_are_assembled_and_sent_whole(store):
     store.write_part("abc-123", 2000, [data[2000:]], limit=3000)
     store.write_part("abc-123", 0, [data[:2000]], limit=3000)
     blob = store.finish_parts("abc-123")
+    assert read_all(store.open(blob.key)) == data and list(store.temp.iterdir()) == []
+    assert blob.sha256 == hashlib.sha256(data).hexdigest() and blob.size == 3000
+
+
+def test_chunked_parts_hash_on_from_a_running_hash(store):
+    data = os.urandom(PART_SIZE + 3000)  # sent in parts
+    store.write_part("abc-123", 0, [data], limit=len(data))
+    other = os.urandom(1000)  # the first bytes were hashed as they arrived: not read back for the hash
+    blob = store.finish_parts("abc-123", RunningHash(1000, hashlib.sha256(other)))
+    assert blob.sha256 == hashlib.sha256(other + data[1000:]).hexdigest() and blob.size == len(data)
     assert read_all(store.open(blob.key)) == data and list(store.temp.iterdir()) == []
 
 

@@ -7,8 +7,14 @@ per upload in storage's temp folder, each chunk written at its offset. Every rul
   open sessions, in one conditional UPDATE (services.quotas). Finishing turns the reservation into the
   file's usage in the transaction that inserts the row and deletes the session; cancel, expiry and every
   failure delete the session and release it. A session row exists exactly as long as its reservation.
-- A chunk writes at its offset (under a shared lock on the assembly file), then records its byte range;
-  ranges are merged, so a resent chunk counts once.
+- A chunk's bytes go from the request's multipart parser straight to their offset of the assembly file (under
+  a shared lock on it): no other copy. Then the chunk records its byte range; ranges are merged, so a resent
+  chunk counts once.
+- Each process keeps a running SHA-256 of the bytes it received in order from the start (``rt.chunk_hashes``,
+  bounded): a chunk that begins where this process's hash ends is hashed as it is written. The assembly goes on
+  from that hash and reads back only the bytes it does not cover: none when the chunks came in order to one
+  process; some when they came out of order, in parallel or to other processes (a hash state cannot move
+  between processes); all of them when this process has none (e.g. every earlier chunk went elsewhere).
 - The last chunk finishes only when the ranges cover the whole file: it moves the session to
   "assembling" under a row lock, so of parallel last chunks exactly one finishes. The assembly takes an
   exclusive lock on the file, so it waits for chunks still being written, and a chunk arriving after it
@@ -21,10 +27,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import io
 import re
 import secrets
 from dataclasses import dataclass
-from typing import IO, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, Callable, Sequence, cast
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,13 +45,20 @@ from zipshort.runtime import Runtime
 from zipshort.security import key_digest, random_string
 from zipshort.services import files, quotas, uploads
 from zipshort.services.chunkranges import describe, merge_range, missing_ranges
-from zipshort.storage import BlobTooLarge, Storage, StoredBlob, chunks_of
+from zipshort.storage import BlobTooLarge, PartFile, RunningHash, Storage, StorageFull, StoredBlob
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 SESSION_IDLE = dt.timedelta(minutes=30)
 RECEIVING, ASSEMBLING = "receiving", "assembling"
 _RANGE = re.compile(r"^bytes[ =](\d+)-(\d+)/(\d+)$")
 # Separate received pieces an upload may have at once (clients sending chunks in parallel make a few).
 MAX_PIECES = 64
+
+# Parses a chunk request's file parts: the parser calls the factory for each part and writes the part's bytes
+# into the file it returns (the chunk's place in the assembly file); returns the parts named ``file``.
+ChunkReader = Callable[[Callable[[], IO[bytes]]], Sequence[uploads.Part]]
 
 
 @dataclass(frozen=True)
@@ -93,27 +107,28 @@ def _gone() -> NotFound:
     return NotFound("Unknown or expired partial upload", code="unknown_partial")
 
 
-def _check_size(chunk: Chunk, size: int, total: int) -> None:
-    """The chunk must fit its range (inclusive or exclusive end) and the declared file."""
-    if chunk.total != total:
-        raise ValidationError("Content-range total does not match the upload", code="invalid_range")
-    if chunk.start + size > total:
-        raise BlobTooLarge("File is too large")
+def _check_size(chunk: Chunk, size: int) -> None:
+    """The chunk must fill its range (inclusive or exclusive end; longer ones were stopped as they came)."""
     if size == 0:
         raise uploads.EmptyUpload("Chunk is empty")
     if size not in (chunk.end - chunk.start, chunk.end - chunk.start + 1):
         raise ValidationError("Chunk length does not match content-range", code="invalid_range")
 
 
-def _start(rt: Runtime, owner: User, chunk: Chunk, filename: str, content_type: str, options: dict[str, Any],
-           now: dt.datetime) -> _Open:
-    settings = rt.settings.files
+def _opening(rt: Runtime, chunk: Chunk) -> None:
+    """What a first chunk must be before its bytes are read: at 0, of a file within files.max_file_size."""
     if chunk.start != 0:
         raise ValidationError("No partial upload identifier provided", code="no_identifier")
-    if chunk.total > settings.max_file_size:
+    if chunk.total > rt.settings.files.max_file_size:
         raise BlobTooLarge("File is too large")
+
+
+def _start(rt: Runtime, owner: User, session_id: str, chunk: Chunk, filename: str, content_type: str,
+           options: dict[str, Any], now: dt.datetime) -> _Open:
+    """Open the session whose first chunk is already in ``session_id``'s assembly file, reserving its size."""
+    settings = rt.settings.files
     uploads.refuse_disabled(uploads.extension_of(filename, options.get("extension")), settings.disabled_extensions)
-    session = PartialUpload(id=new_id(), user_id=owner.id, identifier=random_string(8, uploads.NAME_ALPHABET),
+    session = PartialUpload(id=session_id, user_id=owner.id, identifier=random_string(8, uploads.NAME_ALPHABET),
                             filename=filename, content_type=content_type, total_size=chunk.total, received=0,
                             ranges=[], state=RECEIVING, options=options, created_at=now, updated_at=now,
                             expires_at=now + dt.timedelta(seconds=settings.partial_max_age_seconds))
@@ -156,66 +171,157 @@ def _refusal(owner: User, who: ColumnElement[bool], now: dt.datetime) -> Zipshor
     return ValidationError("Chunks must arrive in order with a token", code="out_of_order")
 
 
-def _lost(session_id: str, storage: Storage) -> ZipshortError:
+def _lost(rt: Runtime, session_id: str) -> ZipshortError:
     """The assembly file vanished under a chunk: it is being assembled (409), or it was lost (404, the
     session ends: its bytes so far are gone)."""
     state = db.session.scalar(select(PartialUpload.state).where(PartialUpload.id == session_id))
     db.session.rollback()
     if state == ASSEMBLING:
         return _finishing()
-    _abandon(session_id, storage, PartialUpload.state == RECEIVING)
+    _abandon(session_id, rt.storage, PartialUpload.state == RECEIVING)
+    rt.chunk_hashes.pop(session_id)
     return _gone()
 
 
-def receive_chunk(rt: Runtime, owner: User, data: Iterable[bytes], chunk: Chunk, *, size: int,
-                  identifier: str | None, token: str | None, filename: str, content_type: str,
-                  options: dict[str, Any], now: dt.datetime | None = None,
+class _ChunkBody(io.RawIOBase):
+    """The one file part of a chunk request, as the multipart parser writes it: checked against the chunk's
+    range as it comes (past the file's end: 413; past the range: 400, before a byte lands outside it), hashed
+    when ``digest`` is given (this process's running hash, which ends where the chunk starts) and written at
+    its offset of the assembly file (``storage.open_part``, opened when the part begins)."""
+
+    def __init__(self, storage: Storage, session_id: str, chunk: Chunk, total: int, limit: int, create: bool,
+                 digest: Any) -> None:
+        super().__init__()
+        self._open = functools.partial(storage.open_part, session_id, chunk.start, limit, create)
+        self._file: PartFile | None = None
+        self.start, self.total, self.digest = chunk.start, total, digest
+        self.longest = chunk.end - chunk.start + 1  # an inclusive end; an exclusive one is one byte shorter
+        self.size = 0
+
+    def open(self) -> IO[bytes]:
+        """The factory the parser calls for each file part: the first one is the chunk."""
+        if self._file is not None:
+            raise ValidationError("partial uploads only support one file field", code="one_file_only")
+        self._file = self._open()
+        return cast(IO[bytes], self)  # a writable file object, which is all the parser needs
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer) -> int:
+        length = memoryview(data).nbytes
+        if self.start + self.size + length > self.total:
+            raise BlobTooLarge("File is too large")
+        if self.size + length > self.longest:
+            raise ValidationError("Chunk length does not match content-range", code="invalid_range")
+        assert self._file is not None  # the parser writes only into what open() returned
+        self._file.write(data)
+        if self.digest is not None:
+            self.digest.update(data)
+        self.size += length
+        return length
+
+    def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds a finished part
+        return 0
+
+    def close(self) -> None:
+        """Release the assembly file (the request closes its parts again later: fine)."""
+        if self._file is not None:
+            self._file.close()
+        super().close()
+
+
+def copied(data: bytes | IO[bytes], filename: str | None = None, mimetype: str | None = None) -> ChunkReader:
+    """A reader of a chunk already in hand (tests, scripts): its bytes are written into the chunk's place."""
+
+    def read(open_part: Callable[[], IO[bytes]]) -> list[uploads.Part]:
+        target = open_part()
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        while piece := stream.read(1024 * 1024):
+            target.write(piece)
+        return [uploads.Part(filename=filename, mimetype=mimetype, stream=target)]
+
+    return read
+
+
+def receive_chunk(rt: Runtime, owner: User, read: ChunkReader, chunk: Chunk, *, identifier: str | None,
+                  token: str | None, options: dict[str, Any], now: dt.datetime | None = None,
                   origin: str | None = None) -> Progress | File:
-    """Store one chunk of ``size`` bytes; on the last one assemble the file and return its row.
+    """Store one chunk (``read`` parses it straight into its place); on the last one assemble the file and
+    return its row. The first chunk's part names the file and its type (cleaned here).
 
     Raises:
-        ValidationError (bad range, out of order, incomplete, empty), NotFound (unknown or expired session),
-        Conflict (already being finished), 413 (too large), FileQuotaExceeded,
+        ValidationError (bad range, out of order, incomplete, empty, no file part or several), NotFound
+        (unknown or expired session), Conflict (already being finished), 413 (too large), FileQuotaExceeded,
         TooManyPartialUploads, StorageFull (507).
     """
     now = now or utcnow()
     first = identifier is None and token is None
     if first:
-        _check_size(chunk, size, chunk.total)
-        session = _start(rt, owner, chunk, filename, content_type, options, now)
+        _opening(rt, chunk)
+        session = _Open(new_id(), "", chunk.total)  # the row is made once the chunk is in
     else:
         session = _join(owner, identifier, token, chunk, now)
+        if chunk.total != session.total:
+            raise ValidationError("Content-range total does not match the upload", code="invalid_range")
     storage = rt.storage
+    body = _ChunkBody(storage, session.id, chunk, session.total, min(session.total, rt.settings.files.max_file_size),
+                      create=first, digest=rt.chunk_hashes.take(session.id, chunk.start))
     try:
-        if not first:
-            _check_size(chunk, size, session.total)
-        storage.write_part(session.id, chunk.start, data, min(session.total, rt.settings.files.max_file_size),
-                           create=first)
+        with body:
+            parts = read(body.open)
+        if not parts:
+            raise ValidationError("No files were uploaded", code="no_files")
+        _check_size(chunk, body.size)
         crash_point("chunk.written")
-    except ValidationError:  # the session is intact: the client may send this chunk again
-        raise
-    except FileNotFoundError:
-        raise _lost(session.id, storage) from None
-    except BaseException:  # too large, disk full, …: nothing of the upload is kept
-        _abandon(session.id, storage)
-        raise
-    next_token = _record(session.id, chunk.start, size, chunk.last, now, key_digest(token) if token else None)
+        if first:
+            name = uploads.clean_display_name(parts[0].filename) or "file"
+            session = _start(rt, owner, session.id, chunk, name, uploads.guess_type(parts[0].mimetype, name),
+                             options, now)
+    except BaseException as exc:
+        raise _failed(rt, session.id, first, exc) from None
+    next_token, missing = _record(session.id, chunk.start, body.size, chunk.last, now,
+                                  key_digest(token) if token else None)
+    if body.digest is not None:
+        rt.chunk_hashes.advance(session.id, RunningHash(chunk.start + body.size, body.digest))
+    if missing:
+        raise ValidationError(f"Upload is incomplete: bytes {describe(missing)} of {session.total} are missing; "
+                              "send them, then the last chunk again", code="incomplete")
     if not chunk.last:
         return Progress(identifier=session.identifier, token=next_token)
     return _complete(rt, owner, session.id, now, origin)
 
 
-def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, identifier: str | None,
-              token: str | None, filename: str, content_type: str | None, options: uploads.UploadOptions,
+def _failed(rt: Runtime, session_id: str, first: bool, exc: BaseException) -> BaseException:
+    """What a chunk that could not be stored leaves, and the error to raise.
+
+    A first chunk leaves nothing (its session was never opened, or its opening failed). A later one: bytes
+    past the declared file (413) or a full disk (507) end the session; a vanished assembly file means it is
+    being assembled (409) or lost (404, the session ends); anything else — a bad chunk, a request cut short
+    while its body was read — keeps the session, so the client may send the chunk again (it ends when idle).
+    """
+    storage = rt.storage
+    if first:
+        storage.discard_parts(session_id)
+    elif isinstance(exc, FileNotFoundError):
+        return _lost(rt, session_id)
+    elif isinstance(exc, (BlobTooLarge, StorageFull)):
+        _abandon(session_id, storage)
+        rt.chunk_hashes.pop(session_id)
+    return exc
+
+
+def add_chunk(rt: Runtime, owner: User, read: ChunkReader, chunk: Chunk, *, identifier: str | None,
+              token: str | None, options: uploads.UploadOptions,
               now: dt.datetime | None = None) -> Progress | uploads.UploadedFile:
-    """The door of a chunked upload: store one chunk (``stream``, placed by ``chunk``); the last one
-    assembles and records the file.
+    """The door of a chunked upload: store one chunk (``read`` parses it into its place, ``chunk`` says
+    where); the last one assembles and records the file.
 
     The first chunk (no ``identifier`` and no ``token``) opens the session with the upload's options:
     checked, the expiry rules applied, the password hashed; later chunks are checked the same way but
-    the session keeps the first chunk's options. ``filename`` and ``content_type`` are the client's
-    (cleaned here into display metadata: no control characters, at most 255 bytes; the type guessed from
-    the name when missing or generic).
+    the session keeps the first chunk's options. The first chunk's part also gives the file's name and
+    type, the client's (cleaned into display metadata: no control characters, at most 255 bytes; the type
+    guessed from the name when missing or generic).
 
     Raises:
         as :func:`receive_chunk`, and ValidationError for the options (expiry past files.max_expiration).
@@ -223,7 +329,6 @@ def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, iden
     now = now or utcnow()
     uploads.check_options(options)
     expires_at, _ = uploads.apply_expiry_rules(rt.settings.files, options.expires_at, options.never, now)
-    name = uploads.clean_display_name(filename) or "file"
     first = identifier is None and token is None
     stored = {
         "fmt": options.fmt, "max_views": options.max_views,
@@ -231,21 +336,21 @@ def add_chunk(rt: Runtime, owner: User, stream: IO[bytes], chunk: Chunk, *, iden
         "expires_at": expires_at.isoformat() if expires_at else None,
         "keep_name": options.keep_original_name, "filename": options.filename, "extension": options.extension,
     }
-    result = receive_chunk(rt, owner, chunks_of(stream), chunk, size=uploads.size_of(stream),
-                           identifier=identifier, token=token, filename=name,
-                           content_type=uploads.guess_type(content_type, name), options=stored, now=now,
+    result = receive_chunk(rt, owner, read, chunk, identifier=identifier, token=token, options=stored, now=now,
                            origin=options.origin)
     if isinstance(result, Progress):
         return result
     return uploads.UploadedFile(id=result.id, name=result.name, type=result.type)
 
 
-def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime, presented: str | None) -> str:
-    """Add the chunk's range and rotate the token; return the new token.
+def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime,
+            presented: str | None) -> tuple[str, list[tuple[int, int]]]:
+    """Add the chunk's range and rotate the token; return the new token and, for the last chunk, the bytes
+    still missing.
 
-    The last chunk also claims the session for assembly when the ranges cover the file; otherwise it
-    raises 400 (its range stays recorded). ``presented`` is the digest of the token the chunk came with:
-    when another chunk used it meanwhile, this one is refused.
+    The last chunk also claims the session for assembly when the ranges cover the file; otherwise its
+    caller raises 400 (its range stays recorded). ``presented`` is the digest of the token the chunk came
+    with: when another chunk used it meanwhile, this one is refused.
     """
     token = secrets.token_urlsafe(24)
     with write_transaction(db.session):
@@ -266,10 +371,7 @@ def _record(session_id: str, start: int, size: int, last: bool, now: dt.datetime
             ranges=ranges, received=sum(end - begin for begin, end in ranges), updated_at=now,
             token_hash=key_digest(token), state=ASSEMBLING if last and not missing else RECEIVING)
             .execution_options(synchronize_session=False))
-    if missing:
-        raise ValidationError(f"Upload is incomplete: bytes {describe(missing)} of {row.total_size} are missing; "
-                              "send them, then the last chunk again", code="incomplete")
-    return token
+    return token, missing
 
 
 def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime, origin: str | None = None) -> File:
@@ -280,7 +382,7 @@ def _complete(rt: Runtime, owner: User, session_id: str, now: dt.datetime, origi
     if session is None:
         raise _gone()
     try:
-        blob = storage.finish_parts(session_id)
+        blob = storage.finish_parts(session_id, rt.chunk_hashes.pop(session_id))
     except FileNotFoundError:
         _abandon(session_id, storage)
         raise _gone() from None
@@ -350,6 +452,8 @@ def list_incomplete(owner: User) -> list[PartialUpload]:
 def cancel(rt: Runtime, owner: User, ids: list[str]) -> list[PartialUpload]:
     """Abandon the owner's sessions among ``ids`` (others' and unknown ids are skipped); return them."""
     rows = [s for s in list_incomplete(owner) if s.id in set(ids)]
+    for row in rows:
+        rt.chunk_hashes.pop(row.id)
     return [s for s in rows if _abandon(s.id, rt.storage, PartialUpload.user_id == owner.id)]
 
 
@@ -373,5 +477,5 @@ def session_ids() -> set[str]:
     return ids
 
 
-__all__ = ["Chunk", "File", "Progress", "add_chunk", "cancel", "list_incomplete", "parse_content_range",
-           "prune_abandoned", "receive_chunk", "session_ids"]
+__all__ = ["Chunk", "ChunkReader", "File", "Progress", "add_chunk", "cancel", "copied", "list_incomplete",
+           "parse_content_range", "prune_abandoned", "receive_chunk", "session_ids"]

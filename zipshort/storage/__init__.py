@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, Storage, StorageFull, StoredBlob, chunks_of
+from zipshort.storage.base import (
+    BlobMissing,
+    BlobTooLarge,
+    PartFile,
+    RunningHash,
+    SpoolFile,
+    Storage,
+    StorageFull,
+    StoredBlob,
+    chunks_of,
+)
 from zipshort.storage.local import LocalStorage
 
 if TYPE_CHECKING:
     from zipshort.config import Settings
 
-__all__ = ["BlobMissing", "BlobTooLarge", "LocalStorage", "SpoolFile", "Storage", "StorageFull", "StoredBlob",
-           "build_storage", "chunks_of"]
+__all__ = ["BlobMissing", "BlobTooLarge", "LocalStorage", "PartFile", "RunningHash", "SpoolFile", "Storage",
+           "StorageFull", "StoredBlob", "build_storage", "chunks_of"]
 
 
 def build_storage(settings: Settings) -> Storage:

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, Collection, Iterable, Iterator, Protocol
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Collection, Iterable, Iterator, Protocol
 
 from zipshort.errors import NotFound, ZipshortError
 
@@ -116,11 +116,15 @@ class Storage(Protocol):
     def commit(self, spool: SpoolFile) -> StoredBlob:
         """Make a finished spool file a blob under a new key."""
 
+    def open_part(self, upload_id: str, offset: int, limit: int, create: bool = True) -> PartFile:
+        """A writer of one chunk straight into a chunked upload's assembly file, from ``offset`` on."""
+
     def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
         """Write one chunk at ``offset`` of a chunked upload's assembly file; return its length."""
 
-    def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Make a chunked upload's assembled file a blob under a new key."""
+    def finish_parts(self, upload_id: str, hashed: RunningHash | None = None) -> StoredBlob:
+        """Make a chunked upload's assembled file a blob under a new key (hashing only what ``hashed``
+        does not cover)."""
 
     def discard_parts(self, upload_id: str) -> None:
         """Forget an unfinished chunked upload's bytes."""
@@ -135,33 +139,99 @@ def lock_file(fd: int, exclusive: bool) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
 
 
-def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
-    """Write ``chunks`` into ``path`` starting at ``offset``, under a shared lock; return how many bytes.
+@dataclass(frozen=True)
+class RunningHash:
+    """The SHA-256 of a file's first ``position`` bytes, open for the rest (``digest``: a hashlib object)."""
 
-    Raises:
-        BlobTooLarge: the data would end past ``limit``. StorageFull: no space left.
-        FileNotFoundError: ``create`` is false and the file is gone, or was moved away (assembled)
-        while this write waited for its lock.
+    position: int
+    digest: Any
+
+
+class PartFile(io.RawIOBase):
+    """One chunk written at its offset into a chunked upload's assembly file as its bytes come, under a
+    shared lock (held until closed; the assembly's exclusive lock waits for it).
+
+    The multipart parser writes a chunk request's file part straight into one of these (through the
+    service's checks), so a chunk is written once, in its place. ``seek`` is the parser's rewind of a
+    finished part, which means nothing here.
+
+    Raises (on opening):
+        StorageFull: no space left. FileNotFoundError: ``create`` is false and the file is gone, or was
+        moved away (assembled) while this waited for its lock.
     """
-    with disk_errors():
-        fd = os.open(path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o640)
-        written = 0
+
+    def __init__(self, path: Path, offset: int, limit: int, create: bool = True) -> None:
+        super().__init__()
+        self._fd = -1
+        with disk_errors():
+            fd = os.open(path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o640)
         try:
             lock_file(fd, exclusive=False)
             opened, current = os.fstat(fd), os.stat(path)  # raises FileNotFoundError once moved away
             if (opened.st_dev, opened.st_ino) != (current.st_dev, current.st_ino):
                 raise FileNotFoundError(path)
-            for chunk in chunks:
-                if offset + written + len(chunk) > limit:
-                    raise BlobTooLarge(f"File is larger than {limit} bytes")
-                view = memoryview(chunk)
-                while view:  # pwrite may write less (a nearly full disk): go on until done or ENOSPC
-                    n = os.pwrite(fd, view, offset + written)
-                    view = view[n:]
-                    written += n
-        finally:
+        except BaseException:
             os.close(fd)
-    return written
+            raise
+        self._fd = fd
+        self.offset = offset
+        self.limit = limit
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: ReadableBuffer) -> int:
+        """Write ``data`` after what this chunk wrote so far.
+
+        Raises:
+            BlobTooLarge: the data would end past ``limit``. StorageFull: no space left.
+        """
+        view = memoryview(data).cast("B")
+        length = len(view)
+        if self.offset + self.size + length > self.limit:
+            raise BlobTooLarge(f"File is larger than {self.limit} bytes")
+        with disk_errors():
+            while view:  # pwrite may write less (a nearly full disk): go on until done or ENOSPC
+                n = os.pwrite(self._fd, view, self.offset + self.size)
+                view = view[n:]
+                self.size += n
+        return length
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return 0
+
+    def close(self) -> None:
+        """Release the lock (twice is fine: the parser's request closes its files too)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        super().close()
+
+
+def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
+    """Write ``chunks`` into ``path`` starting at ``offset``, under a shared lock; return how many bytes.
+
+    Raises:
+        as :class:`PartFile`, and BlobTooLarge: the data would end past ``limit``.
+    """
+    with PartFile(path, offset, limit, create) as part:
+        for chunk in chunks:
+            part.write(chunk)
+        return part.size
+
+
+def digest_rest(fh: BinaryIO, hashed: RunningHash | None) -> tuple[Any, int]:
+    """The SHA-256 of the whole open file ``fh`` and its size, reading only what ``hashed`` (its first bytes
+    already hashed) does not cover: with no ``hashed``, or one longer than the file, all of it."""
+    size = os.fstat(fh.fileno()).st_size
+    if hashed is None or hashed.position > size:
+        hashed = RunningHash(0, hashlib.sha256())
+    digest = hashed.digest.copy()
+    fh.seek(hashed.position)
+    while chunk := fh.read(CHUNK):
+        digest.update(chunk)
+    return digest, size
 
 
 def partial_path(folder: Path, upload_id: str) -> Path:
@@ -239,18 +309,20 @@ class TempFolderMixin:
     def _partial(self, upload_id: str) -> Path:
         return partial_path(self.temp, upload_id)
 
-    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
-        """Write one chunk at ``offset`` of the upload's assembly file; return its length.
+    def open_part(self, upload_id: str, offset: int, limit: int, create: bool = True) -> PartFile:
+        """A writer of one chunk into the upload's assembly file from ``offset`` on (close it when done).
 
         Only the first chunk creates the file: a later one finding it gone gets FileNotFoundError, so a
         removed assembly file can never be silently re-created with a hole of zeros.
 
         Raises:
-            BlobTooLarge: the chunk would end past ``limit`` (the whole file's allowed size).
-            StorageFull: no space left. FileNotFoundError: not ``create`` and the file is gone.
+            as :class:`PartFile`; its writes raise BlobTooLarge past ``limit`` (the whole file's allowed size).
         """
-        return write_at(self._partial(upload_id), offset, chunks, limit, create)
+        return PartFile(self._partial(upload_id), offset, limit, create)
 
+    def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
+        """Write one chunk at ``offset`` of the upload's assembly file (as :meth:`open_part`); return its length."""
+        return write_at(self._partial(upload_id), offset, chunks, limit, create)
 
     def discard_parts(self, upload_id: str) -> None:
         """Forget an unfinished upload's bytes."""

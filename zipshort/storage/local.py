@@ -11,9 +11,11 @@ from typing import BinaryIO, Iterable, Iterator
 from zipshort.storage.base import (
     BlobMissing,
     BlobTooLarge,
+    RunningHash,
     SpoolFile,
     StoredBlob,
     TempFolderMixin,
+    digest_rest,
     disk_errors,
     lock_file,
     new_key,
@@ -76,20 +78,18 @@ class LocalStorage(TempFolderMixin):
 
     # --- chunked uploads: parts are written at their offsets into one file under the temp folder ---
 
-    def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Hash the assembled file, fsync it and move it into the store under a new key.
+    def finish_parts(self, upload_id: str, hashed: RunningHash | None = None) -> StoredBlob:
+        """fsync the assembled file and move it into the store under a new key: the file becomes the blob,
+        no byte is copied. Its SHA-256 goes on from ``hashed`` (its first bytes, hashed as they arrived), so
+        only the rest is read back (all of it without ``hashed``).
 
         The exclusive lock waits for chunks still being written; the file moves away before it is released.
         """
         path = self._partial(upload_id)
-        digest = hashlib.sha256()
-        size = 0
         key = new_key()
         with disk_errors(), open(path, "rb") as fh:
             lock_file(fh.fileno(), exclusive=True)
-            while chunk := fh.read(1024 * 1024):
-                digest.update(chunk)
-                size += len(chunk)
+            digest, size = digest_rest(fh, hashed)
             os.fsync(fh.fileno())
             self._move_in(path, key)
         return StoredBlob(key=key, size=size, sha256=digest.hexdigest())

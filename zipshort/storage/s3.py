@@ -20,7 +20,17 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from zipshort.storage.base import BlobMissing, BlobTooLarge, SpoolFile, StoredBlob, TempFolderMixin, lock_file, new_key
+from zipshort.storage.base import (
+    BlobMissing,
+    BlobTooLarge,
+    RunningHash,
+    SpoolFile,
+    StoredBlob,
+    TempFolderMixin,
+    digest_rest,
+    lock_file,
+    new_key,
+)
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -154,13 +164,17 @@ class S3Storage(TempFolderMixin):
 
     # --- chunked uploads: assembled locally, sent whole ---
 
-    def finish_parts(self, upload_id: str) -> StoredBlob:
-        """Send the assembled file as one object and drop the local copy (under an exclusive lock, which
-        waits for chunks still being written)."""
+    def finish_parts(self, upload_id: str, hashed: RunningHash | None = None) -> StoredBlob:
+        """Send the assembled file as one object (multipart from the file, as a committed spool) and drop the
+        local copy, under an exclusive lock (which waits for chunks still being written). Its SHA-256 goes on
+        from ``hashed``: only what that does not cover is read back for it (all of it without ``hashed``)."""
         path = self._partial(upload_id)
+        key = new_key()
         with open(path, "rb") as fh:
             lock_file(fh.fileno(), exclusive=True)
             try:
-                return self.write(iter(lambda: fh.read(PART_SIZE), b""))
+                digest, size = digest_rest(fh, hashed)
+                self.client.upload_file(str(path), self.bucket, self._object(key), Config=self._transfer)
             finally:
                 path.unlink(missing_ok=True)
+        return StoredBlob(key=key, size=size, sha256=digest.hexdigest())

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import IO, Callable
 from urllib.parse import unquote
 
 from flask import Response, g, jsonify, request
@@ -232,6 +233,16 @@ def _file_parts(spool: uploads.SpoolFactory) -> list[uploads.Part]:
             for p in request.files.getlist("file")]
 
 
+def _chunk_part(open_part: Callable[[], IO[bytes]]) -> list[uploads.Part]:
+    """The chunk request's ``file`` parts, written by the multipart parser straight into ``open_part()`` (the
+    chunk's place in its upload); named and typed by the ``x-zipline-p-*`` headers, else by the part."""
+    request.environ[SPOOL_KEY] = open_part
+    h = request.headers
+    return [uploads.Part(filename=unquote(h.get("x-zipline-p-filename") or p.filename or ""),
+                         mimetype=h.get("x-zipline-p-content-type") or p.mimetype, stream=p.stream)
+            for p in request.files.getlist("file")]
+
+
 def _extra(item: uploads.UploadedFile) -> dict:
     """Zipline's extra fields of an uploaded file: ``removedGps``, ``compressed``."""
     extra: dict = {}
@@ -255,20 +266,13 @@ def upload_partial():
     h = request.headers
     options = parse_options(now, v3=False)
     host = pick_domain(settings, options.domain, request.host)
-    parts = request.files.getlist("file")
-    if not parts:
-        raise ValidationError("No files were uploaded", code="no_files")
-    if len(parts) != 1:
-        raise ValidationError("partial uploads only support one file field", code="one_file_only")
     chunk = partials.parse_content_range(h.get("Content-Range"), (h.get("x-zipline-p-lastchunk") or "") == "true")
     if chunk.start == 0:  # a chunked upload counts once, as Zipline 4.5 does
         creation_limit(g.user, "upload")
     try:
         result = partials.add_chunk(
-            rt, g.user, parts[0].stream, chunk, identifier=h.get("x-zipline-p-identifier") or None,
+            rt, g.user, _chunk_part, chunk, identifier=h.get("x-zipline-p-identifier") or None,
             token=h.get("x-zipline-p-token") or None,
-            filename=unquote(h.get("x-zipline-p-filename") or parts[0].filename or ""),
-            content_type=h.get("x-zipline-p-content-type") or parts[0].mimetype,
             options=dataclasses.replace(options.upload, origin=public_url(settings, "", host)), now=now)
     except ZipshortError as exc:
         raise _dialect_error(exc, v3=False) from None
