@@ -1,6 +1,6 @@
 """File transfer benchmark: a 1 GiB upload and download through zipshort, beside disk and nginx.
 
-    .venv/bin/python bench/files.py [--size-mib 1024] [--runs 2] [--chunk-mib 25] [--port N]
+    .venv/bin/python bench/files.py [--size-mib 1024] [--runs 2] [--chunk-mib 25] [--servers 0,2] [--port N]
 
 Measures, in one run on this machine: raw disk write speed (dd with fdatasync), nginx PUT
 (WebDAV) and GET of the same file, and zipshort's POST /api/upload (multipart, as curl -F
@@ -9,7 +9,10 @@ same file as a chunked upload (POST /api/upload/partial, Zipline 4.5+'s token pr
 per chunk of ``--chunk-mib``, in order, as Zipline's own client sends them; 25 MiB is Zipline's
 default chunk size), on the same server. Prints MiB/s, the chunked upload's share of the plain
 one, the RSS growth of each, and the server's CPU time for each (user + system, which a busy
-machine disturbs less than wall time). Needs curl; nginx is skipped when not installed.
+machine disturbs less than wall time). ``--servers`` lists the servers compared, as worker counts: 0 is waitress
+(``zipshort serve``), N granian (``zipshort serve --workers N``); on each, bare Flask gives the yardsticks: the
+raw-stream ceiling (the same multipart body read into a file, nothing parsed) and ``send_file``. DATABASE_URL picks
+PostgreSQL. Needs curl; nginx is skipped when not installed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import time
 from pathlib import Path
 
 import requests
-from _common import free_port, start_zipshort, stop
+from _common import BIN, ROOT, children, cpu_seconds, free_port, start_zipshort, stop, wait_healthy
 
 MIB = 1024 * 1024
 
@@ -39,12 +42,6 @@ def rss_peak_mib(pid: int) -> float:
 def rss_now_mib(pid: int) -> float:
     text = Path(f"/proc/{pid}/status").read_text()
     return int(re.search(r"VmRSS:\s+(\d+) kB", text).group(1)) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) the process has used so far: less disturbed by a busy machine than wall time."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def make_file(path: Path, size_mib: int) -> None:
@@ -127,38 +124,88 @@ def chunked_upload(url: str, token: str, pieces: list[Path]) -> str:
     return answer["files"][0]["name"]
 
 
-def zipshort(folder: Path, source: Path, size_mib: int, chunk_mib: int, port: int | None) -> dict[str, float]:
+def tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (granian's workers, the visit writers)."""
+    return [pid, *(q for child in children(pid) for q in tree(child))]
+
+
+class Memory:
+    """Peak resident memory growth of a server's processes from now on (each process's peak reset first)."""
+
+    def __init__(self, pid: int) -> None:
+        self.before: dict[int, float] = {}
+        for p in tree(pid):
+            Path(f"/proc/{p}/clear_refs").write_text("5")  # reset the peak (the login's argon2 used 64 MiB)
+            self.before[p] = rss_now_mib(p)
+
+    def growth(self) -> float:
+        """The sum over the processes of how far each one's peak rose above where it was."""
+        return sum(max(0.0, rss_peak_mib(p) - rss) for p, rss in self.before.items() if Path(f"/proc/{p}").exists())
+
+
+def tree_cpu(pid: int) -> float:
+    return sum(cpu_seconds(p) for p in tree(pid))
+
+
+def bare(folder: Path, source: Path, size_mib: int, workers: int) -> dict[str, float]:
+    """bare Flask on the same server: the raw-stream ceiling (the same ``curl -F`` body read and written to a
+    file, nothing parsed) and ``send_file`` of the same file."""
+    files = Path(tempfile.mkdtemp(dir=folder))
+    shutil.copyfile(source, files / "big.bin")
+    port = free_port()
+    proc = subprocess.Popen([str(BIN / "python"), str(ROOT / "bench" / "bare_flask.py"), "--port", str(port),
+                             "--threads", "4", "--workers", str(workers)],
+                            env={**os.environ, "BARE_FLASK_FILES": str(files)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, "/go/plain")
+        up = curl_seconds("-F", f"file=@{source}", url + "/upload")
+        down = curl_seconds(url + "/files/big.bin")
+        return {"up": size_mib / up, "down": size_mib / down}
+    finally:
+        proc.terminate()
+        proc.wait()
+        shutil.rmtree(files, ignore_errors=True)
+
+
+def zipshort(folder: Path, source: Path, size_mib: int, chunk_mib: int, port: int | None,
+             workers: int = 0) -> dict[str, float]:
     limit = str((size_mib + 64) * MIB)
     pieces = split(source, Path(tempfile.mkdtemp(dir=folder)), chunk_mib)
     proc, url, token, instance = start_zipshort(4, {"ZIPSHORT_FILES_MAX_FILE_SIZE": limit,
                                                     "ZIPSHORT_SERVER_MAX_REQUEST_BODY_SIZE": str(int(limit) + MIB)},
-                                                port=port)
+                                                workers, port=port)
     try:
         requests.get(url + "/api/healthcheck")
-        Path(f"/proc/{proc.pid}/clear_refs").write_text("5")  # reset the peak (the login's argon2 used 64 MiB)
-        before = rss_now_mib(proc.pid)
-        cpu = cpu_seconds(proc.pid)
+        small = Path(tempfile.mkdtemp(dir=folder)) / "small.bin"
+        small.write_bytes(os.urandom(64 * 1024))
+        for _ in range(4 * max(1, workers)):  # every worker's first upload imports and builds what uploads use
+            subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{small}", url + "/api/upload"],
+                           capture_output=True, check=True)
+            chunked_upload(url, token, [small])
+        memory = Memory(proc.pid)
+        cpu = tree_cpu(proc.pid)
         start = time.perf_counter()
         out = subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{source}",
                               url + "/api/upload"], capture_output=True, text=True, check=True).stdout
         up = time.perf_counter() - start
-        up_cpu = cpu_seconds(proc.pid) - cpu
+        up_cpu = tree_cpu(proc.pid) - cpu
         name = re.search(r'"name":"([^"]+)"', out).group(1)
-        peak = rss_peak_mib(proc.pid)
+        growth = memory.growth()
         down = curl_seconds(f"{url}/raw/{name}")
-        Path(f"/proc/{proc.pid}/clear_refs").write_text("5")
-        chunked_before = rss_now_mib(proc.pid)
-        cpu = cpu_seconds(proc.pid)
+        memory = Memory(proc.pid)
+        cpu = tree_cpu(proc.pid)
         start = time.perf_counter()
         chunked_name = chunked_upload(url, token, pieces)
         chunked = time.perf_counter() - start
-        chunked_cpu = cpu_seconds(proc.pid) - cpu
-        chunked_peak = rss_peak_mib(proc.pid)
+        chunked_cpu = tree_cpu(proc.pid) - cpu
+        chunked_growth = memory.growth()
         served = requests.head(f"{url}/raw/{chunked_name}").headers.get("Content-Length")
         if served != str(size_mib * MIB):
             raise RuntimeError(f"the chunked upload is served with {served} bytes")
-        return {"up": size_mib / up, "down": size_mib / down, "rss_before": before, "rss_peak": peak,
-                "chunked": size_mib / chunked, "chunked_growth": chunked_peak - chunked_before,
+        return {"up": size_mib / up, "down": size_mib / down, "growth": growth,
+                "chunked": size_mib / chunked, "chunked_growth": chunked_growth,
                 "up_cpu": up_cpu, "chunked_cpu": chunked_cpu}
     finally:
         stop(proc, instance)
@@ -172,38 +219,48 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--chunk-mib", type=int, default=25, help="chunk size of the chunked upload")
     parser.add_argument("--port", type=int, default=None, help="zipshort's port (default: a free one)")
+    parser.add_argument("--servers", default="0,2",
+                        help="the servers to compare, as worker counts: 0 is waitress (zipshort serve), N granian "
+                             "with N workers (zipshort serve --workers N); bare Flask runs on each")
     args = parser.parse_args()
+    servers = [int(n) for n in args.servers.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="zipshort-files-bench-"))
     try:
         source = folder / "big.bin"
         make_file(source, args.size_mib)
-        disk, ngx, zs = [], [], []
+        disk, ngx = [], []
+        zs: dict[int, list[dict[str, float]]] = {n: [] for n in servers}
+        yard: dict[int, list[dict[str, float]]] = {n: [] for n in servers}
         for _ in range(args.runs):
             disk.append(dd_mib_s(folder, args.size_mib))
             result = nginx(Path(tempfile.mkdtemp(dir=folder)), source, args.size_mib)
             if result:
                 ngx.append(result)
-            zs.append(zipshort(folder, source, args.size_mib, args.chunk_mib, args.port))
+            for n in servers:
+                yard[n].append(bare(folder, source, args.size_mib, n))
+                zs[n].append(zipshort(folder, source, args.size_mib, args.chunk_mib, args.port, n))
         med = statistics.median
-        print(f"file benchmark: {args.size_mib} MiB, {args.runs} runs (medians), waitress threads=4")
+        database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
+        print(f"file benchmark: {args.size_mib} MiB, {args.runs} runs (medians), {args.chunk_mib} MiB chunks, "
+              f"database={database}")
         print(f"disk (dd, fdatasync)          write {med(disk):8.0f} MiB/s")
         if ngx:
             print(f"nginx PUT / GET (sendfile)     up {med(u for u, _ in ngx):8.0f} MiB/s   "
                   f"down {med(d for _, d in ngx):8.0f} MiB/s")
-        up, down = med(r["up"] for r in zs), med(r["down"] for r in zs)
-        growth = med(r["rss_peak"] - r["rss_before"] for r in zs)
-        print(f"zipshort upload / download     up {up:8.0f} MiB/s   down {down:8.0f} MiB/s")
-        print(f"zipshort peak RSS growth during the upload: {growth:.1f} MiB "
-              f"(peak {med(r['rss_peak'] for r in zs):.0f} MiB)")
-        chunked = med(r["chunked"] for r in zs)
-        print(f"zipshort chunked upload ({args.chunk_mib} MiB chunks) up {chunked:8.0f} MiB/s   "
-              f"{chunked / up:.2f}x the plain upload; peak RSS growth {med(r['chunked_growth'] for r in zs):.1f} MiB")
-        up_cpu, chunked_cpu = med(r["up_cpu"] for r in zs), med(r["chunked_cpu"] for r in zs)
-        print(f"zipshort CPU time per upload   plain {up_cpu:6.2f} s   chunked {chunked_cpu:6.2f} s   "
-              f"(plain / chunked {up_cpu / chunked_cpu:.2f})")
-        if ngx:
-            print(f"download vs nginx: {down / med(d for _, d in ngx):.0%}   "
-                  f"upload vs disk: {up / med(disk):.0%}")
+        print(f"{'server':<26} {'raw up':>8} {'upload':>8} {'vs raw':>7} {'chunked':>8} {'vs up':>6} "
+              f"{'send_file':>10} {'download':>9} {'vs bare':>8} {'RSS+ MiB':>9} {'CPU s':>6} {'chunk CPU':>9}")
+        for n in servers:
+            name = f"granian, {n} worker{'s' if n > 1 else ''}" if n else "waitress (one process)"
+            raw, ceiling_down = med(r["up"] for r in yard[n]), med(r["down"] for r in yard[n])
+            up, down = med(r["up"] for r in zs[n]), med(r["down"] for r in zs[n])
+            chunked = med(r["chunked"] for r in zs[n])
+            growth = max(med(r["growth"] for r in zs[n]), med(r["chunked_growth"] for r in zs[n]))
+            print(f"{name:<26} {raw:>8.0f} {up:>8.0f} {up / raw:>7.0%} {chunked:>8.0f} {chunked / up:>6.0%} "
+                  f"{ceiling_down:>10.0f} {down:>9.0f} {down / ceiling_down:>8.0%} {growth:>9.1f} "
+                  f"{med(r['up_cpu'] for r in zs[n]):>6.2f} {med(r['chunked_cpu'] for r in zs[n]):>9.2f}")
+        print("MiB/s; raw up: bare Flask reading the same multipart body into a file on the same server; send_file: "
+              "bare Flask's send_file of the file; RSS+: the largest peak growth of the server's processes during an "
+              "upload (plain or chunked); CPU: the server's processes during the plain and the chunked upload")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
