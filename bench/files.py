@@ -140,7 +140,8 @@ class Memory:
 
     def growth(self) -> float:
         """The sum over the processes of how far each one's peak rose above where it was."""
-        return sum(max(0.0, rss_peak_mib(p) - rss) for p, rss in self.before.items() if Path(f"/proc/{p}").exists())
+        grown = {p: max(0.0, rss_peak_mib(p) - rss) for p, rss in self.before.items() if Path(f"/proc/{p}").exists()}
+        return sum(grown.values())
 
 
 def tree_cpu(pid: int) -> float:
@@ -180,10 +181,12 @@ def zipshort(folder: Path, source: Path, size_mib: int, chunk_mib: int, port: in
         requests.get(url + "/api/healthcheck")
         small = Path(tempfile.mkdtemp(dir=folder)) / "small.bin"
         small.write_bytes(os.urandom(64 * 1024))
-        for _ in range(4 * max(1, workers)):  # every worker's first upload imports and builds what uploads use
-            subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{small}", url + "/api/upload"],
-                           capture_output=True, check=True)
+        for _ in range(4 * max(1, workers)):  # every worker's first upload imports and builds what uploads use,
+            out = subprocess.run(["curl", "-s", "-H", f"Authorization: {token}", "-F", f"file=@{small}",
+                                  url + "/api/upload"], capture_output=True, text=True, check=True).stdout
+            curl_seconds(f"{url}/raw/{json.loads(out)['files'][0]['name']}")
             chunked_upload(url, token, [small])
+        time.sleep(3)  # and the visit writers' first batch (the downloads' visits) loads the agent and place data
         memory = Memory(proc.pid)
         cpu = tree_cpu(proc.pid)
         start = time.perf_counter()
