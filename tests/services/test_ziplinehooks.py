@@ -129,7 +129,7 @@ def test_deliver_outcomes_and_where(rt, receiver):
     assert ziplinehooks.where("https://discord.com/api/webhooks/1/secret?x=1") == "https://discord.com"
     assert ziplinehooks.where("http://[::1]:8080/p") == "http://::1:8080"
     assert ziplinehooks.deliver(rt, "http", receiver.url + "/ok", {"a": 1}, {"x-zipline-webhook": "true"})
-    receiver.default = 302
+    receiver.answers = [(302, {"Location": receiver.url + "/elsewhere"})]
     assert not ziplinehooks.deliver(rt, "http", receiver.url + "/moved", {}, {})  # no redirect is followed
     assert not ziplinehooks.deliver(rt, "http", "http://10.1.2.3/", {}, {})
     assert rt.notifications.snapshot() == {("http", "sent"): 1, ("http", "failed"): 1, ("http", "refused"): 1}
