@@ -3,18 +3,25 @@ from a table, ``Receiver`` is a webhook receiver that records every request."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import NamedTuple
 
 
+class _ThreadingHTTPServerV6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class _Served:
-    """A ``ThreadingHTTPServer`` with ``handler`` on ``address`` and a free port, served by a daemon thread."""
+    """A ``ThreadingHTTPServer`` with ``handler`` on ``address`` (IPv4 or IPv6) and a free port, served by a daemon
+    thread."""
 
     def _serve(self, address: str, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer((address, 0), handler)
+        v6 = ":" in address
+        self.server = (_ThreadingHTTPServerV6 if v6 else ThreadingHTTPServer)((address, 0), handler)
         self.port = self.server.server_address[1]
-        self.url = f"http://{f'[{address}]' if ':' in address else address}:{self.port}"
+        self.url = f"http://{f'[{address}]' if v6 else address}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
