@@ -729,8 +729,10 @@ class EventRecorder:
 
 @pytest.fixture
 def receiver():
-    """A webhook receiver on loopback (``tests.stubs.Receiver``): ``receiver.url``, ``receiver.wait(n)``; point
-    settings at it and allow ``127.0.0.0/8`` in ``outbound.allowed_networks``."""
+    """A webhook receiver on loopback (``tests.stubs.Receiver``): ``receiver.url``, ``receiver.received``,
+    ``receiver.wait(n)`` or ``receiver.wait(n, "/hook")``, ``receiver.at("/hook")``; script it with
+    ``receiver.answers = [500, (302, {"Location": ...})]`` and ``receiver.default = 500``. Point settings at it and
+    allow ``127.0.0.0/8`` in ``outbound.allowed_networks``."""
     from tests.stubs import Receiver
 
     server = Receiver()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Api, burst
-from tests.webhook_receiver import Receiver
 from zipshort.services import webhookdelivery
 
 HOOKS = ["webhooks:read", "webhooks:write"]
@@ -15,13 +14,6 @@ HOOKS = ["webhooks:read", "webhooks:write"]
 @pytest.fixture
 def overrides():
     return {"outbound": {"allowed_networks": ["127.0.0.0/8"]}, "webhooks": {"max_endpoints_per_user": 3}}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from standardwebhooks.webhooks import Webhook
 from tests.cli.test_cli import start_server, stop
 from tests.conftest import fetch, truncate_all
 from tests.e2e.uploads import send_file
-from tests.webhook_receiver import Receiver
 from zipshort.extensions import db
 from zipshort.models import WebhookMessage
 from zipshort.services import webhookdelivery, webhooks
@@ -30,13 +29,6 @@ ENV = {"ZIPSHORT_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8", "ZIPSHORT_WEBHOOKS_P
 @pytest.fixture
 def overrides():
     return {"outbound": {"allowed_networks": ["127.0.0.0/8"]}, "webhooks": dict(FAST)}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -59,12 +51,12 @@ def test_a_link_created_through_the_api_is_delivered_signed(rt, user, make_key, 
     made = fetch("POST", live_server.url + "/api/user/urls", headers={"Authorization": key},
                  json={"destination": "https://example.com/", "vanity": "hooked"})
     assert made.status_code == 200
-    [got] = receiver.wait_for("/hook")
+    [got] = receiver.wait(1, "/hook")
     event = Webhook(secret).verify(got.body, got.headers)
     assert event["type"] == "link.created" and event["data"]["code"] == "hooked"
     assert fetch("DELETE", f"{live_server.url}/api/user/urls/{made.json()['id']}",
                  headers={"Authorization": key}).status_code == 200
-    deleted = receiver.wait_for("/hook", 2)[1]
+    deleted = receiver.wait(2, "/hook")[1]
     assert Webhook(secret).verify(deleted.body, deleted.headers)["type"] == "link.deleted"
 
 
@@ -74,7 +66,7 @@ def test_a_receiver_failing_twice_gets_the_event_three_times_with_one_id(rt, use
     receiver.answers = [500, 502]
     assert fetch("POST", live_server.url + "/api/user/urls", headers={"Authorization": make_key(user)},
                  json={"destination": "https://example.com/"}).status_code == 200
-    got = receiver.wait_for("/hook", 3)
+    got = receiver.wait(3, "/hook")
     assert len({r.headers["webhook-id"] for r in got}) == 1
     for r in got:
         assert Webhook(secret).verify(r.body, r.headers)["type"] == "link.created"
@@ -129,7 +121,7 @@ def test_killed_between_the_commit_and_the_delivery_it_still_delivers_after_a_re
     db.session.remove()
     proc, url = _serve(tmp_path, database_url)
     try:
-        [got] = receiver.wait_for("/hook")
+        [got] = receiver.wait(1, "/hook")
         event = Webhook(secret).verify(got.body, got.headers)
         assert event["type"] == "file.uploaded" and event["data"]["filename"]
         assert got.headers["webhook-id"] == message.id
@@ -150,7 +142,7 @@ def test_a_message_claimed_by_a_killed_process_is_sent_again_after_its_lease(tmp
     db.session.remove()
     proc, _ = _serve(tmp_path, database_url)
     try:
-        [got] = receiver.wait_for("/hook")
+        [got] = receiver.wait(1, "/hook")
         assert got.headers["webhook-id"] == claimed.id
         Webhook(secret).verify(got.body, got.headers)
     finally:
@@ -181,7 +173,7 @@ def test_two_processes_deliver_every_message_once(postgres_url, tmp_path, rt, us
         for i in range(40):
             assert fetch("POST", servers[i % 2][1] + "/api/user/urls", headers={"Authorization": token},
                          json={"destination": f"https://example.com/{i}"}).status_code == 200
-        got = receiver.wait_for("/hook", 50, timeout=60)
+        got = receiver.wait(50, "/hook", timeout=60)
         ok = [r for r in got if Webhook(secret).verify(r.body, r.headers)]
         assert len({r.headers["webhook-id"] for r in ok}) == 40
     finally:

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.conftest import count, fresh
-from tests.webhook_receiver import Receiver
 from zipshort.config.sections import OutboundSettings
 from zipshort.errors import Conflict, NotFound, ValidationError
 from zipshort.events import FileViewed, LinkVisited, Visitor
@@ -28,13 +27,6 @@ FAST = {"first_retry_seconds": 1, "retry_factor": 2, "max_retry_seconds": 60, "r
 @pytest.fixture
 def overrides():
     return {"outbound": {"allowed_networks": ["127.0.0.0/8"]}, "webhooks": dict(FAST)}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def _endpoint(rt, user, url: str, events=("link.created",)):

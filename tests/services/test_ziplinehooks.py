@@ -92,8 +92,8 @@ def test_a_link_on_a_custom_domain_returns_that_domain(rt, make_user, receiver):
     link = links.create_link(rt, user, links.NewLink(destination="https://example.com/", vanity="abc"),
                              origin="http://asked.example")
     assert rt.events.drain(5) and receiver.wait(1)  # the door's own event: sent by the subscriber
-    assert json.loads(receiver.requests[0][2])["data"]["link"] == {"returned": "http://asked.example/go/abc"}
-    receiver.requests.clear()
+    assert json.loads(receiver.received[0].body)["data"]["link"] == {"returned": "http://asked.example/go/abc"}
+    receiver.received.clear()
     ziplinehooks.on_shorten(rt, LinkCreated(link_id=link.id, code="abc", owner_id=user.id, domain="my.example",
                                             origin="http://asked.example"))
     ((path, headers, body),) = receiver.wait(1)
@@ -115,7 +115,7 @@ def test_bulk_links_and_deleted_rows_send_nothing(rt, make_user, receiver):
     deliver(LinkCreated(link_id="x", code="x", owner_id=user.id, bulk=True))
     deliver(LinkCreated(link_id="gone", code="gone", owner_id=user.id))
     deliver(FileUploaded(file_id="gone", filename="gone", owner_id=user.id, size=0))
-    assert receiver.requests == [] and rt.notifications.snapshot() == {}
+    assert receiver.received == [] and rt.notifications.snapshot() == {}
     assert bulk  # the bulk door marks its events (tests/services/test_bulk.py creates them)
 
 
@@ -129,9 +129,9 @@ def test_deliver_outcomes_and_where(rt, receiver):
     assert ziplinehooks.where("https://discord.com/api/webhooks/1/secret?x=1") == "https://discord.com"
     assert ziplinehooks.where("http://[::1]:8080/p") == "http://::1:8080"
     assert ziplinehooks.deliver(rt, "http", receiver.url + "/ok", {"a": 1}, {"x-zipline-webhook": "true"})
-    receiver.status = 302
+    receiver.answers = [(302, {"Location": receiver.url + "/elsewhere"})]
     assert not ziplinehooks.deliver(rt, "http", receiver.url + "/moved", {}, {})  # no redirect is followed
     assert not ziplinehooks.deliver(rt, "http", "http://10.1.2.3/", {}, {})
     assert rt.notifications.snapshot() == {("http", "sent"): 1, ("http", "failed"): 1, ("http", "refused"): 1}
-    assert [r[0] for r in receiver.requests] == ["/ok", "/moved"]
-    assert receiver.requests[0][1]["content-type"] == "application/json"
+    assert [r.path for r in receiver.received] == ["/ok", "/moved"]
+    assert receiver.received[0].headers["content-type"] == "application/json"

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 
 from tests.conftest import count
 from tests.web.test_pages import csrf
-from tests.webhook_receiver import Receiver
 from zipshort.extensions import db
 from zipshort.models import WebhookEndpoint, WebhookMessage
 from zipshort.services import webhookdelivery, webhooks
@@ -20,13 +19,6 @@ from zipshort.services import webhookdelivery, webhooks
 def overrides():
     return {"outbound": {"allowed_networks": ["127.0.0.0/8"]},
             "webhooks": {"disable_after_failures": 1, "first_retry_seconds": 1}}
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.close()
 
 
 def _add(browser, url: str, events=("link.created", "file.uploaded")):

@@ -109,7 +109,7 @@ def test_a_chunked_upload_notifies_once_with_its_url(live_server, user, make_key
     ((_, hook),) = _by_path(receiver.wait(2), "/upload?k=1")
     assert hook["data"]["link"]["returned"] == done.json()["files"][0]["url"]
     assert hook["data"]["file"]["size"] == 1000
-    assert len(receiver.requests) == 2  # one webhook, one Discord message: the chunks before the last send nothing
+    assert len(receiver.received) == 2  # one webhook, one Discord message: the chunks before the last send nothing
 
 
 def test_shorten_sends_zipline_webhook_and_discord(live_server, rt, user, make_key, receiver):
@@ -151,7 +151,7 @@ def test_other_dialects_notify_too_but_bulk_creations_do_not(live_server, rt, us
                          timeout=10)
     assert bulk.status_code == 201, bulk.text
     assert rt.events.drain(10)
-    assert len(receiver.requests) == 2  # the Shlink link's webhook and Discord message; none for the bulk
+    assert len(receiver.received) == 2  # the Shlink link's webhook and Discord message; none for the bulk
 
 
 def test_a_password_never_travels(live_server, user, make_key, receiver):
@@ -188,7 +188,7 @@ class TestGuard:
                                json={"destination": "https://example.com/"}, timeout=10)
         assert answer.status_code == 200  # the request never waits for, nor fails with, its webhooks
         assert rt.events.drain(10)
-        assert receiver.requests == []
+        assert receiver.received == []
         assert rt.notifications.snapshot() == {("http", "refused"): 1, ("discord", "refused"): 1}
         assert "very-secret-token" not in caplog.text and "/shorten" not in caplog.text
         assert "refused" in caplog.text
@@ -197,7 +197,7 @@ class TestGuard:
 class TestFailures:
     @pytest.fixture
     def overrides(self, receiver):
-        receiver.status = 500
+        receiver.default = 500
         return {"outbound": {"allowed_networks": ["127.0.0.1/32"]},
                 "discord": {"on_shorten_webhook_url": receiver.url + SECRET_PATH, "on_shorten_content": "{url.code}"}}
 
@@ -209,7 +209,7 @@ class TestFailures:
         assert answer.status_code == 200
         receiver.wait(1)
         assert rt.events.drain(10)
-        assert len(receiver.requests) == 1  # Zipline never retries
+        assert len(receiver.received) == 1  # Zipline never retries
         assert rt.notifications.snapshot() == {("discord", "failed"): 1}
         assert "answered 500" in caplog.text and "very-secret-token" not in caplog.text
         assert receiver.url.split("//")[1] in caplog.text  # scheme and host name the target
