@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import mmap
+import os
 import threading
 import time
 import uuid
@@ -59,26 +61,59 @@ class CachedLink(NamedTuple):
     smart: Any = None  # a smart link's snapshot (services/smart.py SmartLink): its rules, UTM, previews …
 
 
+class Generation:
+    """A value the processes of one instance folder share (granian's workers, or several servers on one host):
+    eight bytes of a memory-mapped file that a change overwrites with random ones. A process that sees them
+    differ from what it saw last knows another process changed something. Reading costs a slice of the map."""
+
+    def __init__(self, path: str) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < 8:
+                os.ftruncate(fd, 8)
+            self._map = mmap.mmap(fd, 8)
+        finally:
+            os.close(fd)
+
+    def current(self) -> bytes:
+        return self._map[:8]
+
+    def bump(self) -> bytes:
+        """Announce a change; return the new value."""
+        value = os.urandom(8)
+        self._map[:8] = value
+        return value
+
+
 class LinkCache:
     """Recently resolved links without password or rules, so most redirects run no SQL (a limited one only while
     this process holds a lease of its views).
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
-    the cache at once, so ``ttl`` only bounds how late another process's change is seen here.
-    An entry keeps the link's time window (``valid_since``, ``expires_at``): the redirect checks it on each hit.
-    ``clock`` (monotonic seconds) is replaceable so tests can move time instead of sleeping.
+    the cache at once, and with a shared ``generation`` (the instance folder's; every process of one host) so
+    does every change made through another process of the same instance: it clears its own cache and bumps the
+    generation, and each ``get`` here that finds the generation moved starts afresh. ``ttl`` then only bounds
+    how late a change made on another host is seen. An entry keeps the link's time window (``valid_since``,
+    ``expires_at``): the redirect checks it on each hit. ``clock`` (monotonic seconds) is replaceable so tests
+    can move time instead of sleeping.
     """
 
     def __init__(self, ttl: float, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic,
-                 leases: "ViewLeases | None" = None) -> None:
+                 leases: "ViewLeases | None" = None, generation: Generation | None = None) -> None:
         self.ttl = ttl
         self.leases = leases
         self.max_entries = max_entries
         self.clock = clock
+        self.generation = generation
+        self._seen = generation.current() if generation is not None else b""
         self._entries: dict[tuple[str, str], tuple[float, CachedLink]] = {}
 
     def get(self, key: str, host: str) -> CachedLink | None:
         """The cached link if fresh."""
+        if self.generation is not None and self.generation.current() != self._seen:
+            self._seen = self.generation.current()
+            self._forget()  # another process changed a link or a user
+            return None
         entry = self._entries.get((key, host))
         if entry is None or entry[0] < self.clock():
             return None
@@ -93,7 +128,13 @@ class LinkCache:
         self._entries[(key, host)] = (self.clock() + self.ttl, link)
 
     def clear(self) -> None:
-        """Forget everything (after any change to links or users), and stop handing out leased views."""
+        """Forget everything (after any change to links or users), stop handing out leased views, and tell the
+        other processes of the instance to do the same."""
+        if self.generation is not None:
+            self._seen = self.generation.bump()
+        self._forget()
+
+    def _forget(self) -> None:
         self._entries.clear()
         if self.leases is not None:
             self.leases.freeze()

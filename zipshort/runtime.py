@@ -3,11 +3,13 @@ events. No module keeps per-app state of its own: it lives here (tests/unit/test
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
 from zipshort.config import Settings
 from zipshort.counters import (
+    Generation,
     GroupCommit,
     HostnameCache,
     LinkCache,
@@ -68,7 +70,8 @@ class Runtime:
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
             file_views=ViewBuffer(),
-            link_cache=LinkCache(settings.urls.cache_seconds, leases=leases),
+            link_cache=LinkCache(settings.urls.cache_seconds, leases=leases,
+                                 generation=Generation(os.path.join(settings.instance_path, "cache-generation"))),
             storage=build_storage(settings),
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),

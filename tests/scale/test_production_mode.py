@@ -137,3 +137,20 @@ def test_uploads_stream_with_the_same_limits(tmp_path, database):
         assert _query(f"sqlite:///{tmp_path / 'i' / 'zipshort.db'}", "SELECT count(*) FROM files")[0][0] == 1
         temp = tmp_path / "i" / "files" / ".tmp"
         assert not temp.exists() or not any(temp.iterdir())
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_a_change_through_one_worker_reaches_every_worker_at_once(postgres_url, tmp_path, database):
+    """Both workers hold the link in their caches; disabling it through whichever worker takes the request ends it
+    on every worker at once (the instance's shared generation), not a cache lifetime later."""
+    database_url = shared_database(database, postgres_url, tmp_path)
+    with production(tmp_path / "i", database_url, ZIPSHORT_URLS_CACHE_SECONDS="60") as (proc, url, outputs):
+        key = _token(url)
+        made = fetch("POST", url + "/api/user/urls", headers={"Authorization": key},
+                     json={"destination": "https://example.com/", "vanity": "flip"})
+        assert made.status_code == 200
+        assert Counter(burst(200, lambda i: fetch("GET", url + "/go/flip").status_code)) == {302: 200}
+        changed = fetch("PATCH", f"{url}/api/user/urls/{made.json()['id']}", headers={"Authorization": key},
+                        json={"enabled": False})
+        assert changed.status_code == 200, changed.text
+        assert Counter(burst(200, lambda i: fetch("GET", url + "/go/flip").status_code)) == {404: 200}
