@@ -38,6 +38,8 @@ class Runtime:
     views: ViewBuffer  # views of unlimited links, written in batches (services/visits.py)
     file_views: ViewBuffer  # views of files without a limit, written with them
     link_cache: LinkCache
+    # files recently found protected, by name (CachedLink.protected; their password page runs no SQL)
+    protected_files: LinkCache
     storage: Storage
     hostnames: HostnameCache
     country: CountryLookup
@@ -66,6 +68,7 @@ class Runtime:
             views=ViewBuffer(),
             file_views=ViewBuffer(),
             link_cache=LinkCache(settings.urls.cache_seconds, leases=leases),
+            protected_files=LinkCache(settings.urls.cache_seconds),
             storage=build_storage(settings),
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, select
 
 from zipshort.codes import could_be_code
 from zipshort.counters import CachedLink, ViewLeases
-from zipshort.database import Query, hot_statement, hot_transaction
+from zipshort.database import Query, as_utc, hot_statement, hot_transaction
 from zipshort.destinations import forward_query
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
@@ -43,9 +43,11 @@ _GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, va
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _GRANT_SQL = "UPDATE links SET views = views + :n WHERE id = :link_id"
-# A cache miss with batched views: read the link; an unlimited one is counted in the batch, no write here
-_READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query FROM links
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
+# A cache miss: read the link first (a protected one needs no write: its password page; an unlimited one with
+# batched views is counted in the batch, no write here either)
+_READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query,
+password_hash IS NOT NULL FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
 ON CONFLICT (link_id, holder) DO UPDATE
@@ -76,15 +78,6 @@ def _decide(rt: Runtime, link: smart.SmartLink, facts: Facts) -> smart.Decision:
     """A smart link's answer for this visitor: rules, UTM, previews, cloaking (the visitor's facts are parsed and
     looked up only as far as the link's rules need them)."""
     return smart.decide(link, smart.visitor_of(rt, link.needs, facts()))
-
-
-def _as_utc(value: object) -> dt.datetime | None:
-    """A driver's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
 
 
 def _gone(rt: Runtime) -> Gone:
@@ -140,6 +133,8 @@ def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime, plain_only
     cached = rt.link_cache.get(key, host)
     if cached is None or not in_window(cached.valid_since, cached.expires_at, now):  # live but for time
         return None
+    if cached.protected:
+        raise PasswordRequired(code="password_required")
     if plain_only and cached.smart is not None:
         return None
     if not cached.limited:
@@ -156,8 +151,8 @@ def _remember(rt: Runtime, key: str, host: str, row: tuple[Any, ...], limited: b
     link_id, destination, _, expires_at, is_smart, valid_since, forwards = row
     snapshot = smart.load(link_id) if is_smart else None
     if not limited or rt.leases.active:
-        rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), limited,
-                                                _as_utc(valid_since), bool(forwards), snapshot))
+        rt.link_cache.put(key, host, CachedLink(link_id, destination, as_utc(expires_at), limited,
+                                                as_utc(valid_since), bool(forwards), snapshot))
     return _Counted(link_id, destination, limited, bool(forwards), snapshot)
 
 
@@ -170,13 +165,18 @@ def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now
     counted = _count_cached(rt, key, host, now)
     if counted is not None:
         return counted
-    if rt.settings.urls.view_flush_seconds > 0:  # views are batched: read first, write only for a limited link
-        row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
-        if row is None:
-            raise _missing(rt, key, host, now)
-        if row[2] is None:  # max views
-            rt.views.add(row[0])
-            return _remember(rt, key, host, tuple(row), False)
+    # Read first: a protected link's page and an unlimited link's batched view need no write
+    row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
+    if row is None:
+        raise _missing(rt, key, host, now)
+    if row[7]:  # a password: without a view limit remembered as such, so its page costs no SQL while cached
+        if row[2] is None:
+            rt.link_cache.put(key, host, CachedLink(row[0], "", as_utc(row[3]), False, as_utc(row[5]),
+                                                    protected=True))
+        raise PasswordRequired(code="password_required")
+    if row[2] is None and rt.settings.urls.view_flush_seconds > 0:  # no limit, views batched: no write here
+        rt.views.add(row[0])
+        return _remember(rt, key, host, tuple(row[:7]), False)
     found, ticket = rt.grants.claim((key, host, explicit_now),
                                     functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
     if found is None:
@@ -208,6 +208,8 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if not count:
         cached = rt.link_cache.get(key, host)
         if cached is not None and not cached.limited and in_window(cached.valid_since, cached.expires_at, now):
+            if cached.protected:
+                raise PasswordRequired(code="password_required")
             return Followed(destination=_location(cached.destination, cached.forward_query, query), limited=False,
                             decision=None if cached.smart is None else _decide(rt, cached.smart, facts))
         link_id, destination, max_views, password_hash, forwards, is_smart = _lookup(rt, key, host, now)
@@ -229,8 +231,16 @@ def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, qu
     """:func:`follow` for a link the cache holds, with no SQL and no app context (the redirect lane below Flask's
     dispatch, ``zipshort.public.lane``): the view counted and the visit published as ``follow`` does; None when
     only ``follow`` can answer (not cached, out of its time window, no lease left, views written one by one).
+
+    Raises:
+        PasswordRequired: the cache holds the link as protected (its password page, nothing counted).
     """
-    if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
+    if not could_be_code(code):
+        return None
+    if rt.settings.urls.view_flush_seconds <= 0:  # views are written one by one: only a password page here
+        cached = rt.link_cache.get(code.lower(), host.lower())
+        if cached is not None and cached.protected and in_window(cached.valid_since, cached.expires_at, utcnow()):
+            raise PasswordRequired(code="password_required")
         return None
     counted = _count_cached(rt, code.lower(), host.lower(), utcnow(), plain_only=True)
     if counted is None:
