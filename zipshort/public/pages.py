@@ -42,7 +42,8 @@ class PasswordPages:
     def _render(self, what: str, error: str | None) -> tuple[bytes, bytes]:
         html = self.env.get_template("link_password.html").render(what=what, error=error, csrf_token=lambda: _MARK)
         head, mark, tail = html.partition(_MARK)
-        assert mark, "link_password.html has no csrf_token()"
+        if not mark:
+            raise RuntimeError("link_password.html has no csrf_token()")
         return head.encode(), tail.encode()
 
     def render(self, what: str, nonce: str | None, error: str | None = None) -> tuple[bytes, str | None]:
