@@ -25,9 +25,23 @@ SECRET = "bench-secret-" + "x" * 40
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free local port: the first free one of ``ZIPSHORT_BENCH_PORTS`` (``first-last``) when set, else any."""
+    ports = os.environ.get("ZIPSHORT_BENCH_PORTS", "")
+    candidates = range(int(ports.split("-")[0]), int(ports.split("-")[1]) + 1) if ports else [0]
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port and port in _HANDED_OUT:
+                continue
+            _HANDED_OUT.add(s.getsockname()[1])
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in ZIPSHORT_BENCH_PORTS={ports}")
+
+
+_HANDED_OUT: set[int] = set()  # ports given to servers not yet listening (bench/redirect.py starts several at once)
 
 
 def wait_healthy(url: str, path: str = "/api/healthcheck", timeout: float = 30) -> None:

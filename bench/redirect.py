@@ -55,7 +55,8 @@ def main() -> None:
     parser.add_argument("--codes", type=int, default=0,
                         help="also N distinct random codes per server, each request one at random (cache misses)")
     parser.add_argument("--smart", action="store_true",
-                        help="also a smart link (a redirect rule, UTM, a preview title) and a password page (GET)")
+                        help="also a smart link (a redirect rule, UTM, a preview title) and the password pages "
+                             "of a link and a file (GET)")
     parser.add_argument("--thread-writer", action="store_true",
                         help='also a server with analytics.writer = "thread" (the writer in the server process)')
     parser.add_argument("--observe", action="store_true",
@@ -87,6 +88,7 @@ def main() -> None:
         kinds = [("plain", "plain link"), ("limited", "link with max views")]
         if args.smart:
             kinds += [("smart", "smart link (rules, UTM)"), ("locked", "password page (GET)")]
+        locked_files: dict[str, str] = {}
         for mode, (_, url, token, _) in servers.items():
             for kind, extra in (("plain", {}), ("limited", {"x-zipline-max-views": "1000000000"}),
                                 ("locked", {"x-zipline-password": "bench-secret"})):
@@ -95,6 +97,12 @@ def main() -> None:
                 requests.post(url + "/api/user/urls", headers={"Authorization": token, **extra},
                               json={"destination": f"https://example.com/{kind}", "vanity": f"{kind}-{mode}"}
                               ).raise_for_status()
+            if args.smart:  # a file with a password: its page (GET /u/<name>)
+                res = requests.post(url + "/api/upload", headers={"Authorization": token,
+                                                                  "x-zipline-password": "bench-secret"},
+                                    files={"file": ("locked.txt", b"locked", "text/plain")})
+                res.raise_for_status()
+                locked_files[mode] = urlsplit(res.json()["files"][0]["url"]).path
             if args.smart:  # a link with a rule (Android visitors elsewhere) and UTM tags, through Shlink's API
                 requests.post(url + "/rest/v3/short-urls", headers={"X-Api-Key": token},
                               json={"longUrl": "https://example.com/smart?utm_source=bench", "customSlug":
@@ -115,6 +123,9 @@ def main() -> None:
             for mode in servers:
                 targets[f"zipshort {label}, analytics {mode}"] = (f"{servers[mode][1]}/go/{kind}-{mode}",
                                                                   servers[mode][0].pid)
+        for mode, path in locked_files.items():
+            targets[f"zipshort file password page (GET), analytics {mode}"] = (servers[mode][1] + path,
+                                                                              servers[mode][0].pid)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         everyone = [bare.pid] + [server[0].pid for server in servers.values()]
         for _ in range(args.runs):

@@ -18,8 +18,6 @@ from zipshort.config import REPO_ROOT, Settings, load_settings
 
 __all__ = ["create_app"]
 
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
-       "base-uri 'none'; frame-ancestors 'none'")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -223,6 +221,7 @@ def _register_events(app: Flask, settings: Settings) -> None:
 
 def _register_headers(app: Flask) -> None:
     from zipshort.auth import CachedSerializerSessionInterface
+    from zipshort.http import CSP
 
     app.session_interface = CachedSerializerSessionInterface()
 

@@ -59,6 +59,7 @@ class CachedLink(NamedTuple):
     valid_since: dt.datetime | None = None
     forward_query: bool = False  # the visitor's query string is merged into the destination
     smart: Any = None  # a smart link's snapshot (services/smart.py SmartLink): its rules, UTM, previews …
+    protected: bool = False  # it has a password: its visitors get the password page (nothing else is kept)
 
 
 class Generation:
@@ -86,8 +87,8 @@ class Generation:
 
 
 class LinkCache:
-    """Recently resolved links without password or rules, so most redirects run no SQL (a limited one only while
-    this process holds a lease of its views).
+    """Recently resolved links, so most redirects run no SQL (a limited one only while this process holds a lease of
+    its views), and protected links (``protected``), so their password page runs none either.
 
     Entries live ``ttl`` seconds; every link or user change made through this process clears
     the cache at once, and with a shared ``generation`` (the instance folder's; every process of one host) so

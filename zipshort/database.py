@@ -55,6 +55,15 @@ def _sqlite_params(params: dict[str, Any]) -> dict[str, Any]:
             for k, v in params.items()}
 
 
+def as_utc(value: object) -> dt.datetime | None:
+    """A hot statement's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime); None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
+
+
 @functools.lru_cache(maxsize=32)
 def _pyformat(sql: str) -> str:
     return re.sub(r":(\w+)", r"%(\1)s", sql)

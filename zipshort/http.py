@@ -64,6 +64,11 @@ def redirect_answer(settings: Settings, location: str, no_store: bool = False, v
                     headers=redirect_headers(settings, location, no_store, varies))
 
 
+# Every HTML page's policy (added by the app's after-request hook; the redirect lane's password page sends it too)
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+       "base-uri 'none'; frame-ancestors 'none'")
+
+
 def redirect_headers(settings: Settings, location: str, no_store: bool = False,
                      varies: bool = False) -> list[tuple[str, str]]:
     """The headers of a redirect to ``location``: Location, and the caching rule. A permanent redirect (301, 308)

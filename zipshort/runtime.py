@@ -41,6 +41,8 @@ class Runtime:
     views: ViewBuffer  # views of unlimited links, written in batches (services/visits.py)
     file_views: ViewBuffer  # views of files without a limit, written with them
     link_cache: LinkCache
+    # files recently found protected, by name (CachedLink.protected; their password page runs no SQL)
+    protected_files: LinkCache
     storage: Storage
     hostnames: HostnameCache
     country: CountryLookup
@@ -64,14 +66,16 @@ class Runtime:
         sec = settings.security
         arm_faults(settings.faults.crash_at)  # empty unless a crash test asks for points
         leases = ViewLeases()
+        # every process of this instance folder sees a change made in any of them at once (counters.Generation)
+        generation = Generation(os.path.join(settings.instance_path, "cache-generation"))
         return cls(
             settings=settings,
             passwords=Passwords(sec.argon2_time_cost, sec.argon2_memory_cost, sec.argon2_parallelism),
             limiter=RateLimiter(settings.ratelimit.storage_uri),
             views=ViewBuffer(),
             file_views=ViewBuffer(),
-            link_cache=LinkCache(settings.urls.cache_seconds, leases=leases,
-                                 generation=Generation(os.path.join(settings.instance_path, "cache-generation"))),
+            link_cache=LinkCache(settings.urls.cache_seconds, leases=leases, generation=generation),
+            protected_files=LinkCache(settings.urls.cache_seconds, generation=generation),
             storage=build_storage(settings),
             hostnames=HostnameCache(),
             country=CountryLookup(settings.urls.country_header, settings.urls.geoip_database),

@@ -84,6 +84,31 @@ def grant_valid(secret: str, subject: str, token: object, now: int) -> bool:
     return hmac.compare_digest(sign_grant(secret, subject, int(expires)), token)
 
 
+FORM_NONCE_CHARS = frozenset(string.ascii_letters + string.digits + "-_")
+
+
+def form_nonce() -> str:
+    """A fresh random nonce for a browser's form cookie (:func:`form_token`): 22 URL-safe characters, 128 bits."""
+    return secrets.token_urlsafe(16)
+
+
+def form_token(secret: str, nonce: str) -> str:
+    """The CSRF token of a form for the browser holding ``nonce`` in its cookie (a signed double submit: another
+    site can neither read the cookie nor compute the token of a nonce it planted without the secret)."""
+    return hmac.new(secret.encode(), f"form:{nonce}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def form_nonce_valid(nonce: object) -> bool:
+    """Whether ``nonce`` has the shape :func:`form_nonce` makes (a cookie is the browser's to send)."""
+    return isinstance(nonce, str) and 16 <= len(nonce) <= 64 and FORM_NONCE_CHARS.issuperset(nonce)
+
+
+def form_token_valid(secret: str, nonce: object, token: object) -> bool:
+    """Whether ``token`` is the form token of ``nonce`` (constant time)."""
+    return form_nonce_valid(nonce) and isinstance(token, str) and hmac.compare_digest(
+        form_token(secret, str(nonce)), token)
+
+
 def random_string(length: int, alphabet: str) -> str:
     """``length`` characters drawn uniformly from ``alphabet`` with the system CSPRNG."""
     return "".join(secrets.choice(alphabet) for _ in range(length))

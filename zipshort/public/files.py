@@ -18,9 +18,8 @@ from werkzeug.wsgi import FileWrapper
 
 from zipshort.auth import client_address
 from zipshort.errors import Forbidden, Gone, PasswordRequired, RateLimited
-from zipshort.extensions import csrf
 from zipshort.http import runtime, visit_facts
-from zipshort.public.pages import password_page
+from zipshort.public.pages import password_page, require_form_token
 from zipshort.services import downloads, smart
 from zipshort.storage import BlobMissing
 from zipshort.urls import public_url
@@ -169,7 +168,8 @@ def serve_file(name: str):
     granted = serving.limited and downloads.holds_grant(rt, serving, request.cookies)
     if downloads.is_view(request.method, _first_byte(response, serving.size), serving, granted):
         try:
-            downloads.count_view(rt, name, facts=visit_facts)  # the conditional UPDATE: a lost race sends no byte
+            # the conditional UPDATE (a lost race sends no byte), or an unlimited file's batched view
+            downloads.count_view(rt, name, facts=visit_facts, found=serving)
         except Gone:
             response.close()
             raise
@@ -182,7 +182,7 @@ def serve_file(name: str):
 
 def unlock_file(name: str):
     """POST with the password: the bytes come back in the answer (the password never goes in a URL or cookie)."""
-    csrf.protect()
+    require_form_token()
     try:
         serving = downloads.unlock_file(runtime(), name, request.form.get("password", ""), client_address(),
                                         facts=visit_facts)
@@ -245,7 +245,8 @@ def view_file(name: str):
     text, truncated = None, False
     if inline and mimetype == "text/plain" and request.method == "GET" and not bot:
         kind = "text"
-        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name, facts=visit_facts))
+        text, truncated = downloads.text_preview(rt, downloads.count_view(rt, name, facts=visit_facts,
+                                                                           found=item.serving))
     raw_path = f"/raw/{quote(name)}"
     response = make_response(render_template(
         "file_view.html", title=item.original_name or name, kind=kind, text=text, truncated=truncated,

@@ -11,9 +11,8 @@ from werkzeug.urls import iri_to_uri
 
 from zipshort.auth import client_address
 from zipshort.errors import Forbidden, NotFound, PasswordRequired, RateLimited
-from zipshort.extensions import csrf
 from zipshort.http import redirect_answer, runtime, visit_facts
-from zipshort.public.pages import password_page
+from zipshort.public.pages import password_page, require_form_token
 from zipshort.services import dynamic, linkqueries, qrcodes, redirects
 from zipshort.urls import link_url, public_url
 
@@ -59,7 +58,7 @@ def follow_link(code: str):
 
 
 def unlock_link(code: str):
-    csrf.protect()
+    require_form_token()
     try:
         result = redirects.unlock(runtime(), code, request.host, request.form.get("password", ""), client_address(),
                                   facts=visit_facts, query=request.query_string)

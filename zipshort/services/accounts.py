@@ -426,6 +426,7 @@ def update_user(rt: Runtime, target: User, changes: UserChanges, actor: User | N
             raise Conflict("Username already exists", code="username_taken", field="username") from None
         publish_after_commit(db.session, rt.events, *_change_events(user, changes, (old_role, was_disabled), actor))
     rt.link_cache.clear()  # a disabled owner's links stop resolving at once
+    rt.protected_files.clear()
     return user
 
 
@@ -496,6 +497,7 @@ def delete_user(rt: Runtime, target: User, actor: User | None = None) -> User:
             actor_id=actor.id if actor is not None else None))
         db.session.delete(user)  # the database cascades to every row they own
     rt.link_cache.clear()
+    rt.protected_files.clear()
     # Their blobs, thumbnails and the bytes of their open chunked uploads go once the rows are gone; a
     # failure is logged (the storage clean-up removes what is left), never raised: the user is deleted.
     files.remove_blobs(rt.storage, blobs)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Mapping
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from zipshort.codes import url_segment
 from zipshort.config import Settings
-from zipshort.database import hot_statement
+from zipshort.counters import CachedLink
+from zipshort.database import as_utc, hot_statement
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, FileViewed, current_request_id, no_facts
 from zipshort.extensions import db
@@ -23,6 +26,7 @@ from zipshort.security import grant_valid, sign_grant
 from zipshort.services.files import AVAILABLE_SQL as _AVAILABLE_SQL
 from zipshort.services.files import LIVE_SQL as _LIVE_SQL
 from zipshort.services.files import MAX_PASSWORD_LENGTH, is_live
+from zipshort.services.linkstate import in_window
 from zipshort.services.thumbnails import stored_thumbnail
 from zipshort.services.ziplineobjects import template_metrics, template_values
 from zipshort.templatevars import render
@@ -33,8 +37,11 @@ RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at,
 _SERVE_UNLOCKED_SQL = f"""UPDATE files SET views = views + 1
 WHERE name = :name AND password_hash = :pw_hash AND {_LIVE_SQL}
 RETURNING storage_key, type, size, sha256, original_name, max_views, updated_at, id"""
-_PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id
-FROM files WHERE name = :name AND {_LIVE_SQL}"""
+_PEEK_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id,
+expires_at FROM files WHERE name = :name AND {_LIVE_SQL}"""
+# The /view page's one read: the file and its owner's embed and view settings
+_PREVIEW_SQL = f"""SELECT storage_key, type, size, sha256, original_name, max_views, updated_at, password_hash, id,
+(SELECT view FROM users WHERE users.id = files.user_id) FROM files WHERE name = :name AND {_LIVE_SQL}"""
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,12 @@ class Serving:
     limited: bool
     protected: bool
     updated_at: object
+    file_id: str = ""  # the row's id, when the statement that found it returned it
 
 
-def _serving(row: tuple[Any, ...], protected: bool) -> Serving:
+def _serving(row: tuple[Any, ...], protected: bool, file_id: str = "") -> Serving:
     return Serving(storage_key=row[0], type=row[1], size=row[2], sha256=row[3], original_name=row[4],
-                   limited=row[5] is not None, protected=protected, updated_at=row[6])
+                   limited=row[5] is not None, protected=protected, updated_at=row[6], file_id=file_id)
 
 
 # A used-up limited file, for a viewer holding the grant of the view that used it up (seeking goes on).
@@ -77,36 +85,60 @@ def find_file(rt: Runtime, name: str, now: dt.datetime | None = None) -> Serving
         NotFound, Gone (expired, used up, owner disabled), PasswordRequired.
     """
     _check_name(name)
-    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now or utcnow()}, write=False)
+    now = now or utcnow()
+    protected_file(rt, name, now)
+    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
     if peek is None:
         exists_ = db.session.scalar(select(File.id).where(File.name == name))
         db.session.rollback()
         raise NotFound("File not found", code="file_not_found") if exists_ is None else _gone(rt)
     if peek[7] is not None:
+        if peek[5] is None:  # no view limit: live until it expires, so its page needs no SQL while remembered
+            rt.protected_files.put(name, "", CachedLink(peek[8], "", as_utc(peek[9]), False, protected=True))
         raise PasswordRequired(code="password_required")
-    return _serving(peek, False)
+    return _serving(peek, False, peek[8])
 
 
-def count_view(rt: Runtime, name: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> Serving:
+def protected_file(rt: Runtime, name: str, now: dt.datetime | None = None) -> None:
+    """Raise PasswordRequired when ``name`` was recently found protected and is still within its expiry (no SQL;
+    what the redirect lane asks before it answers a file's password page; a file change clears the cache).
+
+    Raises:
+        PasswordRequired.
+    """
+    cached = rt.protected_files.get(name, "")
+    if cached is not None and in_window(None, cached.expires_at, now or utcnow()):
+        raise PasswordRequired(code="password_required")
+
+
+def count_view(rt: Runtime, name: str, now: dt.datetime | None = None, facts: Facts = no_facts,
+               found: Serving | None = None) -> Serving:
     """Count one view of the unprotected file ``name``: one conditional UPDATE against its limit, or, with batched
-    views (``urls.view_flush_seconds`` > 0) and no limit, a read and the view added to ``rt.file_views``.
+    views (``urls.view_flush_seconds`` > 0) and no limit, the view added to ``rt.file_views`` after a read (none
+    when ``found`` is what this request's :func:`find_file` or :func:`preview` just read of it: no limit, no
+    password).
 
     Raises:
         Gone: no longer live (used up by a concurrent request, expired, deleted or protected since).
     """
     _check_name(name)
     now = now or utcnow()
-    if rt.settings.urls.view_flush_seconds > 0:  # views are batched: a file without limit or password only reads
+    if rt.settings.urls.view_flush_seconds > 0 and found is not None and found.file_id:  # read by this request
+        if not found.limited and not found.protected:
+            rt.file_views.add(found.file_id)
+            _viewed(rt, found.file_id, name, facts)
+            return found
+    elif rt.settings.urls.view_flush_seconds > 0:  # views are batched: a file without limit or password only reads
         peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
         if peek is not None and peek[5] is None and peek[7] is None:
             rt.file_views.add(peek[8])
             _viewed(rt, peek[8], name, facts)
-            return _serving(peek, False)
+            return _serving(peek, False, peek[8])
     row = hot_statement(db.engine, _SERVE_SQL, {"name": name, "now": now}, write=True)
     if row is None:
         raise _gone(rt)
     _viewed(rt, row[7], name, facts)
-    return _serving(row, False)
+    return _serving(row, False, row[7])
 
 
 def _viewed(rt: Runtime, file_id: str, name: str, facts: Facts) -> None:
@@ -208,6 +240,7 @@ class Preview:
     limited: bool
     embed: dict[str, str]  # the owner's embed settings, template variables rendered (plain text)
     content: str = ""  # the owner's view content, rendered (plain text; the page escapes it)
+    serving: Serving | None = None  # what the read found, for count_view(found=…) (None when protected)
 
 
 EMBED_TEMPLATES = ("embedTitle", "embedDescription", "embedSiteName")  # templated; embedColor is a colour
@@ -229,14 +262,19 @@ def preview(name: str, now: dt.datetime | None = None, *, origin: str = "",
     """
     now = now or utcnow()
     _check_name(name)
-    peek = hot_statement(db.engine, _PEEK_SQL, {"name": name, "now": now}, write=False)
+    peek = hot_statement(db.engine, _PREVIEW_SQL, {"name": name, "now": now}, write=False)
     if peek is None:
         raise NotFound("File not found", code="file_not_found")
-    row = db.session.get(File, peek[8])
-    owner_view = dict(row.user.view or {}) if row is not None else {}
+    if peek[7] is not None:  # its password page: nothing more to read
+        return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
+                       protected=True, limited=peek[5] is not None, embed={})
+    owner_view = _json_object(peek[9])
     embed: dict[str, str] = {}
     content = ""
-    if row is not None and (owner_view.get("embed") or owner_view.get("enabled")):
+    # Only an owner's templated embed or view content needs the rows as objects (one more query, owner joined)
+    row = db.session.get(File, peek[8], options=[joinedload(File.user)]) \
+        if owner_view.get("embed") or owner_view.get("enabled") else None
+    if row is not None:
         segment, route = url_segment(row.name), settings.files.route if settings else "/u"
         public = settings is not None and settings.features.metrics_enabled and not settings.features.metrics_admin_only
         urls = {"returned": f"{origin}{route}/{segment}", "raw": f"{origin}/raw/{segment}"}
@@ -249,9 +287,17 @@ def preview(name: str, now: dt.datetime | None = None, *, origin: str = "",
                 embed["embedColor"] = str(owner_view["embedColor"])
         if owner_view.get("enabled") and owner_view.get("content"):
             content = render(str(owner_view["content"]), values, limit=PREVIEW_TEXT_LIMIT)
-    db.session.rollback()
+        db.session.rollback()
     return Preview(name=name, original_name=peek[4], type=peek[1], size=peek[2], storage_key=peek[0],
-                   protected=peek[7] is not None, limited=peek[5] is not None, embed=embed, content=content)
+                   protected=False, limited=peek[5] is not None, embed=embed, content=content,
+                   serving=_serving(peek, False, peek[8]))
+
+
+def _json_object(value: object) -> dict[str, Any]:
+    """A JSON column as the driver returns it (SQLite: text; PostgreSQL: parsed), as a dict ({} for anything else)."""
+    if isinstance(value, (str, bytes)):
+        value = json.loads(value)
+    return dict(value) if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)

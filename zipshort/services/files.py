@@ -332,6 +332,7 @@ def update_file(rt: Runtime, owner: User, ident: str, changes: FileChanges) -> F
         publish_after_commit(db.session, rt.events, FileUpdated(file_id=row.id, filename=row.name,
                                                                 owner_id=row.user_id, changed=tuple(changed),
                                                                 actor_id=owner.id))
+    rt.protected_files.clear()  # a password removed is seen at once
     return row
 
 
@@ -356,6 +357,7 @@ def delete_files(rt: Runtime, owner: User, idents: list[str], *, bulk: bool = Fa
                            .values(used_bytes=User.used_bytes - sum(r.size for r in rows),
                                    file_count=User.file_count - len(rows))
                            .execution_options(synchronize_session=False))
+    rt.protected_files.clear()
     for key in blob_keys((row.storage_key, row.thumbnail_key) for row in rows):
         rt.storage.delete(key)
     return rows

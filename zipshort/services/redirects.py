@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, select
 
 from zipshort.codes import could_be_code
 from zipshort.counters import CachedLink, ViewLeases
-from zipshort.database import Query, hot_statement, hot_transaction
+from zipshort.database import Query, as_utc, hot_statement, hot_transaction
 from zipshort.destinations import forward_query
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
@@ -43,9 +43,11 @@ _GRANT_LOOKUP_SQL = f"""SELECT id, destination, max_views, expires_at, smart, va
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _GRANT_SQL = "UPDATE links SET views = views + :n WHERE id = :link_id"
-# A cache miss with batched views: read the link; an unlimited one is counted in the batch, no write here
-_READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query FROM links
-WHERE slug_key = :key AND (domain = '' OR domain = :host) AND password_hash IS NULL AND {LIVE_SQL}
+# A cache miss: read the link first (a protected one needs no write: its password page; an unlimited one with
+# batched views is counted in the batch, no write here either)
+_READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_since, forward_query,
+password_hash IS NOT NULL FROM links
+WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 _LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
 ON CONFLICT (link_id, holder) DO UPDATE
@@ -76,15 +78,6 @@ def _decide(rt: Runtime, link: smart.SmartLink, facts: Facts) -> smart.Decision:
     """A smart link's answer for this visitor: rules, UTM, previews, cloaking (the visitor's facts are parsed and
     looked up only as far as the link's rules need them)."""
     return smart.decide(link, smart.visitor_of(rt, link.needs, facts()))
-
-
-def _as_utc(value: object) -> dt.datetime | None:
-    """A driver's timestamp as aware UTC (SQLite returns text, PostgreSQL an aware datetime); None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.timezone.utc)
 
 
 def _gone(rt: Runtime) -> Gone:
@@ -141,8 +134,15 @@ def _count_cached(rt: Runtime, key: str, host: str, now: dt.datetime) -> _Counte
 
 def _count_entry(rt: Runtime, cached: CachedLink, now: dt.datetime) -> _Counted | None:
     """One view of a cached link, without SQL: an unlimited link's is batched, a limited link's comes from this
-    process's lease; None when the cache cannot answer (out of its time window, or no lease left)."""
+    process's lease; None when the cache cannot answer (out of its time window, or no lease left).
+
+    Raises:
+        PasswordRequired: the cache holds the link as protected (its password page, nothing counted).
+    """
     if not in_window(cached.valid_since, cached.expires_at, now):  # live but for time
+        return None
+    if cached.protected:
+        raise PasswordRequired(code="password_required")
         return None
     if not cached.limited:
         _count_unlimited(rt, cached.link_id)
@@ -158,9 +158,17 @@ def _remember(rt: Runtime, key: str, host: str, row: tuple[Any, ...], limited: b
     link_id, destination, _, expires_at, is_smart, valid_since, forwards = row
     snapshot = smart.load(link_id) if is_smart else None
     if not limited or rt.leases.active:
-        rt.link_cache.put(key, host, CachedLink(link_id, destination, _as_utc(expires_at), limited,
-                                                _as_utc(valid_since), bool(forwards), snapshot))
+        rt.link_cache.put(key, host, CachedLink(link_id, destination, as_utc(expires_at), limited,
+                                                as_utc(valid_since), bool(forwards), snapshot))
     return _Counted(link_id, destination, limited, bool(forwards), snapshot)
+
+
+def _protected(rt: Runtime, key: str, host: str, row: tuple[Any, ...]) -> PasswordRequired:
+    """A link read with a password (``row`` as ``_READ_SQL`` reads it): without a view limit remembered as such,
+    so its page costs no SQL while cached; the error that shows the page."""
+    if row[2] is None:
+        rt.link_cache.put(key, host, CachedLink(row[0], "", as_utc(row[3]), False, as_utc(row[5]), protected=True))
+    return PasswordRequired(code="password_required")
 
 
 def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now: dt.datetime | None) -> _Counted:
@@ -172,13 +180,15 @@ def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now
     counted = _count_cached(rt, key, host, now)
     if counted is not None:
         return counted
-    if rt.settings.urls.view_flush_seconds > 0:  # views are batched: read first, write only for a limited link
-        row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
-        if row is None:
-            raise _missing(rt, key, host, now)
-        if row[2] is None:  # max views
-            rt.views.add(row[0])
-            return _remember(rt, key, host, tuple(row), False)
+    # Read first: a protected link's page and an unlimited link's batched view need no write
+    row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
+    if row is None:
+        raise _missing(rt, key, host, now)
+    if row[7]:
+        raise _protected(rt, key, host, row)
+    if row[2] is None and rt.settings.urls.view_flush_seconds > 0:  # no limit, views batched: no write here
+        rt.views.add(row[0])
+        return _remember(rt, key, host, tuple(row[:7]), False)
     found, ticket = rt.grants.claim((key, host, explicit_now),
                                     functools.partial(_grant, db.engine, now, rt.leases if rt.leases.active else None))
     if found is None:
@@ -210,6 +220,8 @@ def follow(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, co
     if not count:
         cached = rt.link_cache.get(key, host)
         if cached is not None and not cached.limited and in_window(cached.valid_since, cached.expires_at, now):
+            if cached.protected:
+                raise PasswordRequired(code="password_required")
             return Followed(destination=_location(cached.destination, cached.forward_query, query), limited=False,
                             decision=None if cached.smart is None else _decide(rt, cached.smart, facts))
         link_id, destination, max_views, password_hash, forwards, is_smart = _lookup(rt, key, host, now)
@@ -235,9 +247,17 @@ def follow_cached(rt: Runtime, code: str, host: str, facts: Facts = no_facts, qu
     A smart link's answer is decided first, from its cached snapshot: a redirect is answered here, a page (a
     preview for bots, a cloaking frame) is left to ``follow`` uncounted. None when only ``follow`` can answer
     (out of its time window, no lease left, views written one by one, a page to render; on a miss: unknown,
-    not live, a password, a limit or rules).
+    not live, a limit or rules).
+
+    Raises:
+        PasswordRequired: the link is protected (its password page, nothing counted).
     """
-    if rt.settings.urls.view_flush_seconds <= 0 or not could_be_code(code):
+    if not could_be_code(code):
+        return None
+    if rt.settings.urls.view_flush_seconds <= 0:  # views are written one by one: only a password page here
+        cached = rt.link_cache.get(code.lower(), host.lower())
+        if cached is not None and cached.protected and in_window(cached.valid_since, cached.expires_at, utcnow()):
+            raise PasswordRequired(code="password_required")
         return None
     key, host = code.lower(), host.lower()
     cached = rt.link_cache.get(key, host)
@@ -264,10 +284,14 @@ def _follow_read(rt: Runtime, engine: Engine, code: str, key: str, host: str, fa
     """A cache miss in the lane: the live link read on a reader connection (no write lock); an unlimited link
     without rules has its view batched and is cached. Anything else is left to ``follow`` (None), uncounted."""
     row = hot_statement(engine, _READ_SQL, {"key": key, "host": host, "now": utcnow()}, write=False)
-    if row is None or row[2] is not None or row[4]:  # not live, protected or unknown; a limit; rules
+    if row is None:  # unknown or not live: follow says which
+        return None
+    if row[7]:
+        raise _protected(rt, key, host, row)
+    if row[2] is not None or row[4]:  # a limit, rules
         return None
     rt.views.add(row[0])
-    counted = _remember(rt, key, host, tuple(row), False)
+    counted = _remember(rt, key, host, tuple(row[:7]), False)
     location = _location(counted.destination, counted.forwards, query)
     _visited(rt, counted.link_id, code, host, location, facts)
     return Followed(destination=location, limited=False)
