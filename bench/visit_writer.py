@@ -47,6 +47,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=40_000)
     parser.add_argument("--agents", type=int, default=300)
     parser.add_argument("--addresses", type=int, default=5_000)
+    parser.add_argument("--batch", type=int, default=0, help="visits per transaction (default: analytics.batch_size)")
+    parser.add_argument("--links", type=int, default=20,
+                        help="links the visits spread over (many: most rollup rows of a batch are new)")
     parser.add_argument("--postgres", default="", help="a PostgreSQL server URL (a scratch database is made there)")
     args = parser.parse_args()
 
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace, database_url: str) -> None:
                                                                         "argon2_parallelism": 1}}
     if database_url:
         overrides["database"] = {"url": database_url}
+    if args.batch:
+        overrides["analytics"] = {"batch_size": args.batch}
     settings = load_settings(overrides, environ={}, instance_path=instance)
     app = create_app(settings)
     rng = random.Random(7)
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace, database_url: str) -> None:
         rt = app.extensions["zipshort"]
         owner = accounts.create_user(rt, "bench", "bench-password", Role.USER)
         ids = [links.create_link(rt, owner, links.NewLink(destination=f"https://example.com/{i}")).id
-               for i in range(20)]
+               for i in range(args.links)]
         agents = [rng.choice(AGENT_TEMPLATES).format(v=rng.randint(1, 130)) + f" n{i}" for i in range(args.agents)]
         addresses = [f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
                      for _ in range(args.addresses)]
@@ -110,7 +115,7 @@ def run(args: argparse.Namespace, database_url: str) -> None:
         batch = settings.analytics.batch_size
         backend = "PostgreSQL" if database_url else "SQLite"
         print(f"visit writer: {args.visits} visits in batches of {batch}, {args.agents} agents, "
-              f"{args.addresses} addresses, 20 links, database={backend}")
+              f"{args.addresses} addresses, {args.links} links, database={backend}")
         for label in ("cold caches", "warm caches"):
             planned = visits(args.visits)
             started, cpu = time.perf_counter(), time.thread_time()

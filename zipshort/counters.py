@@ -226,37 +226,75 @@ class HostnameCache(Snapshot[frozenset[str]]):
 
 
 class VisitQueue:
-    """Visits waiting for the analytics writer: bounded. A full queue makes the offering thread wait up to
-    ``wait`` seconds for the writer to take a batch (back-pressure: under a load the writer cannot follow,
-    requests slow down to its pace instead of losing visits), then drops and counts."""
+    """Visits waiting for the analytics writer: bounded, with back-pressure when the writer cannot follow.
 
-    def __init__(self, capacity: int, wait: float = 0.0) -> None:
+    From half full on, offers are paced: each waits for its turn at the pace the writer stores visits (measured
+    over its last batches, ``written``; slower the fuller the queue), so a load the writer cannot follow slows
+    every request a little and evenly (32 connections and a writer storing 4,000 visits a second: 8 ms each)
+    instead of letting most run free and stalling the rest for a whole batch. A full queue makes the offering
+    thread wait up to ``wait`` seconds for room, then drops and counts. ``ready`` is set once ``batch`` visits
+    wait, so the writer starts its round early instead of letting the queue fill (``Periodic``'s ``wake``).
+    Without ``wait`` nothing waits.
+    """
+
+    PACE_FROM = 0.5  # the share of the capacity from which offers are paced
+
+    def __init__(self, capacity: int, wait: float = 0.0, batch: int = 0) -> None:
         self.capacity, self.wait = capacity, wait
+        self.batch = batch or capacity
+        self.ready = threading.Event()
         self._items: deque[object] = deque()
         self._lock = threading.Lock()
         self._room = threading.Condition(self._lock)
+        self._soft = int(capacity * self.PACE_FROM)
+        self._rate = 0.0  # visits a second the writer stored in its last batches (0: not known yet)
+        self._turn = 0.0  # monotonic time of the last paced offer's turn
         self.dropped = 0
         self.accepted = 0
+        self.paced = 0  # offers that waited for their turn because the queue was filling up
         self.waited = 0  # offers that found the queue full and waited for room
         self._failures = 0
 
     def offer(self, item: object) -> bool:
         """Queue ``item``; False (and one more drop) when the queue stayed full for ``wait`` seconds."""
+        pause = 0.0
         with self._lock:
-            if len(self._items) >= self.capacity:
+            level = len(self._items)
+            if level >= self.capacity:
                 self.waited += 1
                 if not self.wait or not self._room.wait_for(lambda: len(self._items) < self.capacity, self.wait):
                     self.dropped += 1
                     return False
             self._items.append(item)
             self.accepted += 1
-            return True
+            if level + 1 >= self.batch:
+                self.ready.set()
+            if level >= self._soft and self._rate and self.wait:
+                now = time.monotonic()
+                # the fuller the queue, the slower than the writer's pace (down to a tenth): it drains back
+                pace = self._rate * max(0.1, (self.capacity - level) / (self.capacity - self._soft))
+                self._turn = max(now, self._turn) + 1 / pace
+                pause = min(self._turn - now, self.wait)
+                self.paced += 1
+        if pause > 0:
+            time.sleep(pause)
+        return True
+
+    def written(self, count: int, seconds: float) -> None:
+        """The writer stored ``count`` visits in ``seconds`` (one batch): the pace offers keep to when paced. Only
+        full batches count (a small one is mostly the round's fixed cost, not the writer's pace)."""
+        if count >= self.batch and seconds > 0:
+            rate = count / seconds
+            with self._lock:
+                self._rate = rate if not self._rate else 0.7 * self._rate + 0.3 * rate
 
     def take(self, limit: int) -> list[object]:
         """Up to ``limit`` of the oldest items."""
         with self._lock:
             n = min(limit, len(self._items))
             taken = [self._items.popleft() for _ in range(n)]
+            if len(self._items) < self.batch:
+                self.ready.clear()
             if taken:
                 self._room.notify_all()
             return taken
@@ -265,6 +303,8 @@ class VisitQueue:
         """Return items that could not be written to the front of the queue (beyond capacity if need be)."""
         with self._lock:
             self._items.extendleft(reversed(items))
+            if len(self._items) >= self.batch:
+                self.ready.set()
 
     def failed_once(self) -> bool:
         """Note a failed write; True the first time in a row, False when the previous write failed too."""

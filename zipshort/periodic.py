@@ -13,11 +13,14 @@ class Periodic:
     """Run ``task`` every ``interval`` seconds; errors are logged and the next round retries.
 
     ``stop`` ends the loop and, with ``run_on_stop``, runs the task once more (to write what is pending).
+    ``wake``: an event that starts the next round early when set (the loop clears it before the round).
     """
 
-    def __init__(self, name: str, interval: float, task: Callable[[], object], run_on_stop: bool = False) -> None:
+    def __init__(self, name: str, interval: float, task: Callable[[], object], run_on_stop: bool = False,
+                 wake: threading.Event | None = None) -> None:
         self._task, self._interval, self._run_on_stop = task, interval, run_on_stop
         self._stop = threading.Event()
+        self._wake = wake or self._stop
         self._thread = threading.Thread(target=self._loop, name=f"zipshort-{name}", daemon=True)
 
     def start(self) -> "Periodic":
@@ -26,7 +29,11 @@ class Periodic:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._wake.wait(self._interval)
+            if self._stop.is_set():
+                break
+            self._wake.clear()
             try:
                 self._task()
             except Exception:  # keep the server up; the next round retries
@@ -35,6 +42,7 @@ class Periodic:
     def stop(self) -> None:
         """Stop (after the current round) and, if asked, run the task a last time."""
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout=10)
         if self._run_on_stop:
             self._task()

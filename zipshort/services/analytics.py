@@ -21,6 +21,7 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -90,8 +91,9 @@ def write_queued(rt: Runtime, engine: Engine, sink: Sink | None = None) -> int:
         batch = cast(list[Event], rt.visits.take(rt.settings.analytics.batch_size))
         if not batch:
             return stored
+        started = time.monotonic()
         try:
-            stored += store(batch)
+            done = store(batch)
         except Exception:
             if rt.visits.failed_once():
                 rt.visits.give_back(batch)  # the next round tries again (a lost connection, a racing deletion)
@@ -101,12 +103,15 @@ def write_queued(rt: Runtime, engine: Engine, sink: Sink | None = None) -> int:
                 continue
             raise
         rt.visits.succeeded()
+        rt.visits.written(len(batch), time.monotonic() - started)
+        stored += done
 
 
 def VisitWriter(rt: Runtime, engine: Engine, sink: Sink | None = None) -> Periodic:  # noqa: N802 - reads as a class
-    """The background writer; its ``stop`` writes what is still queued."""
+    """The background writer: a round every ``analytics.flush_seconds``, or as soon as a batch is waiting; its
+    ``stop`` writes what is still queued."""
     return Periodic("visit-writer", rt.settings.analytics.flush_seconds, lambda: write_queued(rt, engine, sink),
-                    run_on_stop=True)
+                    run_on_stop=True, wake=rt.visits.ready)
 
 
 # Visit events as plain tuples, for a writer in another process: pickling the frozen dataclasses themselves
