@@ -1,6 +1,6 @@
 """Redirect benchmark: zipshort's GET /go/<code> against a bare-Flask redirect, same server, same run.
 
-    .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads 4] [--runs 3] [--observe]
+    .venv/bin/python bench/redirect.py [--duration 10] [--connections 32] [--threads N] [--runs 3] [--observe]
     .venv/bin/python bench/redirect.py --workers 2 --smart --codes 100000   # the production mode (granian)
 
 Starts a bare Flask app and two zipshort servers, visit analytics off and on (fresh SQLite instances, or
@@ -47,7 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=4, help="waitress threads for both servers")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="zipshort's server.threads, and bare Flask's waitress threads (default: 4 under waitress; "
+                             "under granian the server's default of 8, which also sizes each worker's database pool: "
+                             "database.pool_size + server.threads connections)")
     parser.add_argument("--workers", type=int, default=0,
                         help="0: waitress (zipshort serve); N: the production mode, granian with N worker processes, "
                              "for zipshort and bare Flask alike")
@@ -63,6 +66,8 @@ def main() -> None:
                         help="also servers with metrics on (GET /metrics) and with metrics and the access log on, "
                              "beside the same server without them")
     args = parser.parse_args()
+    if args.threads is None:
+        args.threads = 8 if args.workers else 4
 
     database = os.environ.get("DATABASE_URL", "")
     env_extra = {"DATABASE_URL": database} if database else {}
