@@ -111,10 +111,12 @@ class LinkCache:
 
     def get(self, key: str, host: str) -> CachedLink | None:
         """The cached link if fresh."""
-        if self.generation is not None and self.generation.current() != self._seen:
-            self._seen = self.generation.current()
-            self._forget()  # another process changed a link or a user
-            return None
+        if self.generation is not None:
+            seen = self.generation.current()
+            if seen != self._seen:
+                self._seen = seen
+                self._forget()  # another process changed a link or a user
+                return None
         entry = self._entries.get((key, host))
         if entry is None or entry[0] < self.clock():
             return None
