@@ -131,6 +131,10 @@ class Telemetry:
                                 ("outcome",), registry=own)
         self.visits_dropped = Counter("zipshort_visits_dropped", "Visits the analytics queue had no room for",
                                       registry=own)
+        self.visits_paced = Counter("zipshort_visits_paced", "Visits whose request waited its turn because the "
+                                    "analytics queue was past half full (the writer set the pace)", registry=own)
+        self.visits_waited = Counter("zipshort_visits_waited", "Visits whose request found the analytics queue "
+                                     "full and waited for room", registry=own)
         self.visits_queued = Gauge("zipshort_visits_queued", "Visits waiting for the analytics writer",
                                    registry=own, multiprocess_mode="livesum")
         self.pool_in_use = Gauge("zipshort_db_pool_in_use", "Database connections checked out of the pool",
@@ -142,7 +146,7 @@ class Telemetry:
         self._duration_children: dict[str, Any] = {}
         self._redirect_children = {outcome: self.redirects.labels(outcome) for outcome in REDIRECT_OUTCOMES}
         self._event_children: dict[str, Any] = {}
-        self._dropped_seen = 0
+        self._queue_seen = {"dropped": 0, "paced": 0, "waited": 0}
 
     # --- counted as things happen ---------------------------------------------------------------------------
 
@@ -180,12 +184,15 @@ class Telemetry:
 
     # --- sampled --------------------------------------------------------------------------------------------
 
-    def sample(self, queued: int, dropped: int, pool_in_use: int) -> None:
-        """This process's visit queue (length, drops so far) and checked-out database connections."""
+    def sample(self, queued: int, pool_in_use: int, **so_far: int) -> None:
+        """This process's visit queue (its length; its ``dropped``, ``paced`` and ``waited`` counts so far, of
+        which the counters gain what is new) and its checked-out database connections."""
         self.visits_queued.set(queued)
-        if dropped > self._dropped_seen:
-            self.visits_dropped.inc(dropped - self._dropped_seen)
-            self._dropped_seen = dropped
+        counters = {"dropped": self.visits_dropped, "paced": self.visits_paced, "waited": self.visits_waited}
+        for name, total in so_far.items():
+            if total > self._queue_seen[name]:
+                counters[name].inc(total - self._queue_seen[name])
+                self._queue_seen[name] = total
         self.pool_in_use.set(pool_in_use)
 
     # --- who may scrape, and the exposition ------------------------------------------------------------------

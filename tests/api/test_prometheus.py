@@ -80,6 +80,7 @@ def test_scrape_counts_requests_redirects_uploads_views_events_and_reads_the_inv
     assert value(samples, "zipshort_storage_bytes") == len(b"hello metrics") + len(b"v3!")
     assert value(samples, "zipshort_users") == 1
     assert ("zipshort_visits_queued", ()) in samples and ("zipshort_visits_dropped_total", ()) in samples
+    assert value(samples, "zipshort_visits_paced_total") == 0 and value(samples, "zipshort_visits_waited_total") == 0
     assert ("zipshort_db_pool_in_use", ()) in samples
     assert value(samples, "process_cpu_seconds_total") > 0  # the process collector
     assert not any(name.endswith("_created") for name, _ in samples)

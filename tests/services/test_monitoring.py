@@ -50,13 +50,15 @@ def test_off_is_not_found(rt):
         monitoring.scrape(rt, f"Bearer {TOKEN}", "192.0.2.7")
 
 
-def test_sample_counts_new_drops_once(rt, app):
+def test_sample_counts_new_drops_and_waits_once(rt, app):
     from zipshort.extensions import db
 
-    rt.visits.dropped = 5
+    rt.visits.dropped, rt.visits.paced, rt.visits.waited = 5, 40, 2
     monitoring.sample(rt, rt.telemetry, db.engine)
     monitoring.sample(rt, rt.telemetry, db.engine)
-    rt.visits.dropped = 7
+    rt.visits.dropped, rt.visits.paced = 7, 41
     monitoring.sample(rt, rt.telemetry, db.engine)
     body, _ = monitoring.scrape(rt, f"Bearer {TOKEN}", "192.0.2.7")
-    assert samples(body)["zipshort_visits_dropped_total"] == 7
+    counted = samples(body)
+    assert (counted["zipshort_visits_dropped_total"], counted["zipshort_visits_paced_total"],
+            counted["zipshort_visits_waited_total"]) == (7, 41, 2)

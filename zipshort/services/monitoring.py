@@ -34,7 +34,8 @@ def pool_in_use(engine: Engine) -> int:
 
 def sample(rt: Runtime, telemetry: Telemetry, engine: Engine) -> None:
     """Write this process's visit queue and pool numbers into its gauges."""
-    telemetry.sample(len(rt.visits), rt.visits.dropped, pool_in_use(engine))
+    queue = rt.visits
+    telemetry.sample(len(queue), pool_in_use(engine), dropped=queue.dropped, paced=queue.paced, waited=queue.waited)
 
 
 def _inventory() -> Iterable[Any]:
