@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -75,6 +76,14 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, database_url: str) -> None:
+    instance = Path(tempfile.mkdtemp(prefix="zipshort-bench-"))
+    try:
+        measure(args, database_url, instance)
+    finally:
+        shutil.rmtree(instance, ignore_errors=True)  # the SQLite database of every run: 100+ MB each
+
+
+def measure(args: argparse.Namespace, database_url: str, instance: Path) -> None:
     from flask_migrate import upgrade
 
     from zipshort import create_app
@@ -84,7 +93,6 @@ def run(args: argparse.Namespace, database_url: str) -> None:
     from zipshort.models import Role
     from zipshort.services import accounts, analytics, links
 
-    instance = Path(tempfile.mkdtemp(prefix="zipshort-bench-"))
     overrides = {"core": {"secret": "bench-" + "x" * 40}, "security": {"argon2_memory_cost": 8, "argon2_time_cost": 1,
                                                                         "argon2_parallelism": 1}}
     if database_url:
