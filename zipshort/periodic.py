@@ -13,7 +13,9 @@ class Periodic:
     """Run ``task`` every ``interval`` seconds; errors are logged and the next round retries.
 
     ``stop`` ends the loop and, with ``run_on_stop``, runs the task once more (to write what is pending).
-    ``wake``: an event that starts the next round early when set (the loop clears it before the round).
+    ``wake``: an event that starts the next round early when set (the loop clears it before the round); a round
+    that failed is retried only after the interval (a writer whose database is away must not spin, nor give up
+    its retries at once).
     """
 
     def __init__(self, name: str, interval: float, task: Callable[[], object], run_on_stop: bool = False,
@@ -38,6 +40,7 @@ class Periodic:
                 self._task()
             except Exception:  # keep the server up; the next round retries
                 log.exception("background task %s failed; will retry", self._thread.name)
+                self._stop.wait(self._interval)  # after the interval, however often it is woken meanwhile
 
     def stop(self) -> None:
         """Stop (after the current round) and, if asked, run the task a last time."""

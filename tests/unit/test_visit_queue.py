@@ -98,3 +98,21 @@ def test_a_wake_starts_the_next_round_at_once_and_stop_still_ends_the_loop():
         stopped = time.monotonic()
         task.stop()
     assert time.monotonic() - stopped < 5 and len(rounds) == 2  # the woken round, then the last one on stop
+
+
+def test_a_failing_round_is_retried_after_the_interval_however_often_it_is_woken():
+    """A writer whose database is away sets its wake again at once (the batch goes back to a full queue): it
+    must not spin through its retries (which drop a batch every second failure)."""
+    wake = threading.Event()
+    rounds: list[float] = []
+
+    def failing() -> None:
+        rounds.append(time.monotonic())
+        wake.set()
+        raise RuntimeError("the database is away")
+
+    task = Periodic("test-failing", 0.2, failing, wake=wake).start()
+    wake.set()
+    time.sleep(0.7)
+    task.stop()
+    assert 2 <= len(rounds) <= 5  # about one every 0.2 s, not thousands
