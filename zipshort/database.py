@@ -85,19 +85,23 @@ def hot_statement(engine: Engine, sql: str, params: dict[str, Any], write: bool)
     handler); both autocommit, so each statement is its own transaction.
     PostgreSQL: a pooled connection in autocommit for the one statement.
     """
+    rows = hot_rows(engine, sql, params, write)
+    return rows[0] if rows else None
+
+
+def hot_rows(engine: Engine, sql: str, params: dict[str, Any], write: bool = False) -> list[tuple[Any, ...]]:
+    """:func:`hot_statement`, every row."""
     if engine.dialect.name == "sqlite":
         state = _sqlite_state(engine)
         params = _sqlite_params(params)
         if write:
             with sqlite_write_lock:
-                rows = _sqlite_writer(engine, state).execute(sql, params).fetchall()
-        else:
-            reader = getattr(state.readers, "connection", None)
-            if reader is None:
-                reader = state.readers.connection = _detached_sqlite_connection(engine)
-                state.all_readers.append(reader)
-            rows = reader.execute(sql, params).fetchall()
-        return rows[0] if rows else None
+                return _sqlite_writer(engine, state).execute(sql, params).fetchall()
+        reader = getattr(state.readers, "connection", None)
+        if reader is None:
+            reader = state.readers.connection = _detached_sqlite_connection(engine)
+            state.all_readers.append(reader)
+        return reader.execute(sql, params).fetchall()
     try:
         return _pooled_statement(engine, sql, params)
     except engine.dialect.loaded_dbapi.OperationalError:
@@ -176,7 +180,7 @@ def _pooled_transaction(engine: Engine, work: Callable[[Query], T]) -> T:
         connection.close()  # back to the pool
 
 
-def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     connection = engine.raw_connection()
     driver: Any = connection.dbapi_connection  # psycopg's: autocommit, closed and a cursor that is a context manager
     try:
@@ -193,7 +197,7 @@ def _pooled_statement(engine: Engine, sql: str, params: dict[str, Any]) -> tuple
         raise
     finally:
         connection.close()  # back to the pool
-    return rows[0] if rows else None
+    return rows
 
 
 class _HotState:

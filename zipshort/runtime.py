@@ -50,6 +50,7 @@ class Runtime:
     visits: VisitQueue
     agents: AgentParser
     grants: GroupCommit[Any, Any]  # the redirect's grouped view counts (services/redirects.py)
+    lookups: GroupCommit[Any, Any]  # the redirect's grouped cache-miss reads on PostgreSQL (services/redirects.py)
     leases: ViewLeases  # views of limited links held in advance (services/redirects.py, services/visits.py)
     # every domain's special redirects, read on each public 404 (services/domains.py: domain_redirects)
     domain_redirects: Snapshot[Any]
@@ -84,6 +85,7 @@ class Runtime:
                               settings.analytics.batch_size),
             agents=AgentParser(),
             grants=GroupCommit(),
+            lookups=GroupCommit(),
             leases=leases,
             domain_redirects=Snapshot(),
             notifications=Tally(),

@@ -132,6 +132,44 @@ def test_a_round_counts_each_link_it_holds_and_unlimited_ones_whole(app, rt, use
     assert views == {"capped": 2, "free": 5}
 
 
+def test_misses_arriving_while_a_read_runs_are_read_together(app, rt, user, own_domain, make_link, backend):
+    """On PostgreSQL the cache misses of concurrent visits share one read per round, and each gets its own
+    answer: a custom domain's link on its host only, nothing for unknown codes."""
+    if backend == "sqlite":
+        pytest.skip("SQLite reads in-process, one miss at a time")
+    own_domain(user, "go.mine.example")
+    make_link(user, destination="https://example.com/mine", vanity="mine", domain="go.mine.example")
+    for n in range(4):
+        make_link(user, destination=f"https://example.com/{n}", vanity=f"code-{n}")
+    visits = [("mine", "go.mine.example"), ("mine", "other.example"), ("nope", "h")]
+    visits += [(f"code-{n}", "h") for n in range(4)]
+    outcomes: dict[tuple[str, str], str] = {}
+
+    def visit(code: str, host: str) -> None:
+        with app.app_context():
+            try:
+                outcomes[(code, host)] = redirects.follow(rt, code, host).destination
+            except NotFound:
+                outcomes[(code, host)] = "not found"
+
+    rounds = rt.lookups.rounds
+    with db.engine.connect() as conn, conn.begin():
+        conn.execute(sa.text("LOCK TABLE links IN ACCESS EXCLUSIVE MODE"))  # every read waits
+        threads = [threading.Thread(target=visit, args=("code-0", "h"))]
+        threads[0].start()
+        wait_until(lambda: rt.lookups.rounds == rounds + 1)  # the first miss reads, and waits
+        threads += [threading.Thread(target=visit, args=v) for v in visits]
+        for thread in threads[1:]:
+            thread.start()
+        wait_until(lambda: rt.lookups.queued() == len(visits))
+    for thread in threads:
+        thread.join(10)
+    assert rt.lookups.rounds == rounds + 2  # seven misses, one read
+    assert outcomes == {("mine", "go.mine.example"): "https://example.com/mine",
+                        ("mine", "other.example"): "not found", ("nope", "h"): "not found",
+                        **{(f"code-{n}", "h"): f"https://example.com/{n}" for n in range(4)}}
+
+
 def test_disabled_and_expired_links_are_gone(rt, user, make_link, clock):
     link = make_link(user, vanity="off")
     links.update_link(rt, user, link.id, links.LinkChanges(enabled=False))

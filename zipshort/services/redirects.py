@@ -18,7 +18,7 @@ from sqlalchemy import Engine, or_, select
 
 from zipshort.codes import could_be_code
 from zipshort.counters import CachedLink, ViewLeases
-from zipshort.database import Query, as_utc, hot_statement, hot_transaction
+from zipshort.database import Query, as_utc, hot_rows, hot_statement, hot_transaction
 from zipshort.destinations import forward_query
 from zipshort.errors import Forbidden, Gone, NotFound, PasswordRequired
 from zipshort.events import Facts, LinkVisited, current_request_id, no_facts
@@ -49,6 +49,11 @@ _READ_SQL = f"""SELECT id, destination, max_views, expires_at, smart, valid_sinc
 password_hash IS NOT NULL FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
+# The misses of concurrent requests read together on PostgreSQL (see _read): each (key, host) takes the row of its
+# own host before the one of every host, as ORDER BY domain DESC does in _READ_SQL
+_READ_MANY_SQL = f"""SELECT slug_key, domain, id, destination, max_views, expires_at, smart, valid_since, forward_query,
+password_hash IS NOT NULL FROM links
+WHERE slug_key = ANY(:keys) AND (domain = '' OR domain = ANY(:hosts)) AND {LIVE_SQL}"""
 _LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
 ON CONFLICT (link_id, holder) DO UPDATE
 SET amount = view_leases.amount + excluded.amount, renewed_at = excluded.renewed_at"""
@@ -181,7 +186,7 @@ def _count_view(rt: Runtime, key: str, host: str, now: dt.datetime, explicit_now
     if counted is not None:
         return counted
     # Read first: a protected link's page and an unlimited link's batched view need no write
-    row = hot_statement(db.engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
+    row = _read(rt, db.engine, key, host, now, grouped=explicit_now is None)
     if row is None:
         raise _missing(rt, key, host, now)
     if row[7]:
@@ -283,7 +288,7 @@ def _follow_read(rt: Runtime, engine: Engine, code: str, key: str, host: str, fa
                  query: bytes) -> Followed | None:
     """A cache miss in the lane: the live link read on a reader connection (no write lock); an unlimited link
     without rules has its view batched and is cached. Anything else is left to ``follow`` (None), uncounted."""
-    row = hot_statement(engine, _READ_SQL, {"key": key, "host": host, "now": utcnow()}, write=False)
+    row = _read(rt, engine, key, host, utcnow())
     if row is None:  # unknown or not live: follow says which
         return None
     if row[7]:
@@ -295,6 +300,35 @@ def _follow_read(rt: Runtime, engine: Engine, code: str, key: str, host: str, fa
     location = _location(counted.destination, counted.forwards, query)
     _visited(rt, counted.link_id, code, host, location, facts)
     return Followed(destination=location, limited=False)
+
+
+def _read(rt: Runtime, engine: Engine, key: str, host: str, now: dt.datetime,
+          grouped: bool = True) -> tuple[Any, ...] | None:
+    """A live link as ``_READ_SQL`` reads it, or None.
+
+    On PostgreSQL the misses of this process's threads are read in rounds (``rt.lookups``, a ``GroupCommit``):
+    the misses that arrive while one round's statement runs are read by the next, in one statement, so a burst
+    of distinct codes costs PostgreSQL (and the pool) one statement per round rather than one per request. A
+    miss that finds no round running reads at once, alone. SQLite reads in-process, one at a time; so does a
+    caller with its own time (``grouped`` False: a round reads at its own time).
+    """
+    if not grouped or engine.dialect.name == "sqlite":
+        return hot_statement(engine, _READ_SQL, {"key": key, "host": host, "now": now}, write=False)
+    row, _ = rt.lookups.claim((key, host), functools.partial(_read_many, engine))
+    return row
+
+
+def _read_many(engine: Engine, pending: dict[tuple[str, str], int]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """One round of grouped reads: {(key, host): the row ``_READ_SQL`` would read} for those that are live."""
+    rows = hot_rows(engine, _READ_MANY_SQL, {"keys": sorted({key for key, _ in pending}),
+                                             "hosts": sorted({host for _, host in pending}), "now": utcnow()})
+    found = {(row[0], row[1]): tuple(row[2:]) for row in rows}
+    answers: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for key, host in pending:
+        row = found.get((key, host)) or found.get((key, ""))
+        if row is not None:
+            answers[(key, host)] = row
+    return answers
 
 
 def track(rt: Runtime, code: str, host: str, now: dt.datetime | None = None, facts: Facts = no_facts) -> bool:
