@@ -428,6 +428,16 @@ class RunningHashes:
             return entry.digest.copy()
         return hashlib.sha256() if start == 0 and entry is None else None
 
+    def behind(self, upload_id: str, start: int) -> RunningHash | None:
+        """This process's hash of the upload when it ends before byte ``start`` (a copy), or one from 0 when it
+        has none: where a ``HashFollower`` goes on from (the bytes in between came to other processes). None
+        when the hash reaches ``start`` or beyond."""
+        with self._lock:
+            entry = self._entries.get(upload_id)
+        if entry is None:
+            return RunningHash(0, hashlib.sha256())
+        return RunningHash(entry.position, entry.digest.copy()) if entry.position < start else None
+
     def advance(self, upload_id: str, hashed: RunningHash) -> None:
         """Keep ``hashed`` when it covers more than the entry so far."""
         with self._lock:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from tests.cli.test_cli import launch_server, stop, wait_ready
 from tests.conftest import burst, fetch
+from tests.e2e.uploads import send_chunk
 from tests.scale.test_two_processes import ENV, shared_database
 
 DATABASES = ["sqlite", "postgresql"]
@@ -154,3 +155,30 @@ def test_a_change_through_one_worker_reaches_every_worker_at_once(postgres_url, 
                         json={"enabled": False})
         assert changed.status_code == 200, changed.text
         assert Counter(burst(200, lambda i: fetch("GET", url + "/go/flip").status_code)) == {404: 200}
+
+
+@pytest.mark.parametrize("database", DATABASES)
+def test_chunked_uploads_across_workers_are_stored_with_their_hash(postgres_url, tmp_path, database):
+    """Chunks sent one connection each land on either worker; a worker whose running hash ends before a chunk
+    follows the chunks in between from the assembly file: two uploads at once, each stored whole with the SHA-256
+    of what was sent (its ETag)."""
+    database_url = shared_database(database, postgres_url, tmp_path)
+    piece = 128 * 1024
+    with production(tmp_path / "i", database_url) as (proc, url, outputs):
+        key = _token(url)
+
+        def upload(n: int) -> tuple[bytes, str]:
+            data = os.urandom(24 * piece - n)
+            answer: dict = {}
+            for start in range(0, len(data), piece):
+                end = min(start + piece, len(data)) - 1
+                extra = {"x_zipline_p_token": answer["partialToken"]} if answer else {}
+                sent = send_chunk(url, key, data[start:end + 1], start, end, len(data), last=end == len(data) - 1,
+                                  **extra)
+                assert sent.status_code == 200, sent.text
+                answer = sent.json()
+            return data, answer["files"][0]["url"]
+
+        for data, file_url in burst(2, upload):
+            got = fetch("GET", file_url)
+            assert got.content == data and got.headers["ETag"] == f'"{hashlib.sha256(data).hexdigest()}"'

@@ -1,7 +1,8 @@
 """A chunked upload is hashed as its chunks arrive and written once (services/partials.py, rt.chunk_hashes).
 
-Each process keeps a running SHA-256 of the bytes it received in order; the assembly goes on from it and reads
-back only what it does not cover. Two apps on one database and one files folder stand for two server processes
+Each process keeps a running SHA-256 of the bytes it received in order, and follows from the file the recorded
+chunks that went to other processes while it writes its own; the assembly goes on from it and reads back only
+what it does not cover. Two apps on one database and one files folder stand for two server processes
 (each has its own Runtime, so its own hashes). Where a test must tell "read back" from "hashed as it arrived",
 it changes a byte of the assembly file behind the server's back: a byte hashed as it arrived is not read again
 (the recorded hash still matches what the client sent), a byte read back is (the hash matches the file).
@@ -160,15 +161,38 @@ def test_a_refused_chunk_leaves_the_hash_as_it_was(client, rt, first):
     assert digest == sha(DATA) and data == flipped(DATA, PIECE + 10)  # hashed as it arrived, not read back
 
 
-def test_chunks_alternating_between_processes(client, other, rt, first):
-    assert post(other, 1, identifier=first).status_code == 200  # B has no hash from 0: not hashed
-    assert post(client, 2, identifier=first).status_code == 200  # A's hash ends at chunk 1: not hashed
-    flip(assembly(rt), 10)  # hashed by A, but B finishes: B reads everything back
+def test_chunks_alternating_between_processes_are_followed_not_read_back(client, other, rt, first):
+    assert post(other, 1, identifier=first).status_code == 200  # B has no hash: follows chunk 0 from the file
+    assert post(client, 2, identifier=first).status_code == 200  # A's ends at chunk 1: follows it, then chunk 2
+    flip(assembly(rt), 10)  # hashed by both already: never read again
+    flip(assembly(rt), 2 * PIECE + 10)  # chunk 2 came to A: B follows it from the file when chunk 3 comes
     digest, data = stored(rt, post(other, 3, identifier=first))
-    assert data == flipped(DATA, 10) and digest == sha(data)
+    assert data == flipped(DATA, 10, 2 * PIECE + 10) and digest == sha(flipped(DATA, 2 * PIECE + 10))
 
 
-def test_a_finish_with_no_hash_reads_the_file_back(client, other, rt, first):
+def test_a_process_follows_only_over_recorded_bytes(client, other, rt, first):
+    other_hashes = other.application.extensions["zipshort"].chunk_hashes
+    assert post(other, 2, identifier=first).status_code == 200  # chunk 1 is not there yet: B cannot follow
+    assert len(other_hashes) == 0
+    assert post(client, 1, identifier=first).status_code == 200  # next to A's hash: hashed as it arrives
+    digest, data = stored(rt, post(other, 3, identifier=first))  # all recorded now: B follows from 0
+    assert digest == sha(DATA) and data == DATA
+
+
+def test_a_refused_chunk_drops_what_its_follower_hashed(client, other, rt, first):
+    other_hashes = other.application.extensions["zipshort"].chunk_hashes
+    too_long = other.post("/api/upload/partial", content_type="multipart/form-data",
+                          headers={"Content-Range": f"bytes {PIECE}-{PIECE + 99}/{len(DATA)}",
+                                   "x-zipline-p-identifier": first},
+                          data={"file": (io.BytesIO(DATA[PIECE:2 * PIECE]), "blob")})
+    assert too_long.status_code == 400 and len(other_hashes) == 0
+    for n in (1, 2):
+        assert post(other, n, identifier=first).status_code == 200
+    digest, data = stored(rt, post(client, 3, identifier=first))
+    assert digest == sha(DATA) and data == DATA
+
+
+def test_a_finish_with_no_hash_follows_the_file_from_the_start(client, other, rt, first):
     for n in (1, 2):
         assert post(client, n, identifier=first).status_code == 200
     digest, data = stored(rt, post(other, 3, identifier=first))  # the last chunk lands on the other process

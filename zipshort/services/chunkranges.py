@@ -14,6 +14,11 @@ def merge_range(ranges: list[list[int]], start: int, end: int) -> list[list[int]
     return merged
 
 
+def covers(ranges: list[list[int]], start: int, end: int) -> bool:
+    """Whether ``ranges`` (merged) hold every byte of [start, end)."""
+    return start >= end or any(begin <= start and end <= stop for begin, stop in ranges)
+
+
 def missing_ranges(ranges: list[list[int]], total: int) -> list[tuple[int, int]]:
     """The [start, end) pieces of [0, total) that ``ranges`` (merged) do not cover."""
     gaps: list[tuple[int, int]] = []

@@ -11,10 +11,12 @@ per upload in storage's temp folder, each chunk written at its offset. Every rul
   a shared lock on it): no other copy. Then the chunk records its byte range; ranges are merged, so a resent
   chunk counts once.
 - Each process keeps a running SHA-256 of the bytes it received in order from the start (``rt.chunk_hashes``,
-  bounded): a chunk that begins where this process's hash ends is hashed as it is written. The assembly goes on
-  from that hash and reads back only the bytes it does not cover: none when the chunks came in order to one
-  process; some when they came out of order, in parallel or to other processes (a hash state cannot move
-  between processes); all of them when this process has none (e.g. every earlier chunk went elsewhere).
+  bounded): a chunk that begins where this process's hash ends is hashed as it is written. A hash state
+  cannot move between processes, so when this process's ends before the chunk (or it has none) and the bytes
+  in between are recorded (they went to other processes), a ``HashFollower`` hashes them from the assembly
+  file and then the chunk's own as they land, on a thread beside the request. The assembly goes on from the
+  hash and reads back only the bytes it does not cover: none when the chunks came in order, to one process or
+  to several; some when they came out of order or in parallel.
 - The last chunk finishes only when the ranges cover the whole file: it moves the session to
   "assembling" under a row lock, so of parallel last chunks exactly one finishes. The assembly takes an
   exclusive lock on the file, so it waits for chunks still being written, and a chunk arriving after it
@@ -44,8 +46,8 @@ from zipshort.models import File, PartialUpload, User, new_id, utcnow
 from zipshort.runtime import Runtime
 from zipshort.security import key_digest, random_string
 from zipshort.services import files, quotas, uploads
-from zipshort.services.chunkranges import describe, merge_range, missing_ranges
-from zipshort.storage import BlobTooLarge, PartFile, RunningHash, Storage, StorageFull, StoredBlob
+from zipshort.services.chunkranges import covers, describe, merge_range, missing_ranges
+from zipshort.storage import BlobTooLarge, HashFollower, PartFile, RunningHash, Storage, StorageFull, StoredBlob
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -84,6 +86,7 @@ class _Open:
     id: str
     identifier: str
     total: int
+    ranges: Sequence[Sequence[int]] = ()  # what was recorded before this chunk
 
 
 def parse_content_range(value: str | None, last: bool) -> Chunk:
@@ -150,7 +153,7 @@ def _join(owner: User, identifier: str | None, token: str | None, chunk: Chunk, 
     with write_transaction(db.session):
         row = db.session.execute(
             update(PartialUpload).where(who, *live).values(updated_at=now)
-            .returning(PartialUpload.id, PartialUpload.identifier, PartialUpload.total_size)
+            .returning(PartialUpload.id, PartialUpload.identifier, PartialUpload.total_size, PartialUpload.ranges)
             .execution_options(synchronize_session=False)).first()
     if row is None:
         raise _refusal(owner, who, now)
@@ -186,15 +189,16 @@ def _lost(rt: Runtime, session_id: str) -> ZipshortError:
 class _ChunkBody(io.RawIOBase):
     """The one file part of a chunk request, as the multipart parser writes it: checked against the chunk's
     range as it comes (past the file's end: 413; past the range: 400, before a byte lands outside it), hashed
-    when ``digest`` is given (this process's running hash, which ends where the chunk starts) and written at
-    its offset of the assembly file (``storage.open_part``, opened when the part begins)."""
+    when ``digest`` is given (this process's running hash, which ends where the chunk starts) or followed by
+    ``follower`` (which hashes it from the file as it lands), and written at its offset of the assembly file
+    (``storage.open_part``, opened when the part begins)."""
 
     def __init__(self, storage: Storage, session_id: str, chunk: Chunk, total: int, limit: int, create: bool,
-                 digest: Any) -> None:
+                 digest: Any, follower: HashFollower | None = None) -> None:
         super().__init__()
         self._open = functools.partial(storage.open_part, session_id, chunk.start, limit, create)
         self._file: PartFile | None = None
-        self.start, self.total, self.digest = chunk.start, total, digest
+        self.start, self.total, self.digest, self.follower = chunk.start, total, digest, follower
         self.longest = chunk.end - chunk.start + 1  # an inclusive end; an exclusive one is one byte shorter
         self.size = 0
 
@@ -219,6 +223,8 @@ class _ChunkBody(io.RawIOBase):
         if self.digest is not None:
             self.digest.update(data)
         self.size += length
+        if self.follower is not None:
+            self.follower.advance(self.start + self.size)
         return length
 
     def seek(self, offset: int, whence: int = 0) -> int:  # the parser rewinds a finished part
@@ -265,8 +271,10 @@ def receive_chunk(rt: Runtime, owner: User, read: ChunkReader, chunk: Chunk, *, 
         if chunk.total != session.total:
             raise ValidationError("Content-range total does not match the upload", code="invalid_range")
     storage = rt.storage
+    digest = rt.chunk_hashes.take(session.id, chunk.start)
+    follower = None if digest is not None or first else _follower(rt, session, chunk)
     body = _ChunkBody(storage, session.id, chunk, session.total, min(session.total, rt.settings.files.max_file_size),
-                      create=first, digest=rt.chunk_hashes.take(session.id, chunk.start))
+                      create=first, digest=digest, follower=follower)
     try:
         with body:
             parts = read(body.open)
@@ -279,17 +287,36 @@ def receive_chunk(rt: Runtime, owner: User, read: ChunkReader, chunk: Chunk, *, 
             session = _start(rt, owner, session.id, chunk, name, uploads.guess_type(parts[0].mimetype, name),
                              options, now)
     except BaseException as exc:
+        if follower is not None:
+            follower.abandon()
         raise _failed(rt, session.id, first, exc) from None
+    hashed = None if follower is None else follower.finish()
     next_token, missing = _record(session.id, chunk.start, body.size, chunk.last, now,
                                   key_digest(token) if token else None)
     if body.digest is not None:
         rt.chunk_hashes.advance(session.id, RunningHash(chunk.start + body.size, body.digest))
+    elif hashed is not None and hashed.position == chunk.start + body.size:
+        rt.chunk_hashes.advance(session.id, hashed)
     if missing:
         raise ValidationError(f"Upload is incomplete: bytes {describe(missing)} of {session.total} are missing; "
                               "send them, then the last chunk again", code="incomplete")
     if not chunk.last:
         return Progress(identifier=session.identifier, token=next_token)
     return _complete(rt, owner, session.id, now, origin)
+
+
+def _follower(rt: Runtime, session: _Open, chunk: Chunk) -> HashFollower | None:
+    """When this process's running hash of the upload ends before the chunk (the chunks in between went to
+    other processes) and the bytes in between are recorded, a follower that hashes them from the assembly file
+    and then this chunk's as they land, beside the request; else None (the assembly reads back what no hash
+    here covers)."""
+    behind = rt.chunk_hashes.behind(session.id, chunk.start)
+    if behind is None or not covers([list(r) for r in session.ranges], behind.position, chunk.start):
+        return None
+    try:
+        return rt.storage.follow_part(session.id, behind, chunk.start)
+    except OSError:  # gone: the chunk's own write says why
+        return None
 
 
 def _failed(rt: Runtime, session_id: str, first: bool, exc: BaseException) -> BaseException:

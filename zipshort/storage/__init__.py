@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from zipshort.storage.base import (
     BlobMissing,
     BlobTooLarge,
+    HashFollower,
     PartFile,
     RunningHash,
     SpoolFile,
@@ -20,8 +21,8 @@ from zipshort.storage.local import LocalStorage
 if TYPE_CHECKING:
     from zipshort.config import Settings
 
-__all__ = ["BlobMissing", "BlobTooLarge", "LocalStorage", "PartFile", "RunningHash", "SpoolFile", "Storage",
-           "StorageFull", "StoredBlob", "build_storage", "chunks_of"]
+__all__ = ["BlobMissing", "BlobTooLarge", "HashFollower", "LocalStorage", "PartFile", "RunningHash", "SpoolFile",
+           "Storage", "StorageFull", "StoredBlob", "build_storage", "chunks_of"]
 
 
 def build_storage(settings: Settings) -> Storage:

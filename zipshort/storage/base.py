@@ -9,6 +9,7 @@ import hashlib
 import io
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,10 @@ class Storage(Protocol):
     def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
         """Write one chunk at ``offset`` of a chunked upload's assembly file; return its length."""
 
+    def follow_part(self, upload_id: str, hashed: RunningHash, end: int) -> HashFollower:
+        """Hash the upload's assembly file on from ``hashed`` on a thread of its own (bytes up to ``end`` are
+        in the file)."""
+
     def finish_parts(self, upload_id: str, hashed: RunningHash | None = None) -> StoredBlob:
         """Make a chunked upload's assembled file a blob under a new key (hashing only what ``hashed``
         does not cover)."""
@@ -207,6 +212,71 @@ class PartFile(io.RawIOBase):
             os.close(self._fd)
             self._fd = -1
         super().close()
+
+
+class HashFollower:
+    """Goes on with a running SHA-256 of an assembly file on a thread of its own: from ``hashed.position`` up to
+    ``end``, a bound the chunk being written here moves on (``advance``) as its bytes land, so a process that
+    missed earlier chunks (they went to another process) hashes them from the file beside the request that
+    writes its own, and the assembly has nothing left to read back. The bytes below the first bound must be in
+    the file already (recorded chunks); what it reads comes from the page cache.
+    """
+
+    def __init__(self, path: Path, hashed: RunningHash, end: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self.position, self.digest = hashed.position, hashed.digest
+        self._end, self._done, self._abandoned = end, False, False
+        self._failed = self._waiting = False
+        self._cond = threading.Condition(threading.Lock())
+        self._thread = threading.Thread(target=self._run, name="zipshort-hash-follower", daemon=True)
+        self._thread.start()
+
+    def advance(self, end: int) -> None:
+        """The file holds its bytes up to ``end`` now (called for every piece written: the lock is taken only
+        when the thread waits for bytes; it looks at ``_end`` under the lock after saying so)."""
+        self._end = end
+        if self._waiting:
+            with self._cond:
+                self._cond.notify()
+
+    def finish(self) -> RunningHash | None:
+        """No more bytes will come: wait until every byte up to the last bound is hashed; the hash, or None
+        when reading failed."""
+        self._stop(abandon=False)
+        return None if self._failed else RunningHash(self.position, self.digest)
+
+    def abandon(self) -> None:
+        """Stop now (the chunk failed); the hash is dropped."""
+        self._stop(abandon=True)
+
+    def _stop(self, abandon: bool) -> None:
+        with self._cond:
+            self._done, self._abandoned = True, abandon
+            self._cond.notify()
+        self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    self._waiting = True
+                    while self.position >= self._end and not self._done:
+                        self._cond.wait()
+                    self._waiting = False
+                    if self._abandoned or self.position >= self._end:
+                        return
+                    end = self._end
+                while self.position < end:  # pread and update release the GIL: this runs beside the request
+                    data = os.pread(self._fd, min(CHUNK, end - self.position), self.position)
+                    if not data:
+                        raise OSError(errno.EIO, "the assembly file is shorter than its recorded chunks")
+                    self.digest.update(data)
+                    self.position += len(data)
+        except OSError:
+            self._failed = True
 
 
 def write_at(path: Path, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
@@ -319,6 +389,15 @@ class TempFolderMixin:
             as :class:`PartFile`; its writes raise BlobTooLarge past ``limit`` (the whole file's allowed size).
         """
         return PartFile(self._partial(upload_id), offset, limit, create)
+
+    def follow_part(self, upload_id: str, hashed: RunningHash, end: int) -> HashFollower:
+        """A :class:`HashFollower` of the upload's assembly file, hashing on from ``hashed`` (bytes up to ``end``
+        are in the file).
+
+        Raises:
+            FileNotFoundError: the file is gone (assembled, or the upload ended).
+        """
+        return HashFollower(self._partial(upload_id), hashed, end)
 
     def write_part(self, upload_id: str, offset: int, chunks: Iterable[bytes], limit: int, create: bool = True) -> int:
         """Write one chunk at ``offset`` of the upload's assembly file (as :meth:`open_part`); return its length."""
