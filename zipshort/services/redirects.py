@@ -50,10 +50,10 @@ password_hash IS NOT NULL FROM links
 WHERE slug_key = :key AND (domain = '' OR domain = :host) AND {LIVE_SQL}
 ORDER BY domain DESC LIMIT 1"""
 # The misses of concurrent requests read together on PostgreSQL (see _read): each (key, host) takes the row of its
-# own host before the one of every host, as ORDER BY domain DESC does in _READ_SQL
+# own host before the one of every host, as ORDER BY domain DESC does in _READ_SQL. The domains are picked in
+# Python: a condition on them here made PostgreSQL OR two bitmap scans, at twice the time of the plain lookup.
 _READ_MANY_SQL = f"""SELECT slug_key, domain, id, destination, max_views, expires_at, smart, valid_since, forward_query,
-password_hash IS NOT NULL FROM links
-WHERE slug_key = ANY(:keys) AND (domain = '' OR domain = ANY(:hosts)) AND {LIVE_SQL}"""
+password_hash IS NOT NULL FROM links WHERE slug_key = ANY(:keys) AND {LIVE_SQL}"""
 _LEASE_SQL = """INSERT INTO view_leases (link_id, holder, amount, renewed_at) VALUES (:link_id, :holder, :n, :now)
 ON CONFLICT (link_id, holder) DO UPDATE
 SET amount = view_leases.amount + excluded.amount, renewed_at = excluded.renewed_at"""
@@ -320,9 +320,8 @@ def _read(rt: Runtime, engine: Engine, key: str, host: str, now: dt.datetime,
 
 def _read_many(engine: Engine, pending: dict[tuple[str, str], int]) -> dict[tuple[str, str], tuple[Any, ...]]:
     """One round of grouped reads: {(key, host): the row ``_READ_SQL`` would read} for those that are live."""
-    rows = hot_rows(engine, _READ_MANY_SQL, {"keys": sorted({key for key, _ in pending}),
-                                             "hosts": sorted({host for _, host in pending}), "now": utcnow()})
-    found = {(row[0], row[1]): tuple(row[2:]) for row in rows}
+    rows = hot_rows(engine, _READ_MANY_SQL, {"keys": sorted({key for key, _ in pending}), "now": utcnow()})
+    found = {(row[0], row[1]): tuple(row[2:]) for row in rows}  # (key, domain): other domains' rows are never asked
     answers: dict[tuple[str, str], tuple[Any, ...]] = {}
     for key, host in pending:
         row = found.get((key, host)) or found.get((key, ""))
